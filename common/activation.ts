@@ -1,0 +1,48 @@
+import type { KeyValue } from './entities.ts';
+
+/** The four outcomes of an activation, with OpenWhisk's exact strings and codes. */
+export const ActivationStatus = {
+  success: { status: 'success', statusCode: 0 },
+  applicationError: { status: 'application error', statusCode: 1 },
+  developerError: { status: 'action developer error', statusCode: 2 },
+  internalError: { status: 'whisk internal error', statusCode: 3 },
+} as const;
+
+export type ActivationStatusName = (typeof ActivationStatus)[keyof typeof ActivationStatus]['status'];
+
+export interface ActivationResponse {
+  status: ActivationStatusName;
+  statusCode: 0 | 1 | 2 | 3;
+  success: boolean;
+  result?: unknown;
+}
+
+export interface ActivationRecord {
+  /** 32 lower-case hex characters. */
+  activationId: string;
+  /** The namespace the activation ran in (the caller's). */
+  namespace: string;
+  /** `name` or `pkg/name` */
+  name: string;
+  subject: string;
+  version: string;
+  publish: boolean;
+  start: number;
+  end: number;
+  duration: number;
+  annotations: KeyValue[];
+  logs: string[];
+  response: ActivationResponse;
+  cause?: string;
+}
+
+export const ACTIVATION_ID = /^[0-9a-f]{32}$/;
+
+export interface ActivationQuery {
+  /** `name` or `pkg/name` */
+  name?: string;
+  since?: number;
+  upto?: number;
+  skip: number;
+  limit: number;
+}

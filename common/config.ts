@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * One configuration schema for every swirl component. Each key is read from the
+ * environment as `SWIRL_<UPPER_SNAKE_KEY>` (e.g. `dataDir` ← `SWIRL_DATA_DIR`), or from the
+ * JSON file named by `SWIRL_CONFIG_FILE` (camelCase keys); the environment wins.
+ * Defaults serve standalone. Invalid values stop start-up with a message naming the key.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+
+export const configSchema = z.object({
+  /** HTTP port of the controller API. */
+  port: port.default(3233),
+  /** Interface the controller binds to. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Where standalone keeps its embedded store and generated secrets. */
+  dataDir: z.string().min(1).default('./.swirl/data'),
+  /** A CouchDB URL (with credentials); when unset, standalone runs the embedded CouchDB-API server. */
+  couchdbUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Port of the embedded CouchDB-API server (0: any free port). It binds to 127.0.0.1 only. */
+  embeddedCouchdbPort: port.default(0),
+  /** Prefix for database names (subjects, whisks, activations), to share one CouchDB. */
+  dbPrefix: z.string().regex(/^[a-z][a-z0-9_$()+/-]*$|^$/, 'lower-case letters, digits and _$()+-/ only, starting with a letter').default(''),
+  /** `uuid:key` of the guest identity; generated once and kept in the store when unset. */
+  guestKey: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[A-Za-z0-9]{32,128}$/i, 'expected <uuid>:<key> with a key of 32 to 128 letters and digits').optional(),
+  /** Namespace of the guest identity. */
+  guestNamespace: z.string().regex(/^[\w][\w@.&-]{0,254}$/).default('guest'),
+  /** HMAC secret for Bearer tokens; generated once and kept in the store when unset. */
+  jwtSecret: z.string().min(32, 'at least 32 characters').optional(),
+  /** Lifetime of tokens issued by POST /api/v1/token when the caller does not ask for less. */
+  jwtTtlSeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /** pino log level. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a verified identity is cached by the controller. */
+  authCacheMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** Pretty-print logs instead of JSON (development only). */
+  logPretty: bool.default(false),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+export class ConfigError extends Error {}
+
+export const envName = (key: string): string => 'SWIRL_' + key.replace(/([A-Z])/g, '_$1').toUpperCase();
+
+/** Build the configuration from `env` (and the optional JSON file); throws ConfigError naming every bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<ConfigKey, unknown>> = {}): Config {
+  let fromFile: Record<string, unknown> = {};
+  const file = env.SWIRL_CONFIG_FILE;
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`invalid configuration: SWIRL_CONFIG_FILE: cannot read ${file}: ${(e as Error).message}`);
+    }
+  }
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[envName(key)];
+    raw[key] = overrides[key as ConfigKey] ?? (v !== undefined && v !== '' ? v : fromFile[key]);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      return `${envName(key)}: ${i.message} (got ${JSON.stringify(raw[key])})`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}

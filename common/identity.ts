@@ -1,0 +1,32 @@
+/** Namespace throttles kept with the identity (issue: throttles); absent means the configured defaults. */
+export interface NamespaceLimits {
+  invocationsPerMinute?: number;
+  concurrentInvocations?: number;
+  firesPerMinute?: number;
+}
+
+/** One namespace a subject owns, with the credentials that act in it. */
+export interface NamespaceCredentials {
+  name: string;
+  uuid: string;
+  key: string;
+  limits?: NamespaceLimits;
+}
+
+/** A user (subject) as stored in the subjects database. */
+export interface Subject {
+  subject: string;
+  namespaces: NamespaceCredentials[];
+  blocked?: boolean;
+}
+
+/** The authenticated caller of a request: a subject acting in one namespace. */
+export interface Identity {
+  subject: string;
+  namespace: string;
+  uuid: string;
+  key: string;
+  limits?: NamespaceLimits;
+}
+
+export const authKey = (i: Pick<Identity, 'uuid' | 'key'>): string => `${i.uuid}:${i.key}`;

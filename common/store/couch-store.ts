@@ -1,0 +1,315 @@
+import nano, { type DocumentScope, type ServerScope } from 'nano';
+import type { ActivationQuery, ActivationRecord } from '../activation.ts';
+import type { Action, EntityKind, EntityOf, Stored } from '../entities.ts';
+import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../errors.ts';
+import type { Subject } from '../identity.ts';
+import { SIZES } from '../limits.ts';
+import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
+import type { EntityStore, GetOptions, ListOptions, ListScope } from './entity-store.ts';
+
+type Doc = Record<string, unknown> & { _id?: string; _rev?: string };
+
+interface NanoError {
+  statusCode?: number;
+  error?: string;
+  code?: string;
+  cause?: { code?: string };
+}
+
+const CODE_ATTACHMENT = 'codefile';
+const SECRET_PREFIX = 'swirl:secret:';
+
+/** Map a nano failure to the error catalogue. */
+function storeError(e: unknown, notFound: () => SwirlError = () => new NotFoundError()): Error {
+  if (e instanceof SwirlError) return e;
+  const err = e as NanoError;
+  if (err.statusCode === 404) return notFound();
+  if (err.statusCode === 409 || err.statusCode === 412) return new ConflictError();
+  const unavailable = new ServiceUnavailableError(Messages.unavailable('The entity store'));
+  unavailable.cause = e;
+  if (err.statusCode === undefined || err.statusCode >= 500) return unavailable;
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+async function attempt<T>(fn: () => Promise<T>, notFound?: () => SwirlError): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw storeError(e, notFound);
+  }
+}
+
+const entityId = (path: string, name: string): string => `${path}/${name}`;
+
+/**
+ * EntityStore on CouchDB's HTTP API through nano. The same code serves real CouchDB and
+ * the embedded PouchDB-based server that standalone starts.
+ */
+export class CouchStore implements EntityStore {
+  private readonly server: ServerScope;
+  private readonly db: Record<DatabaseName, DocumentScope<Doc>>;
+
+  constructor(url: string, prefix = '') {
+    this.server = nano(url);
+    this.db = {
+      whisks: this.server.use<Doc>(`${prefix}whisks`),
+      subjects: this.server.use<Doc>(`${prefix}subjects`),
+      activations: this.server.use<Doc>(`${prefix}activations`),
+    };
+  }
+
+  async init(): Promise<void> {
+    for (const name of Object.keys(this.db) as DatabaseName[]) {
+      const db = this.db[name];
+      await attempt(async () => {
+        try {
+          await this.server.db.create(db.config.db);
+        } catch (e) {
+          if ((e as NanoError).statusCode !== 412) throw e;
+        }
+      });
+      await this.installDesign(name);
+    }
+  }
+
+  private async installDesign(name: DatabaseName): Promise<void> {
+    const db = this.db[name];
+    const id = `_design/${DESIGN}`;
+    const wanted = { _id: id, language: 'javascript', version: DESIGN_VERSION, views: designDocs[name] };
+    for (let i = 0; i < 5; i++) {
+      const current = await db.get(id).catch((e: NanoError) => {
+        if (e.statusCode === 404) return undefined;
+        throw storeError(e);
+      });
+      if (current && (current as Doc).version === DESIGN_VERSION) return;
+      try {
+        await db.insert({ ...wanted, ...(current ? { _rev: current._rev } : {}) } as unknown as Doc);
+        return;
+      } catch (e) {
+        // another process installed it at the same time: look again
+        if ((e as NanoError).statusCode !== 409) throw storeError(e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- entities
+
+  async find(path: string, name: string, opts: GetOptions = {}): Promise<Stored | undefined> {
+    let doc: Doc;
+    try {
+      doc = await this.db.whisks.get(entityId(path, name));
+    } catch (e) {
+      if ((e as NanoError).statusCode === 404) return undefined;
+      throw storeError(e);
+    }
+    if (typeof doc.entityType !== 'string') return undefined;
+    const exec = doc.exec as (Action['exec'] & { attached?: boolean }) | undefined;
+    if (exec?.attached) {
+      delete exec.attached;
+      if (opts.code !== false) {
+        const buf = await attempt(() => this.db.whisks.attachment.get(doc._id!, CODE_ATTACHMENT));
+        exec.code = buf.toString('utf8');
+      }
+    }
+    delete doc._attachments;
+    delete doc._id;
+    return doc as unknown as Stored;
+  }
+
+  async get<K extends EntityKind>(kind: K, path: string, name: string, opts?: GetOptions): Promise<Stored<EntityOf[K]>> {
+    const doc = await this.find(path, name, opts);
+    if (!doc) throw new NotFoundError();
+    if (doc.entityType !== kind) throw new ConflictError(Messages.conformance);
+    return doc as unknown as Stored<EntityOf[K]>;
+  }
+
+  async put<K extends EntityKind>(kind: K, entity: EntityOf[K], rev?: string): Promise<Stored<EntityOf[K]>> {
+    const id = entityId(entity.namespace, entity.name);
+    const doc: Doc = { ...(entity as unknown as Doc), entityType: kind, _id: id };
+    delete doc._attachments;
+    if (rev) doc._rev = rev;
+    else delete doc._rev;
+    let attachment: Buffer | undefined;
+    const exec = (entity as Partial<Action>).exec;
+    if (exec?.code !== undefined && Buffer.byteLength(exec.code) > SIZES.inlineCode) {
+      attachment = Buffer.from(exec.code, 'utf8');
+      const { code: _code, ...rest } = exec;
+      doc.exec = { ...rest, attached: true };
+    }
+    let newRev: string;
+    try {
+      // inline (base64) attachments are written atomically with the document by CouchDB and PouchDB alike
+      if (attachment) doc._attachments = { [CODE_ATTACHMENT]: { content_type: 'text/plain', data: attachment.toString('base64') } };
+      newRev = (await this.db.whisks.insert(doc)).rev;
+    } catch (e) {
+      if ((e as NanoError).statusCode === 409 && !rev) {
+        const existing = await this.find(entity.namespace, entity.name, { code: false });
+        throw new ConflictError(existing && existing.entityType !== kind ? Messages.conformance : Messages.entityExists);
+      }
+      throw storeError(e);
+    }
+    const { _id: _i, _attachments: _a, ...stored } = doc;
+    if (attachment) stored.exec = exec;
+    return { ...stored, _rev: newRev } as unknown as Stored<EntityOf[K]>;
+  }
+
+  async delete(kind: EntityKind, path: string, name: string, rev: string): Promise<void> {
+    await attempt(() => this.db.whisks.destroy(entityId(path, name), rev));
+    void kind;
+  }
+
+  private async view(db: DatabaseName, view: string, params: Record<string, unknown>): Promise<Array<{ key: unknown; value: unknown; doc?: Doc }>> {
+    const res = await attempt(() => this.db[db].view(DESIGN, view, params));
+    return res.rows as Array<{ key: unknown; value: unknown; doc?: Doc }>;
+  }
+
+  private entityView(kind: EntityKind, scope: ListScope): { view: string; prefix: unknown[] } {
+    return scope.pkg ? { view: 'package-contents', prefix: [kind, `${scope.namespace}/${scope.pkg}`] } : { view: 'entities', prefix: [kind, scope.namespace] };
+  }
+
+  async list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<Stored[]> {
+    const { view, prefix } = this.entityView(kind, scope);
+    const rows = await this.view('whisks', view, {
+      startkey: [...prefix, {}],
+      endkey: prefix,
+      descending: true,
+      reduce: false,
+      skip: opts.skip,
+      limit: opts.limit,
+    });
+    return rows.map((r) => r.value as Stored);
+  }
+
+  async count(kind: EntityKind, scope: ListScope): Promise<number> {
+    const { view, prefix } = this.entityView(kind, scope);
+    const rows = await this.view('whisks', view, { startkey: prefix, endkey: [...prefix, {}], reduce: true });
+    return (rows[0]?.value as number | undefined) ?? 0;
+  }
+
+  // ---------------------------------------------------------------------------------- subjects
+
+  async getSubject(subject: string): Promise<(Subject & { _rev: string }) | undefined> {
+    try {
+      const doc = await this.db.subjects.get(subject);
+      if (typeof doc.subject !== 'string') return undefined;
+      const { _id: _i, ...rest } = doc;
+      return rest as unknown as Subject & { _rev: string };
+    } catch (e) {
+      if ((e as NanoError).statusCode === 404) return undefined;
+      throw storeError(e);
+    }
+  }
+
+  async putSubject(subject: Subject, rev?: string): Promise<void> {
+    for (const ns of subject.namespaces) {
+      const byUuid = await this.subjectByUuid(ns.uuid);
+      if (byUuid && byUuid.subject.subject !== subject.subject) throw new ConflictError(`The uuid ${ns.uuid} already belongs to another subject.`);
+      const byNs = await this.subjectByNamespace(ns.name);
+      if (byNs && byNs.subject !== subject.subject) throw new ConflictError(`The namespace ${ns.name} already belongs to another subject.`);
+    }
+    const doc: Doc = { ...(subject as unknown as Doc), _id: subject.subject };
+    if (rev) doc._rev = rev;
+    else delete doc._rev;
+    try {
+      await this.db.subjects.insert(doc);
+    } catch (e) {
+      if ((e as NanoError).statusCode === 409 && !rev) throw new ConflictError(`The subject ${subject.subject} already exists.`);
+      throw storeError(e);
+    }
+  }
+
+  async deleteSubject(subject: string): Promise<void> {
+    const doc = await this.getSubject(subject);
+    if (!doc) throw new NotFoundError(`The subject ${subject} does not exist.`);
+    await attempt(() => this.db.subjects.destroy(subject, doc._rev));
+  }
+
+  async listSubjects(): Promise<Subject[]> {
+    const res = await attempt(() => this.db.subjects.list({ include_docs: true }));
+    return res.rows
+      .map((r) => r.doc as Doc | undefined)
+      .filter((d): d is Doc => !!d && typeof d.subject === 'string')
+      .map(({ _id: _i, _rev: _r, ...rest }) => rest as unknown as Subject);
+  }
+
+  async subjectByUuid(uuid: string): Promise<{ subject: Subject; namespace: string } | undefined> {
+    const rows = await this.view('subjects', 'by-uuid', { key: uuid, include_docs: true, limit: 1 });
+    const row = rows[0];
+    if (!row?.doc) return undefined;
+    const { _id: _i, _rev: _r, ...subject } = row.doc;
+    return { subject: subject as unknown as Subject, namespace: row.value as string };
+  }
+
+  async subjectByNamespace(namespace: string): Promise<Subject | undefined> {
+    const rows = await this.view('subjects', 'by-namespace', { key: namespace, include_docs: true, limit: 1 });
+    const doc = rows[0]?.doc;
+    if (!doc) return undefined;
+    const { _id: _i, _rev: _r, ...subject } = doc;
+    return subject as unknown as Subject;
+  }
+
+  async secret(name: string, make: () => string): Promise<string> {
+    const id = SECRET_PREFIX + name;
+    for (;;) {
+      try {
+        const doc = await this.db.subjects.get(id);
+        return doc.value as string;
+      } catch (e) {
+        if ((e as NanoError).statusCode !== 404) throw storeError(e);
+      }
+      try {
+        const value = make();
+        await this.db.subjects.insert({ _id: id, value });
+        return value;
+      } catch (e) {
+        // a concurrent first start wrote it: read theirs
+        if ((e as NanoError).statusCode !== 409) throw storeError(e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- activations
+
+  async putActivations(records: ActivationRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const docs = records.map((r) => ({ ...r, _id: `${r.namespace}/${r.activationId}` }));
+    const res = await attempt(() => this.db.activations.bulk({ docs }));
+    const failed = res.filter((r) => r.error && r.error !== 'conflict');
+    if (failed.length > 0) {
+      const err = new ServiceUnavailableError(Messages.unavailable('The activation store'));
+      err.cause = failed;
+      throw err;
+    }
+  }
+
+  async getActivation(namespace: string, activationId: string): Promise<ActivationRecord> {
+    const doc = await attempt(() => this.db.activations.get(`${namespace}/${activationId}`));
+    const { _id: _i, _rev: _r, ...record } = doc;
+    return record as unknown as ActivationRecord;
+  }
+
+  private activationRange(namespace: string, q: Omit<ActivationQuery, 'skip' | 'limit'>): { view: string; lo: unknown[]; hi: unknown[] } {
+    const prefix = q.name ? [namespace, q.name] : [namespace];
+    return { view: q.name ? 'by-name' : 'by-namespace', lo: [...prefix, q.since ?? 0], hi: [...prefix, q.upto ?? {}] };
+  }
+
+  async listActivations(namespace: string, q: ActivationQuery & { docs?: boolean }): Promise<ActivationRecord[]> {
+    const { view, lo, hi } = this.activationRange(namespace, q);
+    const rows = await this.view('activations', view, { startkey: hi, endkey: lo, descending: true, reduce: false, skip: q.skip, limit: q.limit, include_docs: !!q.docs });
+    return rows.map((r) => {
+      if (!q.docs || !r.doc) return r.value as ActivationRecord;
+      const { _id: _i, _rev: _r, ...record } = r.doc;
+      return record as unknown as ActivationRecord;
+    });
+  }
+
+  async countActivations(namespace: string, q: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number> {
+    const { view, lo, hi } = this.activationRange(namespace, q);
+    const rows = await this.view('activations', view, { startkey: lo, endkey: hi, reduce: true });
+    return (rows[0]?.value as number | undefined) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    // nano keeps no connections that need closing beyond the process-wide HTTP agent
+  }
+}

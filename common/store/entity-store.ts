@@ -1,0 +1,65 @@
+import type { ActivationQuery, ActivationRecord } from '../activation.ts';
+import type { EntityKind, EntityOf, Stored } from '../entities.ts';
+import type { Subject } from '../identity.ts';
+
+export interface ListOptions {
+  limit: number;
+  skip: number;
+}
+
+/** Where to list: a whole namespace (including packaged actions), or one package's contents. */
+export interface ListScope {
+  namespace: string;
+  pkg?: string;
+}
+
+export interface GetOptions {
+  /** Load action code kept as an attachment (default true). */
+  code?: boolean;
+}
+
+/**
+ * Persistence for swirl: entities (whisks), identities (subjects) and activation records.
+ * Errors are the catalogue's: NotFoundError, ConflictError (409: stale revision, name
+ * taken, or taken by another kind), ServiceUnavailableError (store unreachable).
+ */
+export interface EntityStore {
+  /** Create databases and design documents when missing or out of date. Idempotent. */
+  init(): Promise<void>;
+
+  /** Read an entity by its path (`ns` or `ns/pkg`) and name. A different kind under the name is a 409. */
+  get<K extends EntityKind>(kind: K, path: string, name: string, opts?: GetOptions): Promise<Stored<EntityOf[K]>>;
+  /** Read whatever entity is stored under the name, or undefined. */
+  find(path: string, name: string, opts?: GetOptions): Promise<Stored | undefined>;
+  /**
+   * Create (no `rev`) or replace (with the current `rev`) an entity. Creating over an
+   * existing name, or replacing with a stale revision, is a 409.
+   */
+  put<K extends EntityKind>(kind: K, entity: EntityOf[K], rev?: string): Promise<Stored<EntityOf[K]>>;
+  /** Delete the entity at the given revision (stale → 409, missing → 404). */
+  delete(kind: EntityKind, path: string, name: string, rev: string): Promise<void>;
+  /** Entities of a kind, newest first, without action code. */
+  list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<Stored[]>;
+  count(kind: EntityKind, scope: ListScope): Promise<number>;
+
+  getSubject(subject: string): Promise<(Subject & { _rev: string }) | undefined>;
+  /** Create (no rev) or replace a subject; a uuid or namespace already used by another subject is a 409. */
+  putSubject(subject: Subject, rev?: string): Promise<void>;
+  deleteSubject(subject: string): Promise<void>;
+  listSubjects(): Promise<Subject[]>;
+  /** The subject and namespace that own the uuid, or undefined. */
+  subjectByUuid(uuid: string): Promise<{ subject: Subject; namespace: string } | undefined>;
+  /** The subject that owns a namespace, or undefined. */
+  subjectByNamespace(namespace: string): Promise<Subject | undefined>;
+
+  /** Store activation records in one batch (`_bulk_docs`). */
+  putActivations(records: ActivationRecord[]): Promise<void>;
+  getActivation(namespace: string, activationId: string): Promise<ActivationRecord>;
+  listActivations(namespace: string, query: ActivationQuery): Promise<ActivationRecord[]>;
+  countActivations(namespace: string, query: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number>;
+
+  /** A server-wide secret (JWT key...), created with `make()` the first time it is asked for. */
+  secret(name: string, make: () => string): Promise<string>;
+
+  close(): Promise<void>;
+}
