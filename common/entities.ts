@@ -295,34 +295,10 @@ export function updatePackage(old: Package, put: PackagePut, binding: PackageBin
 
 export const isBinding = (p: Package): p is Package & { binding: PackageBinding } => 'name' in p.binding && typeof p.binding.name === 'string';
 
-/** What a listing shows of an entity: no code, no parameters (as OpenWhisk). */
-export function summarize(e: Stored): Record<string, unknown> {
-  const brief: Record<string, unknown> = { namespace: e.namespace, name: e.name, version: e.version, publish: e.publish, annotations: e.annotations, updated: e.updated };
-  switch (e.entityType) {
-    case 'action': {
-      const a = e as Stored<Action>;
-      brief.exec = { kind: a.exec.kind, binary: a.exec.binary };
-      brief.limits = a.limits;
-      break;
-    }
-    case 'rule': {
-      const r = e as Stored<Rule>;
-      Object.assign(brief, { status: r.status, trigger: r.trigger, action: r.action });
-      break;
-    }
-    case 'package':
-      brief.binding = (e as Stored<Package>).binding;
-      break;
-    default:
-      break;
-  }
-  return brief;
-}
-
 /** The entity as the API returns it: without store bookkeeping. */
-export function publicView<T extends Entity>(e: Stored<T> | T): T {
-  const { _rev: _r, entityType: _t, ...rest } = e as Stored<T>;
-  return rest as unknown as T;
+export function publicView(e: Stored | Entity): Entity {
+  const { _rev: _r, entityType: _t, ...rest } = e as Stored;
+  return rest as Entity;
 }
 
 export { isEntityName };

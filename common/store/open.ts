@@ -1,0 +1,62 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config.ts';
+import { CouchStore } from './couch-store.ts';
+import { EmbeddedCouch } from './embedded-couch.ts';
+
+export interface OpenedStore {
+  store: CouchStore;
+  /** The CouchDB URL in use (embedded or real). */
+  url: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the configured store: real CouchDB at `couchdbUrl`, or else the embedded
+ * CouchDB-API server on `dataDir`. Databases and views are created when missing.
+ */
+export async function openStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'>): Promise<OpenedStore> {
+  if (config.couchdbUrl) {
+    const store = new CouchStore(config.couchdbUrl, config.dbPrefix);
+    await store.init();
+    return { store, url: config.couchdbUrl, embedded: false, close: () => store.close() };
+  }
+  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort);
+  try {
+    const store = new CouchStore(couch.url, config.dbPrefix);
+    await store.init();
+    return {
+      store,
+      url: couch.url,
+      embedded: true,
+      close: async () => {
+        await store.close();
+        await couch.stop();
+      },
+    };
+  } catch (e) {
+    await couch.stop();
+    throw e;
+  }
+}
+
+/**
+ * For tools run beside a server (the admin command): use the embedded store of a running
+ * standalone server when there is one (its files are locked while it runs), else open it.
+ */
+export async function attachStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'>): Promise<OpenedStore> {
+  const marker = join(resolve(config.dataDir), 'couchdb.json');
+  if (!config.couchdbUrl && existsSync(marker)) {
+    try {
+      const { url, pid } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string; pid: number };
+      process.kill(pid, 0); // throws when no such process
+      const store = new CouchStore(url, config.dbPrefix);
+      await store.init();
+      return { store, url, embedded: true, close: () => store.close() };
+    } catch {
+      // stale marker from a server that is gone: open the files ourselves
+    }
+  }
+  return openStore(config);
+}

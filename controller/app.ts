@@ -1,0 +1,69 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import { z } from 'zod';
+import { Messages, SwirlError } from '../common/errors.ts';
+import { parseBody } from '../common/entities.ts';
+import { KINDS } from '../common/kinds.ts';
+import { LIMITS } from '../common/limits.ts';
+import type { Ctx, Services, SwirlState } from './context.ts';
+import { readJson, requestContext } from './middleware.ts';
+import { openApiDocument } from './openapi.ts';
+import { entityRoutes } from './routes/entities.ts';
+import { namespaceRoutes } from './routes/namespaces.ts';
+
+export const API_VERSION = '1.0.0';
+
+const tokenRequest = z.object({ expiresIn: z.number().int().min(60).optional() });
+
+/** The controller's HTTP API: OpenWhisk's `/api/v1` on Koa. */
+export function createApp(services: Services): Koa<SwirlState> {
+  const app = new Koa<SwirlState>();
+  app.proxy = false;
+  app.silent = true;
+  app.use(requestContext(services.logger));
+
+  // public: no authentication
+  const open = new Router<SwirlState>();
+  open.get('/', (ctx) => {
+    ctx.body = {
+      description: 'swirl: an OpenWhisk-compatible serverless platform',
+      api_paths: ['/api/v1'],
+      runtimes: Object.fromEntries(KINDS.filter((k) => k.image).map((k) => [k.family, [{ kind: k.kind, default: !!k.default }]])),
+      limits: { min_action_memory: LIMITS.memory.min, max_action_memory: LIMITS.memory.max, min_action_duration: LIMITS.timeout.min, max_action_duration: LIMITS.timeout.max, min_action_logs: LIMITS.logs.min, max_action_logs: LIMITS.logs.max },
+    };
+  });
+  open.get('/api/v1', (ctx) => {
+    ctx.body = { api_paths: ['/api/v1'], description: 'swirl REST API', api_version: API_VERSION, api_version_path: 'v1', swagger_paths: { 'api-docs': '/api/v1/api-docs' } };
+  });
+  const doc = openApiDocument(API_VERSION);
+  open.get('/api/v1/api-docs', (ctx) => {
+    ctx.body = doc;
+  });
+  app.use(open.routes());
+
+  // everything else under /api/v1 needs a caller
+  const api = new Router<SwirlState>({ prefix: '/api/v1', strict: true });
+  api.use(async (ctx, next) => {
+    ctx.state.identity = await services.auth.authenticate(ctx.get('authorization') || undefined);
+    await next();
+  });
+  api.post('/token', async (ctx) => {
+    const req = parseBody(tokenRequest, (await readJson(ctx as Ctx)) ?? {});
+    const viaKey = /^basic /i.test(ctx.get('authorization'));
+    ctx.body = services.auth.issue(ctx.state.identity!, viaKey, req.expiresIn);
+  });
+  namespaceRoutes(api, services);
+  entityRoutes(api, services);
+  app.use(api.routes());
+  app.use(
+    api.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new SwirlError(405, 'The method is not allowed for this resource.'),
+      notImplemented: () => new SwirlError(501, 'The method is not implemented.'),
+    }),
+  );
+  app.use(() => {
+    throw new SwirlError(404, Messages.routeNotFound);
+  });
+  return app;
+}

@@ -1,0 +1,110 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { ForbiddenError, UnauthorizedError } from '../common/errors.ts';
+import type { Identity } from '../common/identity.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
+
+const TOKEN_ISSUER = 'swirl';
+
+interface TokenClaims {
+  sub: string;
+  ns: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  expires_in: number;
+  namespace: string;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Compare secrets in constant time, whatever their lengths. */
+export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
+
+/**
+ * Authenticates callers: `Basic base64(uuid:key)` against the subjects database (the
+ * scheme is case-insensitive, the key compared in constant time), or `Bearer <JWT>` issued
+ * by `issue()` and scoped to one namespace. Verified identities are cached briefly.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { identity: Identity; expires: number }>();
+
+  constructor(
+    private readonly store: EntityStore,
+    private readonly secret: string,
+    private readonly opts: { cacheMs: number; tokenTtlSeconds: number },
+  ) {}
+
+  async authenticate(header: string | undefined): Promise<Identity> {
+    if (!header) throw new UnauthorizedError();
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space).toLowerCase();
+    const value = header.slice(space + 1).trim();
+    if (space > 0 && scheme === 'basic') return this.basic(value);
+    if (space > 0 && scheme === 'bearer') return this.bearer(value);
+    throw new UnauthorizedError();
+  }
+
+  private async basic(value: string): Promise<Identity> {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw new UnauthorizedError();
+    const uuid = decoded.slice(0, colon);
+    const key = decoded.slice(colon + 1);
+    const identity = await this.byUuid(uuid);
+    if (!identity || !sameSecret(identity.key, key)) throw new UnauthorizedError();
+    return identity;
+  }
+
+  private async bearer(token: string): Promise<Identity> {
+    let claims: TokenClaims;
+    try {
+      claims = jwt.verify(token, this.secret, { algorithms: ['HS256'], issuer: TOKEN_ISSUER }) as TokenClaims;
+    } catch {
+      throw new UnauthorizedError();
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.ns !== 'string') throw new UnauthorizedError();
+    // the subject must still own the namespace: deleting a user revokes its tokens
+    const subject = await this.store.getSubject(claims.sub);
+    const ns = subject?.namespaces.find((n) => n.name === claims.ns);
+    if (!subject || !ns || subject.blocked) throw new UnauthorizedError();
+    return { subject: subject.subject, namespace: ns.name, uuid: ns.uuid, key: ns.key, ...(ns.limits ? { limits: ns.limits } : {}) };
+  }
+
+  private async byUuid(uuid: string): Promise<Identity | undefined> {
+    const now = Date.now();
+    const hit = this.cache.get(uuid);
+    if (hit && hit.expires > now) return hit.identity;
+    const found = await this.store.subjectByUuid(uuid);
+    if (!found || found.subject.blocked) {
+      this.cache.delete(uuid);
+      return undefined;
+    }
+    const ns = found.subject.namespaces.find((n) => n.uuid === uuid)!;
+    const identity: Identity = { subject: found.subject.subject, namespace: ns.name, uuid: ns.uuid, key: ns.key, ...(ns.limits ? { limits: ns.limits } : {}) };
+    if (this.opts.cacheMs > 0) this.cache.set(uuid, { identity, expires: now + this.opts.cacheMs });
+    return identity;
+  }
+
+  /** Forget cached identities (after an admin change in this process). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /**
+   * Issue a token for the caller's namespace. Only a caller that proved its key may get
+   * one, so a token cannot be used to extend itself.
+   */
+  issue(identity: Identity, viaKey: boolean, expiresIn?: number): IssuedToken {
+    if (!viaKey) throw new ForbiddenError('A token can only be issued to a caller authenticated with its key.');
+    const ttl = Math.min(expiresIn ?? this.opts.tokenTtlSeconds, this.opts.tokenTtlSeconds);
+    const token = jwt.sign({ ns: identity.namespace } satisfies Omit<TokenClaims, 'sub'>, this.secret, {
+      algorithm: 'HS256',
+      subject: identity.subject,
+      issuer: TOKEN_ISSUER,
+      expiresIn: ttl,
+    });
+    return { token, expires_in: ttl, namespace: identity.namespace };
+  }
+}

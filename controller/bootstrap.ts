@@ -1,0 +1,44 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Config } from '../common/config.ts';
+import type { Identity, NamespaceCredentials } from '../common/identity.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
+
+/** A new key: 64 letters and digits, like OpenWhisk's. */
+export function newKey(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(64);
+  let key = '';
+  for (const b of bytes) key += alphabet[b % alphabet.length];
+  return key;
+}
+
+export function newCredentials(namespace: string, auth?: string): NamespaceCredentials {
+  if (auth) {
+    const i = auth.indexOf(':');
+    return { name: namespace, uuid: auth.slice(0, i), key: auth.slice(i + 1) };
+  }
+  return { name: namespace, uuid: randomUUID(), key: newKey() };
+}
+
+/**
+ * Make sure the guest identity exists: created on first start with `guestKey` (or a new
+ * key, kept in the store so it survives restarts); when `guestKey` is set and differs
+ * from what is stored, the stored key is replaced.
+ */
+export async function ensureGuest(store: EntityStore, config: Pick<Config, 'guestKey' | 'guestNamespace'>): Promise<Identity> {
+  const subject = config.guestNamespace;
+  const existing = await store.getSubject(subject);
+  const current = existing?.namespaces.find((n) => n.name === config.guestNamespace);
+  if (existing && current && (!config.guestKey || config.guestKey === `${current.uuid}:${current.key}`)) {
+    return { subject, namespace: current.name, uuid: current.uuid, key: current.key };
+  }
+  const creds = { ...newCredentials(config.guestNamespace, config.guestKey), ...(current?.limits ? { limits: current.limits } : {}) };
+  const others = existing?.namespaces.filter((n) => n.name !== config.guestNamespace) ?? [];
+  await store.putSubject({ subject, namespaces: [...others, creds] }, existing?._rev);
+  return { subject, namespace: creds.name, uuid: creds.uuid, key: creds.key };
+}
+
+/** The HMAC secret for Bearer tokens: configured, or generated once and shared through the store. */
+export async function tokenSecret(store: EntityStore, config: Pick<Config, 'jwtSecret'>): Promise<string> {
+  return config.jwtSecret ?? store.secret('jwt', () => randomBytes(48).toString('base64url'));
+}

@@ -1,0 +1,23 @@
+import type { ParameterizedContext } from 'koa';
+import type { Config } from '../common/config.ts';
+import type { Identity } from '../common/identity.ts';
+import type { Logger } from '../common/logger.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
+import type { Authenticator } from './auth.ts';
+
+/** What every request handler can reach: the request's transaction id, logger and caller. */
+export interface SwirlState {
+  tid: string;
+  log: Logger;
+  identity?: Identity;
+}
+
+/** Shared services of one controller. */
+export interface Services {
+  config: Config;
+  store: EntityStore;
+  logger: Logger;
+  auth: Authenticator;
+}
+
+export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { putSchemas } from '../common/entities.ts';
+import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
+
+/**
+ * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
+ * are generated from the same zod schemas the controller validates with, so the document
+ * cannot drift from what the server accepts.
+ */
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const fromZod = (s: z.ZodType): Schema => {
+  const { $schema: _s, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Schema;
+  return rest;
+};
+
+const error = (description: string) => ({ description, content: json(ref('ErrorMessage')) });
+const errors = {
+  '400': error('Bad request: malformed body, name or parameter'),
+  '401': error('Unauthenticated'),
+  '403': error('The caller may not access this namespace'),
+  '404': error('No such entity'),
+  '409': error('Conflict: the entity exists, or was changed concurrently'),
+  '413': error('Request entity too large'),
+  '500': error('Internal error (details in the server log under the transaction id)'),
+  '503': error('A backing service is unavailable'),
+};
+const pick = (...codes: Array<keyof typeof errors>) => Object.fromEntries(codes.map((c) => [c, errors[c]]));
+
+const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+const query = (name: string, description: string, schema: Schema) => ({ name, in: 'query', required: false, description, schema });
+const nsParam = pathParam('namespace', "The namespace, or '_' for the caller's");
+const listParams = [
+  query('limit', `Entities to return (0 to ${LIST_LIMIT.max}; 0 means ${LIST_LIMIT.max})`, { type: 'integer', minimum: 0, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default }),
+  query('skip', 'Entities to skip', { type: 'integer', minimum: 0, default: 0 }),
+  query('count', 'Return only the number of entities, as {"<collection>": N}', { type: 'boolean' }),
+];
+const overwrite = query('overwrite', 'Update the entity when it exists', { type: 'boolean', default: false });
+
+const kinds = [
+  { collection: 'actions', schema: 'Action', put: 'ActionPut', tag: 'Actions' },
+  { collection: 'triggers', schema: 'Trigger', put: 'TriggerPut', tag: 'Triggers' },
+  { collection: 'rules', schema: 'Rule', put: 'RulePut', tag: 'Rules' },
+  { collection: 'packages', schema: 'Package', put: 'PackagePut', tag: 'Packages' },
+] as const;
+
+function entityPaths(): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const k of kinds) {
+    const entity = (summary: string) => ({ description: summary, content: json(ref(k.schema)) });
+    paths[`/namespaces/{namespace}/${k.collection}`] = {
+      get: {
+        tags: [k.tag],
+        summary: `List ${k.collection}, newest first`,
+        parameters: [nsParam, ...listParams],
+        responses: { '200': { description: `The ${k.collection}`, content: json({ type: 'array', items: ref('EntityBrief') }) }, ...pick('400', '401', '403', '500', '503') },
+      },
+    };
+    const itemPaths = k.collection === 'actions' ? [`/namespaces/{namespace}/actions/{name}`, `/namespaces/{namespace}/actions/{package}/{name}`] : [`/namespaces/{namespace}/${k.collection}/{name}`];
+    for (const p of itemPaths) {
+      const params = [nsParam, ...(p.includes('{package}') ? [pathParam('package', 'The package holding the action')] : []), pathParam('name', 'The entity name')];
+      paths[p] = {
+        get: {
+          tags: [k.tag],
+          summary: `Get one of the ${k.collection}`,
+          parameters: [...params, ...(k.collection === 'actions' ? [query('code', 'Include the code (default true)', { type: 'boolean' })] : [])],
+          responses: { '200': entity('The entity'), ...pick('400', '401', '403', '404', '409', '500', '503') },
+        },
+        put: {
+          tags: [k.tag],
+          summary: `Create, or with overwrite=true update, one of the ${k.collection}`,
+          parameters: [...params, overwrite],
+          requestBody: { required: k.collection === 'actions' || k.collection === 'rules', content: json(ref(k.put)) },
+          responses: { '200': entity('The created or updated entity'), ...pick('400', '401', '403', '404', '409', '413', '500', '503') },
+        },
+        delete: {
+          tags: [k.tag],
+          summary: `Delete one of the ${k.collection}`,
+          parameters: [...params, ...(k.collection === 'packages' ? [query('force', 'Delete the actions in the package too', { type: 'boolean' })] : [])],
+          responses: { '200': entity('The deleted entity'), ...pick('400', '401', '403', '404', '409', '500', '503') },
+        },
+      };
+    }
+  }
+  paths['/namespaces/{namespace}/actions/{package}/'] = {
+    get: {
+      tags: ['Actions'],
+      summary: 'List the actions in a package',
+      parameters: [nsParam, pathParam('package', 'The package'), ...listParams],
+      responses: { '200': { description: 'The actions', content: json({ type: 'array', items: ref('EntityBrief') }) }, ...pick('400', '401', '403', '500') },
+    },
+  };
+  return paths;
+}
+
+const keyValues = { type: 'array', items: ref('KeyValue') };
+const briefProps = {
+  namespace: { type: 'string' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  publish: { type: 'boolean' },
+  annotations: keyValues,
+  updated: { type: 'integer', description: 'epoch milliseconds' },
+};
+const limitSchema = (l: { min: number; max: number; default: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max, default: l.default });
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.0.3',
+    info: { title: 'swirl API', version, description: 'An OpenWhisk-compatible REST API. Authenticate with Basic uuid:key or a Bearer token from POST /token.' },
+    servers: [{ url: '/api/v1' }],
+    security: [{ basicAuth: [] }, { bearerAuth: [] }],
+    paths: {
+      '/namespaces': {
+        get: { tags: ['Namespaces'], summary: "The caller's namespaces", responses: { '200': { description: 'Namespace names', content: json({ type: 'array', items: { type: 'string' } }) }, ...pick('401') } },
+      },
+      '/namespaces/{namespace}/limits': {
+        get: { tags: ['Namespaces'], summary: 'Throttles and limit ranges of a namespace', parameters: [nsParam], responses: { '200': { description: 'Limits', content: json({ type: 'object' }) }, ...pick('401', '403') } },
+      },
+      '/token': {
+        post: {
+          tags: ['Auth'],
+          summary: "Issue a Bearer token scoped to the caller's namespace (caller authenticated with its key)",
+          requestBody: { required: false, content: json({ type: 'object', properties: { expiresIn: { type: 'integer', minimum: 60, description: 'seconds' } } }) },
+          responses: { '200': { description: 'The token', content: json({ type: 'object', required: ['token', 'expires_in', 'namespace'], properties: { token: { type: 'string' }, expires_in: { type: 'integer' }, namespace: { type: 'string' } } }) }, ...pick('400', '401', '403') },
+        },
+      },
+      ...entityPaths(),
+    },
+    components: {
+      securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        ErrorMessage: { type: 'object', required: ['error', 'code'], properties: { error: { type: 'string' }, code: { type: 'string', description: 'transaction id' } } },
+        KeyValue: { type: 'object', required: ['key'], properties: { key: { type: 'string' }, value: {} } },
+        EntityBrief: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: briefProps },
+        ActionLimits: {
+          type: 'object',
+          properties: { timeout: limitSchema(LIMITS.timeout), memory: limitSchema(LIMITS.memory), logs: limitSchema(LIMITS.logs), concurrency: limitSchema(LIMITS.concurrency) },
+        },
+        Action: {
+          type: 'object',
+          required: ['namespace', 'name', 'version', 'publish', 'exec', 'limits'],
+          properties: {
+            ...briefProps,
+            exec: { type: 'object', properties: { kind: { type: 'string' }, code: { type: 'string' }, image: { type: 'string' }, main: { type: 'string' }, binary: { type: 'boolean' }, components: { type: 'array', items: { type: 'string' } } } },
+            parameters: keyValues,
+            limits: ref('ActionLimits'),
+          },
+        },
+        Trigger: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: { ...briefProps, parameters: keyValues, limits: { type: 'object' } } },
+        Rule: {
+          type: 'object',
+          required: ['namespace', 'name', 'version', 'publish', 'trigger', 'action'],
+          properties: { ...briefProps, status: { type: 'string', enum: ['active', 'inactive'] }, trigger: ref('PathName'), action: ref('PathName') },
+        },
+        Package: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: { ...briefProps, parameters: keyValues, binding: { type: 'object', properties: { namespace: { type: 'string' }, name: { type: 'string' } } } } },
+        PathName: { type: 'object', required: ['name', 'path'], properties: { name: { type: 'string' }, path: { type: 'string' } } },
+        ActionPut: fromZod(putSchemas.action),
+        TriggerPut: fromZod(putSchemas.trigger),
+        RulePut: fromZod(putSchemas.rule),
+        PackagePut: fromZod(putSchemas.package),
+      },
+    },
+  };
+}

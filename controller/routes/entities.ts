@@ -1,0 +1,222 @@
+import type Router from '@koa/router';
+import {
+  type Action,
+  COLLECTIONS,
+  type Collection,
+  type EntityKind,
+  type EntityOf,
+  isBinding,
+  newAction,
+  newPackage,
+  newRule,
+  newTrigger,
+  type Package,
+  type PackageBinding,
+  parseBody,
+  publicView,
+  putSchemas,
+  type Stored,
+  updateAction,
+  updatePackage,
+  updateRule,
+  updateTrigger,
+} from '../../common/entities.ts';
+import { BadRequestError, ConflictError, ForbiddenError, Messages, NotFoundError } from '../../common/errors.ts';
+import { LIST_LIMIT } from '../../common/limits.ts';
+import { assertEntityName, parseQualifiedName, type QualifiedName } from '../../common/names.ts';
+import type { EntityStore } from '../../common/store/entity-store.ts';
+import type { Ctx, Services, SwirlState } from '../context.ts';
+import { readJson } from '../middleware.ts';
+import { resolveNamespace } from './namespaces.ts';
+
+/** The entity a request addresses: `/namespaces/{ns}/{collection}/[{pkg}/]{name}`. */
+interface Address {
+  kind: EntityKind;
+  collection: Collection;
+  namespace: string;
+  pkg?: string;
+  name: string;
+  /** `ns` or `ns/pkg` */
+  path: string;
+}
+
+function collectionParam(ctx: Ctx): { kind: EntityKind; collection: Collection } {
+  const collection = ctx.params.collection as Collection;
+  const kind = COLLECTIONS[collection];
+  if (!kind) throw new NotFoundError(Messages.routeNotFound);
+  return { kind, collection };
+}
+
+function address(ctx: Ctx): Address {
+  const { kind, collection } = collectionParam(ctx);
+  const namespace = resolveNamespace(ctx);
+  const pkg = ctx.params.pkg;
+  if (pkg !== undefined && kind !== 'action') throw new NotFoundError(Messages.routeNotFound);
+  if (pkg !== undefined) assertEntityName(pkg);
+  const name = assertEntityName(ctx.params.name!);
+  return { kind, collection, namespace, pkg, name, path: pkg ? `${namespace}/${pkg}` : namespace };
+}
+
+/** `?limit` and `?skip` with OpenWhisk's ranges and messages. */
+function paging(ctx: Ctx, collection: string): { limit: number; skip: number } {
+  const int = (name: string, dflt: number): number => {
+    const raw = ctx.query[name];
+    if (raw === undefined) return dflt;
+    const s = Array.isArray(raw) ? raw[0]! : raw;
+    if (!/^-?\d+$/.test(s)) throw new BadRequestError(Messages.argumentNotInteger(collection, s));
+    return Number(s);
+  };
+  const limit = int('limit', LIST_LIMIT.default);
+  if (limit < 0 || limit > LIST_LIMIT.max) throw new BadRequestError(Messages.listLimitOutOfRange(collection, String(limit), LIST_LIMIT.max));
+  const skip = int('skip', 0);
+  if (skip < 0) throw new BadRequestError(Messages.listSkipOutOfRange(collection, String(skip)));
+  return { limit: limit === 0 ? LIST_LIMIT.max : limit, skip };
+}
+
+const flag = (ctx: Ctx, name: string): boolean => ctx.query[name] === 'true' || ctx.query[name] === '';
+
+async function list(ctx: Ctx, store: EntityStore): Promise<void> {
+  const { kind, collection } = collectionParam(ctx);
+  const namespace = resolveNamespace(ctx);
+  const pkg = ctx.params.pkg;
+  if (pkg !== undefined && kind !== 'action') throw new NotFoundError(Messages.routeNotFound);
+  if (pkg !== undefined) assertEntityName(pkg);
+  const scope = { namespace, ...(pkg ? { pkg } : {}) };
+  if (flag(ctx, 'count')) {
+    ctx.body = { [collection]: await store.count(kind, scope) };
+    return;
+  }
+  ctx.body = await store.list(kind, scope, paging(ctx, collection));
+}
+
+async function get(ctx: Ctx, store: EntityStore): Promise<void> {
+  const a = address(ctx);
+  const entity = await store.get(a.kind, a.path, a.name, { code: ctx.query.code !== 'false' });
+  ctx.body = publicView(entity);
+}
+
+async function del(ctx: Ctx, store: EntityStore): Promise<void> {
+  const a = address(ctx);
+  const entity = await store.get(a.kind, a.path, a.name, { code: false });
+  if (a.kind === 'package') {
+    const contents = await store.count('action', { namespace: a.namespace, pkg: a.name });
+    if (contents > 0) {
+      if (!flag(ctx, 'force')) throw new ConflictError(Messages.packageNotEmpty(contents));
+      await deleteContents(store, a.namespace, a.name);
+    }
+  }
+  await store.delete(a.kind, a.path, a.name, entity._rev);
+  ctx.body = publicView(entity);
+}
+
+async function deleteContents(store: EntityStore, namespace: string, pkg: string): Promise<void> {
+  for (;;) {
+    const batch = await store.list('action', { namespace, pkg }, { limit: 100, skip: 0 });
+    if (batch.length === 0) return;
+    for (const brief of batch) {
+      const action = await store.get('action', brief.namespace, brief.name, { code: false });
+      await store.delete('action', brief.namespace, brief.name, action._rev);
+    }
+  }
+}
+
+/** PUT: create, or with `?overwrite=true` update (OpenWhisk's merge semantics). */
+async function put(ctx: Ctx, store: EntityStore): Promise<void> {
+  const a = address(ctx);
+  const callerNamespace = ctx.state.identity!.namespace;
+  const body = (await readJson(ctx)) ?? {};
+  const overwrite = flag(ctx, 'overwrite');
+  const existing = overwrite ? await findExisting(store, a) : undefined;
+  const target = { namespace: a.path, name: a.name, callerNamespace };
+  let saved: Stored;
+  switch (a.kind) {
+    case 'action': {
+      const req = parseBody(putSchemas.action, body);
+      if (a.pkg) await requireWritablePackage(store, a.namespace, a.pkg);
+      const old = existing as Stored<Action> | undefined;
+      const next = old ? updateAction(old, req, callerNamespace) : newAction(target, req);
+      saved = await store.put('action', next, old?._rev);
+      break;
+    }
+    case 'trigger': {
+      const req = parseBody(putSchemas.trigger, body);
+      const old = existing as Stored<EntityOf['trigger']> | undefined;
+      saved = await store.put('trigger', old ? updateTrigger(old, req) : newTrigger(target, req), old?._rev);
+      break;
+    }
+    case 'rule': {
+      const req = parseBody(putSchemas.rule, body);
+      const old = existing as Stored<EntityOf['rule']> | undefined;
+      if (!old && (!req.trigger || !req.action)) throw new BadRequestError(Messages.malformedBody('a rule needs both trigger and action'));
+      const trigger = req.trigger ? await ruleTarget(store, 'trigger', req.trigger, callerNamespace) : undefined;
+      const action = req.action ? await ruleTarget(store, 'action', req.action, callerNamespace) : undefined;
+      const next = old ? updateRule(old, req, trigger, action) : newRule(target, req, trigger!, action!);
+      saved = await store.put('rule', next, old?._rev);
+      break;
+    }
+    case 'package': {
+      const req = parseBody(putSchemas.package, body);
+      const old = existing as Stored<Package> | undefined;
+      const binding = req.binding && req.binding.name ? await bindingTarget(store, req.binding, callerNamespace) : undefined;
+      if (old && binding && !isBinding(old)) throw new BadRequestError('Resource is a package and cannot be converted into a binding.');
+      saved = await store.put('package', old ? updatePackage(old, req, binding) : newPackage(target, req, binding), old?._rev);
+      break;
+    }
+  }
+  ctx.body = publicView(saved);
+}
+
+async function findExisting(store: EntityStore, a: Address): Promise<Stored | undefined> {
+  const found = await store.find(a.path, a.name);
+  if (found && found.entityType !== a.kind) throw new ConflictError(Messages.conformance);
+  return found;
+}
+
+async function requireWritablePackage(store: EntityStore, namespace: string, pkg: string): Promise<void> {
+  let p: Stored<Package>;
+  try {
+    p = await store.get('package', namespace, pkg, { code: false });
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new NotFoundError(`The package '${pkg}' does not exist.`);
+    throw e;
+  }
+  if (isBinding(p)) throw new BadRequestError(Messages.notAllowedOnBinding);
+}
+
+/** A rule's trigger or action: it must exist, in the caller's namespace. */
+async function ruleTarget(store: EntityStore, kind: 'trigger' | 'action', ref: string, callerNamespace: string): Promise<QualifiedName> {
+  const q = parseQualifiedName(ref, callerNamespace);
+  if (q.namespace !== callerNamespace) throw new ForbiddenError(Messages.notAuthorizedFor(ref));
+  if (kind === 'trigger' && q.pkg) throw new BadRequestError(`A trigger cannot be inside a package: '${ref}'.`);
+  const path = q.pkg ? `${q.namespace}/${q.pkg}` : q.namespace;
+  try {
+    await store.get(kind, path, q.name, { code: false });
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new NotFoundError(`The ${kind} '${ref}' does not exist.`);
+    throw e;
+  }
+  return q;
+}
+
+/** A binding must name an existing package (not a binding), published when it is another namespace's. */
+async function bindingTarget(store: EntityStore, b: { namespace?: string; name?: string }, callerNamespace: string): Promise<PackageBinding> {
+  const namespace = !b.namespace || b.namespace === '_' ? callerNamespace : assertEntityName(b.namespace, 'namespace');
+  const name = assertEntityName(b.name!);
+  const target = await store.find(namespace, name, { code: false });
+  if (!target || target.entityType !== 'package') throw new BadRequestError('Binding references a package that does not exist.');
+  if (isBinding(target as Stored<Package>)) throw new BadRequestError('Cannot bind to another package binding.');
+  if (namespace !== callerNamespace && !target.publish) throw new BadRequestError('Binding references a package that does not exist.');
+  return { namespace, name };
+}
+
+export function entityRoutes(router: Router<SwirlState>, { store }: Services): void {
+  const base = '/namespaces/:ns';
+  router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store));
+  router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store));
+  router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store));
+  for (const path of [`${base}/:collection/:name`, `${base}/:collection/:pkg/:name`]) {
+    router.get(path, (ctx) => get(ctx as Ctx, store));
+    router.put(path, (ctx) => put(ctx as Ctx, store));
+    router.delete(path, (ctx) => del(ctx as Ctx, store));
+  }
+}

@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../common/config.ts';
+import { createLogger } from '../common/logger.ts';
+import { openStore } from '../common/store/open.ts';
+import { ensureGuest } from './bootstrap.ts';
+import { startController } from './server.ts';
+
+/**
+ * `npm start`: swirl in one process. The embedded CouchDB-API store keeps its data in
+ * SWIRL_DATA_DIR unless SWIRL_COUCHDB_URL names a real CouchDB.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.logLevel, 'standalone');
+  mkdirSync(config.dataDir, { recursive: true });
+  const opened = await openStore(config);
+  logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
+  const guest = await ensureGuest(opened.store, config);
+  const controller = await startController(config, opened.store, logger);
+
+  console.log(`swirl standalone is up`);
+  console.log(`api: ${controller.url}/api/v1`);
+  console.log(`guest key: ${guest.uuid}:${guest.key}`);
+  console.log(`try: curl -u ${guest.uuid}:${guest.key} ${controller.url}/api/v1/namespaces/_/actions`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await controller.close();
+    await opened.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  console.error('swirl failed to start:', e instanceof Error ? e.message : e);
+  process.exit(1);
+});
