@@ -1,0 +1,101 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, run, type Spawned } from '../support/process.ts';
+import { call } from '../support/server.ts';
+
+const exec = promisify(execFile);
+
+/** `npm start` as a user runs it: one process, embedded store in a data directory. */
+describe('standalone (npm start)', function () {
+  this.timeout(90_000);
+  let dataDir: string;
+  let port: number;
+  let server: Spawned | undefined;
+
+  const start = async (env: Record<string, string> = {}) => {
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', ...env });
+    const [, key] = await server.waitFor(/guest key: (\S+)/);
+    const [, api] = await server.waitFor(/api: (\S+)/);
+    return { key: key!, api: api! };
+  };
+  const stop = async () => {
+    server?.kill('SIGTERM');
+    const code = await server?.exited;
+    server = undefined;
+    return code;
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'swirl-e2e-'));
+    port = await freePort();
+  });
+  afterEach(async () => {
+    if (server) await stop();
+  });
+  after(() => server?.killGroup('SIGKILL'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('prints the API URL and guest key, and keeps an action created with curl across a restart', async () => {
+    const first = await start();
+    expect(first.api).to.equal(`http://127.0.0.1:${port}/api/v1`);
+    expect(first.key).to.match(/^[0-9a-f-]{36}:[A-Za-z0-9]{64}$/);
+    // what `curl -u KEY -X PUT -d '{...}'` sends: a form content type
+    const code = 'function main(p) { return { greeting: "hello " + p.name } }';
+    const created = await call('PUT', `${first.api}/namespaces/_/actions/hello`, {
+      auth: first.key,
+      raw: JSON.stringify({ exec: { kind: 'nodejs:20', code } }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(created.status).to.equal(200);
+    expect(created.body.name).to.equal('hello');
+    const running = server!;
+    await stop();
+    // npm re-raises the signal on itself; the server's own graceful shutdown is in its log
+    expect(running.stdout()).to.contain('"msg":"shutting down"');
+
+    const second = await start();
+    expect(second.key).to.equal(first.key);
+    const got = await call('GET', `${second.api}/namespaces/_/actions/hello`, { auth: second.key });
+    expect(got.status).to.equal(200);
+    expect(got.body.exec.code).to.equal(code);
+  });
+
+  it('logs JSON lines that carry the transaction id returned in X-Request-ID', async () => {
+    const { api, key } = await start();
+    const res = await call('GET', `${api}/namespaces/_/triggers/missing`, { auth: key });
+    expect(res.status).to.equal(404);
+    const tid = res.headers.get('x-request-id')!;
+    expect(res.body.code).to.equal(tid);
+    await server!.waitFor(new RegExp(`"tid":"${tid}"`), 5000);
+    const line = server!.stdout().split('\n').find((l) => l.includes(`"tid":"${tid}"`))!;
+    const entry = JSON.parse(line);
+    expect(entry).to.include({ tid, status: 404, method: 'GET' });
+  });
+
+  it('admin command creates a user beside the running server, and its key works', async () => {
+    const { api } = await start({ SWIRL_AUTH_CACHE_MS: '0' });
+    const { stdout } = await exec('npm', ['run', '-s', 'admin', '--', 'user', 'create', 'bob'], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
+    const key = stdout.trim().split('\n').pop()!;
+    expect(key).to.match(/^[0-9a-f-]{36}:\w{64}$/);
+    const res = await call('GET', `${api}/namespaces`, { auth: key });
+    expect(res.status).to.equal(200);
+    expect(res.body).to.deep.equal(['bob']);
+    const list = await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
+    expect(list.stdout).to.match(/^bob\tbob$/m);
+    await exec('npm', ['run', '-s', 'admin', '--', 'user', 'delete', 'bob'], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
+    // with the identity cache off (SWIRL_AUTH_CACHE_MS=0) a deleted user is refused at once
+    expect((await call('GET', `${api}/namespaces`, { auth: key })).status).to.equal(401);
+  });
+
+  it('refuses to start on invalid configuration, naming the key', async () => {
+    const bad = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: 'not-a-port', SWIRL_LOG_LEVEL: 'loud' });
+    const code = await bad.exited;
+    expect(code).to.not.equal(0);
+    expect(bad.stderr()).to.contain('SWIRL_PORT');
+    expect(bad.stderr()).to.contain('SWIRL_LOG_LEVEL');
+  });
+});
