@@ -82,6 +82,16 @@ export interface EntityOf {
   package: Package;
 }
 
+/** What a listing shows of an entity (OpenWhisk's brief form): no code, no parameters. */
+export type EntitySummary = EntityBase & {
+  exec?: { kind: string; binary: boolean };
+  limits?: ActionLimits;
+  status?: Rule['status'];
+  trigger?: PathName;
+  action?: PathName;
+  binding?: Package['binding'];
+};
+
 /** A stored entity carries its kind and document revision. */
 export type Stored<T extends Entity = Entity> = T & { entityType: EntityKind; _rev: string };
 

@@ -1,6 +1,6 @@
 import nano, { type DocumentScope, type ServerScope } from 'nano';
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
-import type { Action, EntityKind, EntityOf, Stored } from '../entities.ts';
+import type { Action, EntityKind, EntityOf, EntitySummary, Stored } from '../entities.ts';
 import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../errors.ts';
 import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
@@ -153,9 +153,8 @@ export class CouchStore implements EntityStore {
     return { ...stored, _rev: newRev } as unknown as Stored<EntityOf[K]>;
   }
 
-  async delete(kind: EntityKind, path: string, name: string, rev: string): Promise<void> {
+  async delete(path: string, name: string, rev: string): Promise<void> {
     await attempt(() => this.db.whisks.destroy(entityId(path, name), rev));
-    void kind;
   }
 
   private async view(db: DatabaseName, view: string, params: Record<string, unknown>): Promise<Array<{ key: unknown; value: unknown; doc?: Doc }>> {
@@ -167,7 +166,7 @@ export class CouchStore implements EntityStore {
     return scope.pkg ? { view: 'package-contents', prefix: [kind, `${scope.namespace}/${scope.pkg}`] } : { view: 'entities', prefix: [kind, scope.namespace] };
   }
 
-  async list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<Stored[]> {
+  async list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<EntitySummary[]> {
     const { view, prefix } = this.entityView(kind, scope);
     const rows = await this.view('whisks', view, {
       startkey: [...prefix, {}],
@@ -177,7 +176,7 @@ export class CouchStore implements EntityStore {
       skip: opts.skip,
       limit: opts.limit,
     });
-    return rows.map((r) => r.value as Stored);
+    return rows.map((r) => r.value as EntitySummary);
   }
 
   async count(kind: EntityKind, scope: ListScope): Promise<number> {

@@ -1,5 +1,5 @@
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
-import type { EntityKind, EntityOf, Stored } from '../entities.ts';
+import type { EntityKind, EntityOf, EntitySummary, Stored } from '../entities.ts';
 import type { Subject } from '../identity.ts';
 
 export interface ListOptions {
@@ -14,7 +14,7 @@ export interface ListScope {
 }
 
 export interface GetOptions {
-  /** Load action code kept as an attachment (default true). */
+  /** Load action code kept as an attachment (default true). An entity read without it must not be written back. */
   code?: boolean;
 }
 
@@ -36,10 +36,10 @@ export interface EntityStore {
    * existing name, or replacing with a stale revision, is a 409.
    */
   put<K extends EntityKind>(kind: K, entity: EntityOf[K], rev?: string): Promise<Stored<EntityOf[K]>>;
-  /** Delete the entity at the given revision (stale → 409, missing → 404). */
-  delete(kind: EntityKind, path: string, name: string, rev: string): Promise<void>;
-  /** Entities of a kind, newest first, without action code. */
-  list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<Stored[]>;
+  /** Delete the entity at the given revision, as read by get() (stale → 409, missing → 404). */
+  delete(path: string, name: string, rev: string): Promise<void>;
+  /** Entities of a kind, newest first, as listing summaries. */
+  list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<EntitySummary[]>;
   count(kind: EntityKind, scope: ListScope): Promise<number>;
 
   getSubject(subject: string): Promise<(Subject & { _rev: string }) | undefined>;
@@ -55,7 +55,8 @@ export interface EntityStore {
   /** Store activation records in one batch (`_bulk_docs`). */
   putActivations(records: ActivationRecord[]): Promise<void>;
   getActivation(namespace: string, activationId: string): Promise<ActivationRecord>;
-  listActivations(namespace: string, query: ActivationQuery): Promise<ActivationRecord[]>;
+  /** Newest first; brief records (no logs, no response), or the full records with `docs: true`. */
+  listActivations(namespace: string, query: ActivationQuery & { docs?: boolean }): Promise<ActivationRecord[]>;
   countActivations(namespace: string, query: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number>;
 
   /** A server-wide secret (JWT key...), created with `make()` the first time it is asked for. */

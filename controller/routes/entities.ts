@@ -105,7 +105,7 @@ async function del(ctx: Ctx, store: EntityStore): Promise<void> {
       await deleteContents(store, a.namespace, a.name);
     }
   }
-  await store.delete(a.kind, a.path, a.name, entity._rev);
+  await store.delete(a.path, a.name, entity._rev);
   ctx.body = publicView(entity);
 }
 
@@ -115,7 +115,7 @@ async function deleteContents(store: EntityStore, namespace: string, pkg: string
     if (batch.length === 0) return;
     for (const brief of batch) {
       const action = await store.get('action', brief.namespace, brief.name, { code: false });
-      await store.delete('action', brief.namespace, brief.name, action._rev);
+      await store.delete(brief.namespace, brief.name, action._rev);
     }
   }
 }
