@@ -99,7 +99,7 @@ export type Stored<T extends Entity = Entity> = T & { entityType: EntityKind; _r
 // Request schemas (what PUT accepts). Unknown fields are ignored, as OpenWhisk does.
 
 const keyValues = z
-  .array(z.object({ key: z.string().min(1, 'key must not be empty'), value: z.unknown() }).transform((kv) => ({ key: kv.key, value: kv.value ?? null })))
+  .array(z.object({ key: z.string().min(1, 'key must not be empty'), value: z.unknown().optional() }).transform((kv) => ({ key: kv.key, value: kv.value ?? null })))
   .max(10_000);
 
 const limitsInput = z

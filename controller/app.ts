@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { z } from 'zod';
-import { Messages, SwirlError } from '../common/errors.ts';
 import { parseBody } from '../common/entities.ts';
 import { KINDS } from '../common/kinds.ts';
 import { LIMITS } from '../common/limits.ts';
@@ -55,15 +54,7 @@ export function createApp(services: Services): Koa<SwirlState> {
   namespaceRoutes(api, services);
   entityRoutes(api, services);
   app.use(api.routes());
-  app.use(
-    api.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new SwirlError(405, 'The method is not allowed for this resource.'),
-      notImplemented: () => new SwirlError(501, 'The method is not implemented.'),
-    }),
-  );
-  app.use(() => {
-    throw new SwirlError(404, Messages.routeNotFound);
-  });
+  // 405 (with Allow) for a known path with another method; the error body is added by requestContext
+  app.use(api.allowedMethods());
   return app;
 }

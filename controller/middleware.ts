@@ -22,7 +22,8 @@ export function requestContext(logger: Logger): Middleware<SwirlState> {
     const started = process.hrtime.bigint();
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new SwirlError(404, Messages.routeNotFound);
+      // a status without a body (no route matched, method not allowed): give it the error shape
+      if (ctx.status >= 400 && ctx.body == null) throw new SwirlError(ctx.status, defaultMessage(ctx.status));
     } catch (err) {
       const { status, message } = classify(err);
       if (status >= 500) log.error({ err }, 'request failed');
@@ -52,6 +53,8 @@ function defaultMessage(status: number): string {
       return Messages.routeNotFound;
     case 405:
       return 'The method is not allowed for this resource.';
+    case 501:
+      return 'The method is not implemented.';
     default:
       return 'The request could not be processed.';
   }
@@ -66,6 +69,8 @@ export async function readJson(ctx: Ctx, limit: number = SIZES.requestBody): Pro
   try {
     text = await getRawBody(ctx.req, { limit, encoding: 'utf8', length: ctx.get('content-length') || undefined });
   } catch (e) {
+    // the rest of the body is not read: close the connection after the reply instead of keeping it alive
+    ctx.set('Connection', 'close');
     const err = e as { type?: string; length?: number; status?: number };
     if (err.type === 'entity.too.large') throw new PayloadTooLargeError(Messages.entityTooBig('request', err.length ?? limit + 1, limit));
     if (err.status && err.status < 500) throw new BadRequestError(Messages.malformedBody('the request body could not be read'));

@@ -82,16 +82,15 @@ async function list(ctx: Ctx, store: EntityStore): Promise<void> {
   if (pkg !== undefined && kind !== 'action') throw new NotFoundError(Messages.routeNotFound);
   if (pkg !== undefined) assertEntityName(pkg);
   const scope = { namespace, ...(pkg ? { pkg } : {}) };
-  if (flag(ctx, 'count')) {
-    ctx.body = { [collection]: await store.count(kind, scope) };
-    return;
-  }
-  ctx.body = await store.list(kind, scope, paging(ctx, collection));
+  const page = paging(ctx, collection);
+  ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, scope) } : await store.list(kind, scope, page);
 }
 
 async function get(ctx: Ctx, store: EntityStore): Promise<void> {
   const a = address(ctx);
-  const entity = await store.get(a.kind, a.path, a.name, { code: ctx.query.code !== 'false' });
+  const withCode = ctx.query.code !== 'false';
+  const entity = await store.get(a.kind, a.path, a.name, { code: withCode });
+  if (!withCode && entity.entityType === 'action') delete (entity as Stored<Action>).exec.code;
   ctx.body = publicView(entity);
 }
 
