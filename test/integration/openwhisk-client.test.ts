@@ -20,10 +20,11 @@ describe('the openwhisk npm client', function () {
     expect(created.name).to.equal('hello');
     expect(created.version).to.equal('0.0.1');
     const got = await ow.actions.get({ name: 'hello' });
-    expect(got.exec.code).to.contain('function main');
-    const updated = await ow.actions.update({ name: 'hello', action: { limits: { memory: 512 } } });
+    expect((got.exec as { code?: string }).code).to.contain('function main');
+    // an update may carry only what changes (the client's typings insist on exec; the API does not)
+    const updated = await ow.actions.update({ name: 'hello', action: { limits: { memory: 512 } } as never });
     expect(updated.version).to.equal('0.0.2');
-    expect(updated.limits.memory).to.equal(512);
+    expect(updated.limits?.memory).to.equal(512);
     const list = await ow.actions.list();
     expect(list.map((a: { name: string }) => a.name)).to.include('hello');
     await ow.actions.delete({ name: 'hello' });
