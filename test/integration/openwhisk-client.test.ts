@@ -26,7 +26,7 @@ describe('the openwhisk npm client', function () {
     expect(updated.version).to.equal('0.0.2');
     expect(updated.limits?.memory).to.equal(512);
     const list = await ow.actions.list();
-    expect(list.map((a: { name: string }) => a.name)).to.include('hello');
+    expect(list.map((a) => a.name)).to.include('hello');
     await ow.actions.delete({ name: 'hello' });
     try {
       await ow.actions.get({ name: 'hello' });
@@ -46,8 +46,8 @@ describe('the openwhisk npm client', function () {
     expect(rule.action).to.deep.equal({ name: 'echo', path: 'guest/tools' });
     const pkg = await ow.packages.get({ name: 'tools' });
     expect(pkg.parameters).to.deep.equal([{ key: 'greeting', value: 'hi' }]);
-    expect((await ow.triggers.list()).map((t: { name: string }) => t.name)).to.deep.equal(['tick']);
-    expect((await ow.rules.list()).map((r: { name: string }) => r.name)).to.deep.equal(['on-tick']);
+    expect((await ow.triggers.list()).map((t) => t.name)).to.deep.equal(['tick']);
+    expect((await ow.rules.list()).map((r) => r.name)).to.deep.equal(['on-tick']);
   });
 
   it('reports errors with the server message', async function () {
