@@ -26,7 +26,7 @@ export const configSchema = z.object({
   /** `uuid:key` of the guest identity; generated once and kept in the store when unset. */
   guestKey: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[A-Za-z0-9]{32,128}$/i, 'expected <uuid>:<key> with a key of 32 to 128 letters and digits').optional(),
   /** Namespace of the guest identity. */
-  guestNamespace: z.string().regex(/^[\w][\w@.&-]{0,254}$/).default('guest'),
+  guestNamespace: z.string().regex(/^[A-Za-z0-9][\w@.&-]{0,254}$/, 'a namespace name that does not start with _').default('guest'),
   /** HMAC secret for Bearer tokens; generated once and kept in the store when unset. */
   jwtSecret: z.string().min(32, 'at least 32 characters').optional(),
   /** Lifetime of tokens issued by POST /api/v1/token when the caller does not ask for less. */

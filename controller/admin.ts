@@ -24,6 +24,8 @@ export function adminProgram(out: (line: string) => void, withStore: <T>(fn: (o:
     .action(async (name: string, opts: { namespace?: string; auth?: string }) => {
       assertEntityName(name);
       const namespace = assertEntityName(opts.namespace ?? name, 'namespace');
+      // `_` means "the caller's namespace" in paths, and CouchDB reserves ids that start with it
+      if (name.startsWith('_') || namespace.startsWith('_')) throw new SwirlError(400, 'user and namespace names may not start with _');
       if (opts.auth && !/^[0-9a-f-]{36}:[A-Za-z0-9]{32,128}$/i.test(opts.auth)) throw new SwirlError(400, 'the key must be <uuid>:<key> with a key of 32 to 128 letters and digits');
       const creds = newCredentials(namespace, opts.auth);
       await withStore(async ({ store }) => {

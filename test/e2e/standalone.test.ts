@@ -91,6 +91,17 @@ describe('standalone (npm start)', function () {
     expect((await call('GET', `${api}/namespaces`, { auth: key })).status).to.equal(401);
   });
 
+  it('admin command refuses names CouchDB reserves, with a message and a non-zero exit', async () => {
+    let failed: { code?: number; stderr?: string } | undefined;
+    try {
+      await exec('npm', ['run', '-s', 'admin', '--', 'user', 'create', '_design'], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
+    } catch (e) {
+      failed = e as { code?: number; stderr?: string };
+    }
+    expect(failed?.code).to.equal(2);
+    expect(failed?.stderr).to.contain('may not start with _');
+  });
+
   it('refuses to start on invalid configuration, naming the key', async () => {
     const bad = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: 'not-a-port', SWIRL_LOG_LEVEL: 'loud' });
     const code = await bad.exited;

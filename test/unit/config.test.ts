@@ -42,3 +42,9 @@ describe('config', () => {
     expect(() => loadConfig({ SWIRL_PORT: '70000' })).to.throw(ConfigError, /SWIRL_PORT/);
   });
 });
+
+describe('config: namespaces', () => {
+  it('refuses a guest namespace that starts with _', () => {
+    expect(() => loadConfig({ SWIRL_GUEST_NAMESPACE: '_design' })).to.throw(ConfigError, /SWIRL_GUEST_NAMESPACE/);
+  });
+});
