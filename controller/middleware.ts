@@ -54,7 +54,7 @@ function defaultMessage(status: number): string {
     case 405:
       return 'The method is not allowed for this resource.';
     case 501:
-      return 'The method is not implemented.';
+      return 'The server does not support this method.';
     default:
       return 'The request could not be processed.';
   }

@@ -13,7 +13,7 @@ import { storeConformance } from './store.conformance.ts';
 storeConformance('embedded CouchDB-API server', async () => {
   const embedded = await startEmbeddedStore();
   return { store: embedded.store, restart: () => embedded.restart(), teardown: () => embedded.cleanup() };
-});
+}, { restartable: true });
 
 const couchUrl = process.env.SWIRL_TEST_COUCHDB_URL;
 if (couchUrl) {
@@ -31,7 +31,7 @@ if (couchUrl) {
         }
       },
     };
-  });
+  }, { restartable: false });
 }
 
 describe('EmbeddedCouch', function () {
