@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadRequestError, Messages, PayloadTooLargeError } from './errors.ts';
 import { resolveKind, knownKinds } from './kinds.ts';
 import { type ActionLimits, defaultLimits, mergeLimits, SIZES } from './limits.ts';
-import { isEntityName, parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
+import { parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
 
 /**
  * The entity model: OpenWhisk's JSON shapes for actions, triggers, rules and packages,
@@ -15,7 +15,6 @@ export type EntityKind = 'action' | 'trigger' | 'rule' | 'package';
 /** URL collection name → entity kind. */
 export const COLLECTIONS = { actions: 'action', triggers: 'trigger', rules: 'rule', packages: 'package' } as const satisfies Record<string, EntityKind>;
 export type Collection = keyof typeof COLLECTIONS;
-export const collectionOf = (kind: EntityKind): Collection => `${kind}s` as Collection;
 
 export interface KeyValue {
   key: string;
@@ -278,7 +277,6 @@ export function updateTrigger(old: Trigger, put: TriggerPut, now = Date.now()): 
 }
 
 export const pathName = (q: QualifiedName): PathName => ({ name: q.name, path: q.pkg ? `${q.namespace}/${q.pkg}` : q.namespace });
-export const pathNameToQualified = (p: PathName): string => `/${p.path}/${p.name}`;
 
 export function newRule(t: Target, put: RulePut, trigger: QualifiedName, action: QualifiedName, now = Date.now()): Rule {
   return { ...base(t, put.publish, put.annotations, now), trigger: pathName(trigger), action: pathName(action), status: put.status === 'inactive' ? 'inactive' : 'active' };
@@ -311,4 +309,3 @@ export function publicView(e: Stored | Entity): Entity {
   return rest as Entity;
 }
 
-export { isEntityName };

@@ -29,12 +29,6 @@ export const entityPath = (q: Pick<QualifiedName, 'namespace' | 'pkg'>): string 
 /** `/ns/name` or `/ns/pkg/name`. */
 export const qualifiedString = (q: QualifiedName): string => `/${entityPath(q)}/${q.name}`;
 
-/** Split an entity's stored `namespace` (`ns` or `ns/pkg`) into its parts. */
-export function splitPath(path: string): { namespace: string; pkg?: string } {
-  const i = path.indexOf('/');
-  return i < 0 ? { namespace: path } : { namespace: path.slice(0, i), pkg: path.slice(i + 1) };
-}
-
 /**
  * Parse a reference the way wsk and OpenWhisk do:
  * `name`, `pkg/name` (caller's namespace), `/ns/name`, `/ns/pkg/name`; `_` as the
