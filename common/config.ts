@@ -8,7 +8,6 @@ import { z } from 'zod';
  * Defaults serve standalone. Invalid values stop start-up with a message naming the key.
  */
 const port = z.coerce.number().int().min(0).max(65535);
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 export const configSchema = z.object({
   /** HTTP port of the controller API. */
@@ -35,8 +34,6 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a verified identity is cached by the controller. */
   authCacheMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
-  /** Pretty-print logs instead of JSON (development only). */
-  logPretty: bool.default(false),
 });
 
 export type Config = z.infer<typeof configSchema>;

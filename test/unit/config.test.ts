@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, envName, loadConfig } from '../../common/config.ts';
 
 describe('config', () => {
@@ -11,11 +14,11 @@ describe('config', () => {
   });
 
   it('reads SWIRL_* variables', () => {
-    const c = loadConfig({ SWIRL_PORT: '8080', SWIRL_DATA_DIR: '/tmp/x', SWIRL_COUCHDB_URL: 'http://admin:pw@127.0.0.1:5984', SWIRL_LOG_PRETTY: 'true' });
+    const c = loadConfig({ SWIRL_PORT: '8080', SWIRL_DATA_DIR: '/tmp/x', SWIRL_COUCHDB_URL: 'http://admin:pw@127.0.0.1:5984', SWIRL_AUTH_CACHE_MS: '0' });
     expect(c.port).to.equal(8080);
     expect(c.dataDir).to.equal('/tmp/x');
     expect(c.couchdbUrl).to.equal('http://admin:pw@127.0.0.1:5984');
-    expect(c.logPretty).to.equal(true);
+    expect(c.authCacheMs).to.equal(0);
   });
 
   it('maps keys to variable names', () => {
@@ -46,5 +49,31 @@ describe('config', () => {
 describe('config: namespaces', () => {
   it('refuses a guest namespace that starts with _', () => {
     expect(() => loadConfig({ SWIRL_GUEST_NAMESPACE: '_design' })).to.throw(ConfigError, /SWIRL_GUEST_NAMESPACE/);
+  });
+});
+
+describe('config file', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'swirl-config-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads camelCase keys from SWIRL_CONFIG_FILE, the environment winning', () => {
+    const file = join(dir, 'swirl.json');
+    writeFileSync(file, JSON.stringify({ port: 4000, dataDir: '/from/file', logLevel: 'warn' }));
+    const c = loadConfig({ SWIRL_CONFIG_FILE: file, SWIRL_LOG_LEVEL: 'debug' });
+    expect(c.port).to.equal(4000);
+    expect(c.dataDir).to.equal('/from/file');
+    expect(c.logLevel).to.equal('debug');
+  });
+
+  it('names the key of a bad value from the file, and a file it cannot read', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ jwtTtlSeconds: 5 }));
+    expect(() => loadConfig({ SWIRL_CONFIG_FILE: file })).to.throw(ConfigError, /SWIRL_JWT_TTL_SECONDS/);
+    expect(() => loadConfig({ SWIRL_CONFIG_FILE: join(dir, 'missing.json') })).to.throw(ConfigError, /SWIRL_CONFIG_FILE/);
+    writeFileSync(join(dir, 'broken.json'), '{ not json');
+    expect(() => loadConfig({ SWIRL_CONFIG_FILE: join(dir, 'broken.json') })).to.throw(ConfigError, /SWIRL_CONFIG_FILE/);
   });
 });
