@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { expectError, GENERATED_TID, sleep } from '../support/api.ts';
-import { basic, call, type Reply, startTestServer, type TestServer } from '../support/server.ts';
+import { basic, call, type Reply, startTestServer, suiteServer, type TestServer } from '../support/server.ts';
 import { conformanceErrors, expectAllConform, expectConforms } from '../support/swagger.ts';
 
 /**
@@ -33,11 +33,8 @@ const names = (list: Array<{ name: string }>): string[] => list.map((e) => e.nam
 
 describe('API: public routes and namespaces', function () {
   let s: TestServer;
-  before(async function () {
-    s = await startTestServer();
-  });
-  after(async function () {
-    await s?.destroy();
+  suiteServer(async (server) => {
+    s = server;
   });
 
   it('the swagger check is not vacuous: it rejects malformed entities and errors', async function () {
@@ -197,13 +194,10 @@ for (const spec of crudSpecs) {
       return r.body;
     };
 
-    before(async function () {
-      s = await startTestServer();
+    suiteServer(async (server) => {
+      s = server;
       key = s.guestKey;
       await spec.setup?.(s);
-    });
-    after(async function () {
-      await s?.destroy();
     });
 
     it('PUT creates it: 200 with the entity at version 0.0.1, as the swagger file describes it', async function () {
@@ -326,12 +320,9 @@ for (const spec of crudSpecs) {
 describe('API: actions in packages and package bindings', function () {
   let s: TestServer;
   let key: string;
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     key = s.guestKey;
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   it('PUT /actions/pkg/a is 404 while the package is missing, 200 once it exists', async function () {
@@ -425,14 +416,11 @@ describe('API: actions in packages and package bindings', function () {
 describe('API: rules', function () {
   let s: TestServer;
   let key: string;
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     key = s.guestKey;
     expectOk(await call('PUT', entityUrl(s, 'triggers', 't'), { auth: key, body: {} }));
     expectOk(await call('PUT', entityUrl(s, 'actions', 'a'), { auth: key, body: nodeAction() }));
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   it('a rule whose trigger does not exist is 404, and is not created', async function () {
@@ -500,12 +488,9 @@ describe('API: rules', function () {
 describe('API: action code', function () {
   let s: TestServer;
   let key: string;
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     key = s.guestKey;
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   /** Source text of about `bytes` bytes with multi-byte characters, so any corruption shows. */
@@ -662,12 +647,9 @@ describe('API: an oversized streamed body', function () {
 describe('API: concurrent writes, sizes and body encodings', function () {
   let s: TestServer;
   let key: string;
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     key = s.guestKey;
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   it('concurrent creates of one name: exactly one 200, the others 409', async function () {
@@ -723,13 +705,10 @@ describe('API: concurrent writes, sizes and body encodings', function () {
 describe('API: bad requests (400)', function () {
   let s: TestServer;
   let key: string;
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     key = s.guestKey;
     expectOk(await call('PUT', entityUrl(s, 'actions', 'existing'), { auth: key, body: nodeAction() }));
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   const illegalNames = ['bad%20name%20', 'a*b', 'a'.repeat(257), '%20lead', 'semi%3Bcolon', 'a%2Fb%2Fc', '-dash-first'];
@@ -833,11 +812,8 @@ describe('API: bad requests (400)', function () {
 
 describe('API: authentication (401)', function () {
   let s: TestServer;
-  before(async function () {
-    s = await startTestServer();
-  });
-  after(async function () {
-    await s?.destroy();
+  suiteServer(async (server) => {
+    s = server;
   });
 
   const uuidOf = (k: string) => k.slice(0, k.indexOf(':'));
@@ -892,17 +868,14 @@ describe('API: namespaces are private (403)', function () {
   let s: TestServer;
   let guest: string;
   let alice: string;
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     guest = s.guestKey;
     alice = await s.createUser('alice');
     expectOk(await call('PUT', entityUrl(s, 'actions', 'alices'), { auth: alice, body: nodeAction() }));
     expectOk(await call('PUT', entityUrl(s, 'packages', 'private'), { auth: alice, body: {} }));
     expectOk(await call('PUT', entityUrl(s, 'packages', 'shared'), { auth: alice, body: { publish: true } }));
     expectOk(await call('PUT', entityUrl(s, 'actions', 'guests'), { auth: guest, body: nodeAction() }));
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   it('alice sees her own namespace', async function () {
@@ -976,13 +949,10 @@ describe('API: bearer tokens', function () {
   const issue = async (auth: string, body?: unknown): Promise<Reply<Issued>> => call<Issued>('POST', `${s.api}/token`, { auth, ...(body === undefined ? {} : { body }) });
   const bearer = (token: string) => `Bearer ${token}`;
 
-  before(async function () {
-    s = await startTestServer();
+  suiteServer(async (server) => {
+    s = server;
     key = s.guestKey;
     expectOk(await call('PUT', entityUrl(s, 'actions', 'hello'), { auth: key, body: nodeAction() }));
-  });
-  after(async function () {
-    await s?.destroy();
   });
 
   it('POST /token with Basic issues {token, expires_in, namespace}', async function () {
@@ -1070,11 +1040,8 @@ describe('API: bearer tokens', function () {
 
 describe('API: routing and request ids', function () {
   let s: TestServer;
-  before(async function () {
-    s = await startTestServer();
-  });
-  after(async function () {
-    await s?.destroy();
+  suiteServer(async (server) => {
+    s = server;
   });
 
   it('an unknown route is a JSON 404 {error, code}, with or without credentials', async function () {

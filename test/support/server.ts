@@ -81,3 +81,18 @@ export async function call<T = any>(method: string, url: string, opts: { auth?: 
   if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
+
+/**
+ * A server for one mocha suite: started before its tests (then `onStart` runs, to keep a
+ * reference and make fixtures), destroyed after them.
+ */
+export function suiteServer(onStart: (server: TestServer) => void | Promise<void>, env: Record<string, string> = {}): void {
+  let server: TestServer | undefined;
+  before(async function () {
+    server = await startTestServer(env);
+    await onStart(server);
+  });
+  after(async function () {
+    await server?.destroy();
+  });
+}
