@@ -43,6 +43,15 @@ export class EmbeddedCouch {
     const before = new Set(POUCH_EVENTS.flatMap((e) => pouch.listeners(e)));
     const app = express();
     app.disable('x-powered-by');
+    // express-pouchdb's multipart parser throws outside the request (taking the process down)
+    // on malformed input; swirl never sends multipart, so refuse it at the door
+    app.use((req, res, next) => {
+      if (/^multipart\//i.test(req.headers['content-type'] ?? '')) {
+        res.status(415).json({ error: 'unsupported_media_type', reason: 'multipart requests are not accepted' });
+        return;
+      }
+      next();
+    });
     app.use(
       expressPouchDB(Pouch, {
         mode: 'minimumForPouchDB',

@@ -56,6 +56,19 @@ describe('EmbeddedCouch', function () {
       await embedded.cleanup();
     }
   });
+
+  it('refuses multipart requests (which would crash its parser) and keeps serving', async function () {
+    const embedded = await startEmbeddedStore();
+    try {
+      const body = '--b\r\ncontent-type: application/json\r\n\r\nnot json\r\n--b--\r\n';
+      const res = await fetch(`${embedded.couch.url}/whisks/doc1`, { method: 'PUT', headers: { 'content-type': 'multipart/related; boundary=b' }, body });
+      expect(res.status).to.equal(415);
+      const stillUp = await fetch(`${embedded.couch.url}/whisks`);
+      expect(stillUp.status).to.equal(200);
+    } finally {
+      await embedded.cleanup();
+    }
+  });
 });
 
 describe('CouchStore', function () {
