@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadRequestError, Messages, PayloadTooLargeError } from './errors.ts';
 import { resolveKind, knownKinds } from './kinds.ts';
 import { type ActionLimits, defaultLimits, mergeLimits, SIZES } from './limits.ts';
-import { parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
+import { entityPath, parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
 
 /**
  * The entity model: OpenWhisk's JSON shapes for actions, triggers, rules and packages,
@@ -276,7 +276,7 @@ export function updateTrigger(old: Trigger, put: TriggerPut, now = Date.now()): 
   return { ...bumped(old, put.publish, put.annotations, now), parameters: put.parameters ?? old.parameters, limits: {} };
 }
 
-export const pathName = (q: QualifiedName): PathName => ({ name: q.name, path: q.pkg ? `${q.namespace}/${q.pkg}` : q.namespace });
+export const pathName = (q: QualifiedName): PathName => ({ name: q.name, path: entityPath(q) });
 
 export function newRule(t: Target, put: RulePut, trigger: QualifiedName, action: QualifiedName, now = Date.now()): Rule {
   return { ...base(t, put.publish, put.annotations, now), trigger: pathName(trigger), action: pathName(action), status: put.status === 'inactive' ? 'inactive' : 'active' };

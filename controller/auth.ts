@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ForbiddenError, UnauthorizedError } from '../common/errors.ts';
-import type { Identity } from '../common/identity.ts';
+import type { Identity, NamespaceCredentials, Subject } from '../common/identity.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 
 const TOKEN_ISSUER = 'swirl';
@@ -16,6 +16,14 @@ export interface IssuedToken {
   expires_in: number;
   namespace: string;
 }
+
+const identityOf = (subject: Subject, ns: NamespaceCredentials): Identity => ({
+  subject: subject.subject,
+  namespace: ns.name,
+  uuid: ns.uuid,
+  key: ns.key,
+  ...(ns.limits ? { limits: ns.limits } : {}),
+});
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -69,7 +77,7 @@ export class Authenticator {
     const subject = await this.store.getSubject(claims.sub);
     const ns = subject?.namespaces.find((n) => n.name === claims.ns);
     if (!subject || !ns || subject.blocked) throw new UnauthorizedError();
-    return { subject: subject.subject, namespace: ns.name, uuid: ns.uuid, key: ns.key, ...(ns.limits ? { limits: ns.limits } : {}) };
+    return identityOf(subject, ns);
   }
 
   private async byUuid(uuid: string): Promise<Identity | undefined> {
@@ -82,7 +90,7 @@ export class Authenticator {
       return undefined;
     }
     const ns = found.subject.namespaces.find((n) => n.uuid === uuid)!;
-    const identity: Identity = { subject: found.subject.subject, namespace: ns.name, uuid: ns.uuid, key: ns.key, ...(ns.limits ? { limits: ns.limits } : {}) };
+    const identity = identityOf(found.subject, ns);
     if (this.opts.cacheMs > 0) this.cache.set(uuid, { identity, expires: now + this.opts.cacheMs });
     return identity;
   }

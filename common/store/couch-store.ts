@@ -4,6 +4,7 @@ import type { Action, EntityKind, EntityOf, EntitySummary, Stored } from '../ent
 import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../errors.ts';
 import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
+import { entityPath } from '../names.ts';
 import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
 import type { EntityStore, GetOptions, ListOptions, ListScope } from './entity-store.ts';
 
@@ -163,7 +164,7 @@ export class CouchStore implements EntityStore {
   }
 
   private entityView(kind: EntityKind, scope: ListScope): { view: string; prefix: unknown[] } {
-    return scope.pkg ? { view: 'package-contents', prefix: [kind, `${scope.namespace}/${scope.pkg}`] } : { view: 'entities', prefix: [kind, scope.namespace] };
+    return scope.pkg ? { view: 'package-contents', prefix: [kind, entityPath(scope)] } : { view: 'entities', prefix: [kind, scope.namespace] };
   }
 
   async list(kind: EntityKind, scope: ListScope, opts: ListOptions): Promise<EntitySummary[]> {

@@ -23,8 +23,8 @@ import {
 } from '../../common/entities.ts';
 import { BadRequestError, ConflictError, ForbiddenError, Messages, NotFoundError } from '../../common/errors.ts';
 import { LIST_LIMIT } from '../../common/limits.ts';
-import { assertEntityName, parseQualifiedName, type QualifiedName } from '../../common/names.ts';
-import type { EntityStore } from '../../common/store/entity-store.ts';
+import { assertEntityName, entityPath, parseQualifiedName, type QualifiedName } from '../../common/names.ts';
+import type { EntityStore, ListScope } from '../../common/store/entity-store.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { resolveNamespace } from './namespaces.ts';
@@ -47,14 +47,19 @@ function collectionParam(ctx: Ctx): { kind: EntityKind; collection: Collection }
   return { kind, collection };
 }
 
-function address(ctx: Ctx): Address {
+/** The collection, namespace and (for actions) package of the path; only actions live in packages. */
+function scope(ctx: Ctx): { kind: EntityKind; collection: Collection } & ListScope {
   const { kind, collection } = collectionParam(ctx);
   const namespace = resolveNamespace(ctx);
   const pkg = ctx.params.pkg;
-  if (pkg !== undefined && kind !== 'action') throw new NotFoundError(Messages.routeNotFound);
-  if (pkg !== undefined) assertEntityName(pkg);
-  const name = assertEntityName(ctx.params.name!);
-  return { kind, collection, namespace, pkg, name, path: pkg ? `${namespace}/${pkg}` : namespace };
+  if (pkg === undefined) return { kind, collection, namespace };
+  if (kind !== 'action') throw new NotFoundError(Messages.routeNotFound);
+  return { kind, collection, namespace, pkg: assertEntityName(pkg) };
+}
+
+function address(ctx: Ctx): Address {
+  const s = scope(ctx);
+  return { ...s, name: assertEntityName(ctx.params.name!), path: entityPath(s) };
 }
 
 /** `?limit` and `?skip` with OpenWhisk's ranges and messages. */
@@ -76,14 +81,9 @@ function paging(ctx: Ctx, collection: string): { limit: number; skip: number } {
 const flag = (ctx: Ctx, name: string): boolean => ctx.query[name] === 'true' || ctx.query[name] === '';
 
 async function list(ctx: Ctx, store: EntityStore): Promise<void> {
-  const { kind, collection } = collectionParam(ctx);
-  const namespace = resolveNamespace(ctx);
-  const pkg = ctx.params.pkg;
-  if (pkg !== undefined && kind !== 'action') throw new NotFoundError(Messages.routeNotFound);
-  if (pkg !== undefined) assertEntityName(pkg);
-  const scope = { namespace, ...(pkg ? { pkg } : {}) };
+  const { kind, collection, ...where } = scope(ctx);
   const page = paging(ctx, collection);
-  ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, scope) } : await store.list(kind, scope, page);
+  ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, where) } : await store.list(kind, where, page);
 }
 
 async function get(ctx: Ctx, store: EntityStore): Promise<void> {
@@ -187,9 +187,8 @@ async function ruleTarget(store: EntityStore, kind: 'trigger' | 'action', ref: s
   const q = parseQualifiedName(ref, callerNamespace);
   if (q.namespace !== callerNamespace) throw new ForbiddenError(Messages.notAuthorizedFor(ref));
   if (kind === 'trigger' && q.pkg) throw new BadRequestError(`A trigger cannot be inside a package: '${ref}'.`);
-  const path = q.pkg ? `${q.namespace}/${q.pkg}` : q.namespace;
   try {
-    await store.get(kind, path, q.name, { code: false });
+    await store.get(kind, entityPath(q), q.name, { code: false });
   } catch (e) {
     if (e instanceof NotFoundError) throw new NotFoundError(`The ${kind} '${ref}' does not exist.`);
     throw e;
