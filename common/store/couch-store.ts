@@ -42,6 +42,12 @@ async function attempt<T>(fn: () => Promise<T>, notFound?: () => SwirlError): Pr
 
 const entityId = (path: string, name: string): string => `${path}/${name}`;
 
+/** A document without CouchDB's bookkeeping (`_id`, `_rev`). */
+function content<T>(doc: Doc): T {
+  const { _id: _i, _rev: _r, ...rest } = doc;
+  return rest as unknown as T;
+}
+
 /**
  * EntityStore on CouchDB's HTTP API through nano. The same code serves real CouchDB and
  * the embedded PouchDB-based server that standalone starts.
@@ -229,23 +235,22 @@ export class CouchStore implements EntityStore {
     return res.rows
       .map((r) => r.doc as Doc | undefined)
       .filter((d): d is Doc => !!d && typeof d.subject === 'string')
-      .map(({ _id: _i, _rev: _r, ...rest }) => rest as unknown as Subject);
+      .map((d) => content<Subject>(d));
+  }
+
+  /** The subject a subjects view maps `key` to, with the row's value. */
+  private async subjectVia(view: 'by-uuid' | 'by-namespace', key: string): Promise<{ subject: Subject; value: unknown } | undefined> {
+    const row = (await this.view('subjects', view, { key, include_docs: true, limit: 1 }))[0];
+    return row?.doc ? { subject: content<Subject>(row.doc), value: row.value } : undefined;
   }
 
   async subjectByUuid(uuid: string): Promise<{ subject: Subject; namespace: string } | undefined> {
-    const rows = await this.view('subjects', 'by-uuid', { key: uuid, include_docs: true, limit: 1 });
-    const row = rows[0];
-    if (!row?.doc) return undefined;
-    const { _id: _i, _rev: _r, ...subject } = row.doc;
-    return { subject: subject as unknown as Subject, namespace: row.value as string };
+    const found = await this.subjectVia('by-uuid', uuid);
+    return found && { subject: found.subject, namespace: found.value as string };
   }
 
   async subjectByNamespace(namespace: string): Promise<Subject | undefined> {
-    const rows = await this.view('subjects', 'by-namespace', { key: namespace, include_docs: true, limit: 1 });
-    const doc = rows[0]?.doc;
-    if (!doc) return undefined;
-    const { _id: _i, _rev: _r, ...subject } = doc;
-    return subject as unknown as Subject;
+    return (await this.subjectVia('by-namespace', namespace))?.subject;
   }
 
   async secret(name: string, make: () => string): Promise<string> {
@@ -283,9 +288,7 @@ export class CouchStore implements EntityStore {
   }
 
   async getActivation(namespace: string, activationId: string): Promise<ActivationRecord> {
-    const doc = await attempt(() => this.db.activations.get(`${namespace}/${activationId}`));
-    const { _id: _i, _rev: _r, ...record } = doc;
-    return record as unknown as ActivationRecord;
+    return content<ActivationRecord>(await attempt(() => this.db.activations.get(`${namespace}/${activationId}`)));
   }
 
   private activationRange(namespace: string, q: Omit<ActivationQuery, 'skip' | 'limit'>): { view: string; lo: unknown[]; hi: unknown[] } {
@@ -296,11 +299,7 @@ export class CouchStore implements EntityStore {
   async listActivations(namespace: string, q: ActivationQuery & { docs?: boolean }): Promise<ActivationRecord[]> {
     const { view, lo, hi } = this.activationRange(namespace, q);
     const rows = await this.view('activations', view, { startkey: hi, endkey: lo, descending: true, reduce: false, skip: q.skip, limit: q.limit, include_docs: !!q.docs });
-    return rows.map((r) => {
-      if (!q.docs || !r.doc) return r.value as ActivationRecord;
-      const { _id: _i, _rev: _r, ...record } = r.doc;
-      return record as unknown as ActivationRecord;
-    });
+    return rows.map((r) => (q.docs && r.doc ? content<ActivationRecord>(r.doc) : (r.value as ActivationRecord)));
   }
 
   async countActivations(namespace: string, q: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number> {
