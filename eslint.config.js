@@ -13,7 +13,7 @@ const layer = (dir, forbidden) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.swirl/**', 'runtimes/**/proxy/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.swirl/**', 'runtimes/**/proxy/**', 'runtimes/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,169 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { ActionFailure, describeError, InitFailure, type InitValue, isDictionary, Messages, type RunMessage } from './protocol.ts';
+import { endActivation, trackOutput } from './output.ts';
+
+/** What a kind's proxy does with the two requests; the server does the protocol around it. */
+export interface ActionRuntime {
+  /** Load the action. Throw InitFailure (or anything) to fail the init. */
+  init(value: InitValue): Promise<void>;
+  /**
+   * Run the action once. Resolve with its result (checked to be a dictionary here);
+   * throw ActionFailure for a 502 with that message, anything else for
+   * `An error has occurred: …`.
+   */
+  run(msg: RunMessage): Promise<unknown>;
+}
+
+export interface ProxyOptions {
+  /** Run one activation at a time (stdio); otherwise /run requests overlap. */
+  serial?: boolean;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+type State = 'empty' | 'initializing' | 'ready' | 'failed';
+
+/**
+ * The HTTP side of a runtime proxy: /init once, /run any number of times, every failure
+ * as 502 `{"error"}`, and the log sentinel on both streams after every /run and every
+ * failed /init, written before the response goes out. The proxy itself prints nothing
+ * else: stdout and stderr belong to the action.
+ */
+export class ProxyServer {
+  private state: State = 'empty';
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly server: Server;
+
+  constructor(
+    private readonly runtime: ActionRuntime,
+    private readonly opts: ProxyOptions = {},
+  ) {
+    trackOutput();
+    this.server = createServer((req, res) => void this.handle(req, res));
+    // the invoker keeps connections open across activations (a paused container cannot time them out anyway)
+    this.server.keepAliveTimeout = 0;
+    this.server.requestTimeout = 0;
+  }
+
+  /** Listen on PORT (default 8080) and HOST (default 0.0.0.0). */
+  listen(port = Number(process.env.PORT ?? 8080), host = process.env.HOST ?? '0.0.0.0'): Promise<void> {
+    return new Promise((ok, fail) => {
+      this.server.once('error', fail);
+      this.server.listen(port, host, () => ok());
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = req.method === 'POST' ? req.url : undefined;
+    if (route !== '/init' && route !== '/run') {
+      req.resume();
+      return send(res, { status: 404, body: { error: 'Not found: the proxy serves POST /init and POST /run.' } });
+    }
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch {
+      return void res.destroy(); // the invoker went away mid-request
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text || 'null');
+    } catch {
+      body = undefined;
+    }
+    const reply = route === '/init' ? await this.init(body) : await this.run(body);
+    // an activation ended (or an init failed): mark the end of its logs before answering
+    if (route === '/init' && reply.status !== 200) await endActivation();
+    send(res, reply);
+  }
+
+  private async init(body: unknown): Promise<Reply> {
+    if (this.state !== 'empty') return { status: 403, body: { error: Messages.initTwice } };
+    if (!isDictionary(body)) return { status: 400, body: { error: Messages.badRequest } };
+    this.state = 'initializing';
+    try {
+      await this.runtime.init(isDictionary(body.value) ? (body.value as InitValue) : {});
+      this.state = 'ready';
+      return { status: 200, body: { ok: true } };
+    } catch (e) {
+      this.state = 'failed';
+      const reason = e instanceof InitFailure ? e.message : describeError(e);
+      if (!(e instanceof InitFailure)) process.stderr.write(`${actionStack(e)}\n`);
+      return { status: 502, body: { error: Messages.initFailed(reason) } };
+    }
+  }
+
+  /** Every /run ends with the end-of-activation marker; serialized runs include it, so no output of the next run precedes it. */
+  private run(body: unknown): Promise<Reply> {
+    if (!this.opts.serial) return this.runAndEnd(body);
+    const next = this.queue.then(() => this.runAndEnd(body));
+    this.queue = next;
+    return next;
+  }
+
+  private async runAndEnd(body: unknown): Promise<Reply> {
+    const reply =
+      this.state !== 'ready'
+        ? { status: 403, body: { error: Messages.notInitialized } }
+        : !isDictionary(body)
+          ? { status: 400, body: { error: Messages.badRequest } }
+          : await this.runOnce(body);
+    await endActivation();
+    return reply;
+  }
+
+  private async runOnce(msg: RunMessage): Promise<Reply> {
+    try {
+      const result = await this.runtime.run(msg);
+      if (!isDictionary(result)) return { status: 502, body: { error: Messages.notADictionary } };
+      // serialize here so that a result JSON cannot represent (a cycle, a BigInt) is the action's error
+      return { status: 200, body: JSON.stringify(result) };
+    } catch (e) {
+      if (e instanceof ActionFailure) return { status: 502, body: { error: e.message } };
+      // the action threw: its stack trace belongs in its logs
+      process.stderr.write(`${actionStack(e)}\n`);
+      return { status: 502, body: { error: Messages.runFailed(describeError(e)) } };
+    }
+  }
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** An exception's stack as the action's author wants it: without the proxy's frames and Node's internals. */
+function actionStack(e: unknown): string {
+  if (!(e instanceof Error) || !e.stack) return String(e);
+  return e.stack
+    .split('\n')
+    .filter((line) => !(/^\s+at /.test(line) && (line.includes(SELF) || /[( ]node:/.test(line))))
+    .join('\n');
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', fail);
+  });
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const payload = Buffer.from(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+  res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': payload.length });
+  res.end(payload);
+}
+
+/** Start a proxy for a runtime; a start-up failure is the one thing the proxy reports itself. */
+export function serve(runtime: ActionRuntime, opts?: ProxyOptions): void {
+  // as a container's PID 1 the proxy gets no default signal handling: stop at once when asked
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+  const proxy = new ProxyServer(runtime, opts);
+  proxy.listen().catch((e: unknown) => {
+    process.stderr.write(`runtime proxy: cannot listen: ${describeError(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { ensureBundle } from '../build.ts';
+import { runtimeImage } from '../kinds.ts';
+import { RUNTIMES_DIR } from '../paths.ts';
+import { type LocalBase, nodeBase, pythonBase } from './bases.ts';
+import { followJson } from './progress.ts';
+import { type TarEntry, tarSize, tarStream } from './tar.ts';
+
+export interface EnsureImagesOptions {
+  /** Kinds to build (default: every runtime kind). */
+  kinds?: string[];
+  /** Rebuild even what is up to date (local base images included). */
+  force?: boolean;
+  /** One line per step: what is built, the Dockerfile's output, sizes and times. */
+  onProgress?: (line: string) => void;
+}
+
+/** Label with the hash of an image's build context (Dockerfile and proxy): a different hash means stale. */
+export const HASH_LABEL = 'swirl.runtime.hash';
+/** Label of a base image made from host files: identity of those files (inherited by the runtime image). */
+export const FINGERPRINT_LABEL = 'swirl.base.fingerprint';
+
+interface RuntimeBuild {
+  /** Folder of its Dockerfile under runtimes/. */
+  dir: string;
+  /** The proxy file and where the Dockerfile expects it in the context (runtimes/). */
+  proxy: () => Promise<{ file: string; at: string }>;
+  localBase: () => LocalBase;
+}
+
+const bundled = (name: 'nodejs' | 'stdio') => async () => ({ file: await ensureBundle(name), at: `dist/${name}.mjs` });
+
+const BUILDS: Record<string, RuntimeBuild> = {
+  'nodejs:20': { dir: 'nodejs', proxy: bundled('nodejs'), localBase: nodeBase },
+  'python:3': { dir: 'python', proxy: async () => ({ file: join(RUNTIMES_DIR, 'python', 'proxy.py'), at: 'python/proxy.py' }), localBase: pythonBase },
+  stdio: { dir: 'stdio', proxy: bundled('stdio'), localBase: nodeBase },
+};
+
+/** Build output lines that say nothing about the image. */
+const DOCKER_CHATTER = /^\s*(---> Running in|Removing intermediate container)/;
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+async function inspect(docker: Dockerode, image: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+  try {
+    return await docker.getImage(image).inspect();
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+    throw e;
+  }
+}
+
+/** The build context (a subset of runtimes/: the Dockerfile and the proxy) and its hash. */
+async function buildContext(build: RuntimeBuild): Promise<{ entries: TarEntry[]; hash: string; defaultBase: string; dockerfile: string }> {
+  const dockerfile = `${build.dir}/Dockerfile`;
+  const text = readFileSync(join(RUNTIMES_DIR, dockerfile));
+  const proxy = await build.proxy();
+  const code = readFileSync(proxy.file);
+  const mtime = statSync(proxy.file).mtimeMs;
+  const entries: TarEntry[] = [
+    { type: 'file', path: dockerfile, mode: 0o644, mtime, data: text },
+    { type: 'file', path: proxy.at, mode: 0o644, mtime, data: code },
+  ];
+  const hash = createHash('sha256').update(text).update('\0').update(code).digest('hex').slice(0, 16);
+  const defaultBase = /^ARG BASE=(\S+)/m.exec(text.toString())?.[1];
+  if (!defaultBase) throw new Error(`runtimes/${dockerfile} has no ARG BASE=<image>`);
+  return { entries, hash, defaultBase, dockerfile };
+}
+
+/** Pull an image; false when it cannot be had (no registry, no network, unknown image). */
+async function tryPull(docker: Dockerode, image: string, log: (l: string) => void): Promise<boolean> {
+  try {
+    const stream = (await docker.pull(image)) as NodeJS.ReadableStream;
+    await followJson(stream, (evt) => {
+      if (evt.status && !evt.progressDetail?.total) log(`  ${evt.id ? `${evt.id}: ` : ''}${evt.status}`);
+    }, 60_000);
+    return true;
+  } catch (e) {
+    log(`${image} cannot be pulled: ${(e as Error).message.trim().split('\n')[0]}`);
+    return false;
+  }
+}
+
+/** Build one ensureImages call's work: bases are shared between kinds (nodejs and stdio). */
+class ImageBuilder {
+  private readonly bases = new Map<string, Promise<string>>();
+  private readonly localBases = new Map<() => LocalBase, LocalBase>();
+
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly force: boolean,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async runtime(kind: string): Promise<void> {
+    const tag = runtimeImage(kind);
+    const build = BUILDS[kind]!;
+    const context = await buildContext(build);
+    const current = await inspect(this.docker, tag);
+    const labels = current?.Config?.Labels ?? {};
+    let reason = !current ? 'missing' : labels[HASH_LABEL] !== context.hash ? 'its Dockerfile or proxy changed' : 'forced';
+    if (!this.force && current && labels[HASH_LABEL] === context.hash) {
+      const fingerprint = labels[FINGERPRINT_LABEL];
+      if (!fingerprint || fingerprint === this.localBase(build).plan.fingerprint()) return this.log(`${tag}: up to date`);
+      reason = 'the host files of its base image changed';
+    }
+    const started = Date.now();
+    this.log(`${tag}: building (${reason})`);
+    const base = await this.base(context.defaultBase, build);
+    const stream = await this.docker.buildImage(tarStream(context.entries), {
+      t: tag,
+      dockerfile: context.dockerfile,
+      buildargs: { BASE: base },
+      labels: { [HASH_LABEL]: context.hash, 'swirl.runtime.kind': kind },
+      rm: true,
+      forcerm: true,
+      nocache: this.force,
+    });
+    await followJson(stream, (evt) => {
+      for (const line of String(evt.stream ?? '').split('\n')) if (line.trim() && !DOCKER_CHATTER.test(line)) this.log(`  ${line.trimEnd()}`);
+    });
+    const built = await inspect(this.docker, tag);
+    this.log(`${tag}: built in ${seconds(started)} on ${base}, image ${mb(built?.Size ?? 0)}`);
+    if (current && built) await this.removeIfDangling(current.Id, built.Id);
+  }
+
+  /** The image to build on: the Dockerfile's BASE when present or pullable, else a base made from host files. */
+  private base(wanted: string, build: RuntimeBuild): Promise<string> {
+    let pending = this.bases.get(wanted);
+    if (!pending) {
+      pending = this.resolveBase(wanted, build);
+      this.bases.set(wanted, pending);
+    }
+    return pending;
+  }
+
+  private async resolveBase(wanted: string, build: RuntimeBuild): Promise<string> {
+    if (await inspect(this.docker, wanted)) return wanted;
+    if (await tryPull(this.docker, wanted, this.log)) return wanted;
+    const local = this.localBase(build);
+    this.log(`${wanted} is not available: building on ${local.image}, made from this host's files`);
+    await this.importBase(local);
+    return local.image;
+  }
+
+  /** The plan of a kind's local base, made once per call (nodejs and stdio share one). */
+  private localBase(build: RuntimeBuild): LocalBase {
+    let base = this.localBases.get(build.localBase);
+    if (!base) {
+      base = build.localBase();
+      this.localBases.set(build.localBase, base);
+    }
+    return base;
+  }
+
+  private async importBase(base: LocalBase): Promise<void> {
+    const fingerprint = base.plan.fingerprint();
+    const current = await inspect(this.docker, base.image);
+    if (!this.force && current?.Config?.Labels?.[FINGERPRINT_LABEL] === fingerprint) return this.log(`${base.image}: up to date`);
+    const started = Date.now();
+    const entries = base.plan.list();
+    this.log(`${base.image}: importing a root filesystem of ${entries.length} entries, ${mb(tarSize(entries))} (${base.description})`);
+    const [repo, tag] = base.image.split(':');
+    // `changes` is sent as repeated query parameters, which the Engine API reads as a list
+    const options = { repo, tag, changes: [...base.changes, `LABEL ${FINGERPRINT_LABEL}=${fingerprint}`] };
+    const stream = await this.docker.importImage(tarStream(entries), options);
+    await followJson(stream, () => undefined);
+    const imported = await inspect(this.docker, base.image);
+    this.log(`${base.image}: imported in ${seconds(started)}, image ${mb(imported?.Size ?? 0)}`);
+    if (current && imported) await this.removeIfDangling(current.Id, imported.Id);
+  }
+
+  /** The image a tag pointed at before a rebuild is garbage when nothing else names it (and no container uses it). */
+  private async removeIfDangling(old: string, now: string): Promise<void> {
+    if (old === now) return;
+    const info = await inspect(this.docker, old);
+    if (info && (info.RepoTags ?? []).filter((t) => t !== '<none>:<none>').length === 0) await this.docker.getImage(old).remove().catch(() => undefined);
+  }
+}
+
+/**
+ * Build the runtime images that are missing or stale (their hash label differs from the
+ * current Dockerfile and proxy, or the host files of their local base changed). Each
+ * Dockerfile is built on its `BASE` when that image is present or can be pulled; where it
+ * cannot (no registry), on a base image imported from this host's files.
+ */
+export async function ensureImages(docker: Dockerode, opts: EnsureImagesOptions = {}): Promise<void> {
+  const log = opts.onProgress ?? (() => undefined);
+  const builder = new ImageBuilder(docker, !!opts.force, log);
+  const failed: string[] = [];
+  for (const kind of opts.kinds ?? Object.keys(BUILDS)) {
+    // a caller that asks while the same image is being built (say, at start-up and for an invoke) waits for that build
+    let pending = opts.force ? undefined : inflight.get(kind);
+    if (pending) log(`${runtimeImage(kind)}: being checked or built by another caller, waiting`);
+    else {
+      pending = builder.runtime(kind).finally(() => inflight.delete(kind));
+      inflight.set(kind, pending);
+    }
+    try {
+      await pending;
+    } catch (e) {
+      // one kind that cannot be built does not keep the others from being built
+      log(`${kind}: failed: ${(e as Error).message}`);
+      failed.push(`${kind}: ${(e as Error).message}`);
+    }
+  }
+  if (failed.length) throw new Error(`runtime images could not be built: ${failed.join('; ')}`);
+}
+
+const inflight = new Map<string, Promise<void>>();

@@ -1,0 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The runtimes/ folder of the source tree. */
+export const RUNTIMES_DIR = dirname(fileURLToPath(import.meta.url));
+/** Where the JS proxies are bundled (git-ignored). */
+export const DIST_DIR = join(RUNTIMES_DIR, 'dist');
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(RUNTIMES_DIR, '..', 'package.json'), 'utf8')) as { version: string }).version;

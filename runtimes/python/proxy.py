@@ -1,0 +1,241 @@
+"""The python:3 runtime proxy of swirl: serves /init and /run on PORT (default 8080).
+
+Standard library only. The action is loaded into this process as a module (source text,
+or a zip with __main__.py and optionally a virtualenv/ directory) and its entry function
+is called once per /run. Runs are serialized: the activation's __OW_* variables live in
+this process's environment. Apart from the log sentinel after each activation, stdout
+and stderr carry only what the action prints.
+"""
+
+import base64
+import binascii
+import glob
+import io
+import json
+import os
+import signal
+import site
+import sys
+import tempfile
+import threading
+import traceback
+import types
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+
+INIT_TWICE = "Cannot initialize the action more than once."
+NOT_INITIALIZED = "Cannot invoke an uninitialized action."
+NOT_A_DICTIONARY = "The action did not return a dictionary."
+BAD_REQUEST = "The request body is not a JSON object."
+NOT_FOUND = "Not found: the proxy serves POST /init and POST /run."
+
+
+class InitFailure(Exception):
+    """The action cannot be loaded; the message is the reason."""
+
+
+class LineTracker:
+    """Wraps sys.stdout / sys.stderr to know whether the last write ended a line."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.at_line_start = True
+
+    def write(self, text):
+        n = self._stream.write(text)
+        if text:
+            self.at_line_start = text.endswith("\n")
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def describe(e):
+    return "%s: %s" % (type(e).__name__, e)
+
+
+def print_action_traceback(e):
+    """The traceback of the action's exception, without the proxy's own frames."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    traceback.print_exception(type(e), e, tb)
+
+
+def env_value(v):
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+class Action:
+    """The loaded action and the state of the proxy."""
+
+    def __init__(self):
+        self.state = "empty"
+        self.main = None
+        self.lock = threading.Lock()
+
+    def init(self, value):
+        for k, v in (value.get("env") or {}).items():
+            if v is not None:
+                os.environ[k] = env_value(v)
+        main = value.get("main") or "main"
+        code = value.get("code") or ""
+        directory = tempfile.mkdtemp(prefix="action-")
+        if value.get("binary"):
+            path = self.unzip(code, directory)
+        else:
+            path = os.path.join(directory, "main__.py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(code)
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        module = types.ModuleType("main__")
+        module.__file__ = path
+        sys.modules["main__"] = module
+        exec(compile(source, path, "exec"), module.__dict__)
+        fn = getattr(module, main, None)
+        if not callable(fn):
+            raise InitFailure("Action entrypoint '%s' is not a function." % main)
+        self.main = fn
+
+    @staticmethod
+    def unzip(code, directory):
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(code)))
+        except (binascii.Error, zipfile.BadZipFile, ValueError) as e:
+            raise InitFailure("the action archive is not a valid zip file (%s)" % e)
+        root = os.path.realpath(directory)
+        for name in archive.namelist():
+            target = os.path.realpath(os.path.join(root, name))
+            if target != root and not target.startswith(root + os.sep):
+                raise InitFailure("the action archive has an entry outside its root: %s" % name)
+        archive.extractall(root)
+        path = os.path.join(root, "__main__.py")
+        if not os.path.isfile(path):
+            raise InitFailure("Zip file does not include __main__.py")
+        sys.path.insert(0, root)
+        os.chdir(root)  # the action's files by relative path, as in the nodejs runtime
+        # a virtualenv packed with the action: its site-packages (and .pth files) come after the action's own files
+        for packages in glob.glob(os.path.join(root, "virtualenv", "lib", "python3*", "site-packages")):
+            site.addsitedir(packages)
+        return path
+
+    def run(self, msg):
+        os.environ.pop("__OW_API_KEY", None)
+        for k, v in msg.items():
+            if k != "value" and v is not None:
+                os.environ["__OW_" + k.upper()] = env_value(v)
+        params = msg.get("value")
+        result = self.main(params if params is not None else {})
+        if not isinstance(result, dict):
+            return 502, {"error": NOT_A_DICTIONARY}
+        return 200, json.dumps(result, ensure_ascii=False, allow_nan=False)
+
+
+ACTION = Action()
+
+
+def end_activation():
+    """The sentinel on a line of its own on both streams, flushed before the response."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.write(("" if stream.at_line_start else "\n") + SENTINEL + "\n")
+        stream.flush()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the invoker reuses its connection
+
+    def log_message(self, *args):  # the proxy logs nothing: stderr is the action's
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except ValueError:
+            body = None
+        if self.path in ("/init", "/run"):
+            # one request at a time, its end-of-activation marker included: no output of the next precedes it
+            with ACTION.lock:
+                status, reply = self.init(body) if self.path == "/init" else self.run(body)
+                if self.path == "/run" or status != 200:
+                    end_activation()
+        else:
+            status, reply = 404, {"error": NOT_FOUND}
+        self.send(status, reply)
+
+    def do_GET(self):
+        self.send(404, {"error": NOT_FOUND})
+
+    @staticmethod
+    def guarded(state, refusal, body, handle):
+        """Refuse (403) unless the proxy is in `state`, then a body that is no JSON object (400)."""
+        if ACTION.state != state:
+            return 403, {"error": refusal}
+        if not isinstance(body, dict):
+            return 400, {"error": BAD_REQUEST}
+        return handle(body)
+
+    def init(self, body):
+        return self.guarded("empty", INIT_TWICE, body, self.load)
+
+    def run(self, body):
+        return self.guarded("ready", NOT_INITIALIZED, body, self.call)
+
+    @staticmethod
+    def load(body):
+        value = body.get("value")
+        try:
+            ACTION.init(value if isinstance(value, dict) else {})
+            ACTION.state = "ready"
+            return 200, {"ok": True}
+        except InitFailure as e:
+            ACTION.state = "failed"
+            return 502, {"error": "Initialization has failed due to: %s" % e}
+        except BaseException as e:  # the action's code failed to load: its traceback goes to its logs
+            ACTION.state = "failed"
+            print_action_traceback(e)
+            return 502, {"error": "Initialization has failed due to: %s" % describe(e)}
+
+    @staticmethod
+    def call(body):
+        try:
+            return ACTION.run(body)
+        except BaseException as e:
+            print_action_traceback(e)
+            return 502, {"error": "An error has occurred: %s" % describe(e)}
+
+    def send(self, status, reply):
+        payload = (reply if isinstance(reply, str) else json.dumps(reply)).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def stop(*_):
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
+def main():
+    # as a container's PID 1 the proxy gets no default signal handling: stop at once when asked
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # line-buffered, so each log line leaves when printed (the invoker timestamps lines as they arrive)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        stream.reconfigure(line_buffering=True, errors="backslashreplace")
+        setattr(sys, name, LineTracker(stream))
+    server = ThreadingHTTPServer((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

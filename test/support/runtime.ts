@@ -1,0 +1,90 @@
+import { connect } from 'node:net';
+import { zipSync, type Zippable } from 'fflate';
+import { LOG_SENTINEL } from '../../common/container.ts';
+import { localProxy } from '../../runtimes/index.ts';
+import { freePort, run, type Spawned } from './process.ts';
+
+export interface Reply {
+  status: number;
+  body: any;
+}
+
+/** POST JSON to a runtime proxy. */
+export async function post(base: string, path: '/init' | '/run', body: unknown): Promise<Reply> {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) };
+}
+
+/** Resolve once something accepts connections on host:port. */
+export async function waitForPort(host: string, port: number, ms = 15_000, exited?: Promise<unknown>): Promise<void> {
+  const until = Date.now() + ms;
+  let gone = false;
+  void exited?.then(() => (gone = true));
+  for (;;) {
+    const open = await new Promise<boolean>((ok) => {
+      const s = connect(port, host);
+      s.once('connect', () => {
+        s.destroy();
+        ok(true);
+      });
+      s.once('error', () => ok(false));
+    });
+    if (open) return;
+    if (gone) throw new Error(`the proxy exited before listening on ${host}:${port}`);
+    if (Date.now() > until) throw new Error(`nothing listens on ${host}:${port} after ${ms} ms`);
+    await new Promise((ok) => setTimeout(ok, 30));
+  }
+}
+
+export const count = (text: string, what: string): number => text.split(what).length - 1;
+
+/** A runtime proxy running as a local process on a free loopback port, as the process factory runs it. */
+export class LocalProxy {
+  private constructor(
+    readonly base: string,
+    readonly proc: Spawned,
+  ) {}
+
+  static async start(kind: string, env: Record<string, string> = {}): Promise<LocalProxy> {
+    const { command, args } = await localProxy(kind);
+    const port = await freePort();
+    const proc = run(command, args, { ...env, PORT: String(port), HOST: '127.0.0.1' });
+    await waitForPort('127.0.0.1', port, 15_000, proc.exited);
+    return new LocalProxy(`http://127.0.0.1:${port}`, proc);
+  }
+
+  init(value: Record<string, unknown>): Promise<Reply> {
+    return post(this.base, '/init', { value });
+  }
+
+  run(params: unknown = {}, extra: Record<string, unknown> = {}): Promise<Reply> {
+    return post(this.base, '/run', { value: params, namespace: 'guest', action_name: '/guest/test', activation_id: 'a1', transaction_id: 't1', deadline: String(Date.now() + 60_000), ...extra });
+  }
+
+  /** Wait until both streams carry `n` sentinels (output reaches the test after the HTTP reply may). */
+  async sentinels(n: number, ms = 3_000): Promise<{ stdout: string; stderr: string }> {
+    const until = Date.now() + ms;
+    while (count(this.proc.stdout(), LOG_SENTINEL) < n || count(this.proc.stderr(), LOG_SENTINEL) < n) {
+      if (Date.now() > until) break;
+      await new Promise((ok) => setTimeout(ok, 10));
+    }
+    return { stdout: this.proc.stdout(), stderr: this.proc.stderr() };
+  }
+
+  async stop(): Promise<void> {
+    this.proc.killGroup('SIGKILL');
+    await this.proc.exited;
+  }
+}
+
+/** A base64 zip of the files; a file given as [content, mode] keeps its Unix mode. */
+export function zipBase64(files: Record<string, string | Uint8Array | [string | Uint8Array, number]>): string {
+  const entries: Zippable = {};
+  for (const [name, f] of Object.entries(files)) {
+    const [content, mode] = Array.isArray(f) ? f : [f, 0o644];
+    const data = typeof content === 'string' ? new TextEncoder().encode(content) : content;
+    entries[name] = [data, { os: 3, attrs: ((0o100000 | mode) << 16) >>> 0 }];
+  }
+  return Buffer.from(zipSync(entries)).toString('base64');
+}
