@@ -34,6 +34,37 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a verified identity is cached by the controller. */
   authCacheMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+
+  // ---- invoker ----
+  /** Id of this invoker (its Kafka topic is `invoker<id>`; its containers carry the id as a label). */
+  invokerId: z.string().regex(/^[0-9]{1,4}$/, 'a number from 0 to 9999').default('0'),
+  /** Where actions run: Docker containers, local processes (not isolated), or `auto` (Docker when a daemon answers). */
+  containerFactory: z.enum(['auto', 'docker', 'process']).default('auto'),
+  /** Memory all of this invoker's containers may use together (MB). */
+  invokerMemoryMb: z.coerce.number().int().min(128).max(1024 * 1024).default(2048),
+  /**
+   * Stem cells kept prewarmed, as JSON: `[{"kind":"nodejs:20","memory":256,"count":2}]`
+   * (memory defaults to 256 MB, count to 1). `[]` keeps none.
+   */
+  prewarm: z
+    .preprocess(
+      (v) => {
+        if (typeof v !== 'string') return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v;
+        }
+      },
+      z.array(z.object({ kind: z.string().min(1), memory: z.number().int().min(128).max(512).default(256), count: z.number().int().min(0).max(64).default(1) })),
+    )
+    .default([{ kind: 'nodejs:20', memory: 256, count: 2 }]),
+  /** An idle warm container is paused after this long (ms). */
+  pauseGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(50),
+  /** An idle container is removed after this long (ms). */
+  idleContainerTimeoutMs: z.coerce.number().int().min(1_000).max(24 * 3_600_000).default(600_000),
+  /** Most processes one action container may run. */
+  containerPidsLimit: z.coerce.number().int().min(16).max(65_536).default(512),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { openStore } from '../common/store/open.ts';
+import { Invoker } from '../invoker/invoker.ts';
 import { ensureGuest } from './bootstrap.ts';
 import { startController } from './server.ts';
 
@@ -26,8 +27,13 @@ async function main(): Promise<void> {
   logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
   const guest = await ensureGuest(opened.store, config);
   const controller = await startController(config, opened.store, logger);
+  // builds missing runtime images first (with progress), so no invocation waits for one
+  const invoker = await Invoker.start(config, opened.store, logger.child({ component: 'invoker' }), {
+    apiHost: controller.url,
+    onProgress: (line) => console.log(`runtime images: ${line}`),
+  });
 
-  console.log(`swirl standalone is up`);
+  console.log(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
   console.log(`api: ${controller.url}/api/v1`);
   console.log(`guest key: ${guest.uuid}:${guest.key}`);
   console.log(`try: curl -u ${guest.uuid}:${guest.key} ${controller.url}/api/v1/namespaces/_/actions`);
@@ -38,6 +44,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await controller.close();
+    await invoker.close();
     await opened.close();
     process.exit(0);
   };

@@ -1,0 +1,71 @@
+/**
+ * The seam between the invoker and whatever runs action code: a ContainerFactory makes
+ * containers that serve the runtime protocol (/init, /run on one address). Two
+ * implementations: docker (isolated containers) and process (local child processes, for
+ * machines without Docker). Pool decisions never depend on which one is in use.
+ */
+
+/** The line every runtime proxy writes on stdout and stderr after an activation. */
+export const LOG_SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+
+export interface ContainerSpec {
+  /** Resolved kind (`nodejs:20`, `python:3`, `stdio`, `blackbox`). */
+  kind: string;
+  /** Image to run (the runtime image of the kind, or the user's image for blackbox). */
+  image: string;
+  /** Memory limit in MB. */
+  memoryMb: number;
+  /** Readable part of the container's name (e.g. `prewarm_nodejs-20` or `guest_hello`). */
+  name: string;
+  /** Extra environment for the container. */
+  env?: Record<string, string>;
+}
+
+/** The log lines of one activation, cut at the end-of-activation sentinel. */
+export interface LogSegment {
+  /** `"<ISO time> <stdout|stderr>: <line>"`, in arrival order. */
+  lines: string[];
+  /** True when lines were dropped because the activation's log limit was reached. */
+  truncated: boolean;
+  /** False when the sentinel did not arrive on both streams in time (container died or stalled). */
+  complete: boolean;
+}
+
+export interface Container {
+  /** Unique id (docker container id or `proc-<pid>`). */
+  readonly id: string;
+  readonly spec: ContainerSpec;
+  /** `host:port` where the runtime proxy serves /init and /run. */
+  readonly address: string;
+  /** Resolves when the container stops for any reason (crash, kill, destroy). */
+  readonly exited: Promise<void>;
+  /** Freeze all processes of the container (no CPU while idle). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Stop and remove the container; idempotent. */
+  destroy(): Promise<void>;
+  /**
+   * The log lines of the activation that finished last: everything up to the next
+   * sentinel on both stdout and stderr, waiting at most `waitMs` for the sentinels, and
+   * keeping at most `limitBytes` of line text.
+   */
+  logs(limitBytes: number, waitMs: number): Promise<LogSegment>;
+}
+
+export interface ContainerFactory {
+  readonly name: 'docker' | 'process';
+  /** Prepare the factory: remove containers this invoker left behind when it last died. */
+  init(): Promise<void>;
+  /** Start a container and resolve once its proxy accepts connections. */
+  create(spec: ContainerSpec): Promise<Container>;
+  /** Destroy every container this factory created. */
+  close(): Promise<void>;
+}
+
+/** A container could not be started because its image is missing and cannot be had. */
+export class ImageUnavailableError extends Error {
+  constructor(readonly image: string, detail?: string) {
+    super(`Failed to pull container image '${image}'.${detail ? ' ' + detail : ''}`);
+    this.name = 'ImageUnavailableError';
+  }
+}

@@ -1,0 +1,234 @@
+import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
+import { ImageUnavailableError, type Container } from '../common/container.ts';
+import type { Action, KeyValue } from '../common/entities.ts';
+import type { Logger } from '../common/logger.ts';
+import { resolveKind } from '../common/kinds.ts';
+import type { ContainerPool, Lease } from './pool.ts';
+import { MAX_RESPONSE_BYTES, type ProxyClient, ProxyRequestError, type ProxyResponse } from './proxy-client.ts';
+import { classify, developerError, internalError, RunMessages } from './response.ts';
+
+/** One activation to run, as the invoker receives it. */
+export interface ActivationJob {
+  activationId: string;
+  transactionId: string;
+  /** The invoking identity: its namespace owns the record. */
+  namespace: string;
+  subject: string;
+  /** `uuid:key`; handed to the action only with the `provide-api-key` annotation. */
+  apiKey?: string;
+  /** The action with its code; `rev` identifies the revision for warm reuse. */
+  action: Action;
+  rev: string;
+  /** Final parameters (package < action < request). */
+  params: Record<string, unknown>;
+  /** Activation id of the sequence or trigger that caused this one. */
+  cause?: string;
+  /** Epoch ms when the controller accepted the request (for `waitTime`). */
+  receivedAt?: number;
+}
+
+export interface RunnerOptions {
+  pool: ContainerPool;
+  client: ProxyClient;
+  /** Store the finished record (batched); the run resolves after it is stored. */
+  store: (record: ActivationRecord) => Promise<void>;
+  /** Image for a managed kind. */
+  imageOf: (kind: string) => string;
+  log: Logger;
+  /** `__OW_API_HOST` for actions. */
+  apiHost?: string;
+  /** How long to wait for the end-of-activation markers in the logs after a run. */
+  logWaitMs?: number;
+}
+
+const annotation = (a: KeyValue[], key: string): unknown => a.find((x) => x.key === key)?.value;
+
+/**
+ * Runs activations: takes a container from the pool, sends /init when the container is
+ * fresh and /run with the deadline, enforces the time limit, collects the activation's
+ * logs, builds the record in OpenWhisk's shape and stores it. Every outcome — success,
+ * the action's error, a bad result, a timeout, a dead container, no container at all —
+ * ends in a record.
+ */
+export class ActivationRunner {
+  private readonly logWaitMs: number;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.logWaitMs = opts.logWaitMs ?? 2_000;
+  }
+
+  /**
+   * Run the job. `onResponse` is called as soon as the result is known, before logs are
+   * collected and the record is stored (what a blocking caller waits for); the returned
+   * promise resolves with the stored record.
+   */
+  async run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void): Promise<ActivationRecord> {
+    const { action } = job;
+    const kind = resolveKind(action.exec.kind)?.kind ?? action.exec.kind;
+    const path = `${action.namespace}/${action.name}`;
+    const annotations: KeyValue[] = [
+      { key: 'path', value: path },
+      { key: 'kind', value: kind },
+      { key: 'limits', value: action.limits },
+    ];
+    const record = (start: number, res: ActivationResponse, logs: string[] = []): ActivationRecord => {
+      const end = Date.now();
+      return {
+        activationId: job.activationId,
+        namespace: job.namespace,
+        name: action.name,
+        subject: job.subject,
+        version: action.version,
+        publish: false,
+        start,
+        end,
+        duration: end - start,
+        annotations,
+        logs,
+        response: res,
+        ...(job.cause ? { cause: job.cause } : {}),
+      };
+    };
+    const finish = async (rec: ActivationRecord): Promise<ActivationRecord> => {
+      await this.opts.store(rec);
+      return rec;
+    };
+
+    const queuedAt = Date.now();
+    let lease: Lease;
+    try {
+      lease = await this.opts.pool.acquire({
+        key: `${job.namespace}|${path}|${job.rev}`,
+        kind,
+        image: kind === 'blackbox' ? action.exec.image! : this.opts.imageOf(kind),
+        memoryMb: action.limits.memory,
+        concurrency: action.limits.concurrency,
+        name: `${job.namespace}_${action.name}`,
+      });
+    } catch (e) {
+      const blackboxImage = e instanceof ImageUnavailableError && kind === 'blackbox';
+      if (!blackboxImage) this.opts.log.error({ tid: job.transactionId, err: (e as Error).message }, 'no container for the activation');
+      const rec = record(Date.now(), blackboxImage ? developerError((e as Error).message) : internalError('Failed to provision a container for the action.'));
+      onResponse?.(rec);
+      return finish(rec);
+    }
+
+    const start = Date.now();
+    annotations.push({ key: 'waitTime', value: start - (job.receivedAt ?? queuedAt) });
+    const container = lease.container;
+    const timeout = action.limits.timeout;
+    let destroy = false;
+    let res: ActivationResponse;
+    let crashed = false;
+
+    if (lease.needsInit) {
+      const initStart = Date.now();
+      const init = await this.call(container, '/init', this.initBody(job), timeout);
+      annotations.push({ key: 'initTime', value: Date.now() - initStart });
+      const initOk = init.kind === 'ok' && init.res.status === 200;
+      this.opts.pool.initialized(lease, initOk);
+      if (!initOk) {
+        destroy = true;
+        if (init.kind === 'timeout') annotations.push({ key: 'timeout', value: true });
+        res =
+          init.kind === 'timeout'
+            ? developerError(RunMessages.timedOut(timeout, true))
+            : init.kind === 'failed'
+              ? developerError(RunMessages.abnormalInit)
+              : classify(init.res, MAX_RESPONSE_BYTES);
+        if (res.statusCode === 0 || res.statusCode === 1) res = developerError(RunMessages.abnormalInit);
+        return this.complete(lease, destroy, init.kind !== 'ok', record(start, res), onResponse, finish, action.limits.logs);
+      }
+    }
+
+    const deadline = Date.now() + timeout;
+    const run = await this.call(container, '/run', this.runBody(job, deadline), timeout);
+    lease.running = false;
+    if (run.kind === 'timeout') {
+      destroy = true;
+      annotations.push({ key: 'timeout', value: true });
+      res = developerError(RunMessages.timedOut(timeout));
+    } else if (run.kind === 'failed') {
+      destroy = crashed = true;
+      res = developerError(RunMessages.abnormalRun);
+    } else {
+      res = classify(run.res, MAX_RESPONSE_BYTES);
+    }
+    return this.complete(lease, destroy, crashed || destroy, record(start, res), onResponse, finish, action.limits.logs);
+  }
+
+  private async complete(
+    lease: Lease,
+    destroy: boolean,
+    abnormal: boolean,
+    rec: ActivationRecord,
+    onResponse: ((r: ActivationRecord) => void) | undefined,
+    finish: (r: ActivationRecord) => Promise<ActivationRecord>,
+    logLimitMb: number,
+  ): Promise<ActivationRecord> {
+    onResponse?.(rec);
+    const limit = logLimitMb * 1024 * 1024;
+    // a dead or killed container will not mark the end of its logs: take what is there
+    const segment = await lease.container.logs(limit, abnormal ? 50 : this.logWaitMs);
+    this.opts.pool.release(lease, destroy);
+    const now = new Date().toISOString();
+    // output of activations that overlapped in one container cannot be told apart
+    const note = lease.shared
+      ? RunMessages.logsShared
+      : segment.truncated
+        ? RunMessages.logsTruncated(limit)
+        : !segment.complete && !abnormal
+          ? RunMessages.logsIncomplete
+          : undefined;
+    rec.logs = [...(lease.shared ? [] : segment.lines), ...(note ? [`${now} stderr: ${note}`] : [])];
+    return finish(rec);
+  }
+
+  private initBody(job: ActivationJob) {
+    const { exec } = job.action;
+    return {
+      value: {
+        name: job.action.name,
+        main: exec.main ?? 'main',
+        code: exec.code ?? '',
+        binary: exec.binary,
+        env: {
+          __OW_NAMESPACE: job.namespace,
+          __OW_ACTION_NAME: `/${job.action.namespace}/${job.action.name}`,
+          __OW_ACTION_VERSION: job.action.version,
+          ...(this.opts.apiHost ? { __OW_API_HOST: this.opts.apiHost } : {}),
+        },
+      },
+    };
+  }
+
+  private runBody(job: ActivationJob, deadline: number) {
+    const provideKey = annotation(job.action.annotations, 'provide-api-key') === true;
+    return {
+      value: job.params,
+      namespace: job.namespace,
+      action_name: `/${job.action.namespace}/${job.action.name}`,
+      action_version: job.action.version,
+      activation_id: job.activationId,
+      transaction_id: job.transactionId,
+      deadline: String(deadline),
+      ...(provideKey && job.apiKey ? { api_key: job.apiKey } : {}),
+    };
+  }
+
+  /** POST to the container; a dead container or a missed deadline is a result, not an exception. */
+  private async call(
+    container: Container,
+    path: '/init' | '/run',
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<{ kind: 'ok'; res: ProxyResponse } | { kind: 'timeout' } | { kind: 'failed'; error: string }> {
+    try {
+      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited) };
+    } catch (e) {
+      if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
+      this.opts.log.info({ container: container.id, err: (e as Error).message }, `${path} failed`);
+      return { kind: 'failed', error: (e as Error).message };
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { resolve } from 'node:path';
+import Dockerode from 'dockerode';
+import type { Config } from '../../common/config.ts';
+import type { ContainerFactory } from '../../common/container.ts';
+import type { Logger } from '../../common/logger.ts';
+import { ensureImages, localProxy, RUNTIME_KINDS, runtimeImage } from '../../runtimes/index.ts';
+import { DockerContainerFactory } from './docker.ts';
+import { ProcessContainerFactory } from './process.ts';
+
+type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'>;
+
+/**
+ * The container factory the configuration asks for: Docker, local processes, or (auto)
+ * Docker when a daemon answers and local processes otherwise. With Docker, missing
+ * runtime images are built before the factory is returned (progress in the log), so an
+ * invocation never fails for want of a runtime image.
+ */
+export async function selectFactory(config: FactoryConfig, log: Logger, onProgress?: (line: string) => void): Promise<ContainerFactory> {
+  const progress = onProgress ?? ((line: string) => log.info({ images: line }, 'runtime images'));
+  if (config.containerFactory !== 'process') {
+    const docker = new Dockerode();
+    const reachable = await docker.ping().then(
+      () => true,
+      (e: Error) => {
+        if (config.containerFactory === 'docker') throw new Error(`SWIRL_CONTAINER_FACTORY is docker but the Docker daemon does not answer: ${e.message}`);
+        return false;
+      },
+    );
+    if (reachable) {
+      await ensureImages(docker, { onProgress: progress });
+      return new DockerContainerFactory(docker, {
+        invokerId: config.invokerId,
+        log,
+        pidsLimit: config.containerPidsLimit,
+        provideImage: (image) => provideImage(docker, image, log, progress),
+      });
+    }
+    log.warn('no Docker daemon answers: actions will run as local processes');
+  }
+  return new ProcessContainerFactory({ invokerId: config.invokerId, launcher: localProxy, stateDir: resolve(config.dataDir, 'processes'), log });
+}
+
+/** A runtime image is (re)built; any other image (blackbox) is pulled. */
+async function provideImage(docker: Dockerode, image: string, log: Logger, progress: (line: string) => void): Promise<boolean> {
+  const kind = RUNTIME_KINDS.find((k) => runtimeImage(k) === image);
+  try {
+    if (kind) {
+      await ensureImages(docker, { kinds: [kind], onProgress: progress });
+      return true;
+    }
+    log.info({ image }, 'pulling an action image');
+    const stream = await docker.pull(image);
+    await new Promise((ok, fail) => docker.modem.followProgress(stream, (e) => (e ? fail(e) : ok(undefined))));
+    return true;
+  } catch (e) {
+    log.warn({ image, err: (e as Error).message }, 'image unavailable');
+    return false;
+  }
+}

@@ -1,0 +1,30 @@
+import { connect } from 'node:net';
+
+/**
+ * Resolve once `host:port` accepts a TCP connection: a runtime proxy is ready for /init.
+ * Rejects after `timeoutMs`, or as soon as `exited` resolves (the proxy died on start).
+ */
+export async function waitForPort(host: string, port: number, timeoutMs: number, exited?: Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let dead = false;
+  void exited?.then(() => (dead = true));
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    if (await canConnect(host, port)) return;
+    if (dead) throw new Error('the runtime exited during start-up');
+    if (Date.now() > deadline) throw new Error(`the runtime did not listen on ${host}:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const socket = connect({ host, port });
+    const done = (v: boolean) => {
+      socket.destroy();
+      ok(v);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1_000, () => done(false));
+  });
+}

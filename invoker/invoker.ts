@@ -1,0 +1,64 @@
+import type { ActivationRecord } from '../common/activation.ts';
+import type { Config } from '../common/config.ts';
+import type { ContainerFactory } from '../common/container.ts';
+import type { Logger } from '../common/logger.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
+import { runtimeImage } from '../runtimes/index.ts';
+import { type ActivationJob, ActivationRunner } from './activation-runner.ts';
+import { selectFactory } from './factory/select.ts';
+import { ContainerPool, type PoolStats } from './pool.ts';
+import { ProxyClient } from './proxy-client.ts';
+import { RecordWriter } from './record-writer.ts';
+
+export type InvokerConfig = Pick<
+  Config,
+  'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir' | 'invokerMemoryMb' | 'prewarm' | 'pauseGraceMs' | 'idleContainerTimeoutMs'
+>;
+
+/**
+ * One invoker: a container factory, the container pool with its stem cells, the
+ * activation runner and the batched record writer, started and closed together.
+ */
+export class Invoker {
+  private constructor(
+    readonly factory: ContainerFactory,
+    readonly pool: ContainerPool,
+    private readonly runner: ActivationRunner,
+    private readonly records: RecordWriter,
+    private readonly client: ProxyClient,
+  ) {}
+
+  static async start(config: InvokerConfig, store: Pick<EntityStore, 'putActivations'>, log: Logger, opts: { factory?: ContainerFactory; apiHost?: string; onProgress?: (line: string) => void } = {}): Promise<Invoker> {
+    const factory = opts.factory ?? (await selectFactory(config, log, opts.onProgress));
+    await factory.init();
+    const pool = new ContainerPool(factory, {
+      memoryMb: config.invokerMemoryMb,
+      prewarm: config.prewarm.map((p) => ({ kind: p.kind, image: runtimeImage(p.kind), memoryMb: p.memory, count: p.count })),
+      pauseGraceMs: config.pauseGraceMs,
+      idleTimeoutMs: config.idleContainerTimeoutMs,
+      log,
+    });
+    const records = new RecordWriter(store, log);
+    const client = new ProxyClient();
+    const runner = new ActivationRunner({ pool, client, store: (r) => records.write(r), imageOf: runtimeImage, log, apiHost: opts.apiHost });
+    await pool.start();
+    log.info({ factory: factory.name, memoryMb: config.invokerMemoryMb, prewarm: config.prewarm }, 'invoker ready');
+    return new Invoker(factory, pool, runner, records, client);
+  }
+
+  /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. */
+  run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void): Promise<ActivationRecord> {
+    return this.runner.run(job, onResponse);
+  }
+
+  stats(): PoolStats {
+    return this.pool.stats();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    await this.records.flush();
+    await this.factory.close();
+    this.client.close();
+  }
+}

@@ -1,0 +1,80 @@
+import { Agent, request } from 'node:http';
+
+/** What a runtime proxy answered to /init or /run. */
+export interface ProxyResponse {
+  status: number;
+  /** The body text, cut at the response limit. */
+  body: string;
+  /** True when the body was longer than the limit. */
+  truncated: boolean;
+  /** Bytes the proxy sent. */
+  size: number;
+}
+
+/** The request could not complete: connection refused/reset, or no answer before the deadline. */
+export class ProxyRequestError extends Error {
+  constructor(message: string, readonly timedOut: boolean) {
+    super(message);
+    this.name = 'ProxyRequestError';
+  }
+}
+
+/** Results larger than this are an error, as in OpenWhisk (1 MB). */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * HTTP client for the runtime protocol. One keep-alive agent per invoker: a warm
+ * container is reached over an open connection, so a warm /run costs one round trip.
+ */
+export class ProxyClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+
+  constructor(private readonly maxResponseBytes = MAX_RESPONSE_BYTES) {}
+
+  post(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort?: Promise<unknown>): Promise<ProxyResponse> {
+    const payload = Buffer.from(JSON.stringify(body));
+    const [host, port] = splitAddress(address);
+    return new Promise((ok, fail) => {
+      let settled = false;
+      const finish = (err?: ProxyRequestError, res?: ProxyResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          req.destroy();
+          fail(err);
+        } else ok(res!);
+      };
+      const timer = setTimeout(() => finish(new ProxyRequestError(`no response to ${path} within ${timeoutMs} ms`, true)), timeoutMs);
+      const req = request(
+        { host, port, path, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': payload.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if (size < this.maxResponseBytes) chunks.push(c);
+            size += c.length;
+          });
+          res.on('end', () => {
+            const all = Buffer.concat(chunks);
+            const truncated = size > this.maxResponseBytes;
+            finish(undefined, { status: res.statusCode ?? 0, body: (truncated ? all.subarray(0, this.maxResponseBytes) : all).toString(), truncated, size });
+          });
+          res.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
+        },
+      );
+      req.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
+      void abort?.then(() => finish(new ProxyRequestError(`the container exited during ${path}`, false)));
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}

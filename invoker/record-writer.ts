@@ -1,0 +1,75 @@
+import type { ActivationRecord } from '../common/activation.ts';
+import type { Logger } from '../common/logger.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
+
+interface Pending {
+  record: ActivationRecord;
+  ok: () => void;
+  fail: (e: Error) => void;
+}
+
+/**
+ * Writes activation records in batches: records that arrive while a batch is being
+ * stored go together in the next `_bulk_docs` request (group commit), so a busy invoker
+ * makes few large writes and an idle one writes each record at once. `write()` resolves
+ * when the record is stored.
+ */
+export class RecordWriter {
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly store: Pick<EntityStore, 'putActivations'>,
+    private readonly log: Logger,
+    private readonly opts: { maxBatch: number; retryDelaysMs: number[] } = { maxBatch: 500, retryDelaysMs: [100, 500, 2_000] },
+  ) {}
+
+  write(record: ActivationRecord): Promise<void> {
+    return new Promise((ok, fail) => {
+      this.pending.push({ record, ok, fail });
+      if (!this.flushing && !this.scheduled) {
+        // let records produced in the same tick join the batch
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          void this.flush();
+        });
+      }
+    });
+  }
+
+  /** Store everything written so far. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pending.length === 0) return;
+    this.flushing = this.loop().finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, this.opts.maxBatch);
+      try {
+        await this.storeWithRetry(batch.map((p) => p.record));
+        for (const p of batch) p.ok();
+      } catch (e) {
+        this.log.error({ err: (e as Error).message, records: batch.length }, 'could not store activation records');
+        for (const p of batch) p.fail(e as Error);
+      }
+    }
+  }
+
+  private async storeWithRetry(records: ActivationRecord[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.store.putActivations(records);
+      } catch (e) {
+        const delay = this.opts.retryDelaysMs[attempt];
+        if (delay === undefined) throw e;
+        this.log.warn({ err: (e as Error).message, attempt: attempt + 1 }, 'storing activation records failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { expect } from 'chai';
+import Dockerode from 'dockerode';
+import { type Container, type ContainerFactory, ImageUnavailableError } from '../../common/container.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { DockerContainerFactory, LABEL_INVOKER } from '../../invoker/factory/docker.ts';
+import { ProcessContainerFactory } from '../../invoker/factory/process.ts';
+import { ProxyClient, ProxyRequestError } from '../../invoker/proxy-client.ts';
+import { localProxy, runtimeImage } from '../../runtimes/index.ts';
+import { factoryNames, makeFactory, processStateDir } from '../support/invoker-fixtures.ts';
+
+/**
+ * One conformance suite for every ContainerFactory: what the pool relies on must behave
+ * the same with Docker containers and with local processes.
+ */
+const NODE = 'nodejs:20';
+const spec = (over: Partial<Parameters<ContainerFactory['create']>[0]> = {}) => ({ kind: NODE, image: runtimeImage(NODE), memoryMb: 256, name: 'conformance', ...over });
+const init = (client: ProxyClient, c: Container, code: string) => client.post(c.address, '/init', { value: { name: 'a', main: 'main', code, binary: false, env: {} } }, 10_000);
+const run = (client: ProxyClient, c: Container, value: unknown = {}, timeoutMs = 10_000) =>
+  client.post(c.address, '/run', { value, namespace: 'guest', action_name: '/guest/a', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 60_000) }, timeoutMs);
+
+for (const name of factoryNames()) {
+  describe(`container factory conformance: ${name}`, function () {
+    this.timeout(60_000);
+    let factory: ContainerFactory;
+    const client = new ProxyClient();
+
+    before(async () => {
+      factory = await makeFactory(name);
+      await factory.init();
+    });
+    after(async () => {
+      await factory?.close();
+      client.close();
+    });
+
+    it('starts a container whose proxy serves /init and /run on its address', async () => {
+      const c = await factory.create(spec());
+      expect(c.address).to.match(/^[\d.]+:\d+$/);
+      expect((await init(client, c, 'function main(p) { return { hello: p.name } }')).status).to.equal(200);
+      const res = await run(client, c, { name: 'swirl' });
+      expect(res.status).to.equal(200);
+      expect(JSON.parse(res.body)).to.deep.equal({ hello: 'swirl' });
+      await c.destroy();
+    });
+
+    it("passes the spec's environment to the container", async () => {
+      const c = await factory.create(spec({ env: { SWIRL_TEST_VALUE: 'from-spec' } }));
+      await init(client, c, 'function main() { return { v: process.env.SWIRL_TEST_VALUE } }');
+      expect(JSON.parse((await run(client, c)).body)).to.deep.equal({ v: 'from-spec' });
+      await c.destroy();
+    });
+
+    it("returns each activation's stdout and stderr lines, cut at the end marker", async () => {
+      const c = await factory.create(spec());
+      await init(client, c, 'function main(p) { console.log("out " + p.n); console.error("err " + p.n); return {} }');
+      await run(client, c, { n: 1 });
+      await run(client, c, { n: 2 });
+      const first = await c.logs(1024 * 1024, 5_000);
+      const second = await c.logs(1024 * 1024, 5_000);
+      expect(first.complete).to.equal(true);
+      expect(first.lines.map((l) => l.replace(/^\S+ /, '')).sort()).to.deep.equal(['stderr: err 1', 'stdout: out 1']);
+      expect(second.lines.map((l) => l.replace(/^\S+ /, '')).sort()).to.deep.equal(['stderr: err 2', 'stdout: out 2']);
+      expect(first.lines[0]).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z (stdout|stderr): /);
+      await c.destroy();
+    });
+
+    it('pauses a container (requests wait) and resumes it (they complete)', async () => {
+      const c = await factory.create(spec());
+      await init(client, c, 'function main() { return { ok: true } }');
+      await c.pause();
+      let settled = false;
+      const pending = run(client, c).then((r) => ((settled = true), r));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled, 'no answer while paused').to.equal(false);
+      await c.resume();
+      const res = await pending;
+      expect(JSON.parse(res.body)).to.deep.equal({ ok: true });
+      await c.destroy();
+    });
+
+    it('reports a container that dies: the request fails and `exited` resolves', async () => {
+      const c = await factory.create(spec());
+      await init(client, c, 'function main() { process.exit(3) }');
+      let error: unknown;
+      await client.post(c.address, '/run', { value: {}, deadline: String(Date.now() + 10_000) }, 10_000, c.exited).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ProxyRequestError);
+      expect((error as ProxyRequestError).timedOut).to.equal(false);
+      await c.exited;
+      await c.destroy();
+    });
+
+    it('destroys a container: it stops answering, and destroying twice is harmless', async () => {
+      const c = await factory.create(spec());
+      await c.destroy();
+      await c.exited;
+      await c.destroy();
+      let error: unknown;
+      await init(client, c, 'function main() { return {} }').catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ProxyRequestError);
+    });
+
+    it('removes containers left behind by a previous invoker with the same id when it starts', async () => {
+      const id = String(9000 + Math.floor(Math.random() * 999));
+      const crashed = await makeFactory(name, id);
+      await crashed.init();
+      const orphan = await crashed.create(spec());
+      // the first invoker "dies" without closing; a new one with the same id starts
+      const restarted = await makeFactory(name, id);
+      await restarted.init();
+      await orphan.exited;
+      let error: unknown;
+      await init(client, orphan, 'function main() { return {} }').catch((e: unknown) => (error = e));
+      expect(error, 'the orphan is gone').to.be.instanceOf(ProxyRequestError);
+      await restarted.close();
+    });
+
+    it('runs python and stdio runtimes too', async () => {
+      const py = await factory.create(spec({ kind: 'python:3', image: runtimeImage('python:3') }));
+      await client.post(py.address, '/init', { value: { name: 'p', main: 'main', code: 'def main(args):\n    return {"py": args.get("x")}\n', binary: false, env: {} } }, 10_000);
+      expect(JSON.parse((await run(client, py, { x: 7 })).body)).to.deep.equal({ py: 7 });
+      const sh = await factory.create(spec({ kind: 'stdio', image: runtimeImage('stdio') }));
+      await client.post(sh.address, '/init', { value: { name: 's', main: 'main', code: '#!/bin/sh\nread line\necho "{\\"got\\": $line}"\n', binary: false, env: {} } }, 10_000);
+      expect(JSON.parse((await run(client, sh, { y: 1 })).body)).to.deep.equal({ got: { y: 1 } });
+      await Promise.all([py.destroy(), sh.destroy()]);
+    });
+  });
+}
+
+describe('container factory specifics', function () {
+  this.timeout(60_000);
+
+  if (factoryNames().includes('docker')) {
+    it('docker: sets the memory and pids limits, no privileges, and the invoker label', async () => {
+      const factory = (await makeFactory('docker', '4242')) as DockerContainerFactory;
+      try {
+        const c = await factory.create(spec({ memoryMb: 128 }));
+        const info = await new Dockerode().getContainer(c.id).inspect();
+        expect(info.HostConfig.Memory).to.equal(128 * 1024 * 1024);
+        expect(info.HostConfig.MemorySwap, 'no swap beyond the limit').to.equal(128 * 1024 * 1024);
+        expect(info.HostConfig.PidsLimit).to.be.a('number').greaterThan(0);
+        expect(info.HostConfig.Privileged).to.equal(false);
+        expect(info.HostConfig.SecurityOpt).to.include('no-new-privileges');
+        expect(info.Config.Labels[LABEL_INVOKER]).to.equal('4242');
+        expect(c.address.startsWith(info.NetworkSettings.Networks.bridge!.IPAddress + ':')).to.equal(true);
+      } finally {
+        await factory.close();
+      }
+    });
+
+    it('docker: a missing image that cannot be pulled is an ImageUnavailableError', async () => {
+      const factory = new DockerContainerFactory(new Dockerode(), { invokerId: '4243', log: silentLogger, provideImage: async () => false });
+      let error: unknown;
+      await factory.create(spec({ kind: 'blackbox', image: 'swirl/no-such-image:never' })).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ImageUnavailableError);
+      expect((error as Error).message).to.equal("Failed to pull container image 'swirl/no-such-image:never'.");
+    });
+  }
+
+  it('process: a blackbox image cannot run without Docker, and says so', async () => {
+    const factory = new ProcessContainerFactory({ invokerId: '4244', launcher: localProxy, stateDir: processStateDir(), log: silentLogger });
+    let error: unknown;
+    await factory.create(spec({ kind: 'blackbox', image: 'user/image' })).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(ImageUnavailableError);
+    expect((error as Error).message).to.match(/Docker images need a Docker daemon/);
+  });
+});

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Dockerode from 'dockerode';
+import type { ContainerFactory } from '../../common/container.ts';
+import type { Action } from '../../common/entities.ts';
+import { defaultLimits, type ActionLimits } from '../../common/limits.ts';
+import { silentLogger } from '../../common/logger.ts';
+import type { ActivationJob } from '../../invoker/activation-runner.ts';
+import { DockerContainerFactory } from '../../invoker/factory/docker.ts';
+import { ProcessContainerFactory } from '../../invoker/factory/process.ts';
+import { ensureImages, localProxy } from '../../runtimes/index.ts';
+
+export type FactoryName = 'docker' | 'process';
+
+/**
+ * Docker must be reachable for the docker tiers: when it is not, the suite fails (CI
+ * installs and starts dockerd); outside CI, SWIRL_TEST_NO_DOCKER=1 runs only the process
+ * tier on a machine without Docker.
+ */
+export const factoryNames = (): FactoryName[] => (process.env.SWIRL_TEST_NO_DOCKER && !process.env.CI ? ['process'] : ['docker', 'process']);
+
+let imagesReady: Promise<void> | undefined;
+
+/** A factory of the named kind, with a unique invoker id so tests never touch each other's containers. */
+export async function makeFactory(name: FactoryName, invokerId = String(1000 + Math.floor(Math.random() * 8999))): Promise<ContainerFactory> {
+  if (name === 'docker') {
+    const docker = new Dockerode();
+    await docker.ping().catch((e: Error) => {
+      throw new Error(`Docker is required for this test tier and does not answer (${e.message}); start dockerd or set SWIRL_TEST_NO_DOCKER=1`);
+    });
+    imagesReady ??= ensureImages(docker);
+    await imagesReady;
+    return new DockerContainerFactory(docker, { invokerId, log: silentLogger });
+  }
+  return new ProcessContainerFactory({ invokerId, launcher: localProxy, stateDir: processStateDir(), log: silentLogger });
+}
+
+let stateDir: string | undefined;
+export const processStateDir = (): string => (stateDir ??= mkdtempSync(join(tmpdir(), 'swirl-proc-state-')));
+
+/** An action entity as the store would hold it. */
+export function testAction(code: string, over: { kind?: string; name?: string; main?: string; binary?: boolean; image?: string; limits?: Partial<ActionLimits>; annotations?: Action['annotations'] } = {}): Action {
+  return {
+    namespace: 'guest',
+    name: over.name ?? 'hello',
+    version: '0.0.1',
+    publish: false,
+    annotations: over.annotations ?? [],
+    updated: Date.now(),
+    exec: { kind: over.kind ?? 'nodejs:20', code, binary: over.binary ?? false, ...(over.main ? { main: over.main } : {}), ...(over.image ? { image: over.image } : {}) },
+    parameters: [],
+    limits: { ...defaultLimits(), ...over.limits },
+  };
+}
+
+export const newActivationId = (): string => randomBytes(16).toString('hex');
+
+export function testJob(action: Action, params: Record<string, unknown> = {}, over: Partial<ActivationJob> = {}): ActivationJob {
+  return {
+    activationId: newActivationId(),
+    transactionId: 'tid-test',
+    namespace: 'guest',
+    subject: 'guest',
+    action,
+    rev: over.rev ?? '1-test',
+    params,
+    receivedAt: Date.now(),
+    ...over,
+  };
+}
