@@ -1,24 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../common/config.ts';
-import type { Identity, NamespaceCredentials } from '../common/identity.ts';
+import { newCredentials } from '../common/credentials.ts';
+import type { Identity } from '../common/identity.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
-
-/** A new key: 64 letters and digits, like OpenWhisk's. */
-export function newKey(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const bytes = randomBytes(64);
-  let key = '';
-  for (const b of bytes) key += alphabet[b % alphabet.length];
-  return key;
-}
-
-export function newCredentials(namespace: string, auth?: string): NamespaceCredentials {
-  if (auth) {
-    const i = auth.indexOf(':');
-    return { name: namespace, uuid: auth.slice(0, i), key: auth.slice(i + 1) };
-  }
-  return { name: namespace, uuid: randomUUID(), key: newKey() };
-}
 
 /**
  * Make sure the guest identity exists: created on first start with `guestKey` (or a new

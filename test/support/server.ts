@@ -5,7 +5,8 @@ import { type Config, loadConfig } from '../../common/config.ts';
 import { authKey, type Identity } from '../../common/identity.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { type OpenedStore, openStore } from '../../common/store/open.ts';
-import { ensureGuest, newCredentials } from '../../controller/bootstrap.ts';
+import { newCredentials } from '../../common/credentials.ts';
+import { ensureGuest } from '../../controller/bootstrap.ts';
 import { type RunningController, startController } from '../../controller/server.ts';
 
 /** A controller on a fresh embedded store in a temporary directory, on a free loopback port. */

@@ -1,0 +1,127 @@
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { ApiError, CliError, EXIT } from './errors.ts';
+
+export interface ClientOptions {
+  apihost: string;
+  /** `uuid:key` (Basic) or a token from `swirl admin token` (Bearer). */
+  auth?: string;
+  /** Accept any TLS certificate (`-i`). */
+  insecure?: boolean;
+  /** Receives the text of every request and response (`-v`). */
+  verbose?: (text: string) => void;
+  userAgent: string;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /** What the call does, for error messages: `get action 'hello'` → `Unable to get action 'hello': …`. */
+  what: string;
+  /** Error statuses the caller handles itself (e.g. 502 of a blocking invoke, which carries the activation). */
+  accept?: number[];
+}
+
+export interface Reply<T = unknown> {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: T;
+  /** The transaction id (X-Request-ID). */
+  txid?: string;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
+
+/** `host[:port]` or a URL → the URL the API lives under; like wsk, https unless said otherwise (http for loopback). */
+export function apiBase(apihost: string): string {
+  const trimmed = apihost.trim().replace(/\/+$/, '');
+  if (/^https?:\/\//i.test(trimmed)) return trimmed.replace(/\/api(\/v1)?$/, '');
+  return `${LOOPBACK.test(trimmed) ? 'http' : 'https'}://${trimmed}`;
+}
+
+/** The Authorization header for a key (`uuid:key`) or a token. */
+export function authorization(auth: string): string {
+  if (/^(basic|bearer) /i.test(auth)) return auth;
+  return auth.includes(':') ? 'Basic ' + Buffer.from(auth).toString('base64') : `Bearer ${auth}`;
+}
+
+const masked = (header: string): string => header.replace(/^(\w+) .*$/, '$1 ********');
+
+const MAX_SHOWN = 4000;
+const shown = (text: string): string => (text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)` : text);
+
+/** A small client of OpenWhisk's REST API (`/api/v1`). */
+export class Client {
+  readonly base: string;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.base = apiBase(opts.apihost);
+  }
+
+  url(path: string, query: RequestOptions['query'] = {}): string {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const q = qs.toString();
+    return `${this.base}/api/v1${path}${q ? `?${q}` : ''}`;
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions): Promise<Reply<T>> {
+    const url = new URL(this.url(path, opts.query));
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent };
+    if (this.opts.auth) headers.authorization = authorization(this.opts.auth);
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    this.opts.verbose?.(this.describeRequest(method, url, headers, payload));
+    let reply: { status: number; headers: IncomingHttpHeaders; text: string };
+    try {
+      reply = await this.send(method, url, headers, payload);
+    } catch (e) {
+      const why = (e as Error).message;
+      const hint = /certificate|self[- ]signed/i.test(why) ? " (use -i to accept the server's certificate)" : '';
+      throw new CliError(`Unable to ${opts.what}: cannot reach ${this.base}: ${why}${hint}`, EXIT.network);
+    }
+    this.opts.verbose?.(this.describeResponse(reply));
+    const txid = (reply.headers['x-request-id'] as string | undefined) ?? undefined;
+    let body: unknown = reply.text;
+    if (/json/.test(String(reply.headers['content-type'] ?? '')) && reply.text) {
+      try {
+        body = JSON.parse(reply.text);
+      } catch {
+        // leave the text
+      }
+    }
+    if (reply.status >= 400 && !opts.accept?.includes(reply.status)) {
+      const b = body as { error?: unknown; code?: unknown } | string;
+      const message = typeof b === 'object' && b && typeof b.error === 'string' ? b.error : `${reply.status} ${typeof b === 'string' && b ? b.slice(0, 200) : 'error'}`;
+      const code = typeof b === 'object' && b && typeof b.code === 'string' ? b.code : txid;
+      throw new ApiError(reply.status, `Unable to ${opts.what}: ${message}`, code, body);
+    }
+    return { status: reply.status, headers: reply.headers, body: body as T, txid };
+  }
+
+  private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((ok, fail) => {
+      const req = request(url, { method, headers, agent: false, ...(url.protocol === 'https:' && this.opts.insecure ? { rejectUnauthorized: false } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', fail);
+      });
+      req.on('error', fail);
+      req.end(payload);
+    });
+  }
+
+  private describeRequest(method: string, url: URL, headers: Record<string, string>, payload?: string): string {
+    const shownHeaders = { ...headers, ...(headers.authorization ? { authorization: masked(headers.authorization) } : {}) };
+    return ['REQUEST:', `[${method}]\t${url.href}`, 'Req Headers', JSON.stringify(shownHeaders, null, 2), ...(payload ? ['Req Body', shown(payload)] : [])].join('\n');
+  }
+
+  private describeResponse(reply: { status: number; headers: IncomingHttpHeaders; text: string }): string {
+    return [`RESPONSE:Got response with code ${reply.status}`, 'Resp Headers', JSON.stringify(reply.headers, null, 2), `Response body size is ${Buffer.byteLength(reply.text)} bytes`, 'Response body received:', shown(reply.text)].join('\n');
+  }
+}

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import yoctoSpinner from 'yocto-spinner';
+import { Client } from './client.ts';
+import { CliError } from './errors.ts';
+import { type GlobalOptions, readGlobals } from './globals.ts';
+import { interactive, type Io } from './io.ts';
+import { Output } from './output.ts';
+import { propsPath, readPropsFile, type Resolved, resolveProp } from './props.ts';
+import { VERSION } from './version.ts';
+
+/** One run of the CLI: its streams and environment, its output, and how it reaches the API. */
+export class Cli {
+  readonly out: Output;
+  /** Set by a command that succeeds with another code than 0 (202: a blocking call still running). */
+  exitCode = 0;
+
+  constructor(readonly io: Io) {
+    this.out = new Output(io);
+  }
+
+  globals(cmd: Command): GlobalOptions {
+    return readGlobals(cmd);
+  }
+
+  json(cmd: Command): boolean {
+    return !!this.globals(cmd).json;
+  }
+
+  get propsFile(): string {
+    return propsPath(this.io.env, this.io.cwd);
+  }
+
+  /** apihost, auth and namespace, each from flag, environment or props file. */
+  settings(cmd: Command): { apihost: Resolved; auth: Resolved; namespace: string } {
+    const g = this.globals(cmd);
+    const file = readPropsFile(this.propsFile);
+    return {
+      apihost: resolveProp('apihost', g.apihost, this.io.env, file),
+      auth: resolveProp('auth', g.auth, this.io.env, file),
+      namespace: resolveProp('namespace', undefined, this.io.env, file).value!,
+    };
+  }
+
+  /** A client for the configured API host and key. */
+  client(cmd: Command): Client {
+    const s = this.settings(cmd);
+    if (!s.apihost.value) throw new CliError("The API host is not set. Set it with 'swirl property set --apihost HOST', the --apihost flag or __OW_API_HOST.");
+    if (!s.auth.value) throw new CliError("The API key is not set. Set it with 'swirl property set --auth KEY', the --auth (-u) flag or __OW_API_KEY.");
+    const g = this.globals(cmd);
+    return new Client({
+      apihost: s.apihost.value,
+      auth: s.auth.value,
+      insecure: !!g.insecure,
+      userAgent: `swirl-cli/${VERSION}`,
+      ...(g.verbose ? { verbose: (text: string) => this.out.note(text) } : {}),
+    });
+  }
+
+  /** The namespace segment of API paths: the configured namespace, `_` (the caller's) by default. */
+  namespace(cmd: Command): string {
+    return this.settings(cmd).namespace;
+  }
+
+  /** Run `work` with a spinner on stderr when stderr is an interactive terminal. */
+  async spin<T>(text: string, work: () => Promise<T>): Promise<T> {
+    if (!interactive(this.io.stderr, this.io.env)) return work();
+    const spinner = yoctoSpinner({ text, stream: this.io.stderr as NodeJS.WriteStream }).start();
+    try {
+      return await work();
+    } finally {
+      spinner.stop();
+    }
+  }
+}
