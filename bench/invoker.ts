@@ -7,7 +7,7 @@ import Dockerode from 'dockerode';
 import type { ActivationRecord } from '../common/activation.ts';
 import { silentLogger } from '../common/logger.ts';
 import { DockerContainerFactory } from '../invoker/factory/docker.ts';
-import { waitForPort } from '../invoker/factory/wait-port.ts';
+import { waitForPort } from '../invoker/factory/ports.ts';
 import { Invoker, type InvokerConfig } from '../invoker/invoker.ts';
 import { ProxyClient } from '../invoker/proxy-client.ts';
 import { ensureImages, runtimeImage } from '../runtimes/index.ts';

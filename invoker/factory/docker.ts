@@ -4,7 +4,7 @@ import type Dockerode from 'dockerode';
 import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { LogCollector } from '../log-collector.ts';
-import { waitForPort } from './wait-port.ts';
+import { waitForPort } from './ports.ts';
 
 export const LABEL_INVOKER = 'swirl.invoker';
 export const LABEL_KIND = 'swirl.kind';

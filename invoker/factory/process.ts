@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { LogCollector } from '../log-collector.ts';
-import { waitForPort } from './wait-port.ts';
+import { freePort, waitForPort } from './ports.ts';
 
 /** How to start a kind's runtime proxy as a local process (listening on env PORT/HOST). */
 export type ProxyLauncher = (kind: string) => Promise<{ command: string; args: string[] }>;
@@ -169,15 +168,4 @@ function cmdline(pid: number): string {
   } catch {
     return '';
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
 }

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /**
  * Resolve once `host:port` accepts a TCP connection: a runtime proxy is ready for /init.
@@ -26,5 +26,17 @@ function canConnect(host: string, port: number): Promise<boolean> {
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
     socket.setTimeout(1_000, () => done(false));
+  });
+}
+
+/** A TCP port on 127.0.0.1 that is free now. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
   });
 }
