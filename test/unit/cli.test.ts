@@ -195,7 +195,12 @@ describe('swirl CLI parts', () => {
       const frames: string[] = [];
       const tty = Object.assign(capture(true), { cursorTo: () => true, moveCursor: () => true, clearLine: () => frames.push('<clear>') });
       const cli = new Cli({ stdout: capture(), stderr: tty, env: {}, cwd: '/' });
-      const value = await cli.spin('uploading hello', () => new Promise((ok) => setTimeout(() => ok(42), 250)));
+      // yocto-spinner also reads the process's own CI variable (set when this suite runs in CI)
+      const ciVar = process.env.CI;
+      delete process.env.CI;
+      const value = await cli.spin('uploading hello', () => new Promise((ok) => setTimeout(() => ok(42), 250))).finally(() => {
+        if (ciVar !== undefined) process.env.CI = ciVar;
+      });
       expect(value).to.equal(42);
       expect(tty.text()).to.contain('uploading hello');
       expect(frames).to.include('<clear>');
