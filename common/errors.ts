@@ -7,8 +7,9 @@ export class SwirlError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -75,7 +76,7 @@ export class TooManyRequestsError extends SwirlError {
 }
 /** A backing service (store, bus, health store) cannot be reached. */
 export class ServiceUnavailableError extends SwirlError {
-  constructor(message: string) {
-    super(503, message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(503, message, options);
   }
 }

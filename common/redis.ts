@@ -1,0 +1,63 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { ServiceUnavailableError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+/**
+ * A Redis connection for swirl's stores (health, throttles, the redis bus). Commands fail
+ * fast while Redis is unreachable (no offline queue: callers answer 503) and the client
+ * reconnects on its own, so service resumes without a restart when Redis returns.
+ */
+export function connectRedis(url: string, log: Logger, opts: RedisOptions = {}): Redis {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+    lazyConnect: false,
+    ...opts,
+  });
+  let down = false;
+  client.on('error', (e: Error) => {
+    if (!down) log.warn({ err: e.message, redis: redact(url) }, 'redis unreachable; retrying');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) log.info({ redis: redact(url) }, 'redis reachable again');
+    down = false;
+  });
+  return client;
+}
+
+/** Wait until the client is connected (start-up), or fail after `ms`. */
+export async function redisReady(client: Redis, ms = 10_000): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      fail(new ServiceUnavailableError('Redis is not reachable.'));
+    }, ms);
+    const onReady = () => {
+      cleanup();
+      ok();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+    };
+    client.on('ready', onReady);
+  });
+}
+
+/** Run Redis commands; an unreachable Redis is a ServiceUnavailableError (503) for the caller, other errors pass. */
+export async function redisCall<T>(client: Redis, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (client.status !== 'ready' || /Connection is closed|isn't writeable|ECONNREFUSED|ETIMEDOUT|MaxRetriesPerRequest/i.test((e as Error).message)) {
+      throw new ServiceUnavailableError(`${what} is unavailable: Redis is not reachable.`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
