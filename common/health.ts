@@ -1,0 +1,50 @@
+/**
+ * Invoker health (OpenWhisk's InvokerSupervision). Invokers publish heartbeats that expire;
+ * controllers read them and derive each invoker's state:
+ * - `up`: heartbeating and answering;
+ * - `unhealthy`: heartbeating, but it says it cannot run actions (its own test action or
+ *   container creation fails), or its recent activations end in system errors;
+ * - `unresponsive`: heartbeating, but activations sent to it get no completion in time;
+ * - `offline`: no heartbeat within the TTL (taken out within 10 s; its unacknowledged work
+ *   is taken over by another invoker);
+ * - `draining`: it finishes what it has and takes nothing new.
+ * Only `up` invokers receive work.
+ *
+ * Implementations: redis (keys with TTL), memory (standalone). One conformance suite.
+ */
+export type InvokerState = 'up' | 'unhealthy' | 'unresponsive' | 'offline' | 'draining';
+
+/** What an invoker says of itself, every heartbeat. */
+export interface InvokerHeartbeat {
+  id: number;
+  status: 'up' | 'unhealthy' | 'draining';
+  /** Memory for action containers (MB): the balancer's slots for this invoker. */
+  memoryMb: number;
+  /** Activations running and waiting in its pool. */
+  running: number;
+  queued: number;
+  containers: number;
+  startedAt: number;
+  /** Epoch ms of this heartbeat. */
+  at: number;
+  /** Where its operations endpoints answer, when it has them. */
+  url?: string;
+}
+
+export interface KnownInvoker {
+  heartbeat: InvokerHeartbeat;
+  /** False once the last heartbeat is older than its TTL. */
+  live: boolean;
+}
+
+export interface HealthStore {
+  readonly name: 'redis' | 'memory';
+  /** Publish a heartbeat; the invoker counts as live until `ttlMs` after it. */
+  beat(heartbeat: InvokerHeartbeat, ttlMs: number): Promise<void>;
+  /** Every invoker that ever beat (until forgotten), by id, with its last heartbeat. */
+  invokers(): Promise<KnownInvoker[]>;
+  /** Forget an invoker that will not come back. */
+  forget(id: number): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

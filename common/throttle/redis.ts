@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.ts';
+import { connectRedis, redisCall, redisReady } from '../redis.ts';
+import type { ThrottleStore } from '../throttle.ts';
+import { WINDOW_MS } from './memory.ts';
+
+/**
+ * Either a URL (the store opens its own connection and closes it in `close()`), or an
+ * existing ioredis client the caller owns (`close()` leaves it open); use `connectRedis`.
+ */
+export type RedisThrottleStoreOptions = ({ url: string; log: Logger } | { client: Redis }) & {
+  /** Key prefix. Default `swirl:throttle:`. */
+  prefix?: string;
+  /**
+   * Clock for slot expiry and `hit` without `now`; epoch ms. Expiry compares `expiresAt`
+   * (set by a controller on its clock) with this clock, not Redis's, so both sides agree.
+   */
+  now?: () => number;
+};
+
+/**
+ * Take a slot atomically: drop expired holders (score = expiry ≤ now), then add `id` only
+ * while fewer than `max` are held. Re-acquiring a held id extends it and counts as taken
+ * (a retried admission must not take two slots). The key outlives its last slot by a minute,
+ * then goes away by itself.
+ * KEYS[1] slots; ARGV now, id, max, expiresAt. Returns {taken 0|1, held}.
+ */
+const ACQUIRE = `
+local now = tonumber(ARGV[1])
+local expires = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local taken = 0
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+  taken = 1
+  local ttl = math.max(1, math.ceil(expires - now)) + 60000
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return {taken, redis.call('ZCARD', KEYS[1])}
+`;
+const ACQUIRE_SHA = createHash('sha1').update(ACQUIRE).digest('hex');
+
+/**
+ * ThrottleStore in Redis, shared by every controller.
+ * - `hit`: `<prefix>hit:<key>:<minute>`, INCR and PEXPIRE in one MULTI (one round trip);
+ *   fixed windows, the key lives a minute past its window.
+ * - `acquire`/`release`: `<prefix>slots:<key>`, a sorted set of holder ids scored by expiry,
+ *   changed by one Lua script (one round trip), so concurrent controllers never exceed `max`
+ *   and a lost release frees its slot when it expires.
+ */
+export class RedisThrottleStore implements ThrottleStore {
+  readonly name = 'redis' as const;
+  private readonly client: Redis;
+  private readonly owned: boolean;
+  private readonly prefix: string;
+  private readonly now: () => number;
+
+  constructor(opts: RedisThrottleStoreOptions) {
+    if ('client' in opts) {
+      this.client = opts.client;
+      this.owned = false;
+    } else {
+      this.client = connectRedis(opts.url, opts.log);
+      this.owned = true;
+    }
+    this.prefix = opts.prefix ?? 'swirl:throttle:';
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Wait until Redis answers (start-up); a ServiceUnavailableError after `ms`. */
+  ready(ms?: number): Promise<void> {
+    return redisReady(this.client, ms);
+  }
+
+  async hit(key: string, now = this.now()): Promise<number> {
+    const window = Math.floor(now / WINDOW_MS);
+    const k = `${this.prefix}hit:${key}:${window}`;
+    const ttl = (window + 1) * WINDOW_MS - now + WINDOW_MS;
+    return redisCall(this.client, 'The throttle store', async () => {
+      const replies = await this.client.multi().incr(k).pexpire(k, ttl).exec();
+      const incr = replies?.[0];
+      if (!incr) throw new Error('Redis transaction aborted');
+      if (incr[0]) throw incr[0];
+      return Number(incr[1]);
+    });
+  }
+
+  async acquire(key: string, id: string, max: number, expiresAt: number): Promise<{ taken: boolean; held: number }> {
+    const args = [String(this.now()), id, String(max), String(Math.round(expiresAt))];
+    const k = `${this.prefix}slots:${key}`;
+    return redisCall(this.client, 'The throttle store', async () => {
+      const [taken, held] = (await this.script(k, args)) as [number, number];
+      return { taken: taken === 1, held };
+    });
+  }
+
+  async release(key: string, id: string): Promise<void> {
+    await redisCall(this.client, 'The throttle store', () => this.client.zrem(`${this.prefix}slots:${key}`, id));
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.owned) return;
+    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
+  }
+
+  /** EVALSHA, loading the script with EVAL when Redis does not have it (first use, or after a Redis restart). */
+  private async script(key: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(ACQUIRE_SHA, 1, key, ...args);
+    } catch (e) {
+      if (!/NOSCRIPT/.test((e as Error).message)) throw e;
+      return this.client.eval(ACQUIRE, 1, key, ...args);
+    }
+  }
+}

@@ -1,0 +1,199 @@
+import type { InvokerState } from '../common/health.ts';
+import { LIMITS } from '../common/limits.ts';
+
+/** An invoker as the scheduler needs to know it (from the health monitor). */
+export interface SchedulerInvoker {
+  id: number;
+  state: InvokerState;
+  /** The invoker's memory budget for action containers (MB), as it heartbeats it. */
+  memoryMb: number;
+}
+
+/** Where an activation goes. `forced`: every healthy invoker was full; it was put on the least loaded one anyway. */
+export interface Placement {
+  invokerId: number;
+  forced: boolean;
+}
+
+export interface InvokerLoad {
+  id: number;
+  state: InvokerState;
+  /** Memory this controller has placed there and not yet released (MB); may exceed `totalMb` after forced placements. */
+  usedMb: number;
+  /** This controller's share of the invoker's memory (MB). */
+  totalMb: number;
+  inFlight: number;
+}
+
+export interface ShardingOptions {
+  /** Controllers sharing the invokers; each takes `memoryMb / controllerCount` of every invoker. Default 1. */
+  controllerCount?: number;
+  /** A controller's share of an invoker is never below this (MB; OpenWhisk: the smallest action memory). */
+  minShareMb?: number;
+}
+
+interface Slot {
+  id: number;
+  state: InvokerState;
+  memoryMb: number;
+  totalMb: number;
+  usedMb: number;
+  inFlight: number;
+}
+
+/**
+ * OpenWhisk's ShardingContainerPoolBalancer scheduling, pure and synchronous (it runs on
+ * every invoke).
+ *
+ * Invokers form a ring indexed by id (size: highest id + 1; missing ids count as offline, so
+ * an invoker going away does not move every action's home). An activation of action `fqn`
+ * invoked in `namespace` hashes to a home invoker (hash mod n) and a step size (one of the
+ * pairwise coprime numbers up to n that are coprime with n, as OpenWhisk picks them; being
+ * coprime, the walk home, home+step, … visits every invoker once). The first `up` invoker on
+ * the walk with room for the action's memory takes it: the same action keeps landing on the
+ * same invoker, where its containers are warm, and different actions spread. When none has
+ * room, the activation is forced onto the least loaded `up` invoker (OpenWhisk picks a random
+ * one; least loaded spreads overload more evenly and is deterministic in tests).
+ *
+ * Memory is accounted per invoker id and survives state changes and `update` calls: an
+ * invoker that goes offline keeps the memory of the work in flight there until each of those
+ * activations is released, and comes back with exactly that, never counted twice or lost.
+ * Every successful `schedule` must be matched by one `release` (completion, timeout, or
+ * when the work is moved elsewhere).
+ */
+export class ShardingScheduler {
+  private controllerCount: number;
+  private readonly minShareMb: number;
+  /** Every invoker ever seen, by id: their accounting outlives their presence in the ring. */
+  private readonly slots = new Map<number, Slot>();
+  /** Index = invoker id; holes are ids never seen. */
+  private ring: (Slot | undefined)[] = [];
+  private steps: number[] = [];
+
+  constructor(opts: ShardingOptions = {}) {
+    this.controllerCount = positive(opts.controllerCount ?? 1, 'controllerCount');
+    this.minShareMb = opts.minShareMb ?? LIMITS.memory.min;
+  }
+
+  /** The invokers and their states now; invokers absent from the list count as offline. */
+  update(invokers: readonly SchedulerInvoker[]): void {
+    const present = new Set<number>();
+    let n = 0;
+    for (const inv of invokers) {
+      if (!Number.isInteger(inv.id) || inv.id < 0) throw new RangeError(`invoker id must be a non-negative integer: ${inv.id}`);
+      present.add(inv.id);
+      n = Math.max(n, inv.id + 1);
+      const slot = this.slots.get(inv.id) ?? { id: inv.id, state: inv.state, memoryMb: 0, totalMb: 0, usedMb: 0, inFlight: 0 };
+      slot.state = inv.state;
+      slot.memoryMb = inv.memoryMb;
+      slot.totalMb = this.share(inv.memoryMb);
+      this.slots.set(inv.id, slot);
+    }
+    for (const slot of this.slots.values()) if (!present.has(slot.id)) slot.state = 'offline';
+    const ring = new Array<Slot | undefined>(n).fill(undefined);
+    for (const id of present) ring[id] = this.slots.get(id);
+    if (n !== this.ring.length) this.steps = stepSizes(n);
+    this.ring = ring;
+  }
+
+  /** Controllers joined or left: every invoker's share changes (in-flight accounting stays). */
+  setControllerCount(count: number): void {
+    this.controllerCount = positive(count, 'controllerCount');
+    for (const slot of this.slots.values()) slot.totalMb = this.share(slot.memoryMb);
+  }
+
+  /** Choose an invoker and take `memoryMb` of it; undefined when no invoker is `up`. */
+  schedule(namespace: string, fqn: string, memoryMb: number): Placement | undefined {
+    const n = this.ring.length;
+    if (n === 0) return undefined;
+    const hash = hashOf(namespace, fqn);
+    const step = this.steps[hash % this.steps.length] ?? 1;
+    let index = hash % n;
+    for (let i = 0; i < n; i++) {
+      const slot = this.ring[index];
+      if (slot !== undefined && slot.state === 'up' && slot.totalMb - slot.usedMb >= memoryMb) return take(slot, memoryMb, false);
+      index = (index + step) % n;
+    }
+    const least = this.leastLoaded();
+    return least ? take(least, memoryMb, true) : undefined;
+  }
+
+  /** Give back what `schedule` took on `invokerId`. A release without a matching schedule is ignored. */
+  release(invokerId: number, memoryMb: number): void {
+    const slot = this.slots.get(invokerId);
+    if (!slot || slot.inFlight === 0) return;
+    slot.inFlight -= 1;
+    slot.usedMb = slot.inFlight === 0 ? 0 : Math.max(0, slot.usedMb - memoryMb);
+  }
+
+  /** Every invoker seen, by id, with this controller's accounting. */
+  load(): InvokerLoad[] {
+    return [...this.slots.values()]
+      .sort((a, b) => a.id - b.id)
+      .map(({ id, state, usedMb, totalMb, inFlight }) => ({ id, state, usedMb, totalMb, inFlight }));
+  }
+
+  private leastLoaded(): Slot | undefined {
+    let best: Slot | undefined;
+    let bestLoad = Infinity;
+    for (const slot of this.ring) {
+      if (slot === undefined || slot.state !== 'up') continue;
+      const load = slot.totalMb > 0 ? slot.usedMb / slot.totalMb : Infinity;
+      if (best === undefined || load < bestLoad || (load === bestLoad && slot.inFlight < best.inFlight)) {
+        best = slot;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  private share(memoryMb: number): number {
+    return Math.max(Math.floor(memoryMb / this.controllerCount), this.minShareMb);
+  }
+}
+
+function take(slot: Slot, memoryMb: number, forced: boolean): Placement {
+  slot.usedMb += memoryMb;
+  slot.inFlight += 1;
+  return { invokerId: slot.id, forced };
+}
+
+function positive(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} must be a positive integer: ${n}`);
+  return n;
+}
+
+/**
+ * OpenWhisk's step sizes: 1..n, each coprime with n and with every smaller one kept
+ * (`pairwiseCoprimeNumbersUntil`). Never empty for n ≥ 1 (1 is always there).
+ */
+export function stepSizes(n: number): number[] {
+  const out: number[] = [];
+  for (let cur = 1; cur <= n; cur++) {
+    if (gcd(cur, n) === 1 && out.every((s) => gcd(s, cur) === 1)) out.push(cur);
+  }
+  return out;
+}
+
+export function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * A 32-bit hash of namespace + NUL + fqn (FNV-1a over UTF-16 code units, then murmur3's
+ * finalizer so the low bits used by `mod n` are well mixed). No string is built: this runs
+ * on every invoke.
+ */
+export function hashOf(namespace: string, fqn: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < namespace.length; i++) h = Math.imul(h ^ namespace.charCodeAt(i), 0x01000193);
+  h = Math.imul(h, 0x01000193); // the NUL separator: ("a", "bc") and ("ab", "c") differ
+  for (let i = 0; i < fqn.length; i++) h = Math.imul(h ^ fqn.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
