@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { KeyValue } from './entities.ts';
 
 /** The four outcomes of an activation, with OpenWhisk's exact strings and codes. */
@@ -37,6 +38,9 @@ export interface ActivationRecord {
 }
 
 export const ACTIVATION_ID = /^[0-9a-f]{32}$/;
+
+/** A new activation id: 32 lower-case hex characters, as OpenWhisk's. */
+export const newActivationId = (): string => randomBytes(16).toString('hex');
 
 export interface ActivationQuery {
   /** `name` or `pkg/name` */

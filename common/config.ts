@@ -35,6 +35,29 @@ export const configSchema = z.object({
   /** How long a verified identity is cached by the controller. */
   authCacheMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
 
+  // ---- invoke path: bus, health, throttles ----
+  /** Id of this controller: completions for what it published come back on `completed<id>`. */
+  controllerId: z.string().regex(/^[0-9]{1,4}$/, 'a number from 0 to 9999').default('0'),
+  /** How many controllers share the invokers (each balances with its share of their memory). */
+  controllerCount: z.coerce.number().int().min(1).max(64).default(1),
+  /** The message bus between controllers and invokers: `memory` (standalone only), `redis` or `kafka`. */
+  bus: z.enum(['memory', 'redis', 'kafka']).default('memory'),
+  /** Redis for invoker health and throttles (and the bus when `bus=redis`); unset in standalone: kept in memory. */
+  redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Kafka brokers, comma-separated `host:port` (for `bus=kafka`). */
+  kafkaBrokers: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'comma-separated host:port')
+    .optional(),
+  /** How long a blocking invoke waits for the result before answering 202 with the activation id. */
+  blockingTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(60_000),
+  /** How long the controller keeps actions and packages it read (other controllers' updates show after this). */
+  entityCacheMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** Per-namespace throttles, unless the namespace has its own (`npm run admin -- limits set`). */
+  limitInvokesPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(60),
+  limitConcurrentInvokes: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  limitFiresPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(60),
+
   // ---- invoker ----
   /** Id of this invoker (its Kafka topic is `invoker<id>`; its containers carry the id as a label). */
   invokerId: z.string().regex(/^[0-9]{1,4}$/, 'a number from 0 to 9999').default('0'),
@@ -98,5 +121,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  return parsed.data;
+  const c = parsed.data;
+  const missing = [c.bus === 'redis' && !c.redisUrl && 'redisUrl', c.bus === 'kafka' && !c.kafkaBrokers && 'kafkaBrokers'].filter(Boolean) as string[];
+  if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.map((k) => `${envName(k)}: required when ${envName('bus')}=${c.bus}`).join('\n  ')}`);
+  return c;
 }

@@ -18,6 +18,8 @@ export interface Subject {
   subject: string;
   namespaces: NamespaceCredentials[];
   blocked?: boolean;
+  /** May use the operator routes (`/api/v1/invokers`...). Set with `swirl admin user create --admin`. */
+  admin?: boolean;
 }
 
 /** The authenticated caller of a request: a subject acting in one namespace. */
@@ -27,6 +29,7 @@ export interface Identity {
   uuid: string;
   key: string;
   limits?: NamespaceLimits;
+  admin?: boolean;
 }
 
 export const authKey = (i: Pick<Identity, 'uuid' | 'key'>): string => `${i.uuid}:${i.key}`;

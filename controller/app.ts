@@ -7,7 +7,10 @@ import { LIMITS } from '../common/limits.ts';
 import type { Ctx, Services, SwirlState } from './context.ts';
 import { readJson, requestContext } from './middleware.ts';
 import { openApiDocument } from './openapi.ts';
+import { activationRoutes } from './routes/activations.ts';
 import { entityRoutes } from './routes/entities.ts';
+import { invokeRoutes } from './routes/invoke.ts';
+import { invokerRoutes } from './routes/invokers.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
 
 export const API_VERSION = '1.0.0';
@@ -38,7 +41,6 @@ export function createApp(services: Services): Koa<SwirlState> {
   open.get('/api/v1/api-docs', (ctx) => {
     ctx.body = doc;
   });
-  app.use(open.routes());
 
   // everything else under /api/v1 needs a caller
   const api = new Router<SwirlState>({ prefix: '/api/v1', strict: true });
@@ -51,7 +53,11 @@ export function createApp(services: Services): Koa<SwirlState> {
     const viaKey = /^basic /i.test(ctx.get('authorization'));
     ctx.body = services.auth.issue(ctx.state.identity!, viaKey, req.expiresIn);
   });
+  invokerRoutes(open, api, services);
+  app.use(open.routes());
   namespaceRoutes(api, services);
+  invokeRoutes(api, services);
+  activationRoutes(api, services);
   entityRoutes(api, services);
   app.use(api.routes());
   // 405 (with Allow) for a known path with another method; the error body is added by requestContext

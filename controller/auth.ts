@@ -23,6 +23,7 @@ const identityOf = (subject: Subject, ns: NamespaceCredentials): Identity => ({
   uuid: ns.uuid,
   key: ns.key,
   ...(ns.limits ? { limits: ns.limits } : {}),
+  ...(subject.admin ? { admin: true } : {}),
 });
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();

@@ -3,7 +3,11 @@ import type { Config } from '../common/config.ts';
 import type { Identity } from '../common/identity.ts';
 import type { Logger } from '../common/logger.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
+import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
+import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
+import type { Activator } from './activator.ts';
 import type { Authenticator } from './auth.ts';
+import type { EntityCache } from './entity-cache.ts';
 
 /** What every request handler can reach: the request's transaction id, logger and caller. */
 export interface SwirlState {
@@ -18,6 +22,11 @@ export interface Services {
   store: EntityStore;
   logger: Logger;
   auth: Authenticator;
+  /** Entities the invoke path reads; entity writes invalidate it. */
+  cache: EntityCache;
+  activator: Activator;
+  health: HealthMonitor;
+  scheduler: ShardingScheduler;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

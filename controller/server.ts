@@ -2,10 +2,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Infra } from '../common/infra.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
+import { LoadBalancer } from '../loadbalancer/balancer.ts';
+import { HealthMonitor } from '../loadbalancer/health-monitor.ts';
+import { ShardingScheduler } from '../loadbalancer/sharding.ts';
+import { Throttler } from '../loadbalancer/throttles.ts';
+import { Activator } from './activator.ts';
 import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
 import { tokenSecret } from './bootstrap.ts';
+import { EntityCache } from './entity-cache.ts';
 
 export interface RunningController {
   server: Server;
@@ -13,10 +20,34 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
-/** Build the controller on a store and listen on the configured host and port. */
-export async function startController(config: Config, store: EntityStore, logger: Logger): Promise<RunningController> {
+/**
+ * Build the controller on a store and the invoke path's services (bus, health, throttles),
+ * and listen on the configured host and port.
+ */
+export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger): Promise<RunningController> {
   const auth = new Authenticator(store, await tokenSecret(store, config), { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
-  const app = createApp({ config, store, logger, auth });
+  const lbLog = logger.child({ component: 'loadbalancer' });
+  const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
+  const health = new HealthMonitor(infra.health, { log: lbLog, scheduler });
+  await health.start();
+  const throttler = new Throttler(infra.throttles, {
+    invocationsPerMinute: config.limitInvokesPerMinute,
+    concurrentInvocations: config.limitConcurrentInvokes,
+    firesPerMinute: config.limitFiresPerMinute,
+  });
+  const balancer = await LoadBalancer.start({
+    controllerId: config.controllerId,
+    bus: infra.bus,
+    scheduler,
+    health,
+    log: lbLog,
+    onFinished: ({ namespace, activationId }) => {
+      throttler.finished(namespace, activationId).catch((e: Error) => lbLog.warn({ err: e.message }, 'could not release a concurrency slot'));
+    },
+  });
+  const cache = new EntityCache(store, config.entityCacheMs);
+  const activator = new Activator({ controllerId: config.controllerId, cache, admission: throttler, balancer, log: lbLog });
+  const app = createApp({ config, store, logger, auth, cache, activator, health, scheduler });
   const server = await new Promise<Server>((ok, fail) => {
     const s = app.listen(config.port, config.host, () => ok(s));
     s.once('error', fail);
@@ -28,10 +59,13 @@ export async function startController(config: Config, store: EntityStore, logger
   return {
     server,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((ok) => {
+    close: async () => {
+      await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeIdleConnections();
-      }),
+      });
+      await balancer.close();
+      await health.close();
+    },
   };
 }

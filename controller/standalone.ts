@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../common/config.ts';
+import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from '../invoker/invoker.ts';
+import { InvokerService } from '../invoker/service.ts';
 import { ensureGuest } from './bootstrap.ts';
 import { startController } from './server.ts';
 
@@ -26,12 +28,16 @@ async function main(): Promise<void> {
   const opened = await openStore(config);
   logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
   const guest = await ensureGuest(opened.store, config);
-  const controller = await startController(config, opened.store, logger);
+  // the memory bus, health and throttles unless configured otherwise: everything in this process
+  const infra = await openInfra(config, logger, 'standalone');
+  const controller = await startController(config, opened.store, infra, logger);
   // builds missing runtime images first (with progress), so no invocation waits for one
-  const invoker = await Invoker.start(config, opened.store, logger.child({ component: 'invoker' }), {
+  const invokerLog = logger.child({ component: 'invoker' });
+  const invoker = await Invoker.start(config, opened.store, invokerLog, {
     apiHost: controller.url,
     onProgress: (line) => console.log(`runtime images: ${line}`),
   });
+  const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: invokerLog });
 
   console.log(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
   console.log(`api: ${controller.url}/api/v1`);
@@ -43,8 +49,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
     await controller.close();
+    await service.close();
     await invoker.close();
+    await infra.close();
     await opened.close();
     process.exit(0);
   };

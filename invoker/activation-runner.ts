@@ -1,5 +1,5 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
-import { ImageUnavailableError, type Container } from '../common/container.ts';
+import { ImageUnavailableError, type Container, type LogSegment } from '../common/container.ts';
 import type { Action, KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
@@ -168,19 +168,24 @@ export class ActivationRunner {
   ): Promise<ActivationRecord> {
     onResponse?.(rec);
     const limit = logLimitMb * 1024 * 1024;
-    // a dead or killed container will not mark the end of its logs: take what is there
-    const segment = await lease.container.logs(limit, abnormal ? 50 : this.logWaitMs);
-    this.opts.pool.release(lease, destroy);
+    // a dead or killed container will not mark the end of its logs: take what is there.
+    // Takes are served in the order they are asked for, so a healthy container goes back to
+    // the pool at once — the next activation's output is cut after this one's end marker
+    // (which the proxy writes before it answers) — while a container to be destroyed is
+    // kept until its output has been read.
+    const taking = lease.container.logs(limit, abnormal ? 50 : this.logWaitMs);
+    if (!destroy) this.opts.pool.release(lease);
+    let segment: LogSegment;
+    try {
+      segment = await taking;
+    } finally {
+      if (destroy) this.opts.pool.release(lease, true);
+    }
+    const { lines, truncated, complete } = segment;
     const now = new Date().toISOString();
     // output of activations that overlapped in one container cannot be told apart
-    const note = lease.shared
-      ? RunMessages.logsShared
-      : segment.truncated
-        ? RunMessages.logsTruncated(limit)
-        : !segment.complete && !abnormal
-          ? RunMessages.logsIncomplete
-          : undefined;
-    rec.logs = [...(lease.shared ? [] : segment.lines), ...(note ? [`${now} stderr: ${note}`] : [])];
+    const note = lease.shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
+    rec.logs = [...(lease.shared ? [] : lines), ...(note ? [`${now} stderr: ${note}`] : [])];
     return finish(rec);
   }
 

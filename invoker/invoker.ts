@@ -26,6 +26,8 @@ export class Invoker {
     private readonly runner: ActivationRunner,
     private readonly records: RecordWriter,
     private readonly client: ProxyClient,
+    /** Memory for action containers (MB). */
+    readonly memoryMb: number,
   ) {}
 
   static async start(config: InvokerConfig, store: Pick<EntityStore, 'putActivations'>, log: Logger, opts: { factory?: ContainerFactory; apiHost?: string; onProgress?: (line: string) => void } = {}): Promise<Invoker> {
@@ -43,12 +45,17 @@ export class Invoker {
     const runner = new ActivationRunner({ pool, client, store: (r) => records.write(r), imageOf: runtimeImage, log, apiHost: opts.apiHost });
     await pool.start();
     log.info({ factory: factory.name, memoryMb: config.invokerMemoryMb, prewarm: config.prewarm }, 'invoker ready');
-    return new Invoker(factory, pool, runner, records, client);
+    return new Invoker(factory, pool, runner, records, client, config.invokerMemoryMb);
   }
 
   /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. */
   run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void): Promise<ActivationRecord> {
     return this.runner.run(job, onResponse);
+  }
+
+  /** Store a record made outside a run (an action that could not be read), batched with the others. */
+  store(record: ActivationRecord): Promise<void> {
+    return this.records.write(record);
   }
 
   stats(): PoolStats {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { AUTH_KEY, newCredentials } from '../../common/credentials.ts';
 import { SwirlError } from '../../common/errors.ts';
-import { authKey } from '../../common/identity.ts';
+import { authKey, type NamespaceLimits } from '../../common/identity.ts';
 import { assertEntityName } from '../../common/names.ts';
 import type { OpenedStore } from '../../common/store/open.ts';
 import type { Cli } from '../context.ts';
@@ -39,7 +39,8 @@ function userCommand(cli: Cli): Command {
     .argument('<name>', 'subject name')
     .option('-n, --namespace <namespace>', 'namespace of the user (default: the name)')
     .option('--auth <uuid:key>', 'use this key instead of generating one')
-    .action(async (name: string, opts: { namespace?: string; auth?: string }, cmd: Command) => {
+    .option('--admin', 'the user may use the operator routes (invoker health)')
+    .action(async (name: string, opts: { namespace?: string; auth?: string; admin?: boolean }, cmd: Command) => {
       assertEntityName(name);
       const namespace = assertEntityName(opts.namespace ?? name, 'namespace');
       // `_` means "the caller's namespace" in paths, and CouchDB reserves ids that start with it
@@ -49,7 +50,8 @@ function userCommand(cli: Cli): Command {
       await withStore(env, async ({ store }) => {
         const existing = await store.getSubject(name);
         if (existing?.namespaces.some((n) => n.name === namespace)) throw new SwirlError(409, `user ${name} already has namespace ${namespace}`);
-        await store.putSubject({ subject: name, namespaces: [...(existing?.namespaces ?? []), creds] }, existing?._rev);
+        const admin = opts.admin || existing?.admin;
+        await store.putSubject({ subject: name, namespaces: [...(existing?.namespaces ?? []), creds], ...(admin ? { admin: true } : {}) }, existing?._rev);
       });
       if (cli.json(cmd)) return cli.out.json({ subject: name, namespace, uuid: creds.uuid, key: creds.key });
       cli.out.line(authKey(creds));
@@ -87,9 +89,76 @@ function userCommand(cli: Cli): Command {
   return user;
 }
 
+const LIMIT_FLAGS = [
+  ['invocationsPerMinute', '--invocationsPerMinute <n>', 'invocations per minute'],
+  ['concurrentInvocations', '--concurrentInvocations <n>', 'invocations running at once'],
+  ['firesPerMinute', '--firesPerMinute <n>', 'trigger fires per minute'],
+] as const;
+
+/** `limits set|get|delete NAMESPACE`, as `wskadmin limits`: a namespace's throttles, kept with its identity. */
+function limitsCommand(cli: Cli): Command {
+  const limits = new Command('limits').description("set, get and delete a namespace's throttles (defaults: SWIRL_LIMIT_*), in the store that SWIRL_* names");
+  const env = cli.io.env;
+  /** Change the namespace's credentials entry in the subject that owns it. */
+  const update = (namespace: string, change: (current: NamespaceLimits | undefined) => NamespaceLimits | undefined) =>
+    withStore(env, async ({ store }) => {
+      const owner = await store.subjectByNamespace(assertEntityName(namespace, 'namespace'));
+      const subject = owner && (await store.getSubject(owner.subject));
+      if (!subject) throw new SwirlError(404, `no namespace ${namespace}`);
+      const namespaces = subject.namespaces.map((n) => {
+        if (n.name !== namespace) return n;
+        const { limits: current, ...rest } = n;
+        const next = change(current);
+        return next && Object.keys(next).length ? { ...rest, limits: next } : rest;
+      });
+      const { _rev, ...body } = subject;
+      await store.putSubject({ ...body, namespaces }, _rev);
+    });
+
+  const set = limits
+    .command('set')
+    .description('set throttles for a namespace (the others keep their values)')
+    .argument('<namespace>', 'namespace');
+  for (const [, flag, what] of LIMIT_FLAGS) set.option(flag, what, integer);
+  set.action(async (namespace: string, f: NamespaceLimits) => {
+    const given = Object.fromEntries(LIMIT_FLAGS.flatMap(([key]) => (f[key] === undefined ? [] : [[key, f[key]]])));
+    if (Object.keys(given).length === 0) throw new UsageError(`name at least one of ${LIMIT_FLAGS.map(([, flag]) => flag.split(' ')[0]).join(', ')}`);
+    for (const [key, v] of Object.entries(given)) if ((v as number) < 0) throw new UsageError(`${key} must be 0 or more`);
+    await update(namespace, (current) => ({ ...current, ...given }));
+    cli.out.ok(`limits set for ${namespace}`);
+  });
+
+  limits
+    .command('get')
+    .description("print a namespace's throttles (only those set for it; the others are the server's defaults)")
+    .argument('<namespace>', 'namespace')
+    .action(async (namespace: string, _f: unknown, cmd: Command) => {
+      const found = await withStore(env, async ({ store }) => {
+        const owner = await store.subjectByNamespace(assertEntityName(namespace, 'namespace'));
+        return owner?.namespaces.find((n) => n.name === namespace);
+      });
+      if (!found) throw new SwirlError(404, `no namespace ${namespace}`);
+      const set = found.limits ?? {};
+      if (cli.json(cmd)) return cli.out.json(set);
+      if (Object.keys(set).length === 0) return cli.out.line(`no limits set for ${namespace}`);
+      for (const [key] of LIMIT_FLAGS) if (set[key] !== undefined) cli.out.line(`${key} = ${set[key]}`);
+    });
+
+  limits
+    .command('delete')
+    .description("remove a namespace's own throttles: the server's defaults apply again")
+    .argument('<namespace>', 'namespace')
+    .action(async (namespace: string) => {
+      await update(namespace, () => undefined);
+      cli.out.ok(`limits deleted for ${namespace}`);
+    });
+  return limits;
+}
+
 export function adminCommand(cli: Cli): Command {
   const admin = new Command('admin').description('administer swirl: users (in the store) and tokens (through the API)');
   admin.addCommand(userCommand(cli));
+  admin.addCommand(limitsCommand(cli));
   admin
     .command('token')
     .description('get a Bearer token for your key (use it as --auth, or as AUTH in the props file)')

@@ -63,7 +63,7 @@ function address(ctx: Ctx): Address {
 }
 
 /** `?limit` and `?skip` with OpenWhisk's ranges and messages. */
-function paging(ctx: Ctx, collection: string): { limit: number; skip: number } {
+export function paging(ctx: Ctx, collection: string): { limit: number; skip: number } {
   const int = (name: string, dflt: number): number => {
     const raw = ctx.query[name];
     if (raw === undefined) return dflt;
@@ -78,7 +78,7 @@ function paging(ctx: Ctx, collection: string): { limit: number; skip: number } {
   return { limit: limit === 0 ? LIST_LIMIT.max : limit, skip };
 }
 
-const flag = (ctx: Ctx, name: string): boolean => ctx.query[name] === 'true' || ctx.query[name] === '';
+export const flag = (ctx: Ctx, name: string): boolean => ctx.query[name] === 'true' || ctx.query[name] === '';
 
 async function list(ctx: Ctx, store: EntityStore): Promise<void> {
   const { kind, collection, ...where } = scope(ctx);
@@ -207,14 +207,26 @@ async function bindingTarget(store: EntityStore, b: { namespace?: string; name?:
   return { namespace, name };
 }
 
-export function entityRoutes(router: Router<SwirlState>, { store }: Services): void {
+export function entityRoutes(router: Router<SwirlState>, { store, cache }: Services): void {
   const base = '/namespaces/:ns';
   router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store));
   router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store));
   router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store));
   for (const path of [`${base}/:collection/:name`, `${base}/:collection/:pkg/:name`]) {
     router.get(path, (ctx) => get(ctx as Ctx, store));
-    router.put(path, (ctx) => put(ctx as Ctx, store));
-    router.delete(path, (ctx) => del(ctx as Ctx, store));
+    // what the invoke path cached of the entity is stale once it is written (a package's contents go with it)
+    const changed = (ctx: Ctx) => {
+      const a = address(ctx);
+      cache.invalidate(a.path, a.name);
+      if (a.kind === 'package') cache.invalidatePath(`${a.namespace}/${a.name}`);
+    };
+    router.put(path, async (ctx) => {
+      await put(ctx as Ctx, store);
+      changed(ctx as Ctx);
+    });
+    router.delete(path, async (ctx) => {
+      await del(ctx as Ctx, store);
+      changed(ctx as Ctx);
+    });
   }
 }

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import { API_ERROR, type CliRun, swirl } from '../support/cli.ts';
 import { Terminal } from '../support/cli-terminal.ts';
+import { factoryNames } from '../support/invoker-fixtures.ts';
 import { suiteServer, type TestServer } from '../support/server.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /**
  * The `swirl` command as users run it: bin/swirl.js spawned against a live server, its
- * output and exit codes checked per command group. (Invoke, trigger fire, rule
- * enable/disable and activations are checked against a stub in test/unit/cli-stub.test.ts
- * until the controller serves them.)
+ * output and exit codes checked per command group. (Trigger fire, rule enable/disable and
+ * package refresh are checked against a stub in test/unit/cli-stub.test.ts until the
+ * controller serves them.)
  */
 describe('swirl CLI (bin/swirl.js against a live server)', function () {
   this.timeout(30_000);
@@ -303,5 +305,73 @@ describe('swirl CLI (bin/swirl.js against a live server)', function () {
       const colours = await term.screen(true);
       expect(colours, 'error: in red on a terminal').to.contain("\u001b[31merror:\u001b[39m Unable to get action 'nothing-here'");
     });
+  });
+});
+
+/** The commands that need the invoke path, against a controller with a live invoker (real containers). */
+describe('swirl CLI: invoke and activations against a live invoker', function () {
+  this.timeout(60_000);
+  let stack: TestStack;
+  let work: string;
+  let props: string;
+  const run = (...args: string[]): Promise<CliRun> => swirl(args, { WSK_CONFIG_FILE: props }, work);
+
+  before(async () => {
+    stack = await startTestStack(factoryNames()[0]!);
+    work = mkdtempSync(join(tmpdir(), 'swirl-cli-live-'));
+    props = join(work, 'wskprops');
+    writeFileSync(join(work, 'greet.js'), 'function main(p) { console.log("greeting " + p.name); if (p.name === "nobody") return { error: "who?" }; return { greeting: `hello ${p.name}` } }\n');
+    await swirl(['property', 'set', '--apihost', stack.url, '--auth', stack.guestKey], { WSK_CONFIG_FILE: props }, work);
+    expect((await run('action', 'create', 'greet', 'greet.js')).code).to.equal(0);
+  });
+  after(async () => {
+    await stack?.destroy();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('action invoke -r prints the result; -b the record; without either the activation id', async () => {
+    const r = await run('action', 'invoke', 'greet', '-r', '-p', 'name', 'ann');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.deep.equal({ greeting: 'hello ann' });
+
+    const b = await run('action', 'invoke', 'greet', '-b', '-p', 'name', 'bob');
+    expect(b.code, b.stderr).to.equal(0);
+    const [head, ...rest] = b.stdout.split('\n');
+    expect(head).to.match(/^ok: invoked \/_\/greet with id [0-9a-f]{32}$/);
+    expect(JSON.parse(rest.join('\n')).response.result).to.deep.equal({ greeting: 'hello bob' });
+
+    const n = await run('action', 'invoke', 'greet', '-p', 'name', 'cy');
+    expect(n.code, n.stderr).to.equal(0);
+    expect(n.stdout).to.match(/^ok: invoked \/_\/greet with id [0-9a-f]{32}\n$/);
+  });
+
+  it('an action error: the record is printed, the error goes to stderr, exit code 502 % 256', async () => {
+    const r = await run('action', 'invoke', 'greet', '-r', '-p', 'name', 'nobody');
+    expect(r.code).to.equal(502 % 256);
+    expect(JSON.parse(r.stdout)).to.deep.equal({ error: 'who?' });
+    expect(r.stderr).to.match(/^error: Unable to invoke action 'greet': who\? \(code [0-9a-f]{32}\)\n$/);
+  });
+
+  it('activation list, get, logs and result of the newest activation', async () => {
+    const invoked = await run('action', 'invoke', 'greet', '-p', 'name', 'dee');
+    const id = /with id ([0-9a-f]{32})/.exec(invoked.stdout)![1]!;
+    // non-blocking: the record is stored a moment later
+    let got: CliRun | undefined;
+    for (let i = 0; i < 100; i++) {
+      got = await run('activation', 'get', id);
+      if (got.code === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(got!.stdout.split('\n')[0]).to.equal(`ok: got activation ${id}`);
+    const list = await run('activation', 'list', 'greet');
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.contain(id);
+    const logs = await run('activation', 'logs', id, '--strip');
+    expect(logs.stdout).to.equal('greeting dee\n');
+    const result = await run('activation', 'result', '--last');
+    expect(JSON.parse(result.stdout)).to.deep.equal({ greeting: 'hello dee' });
+    const missing = await run('activation', 'get', '0'.repeat(32));
+    expect(missing.code).to.equal(404 % 256);
+    expect(missing.stderr).to.match(API_ERROR("Unable to get activation '00000000000000000000000000000000': The requested resource does not exist."));
   });
 });

@@ -91,6 +91,27 @@ describe('standalone (npm start)', function () {
     expect((await call('GET', `${api}/namespaces`, { auth: key })).status).to.equal(401);
   });
 
+  it('runs an action through its own invoker; `admin limits` throttles the namespace at once', async () => {
+    const { api, key } = await start({ SWIRL_AUTH_CACHE_MS: '0', SWIRL_PREWARM: '[]' });
+    expect(server!.stdout()).to.match(/swirl standalone is up \(actions run in (Docker containers|local processes, not isolated)\)/);
+    const put = await call('PUT', `${api}/namespaces/_/actions/twice`, { auth: key, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { twice: p.n * 2 } }' } } });
+    expect(put.status).to.equal(200);
+    const invoke = () => call('POST', `${api}/namespaces/_/actions/twice?blocking=true&result=true`, { auth: key, body: { n: 21 } });
+    const first = await invoke();
+    expect(first.status).to.equal(200);
+    expect(first.body).to.deep.equal({ twice: 42 });
+
+    const admin = (...args: string[]) => exec('npm', ['run', '-s', 'admin', '--', 'limits', ...args], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
+    await admin('set', 'guest', '--invocationsPerMinute', '1');
+    expect((await admin('get', 'guest')).stdout).to.equal('invocationsPerMinute = 1\n');
+    const limited = await invoke();
+    expect(limited.status).to.equal(429);
+    expect(limited.body.error).to.equal('Too many requests in the last minute (count: 2, allowed: 1).');
+    await admin('delete', 'guest');
+    expect((await admin('get', 'guest')).stdout).to.equal('no limits set for guest\n');
+    expect((await invoke()).status).to.equal(200);
+  });
+
   it('admin command refuses names CouchDB reserves, with a message and a non-zero exit', async () => {
     let failed: { code?: number; stderr?: string } | undefined;
     try {

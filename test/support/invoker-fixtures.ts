@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newActivationId } from '../../common/activation.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +55,7 @@ export function testAction(code: string, over: { kind?: string; name?: string; m
   };
 }
 
-export const newActivationId = (): string => randomBytes(16).toString('hex');
+export { newActivationId };
 
 export function testJob(action: Action, params: Record<string, unknown> = {}, over: Partial<ActivationJob> = {}): ActivationJob {
   return {

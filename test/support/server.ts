@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../common/config.ts';
+import { type Infra, openInfra } from '../../common/infra.ts';
 import { authKey, type Identity } from '../../common/identity.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { type OpenedStore, openStore } from '../../common/store/open.ts';
@@ -16,6 +17,8 @@ export interface TestServer {
   config: Config;
   dataDir: string;
   opened: OpenedStore;
+  /** The bus, health and throttle stores the controller uses (memory unless `env` says otherwise). */
+  infra: Infra;
   guest: Identity;
   /** `uuid:key` of the guest */
   guestKey: string;
@@ -31,11 +34,13 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
   const config = loadConfig({ SWIRL_PORT: '0', SWIRL_HOST: '127.0.0.1', SWIRL_DATA_DIR: dataDir, SWIRL_LOG_LEVEL: 'silent', ...env });
   const opened = await openStore(config);
   const guest = await ensureGuest(opened.store, config);
-  let controller: RunningController | undefined = await startController(config, opened.store, silentLogger);
+  const infra: Infra = await openInfra(config, silentLogger, 'test');
+  let controller: RunningController | undefined = await startController(config, opened.store, infra, silentLogger);
   const stop = async () => {
     if (!controller) return;
     await controller.close();
     controller = undefined;
+    await infra.close();
     await opened.close();
   };
   return {
@@ -44,6 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
     config,
     dataDir,
     opened,
+    infra,
     guest,
     guestKey: authKey(guest),
     async createUser(name: string) {

@@ -1,0 +1,25 @@
+import { type Config, ConfigError, envName, loadConfig } from './config.ts';
+
+/**
+ * Configuration for a cluster process (controller or invoker): like standalone's, but the
+ * parts that processes share must be shared services — a bus other than memory, and Redis
+ * for invoker health and throttles. Invokers also need a CouchDB URL (the controller may
+ * run the embedded store itself). Exits with status 2 and the offending keys otherwise.
+ */
+export function loadClusterConfig(role: 'controller' | 'invoker', overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
+  try {
+    const config = loadConfig(process.env, overrides);
+    const problems: string[] = [];
+    if (config.bus === 'memory') problems.push(`${envName('bus')}: must be redis or kafka for separate processes (memory is for npm start)`);
+    if (!config.redisUrl) problems.push(`${envName('redisUrl')}: required: invoker health and throttles are kept in Redis`);
+    if (role === 'invoker' && !config.couchdbUrl) problems.push(`${envName('couchdbUrl')}: required: invokers read actions and write records there`);
+    if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    return config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import type { MessageBus } from './bus.ts';
+import { MemoryBus } from './bus/memory.ts';
+import { RedisBus } from './bus/redis.ts';
+import type { Config } from './config.ts';
+import type { HealthStore } from './health.ts';
+import { MemoryHealthStore } from './health/memory.ts';
+import { RedisHealthStore } from './health/redis.ts';
+import type { Logger } from './logger.ts';
+import { connectRedis, redisReady } from './redis.ts';
+import type { ThrottleStore } from './throttle.ts';
+import { MemoryThrottleStore } from './throttle/memory.ts';
+import { RedisThrottleStore } from './throttle/redis.ts';
+
+/** The shared services of the invoke path, chosen by configuration. */
+export interface Infra {
+  bus: MessageBus;
+  health: HealthStore;
+  throttles: ThrottleStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the bus, the health store and the throttle counters: Redis for health and throttles
+ * when `redisUrl` is set (one connection shared by both), memory otherwise (one process);
+ * the bus as `bus` says. Start-up waits (bounded) for Redis so a typo fails fast.
+ */
+export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafkaBrokers' | 'controllerId' | 'invokerId'>, log: Logger, clientId: string): Promise<Infra> {
+  let redis: Redis | undefined;
+  if (config.redisUrl) {
+    redis = connectRedis(config.redisUrl, log.child({ component: 'redis' }));
+    await redisReady(redis, 15_000);
+  }
+  const health: HealthStore = redis ? new RedisHealthStore({ client: redis }) : new MemoryHealthStore();
+  const throttles: ThrottleStore = redis ? new RedisThrottleStore({ client: redis }) : new MemoryThrottleStore();
+  let bus: MessageBus;
+  switch (config.bus) {
+    case 'memory':
+      bus = new MemoryBus({ log });
+      break;
+    case 'redis': {
+      const redisBus = new RedisBus({ url: config.redisUrl!, log });
+      await redisBus.ready(15_000);
+      bus = redisBus;
+      break;
+    }
+    case 'kafka': {
+      // kafkajs loads only where Kafka is used
+      const { KafkaBus } = await import('./bus/kafka.ts');
+      // a dead invoker's partition moves to the invoker that takes over its topic when its session times out
+      bus = new KafkaBus({ brokers: config.kafkaBrokers!.split(','), clientId, log, sessionTimeoutMs: 10_000 });
+      break;
+    }
+  }
+  return {
+    bus,
+    health,
+    throttles,
+    async close() {
+      await bus.close();
+      await health.close();
+      await throttles.close();
+      redis?.disconnect();
+    },
+  };
+}

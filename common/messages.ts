@@ -1,0 +1,53 @@
+import type { ActivationRecord } from './activation.ts';
+
+/**
+ * What controllers and invokers say to each other over the bus (OpenWhisk's
+ * ActivationMessage and acknowledgements), as JSON.
+ */
+
+/** Controller → `invoker<N>`: run this action. */
+export interface ActivationMessage {
+  activationId: string;
+  transactionId: string;
+  /** Where the result and completion go: topic `completed<controllerId>`. */
+  controllerId: string;
+  /** A caller waits: send the result as soon as it is known, before logs are collected. */
+  blocking: boolean;
+  /** The namespace the activation runs in (the caller's). */
+  namespace: string;
+  subject: string;
+  /** `uuid:key` of the caller, for actions annotated `provide-api-key`. */
+  apiKey?: string;
+  /** The action by reference (its code may be megabytes): path `ns` or `ns/pkg`, name, revision. */
+  action: { path: string; name: string; rev: string };
+  /** The final parameters (package < action < request). */
+  params: Record<string, unknown>;
+  cause?: string;
+  /** Epoch ms when the controller accepted the request (waitTime starts here). */
+  receivedAt: number;
+}
+
+/**
+ * Invoker → `completed<controllerId>`. `result` carries the record without logs as soon as
+ * /run answers (blocking callers only); `completion` follows once the record is stored and
+ * frees the activation's slot in the load balancer.
+ */
+export type CompletionMessage =
+  | { type: 'result'; activationId: string; invokerId: number; record: ActivationRecord }
+  | { type: 'completion'; activationId: string; invokerId: number; systemError: boolean };
+
+export const encode = (m: ActivationMessage | CompletionMessage): string => JSON.stringify(m);
+
+export function decodeActivation(value: Buffer): ActivationMessage {
+  const m = JSON.parse(value.toString('utf8')) as ActivationMessage;
+  if (typeof m?.activationId !== 'string' || typeof m.action?.name !== 'string' || typeof m.controllerId !== 'string') {
+    throw new Error('not an activation message');
+  }
+  return m;
+}
+
+export function decodeCompletion(value: Buffer): CompletionMessage {
+  const m = JSON.parse(value.toString('utf8')) as CompletionMessage;
+  if ((m?.type !== 'result' && m?.type !== 'completion') || typeof m.activationId !== 'string') throw new Error('not a completion message');
+  return m;
+}

@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import { loadClusterConfig } from '../common/cluster-config.ts';
+import { openInfra } from '../common/infra.ts';
+import { createLogger } from '../common/logger.ts';
+import { openStore } from '../common/store/open.ts';
+import { ensureGuest } from './bootstrap.ts';
+import { startController } from './server.ts';
+
+/**
+ * `npm run controller`: a cluster controller. Activations go to invokers over the bus
+ * (SWIRL_BUS=redis|kafka), invoker health and throttles live in Redis (SWIRL_REDIS_URL),
+ * entities in CouchDB (SWIRL_COUCHDB_URL; without it this controller serves the embedded
+ * store from its data directory, and invokers reach it at the URL it logs).
+ */
+async function main(): Promise<void> {
+  const config = loadClusterConfig('controller');
+  const logger = createLogger(config.logLevel, `controller${config.controllerId}`);
+  mkdirSync(config.dataDir, { recursive: true });
+  const opened = await openStore(config);
+  logger.info({ store: opened.embedded ? `embedded at ${opened.url.replace(/\/\/[^@/]*@/, '//***@')}` : 'couchdb' }, 'store ready');
+  const guest = await ensureGuest(opened.store, config);
+  const infra = await openInfra(config, logger, `controller${config.controllerId}`);
+  const controller = await startController(config, opened.store, infra, logger);
+  console.log(`swirl controller${config.controllerId} is up (bus: ${infra.bus.name})`);
+  console.log(`api: ${controller.url}/api/v1`);
+  console.log(`guest key: ${guest.uuid}:${guest.key}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await controller.close();
+    await infra.close();
+    await opened.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  console.error('swirl controller failed to start:', e instanceof Error ? e.message : e);
+  process.exit(1);
+});

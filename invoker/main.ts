@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { loadClusterConfig } from '../common/cluster-config.ts';
+import { openInfra } from '../common/infra.ts';
+import { createLogger } from '../common/logger.ts';
+import { openStore } from '../common/store/open.ts';
+import { Invoker } from './invoker.ts';
+import { InvokerService } from './service.ts';
+
+/**
+ * `npm run invoker -- --id N`: a cluster invoker. Takes activations from `invoker<N>` on the
+ * bus, runs them in containers, stores records in CouchDB, heartbeats to Redis. SIGTERM
+ * finishes what is running (nothing new is taken) before it exits.
+ */
+async function main(): Promise<void> {
+  const program = new Command('invoker')
+    .description('a swirl invoker (configuration from SWIRL_* variables)')
+    .option('--id <n>', 'invoker id (overrides SWIRL_INVOKER_ID)')
+    .exitOverride();
+  try {
+    program.parse(process.argv);
+  } catch (e) {
+    process.exit(e instanceof CommanderError ? e.exitCode : 2);
+  }
+  const { id } = program.opts<{ id?: string }>();
+  const config = loadClusterConfig('invoker', id === undefined ? {} : { invokerId: id });
+  const logger = createLogger(config.logLevel, `invoker${config.invokerId}`);
+  const opened = await openStore(config);
+  const infra = await openInfra(config, logger, `invoker${config.invokerId}`);
+  const invoker = await Invoker.start(config, opened.store, logger, { onProgress: (line) => console.log(`runtime images: ${line}`) });
+  const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: logger });
+  console.log(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, inFlight: service.inFlight }, 'shutting down: finishing activations in flight');
+    await service.close();
+    await invoker.close();
+    await infra.close();
+    await opened.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  console.error('swirl invoker failed to start:', e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,270 @@
+import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
+import { type BusMessage, type Consumer, type MessageBus, Topics } from '../common/bus.ts';
+import { NotFoundError } from '../common/errors.ts';
+import type { HealthStore, InvokerHeartbeat } from '../common/health.ts';
+import type { Logger } from '../common/logger.ts';
+import { type ActivationMessage, type CompletionMessage, decodeActivation, encode } from '../common/messages.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
+import { ActionCache } from './action-cache.ts';
+import type { Invoker } from './invoker.ts';
+import { internalError, response } from './response.ts';
+
+export interface InvokerServiceOptions {
+  id: number;
+  bus: MessageBus;
+  health: HealthStore;
+  store: Pick<EntityStore, 'get' | 'getActivation'>;
+  invoker: Invoker;
+  log: Logger;
+  /** Activations taken from the bus at once (the pool queues what it cannot start yet). */
+  maxInFlight?: number;
+  /** Heartbeat period and how long one keeps the invoker live (offline within `heartbeatTtlMs` of a crash). */
+  heartbeatMs?: number;
+  heartbeatTtlMs?: number;
+  /** Where this invoker's operations endpoints answer (reported in heartbeats). */
+  url?: string;
+}
+
+export const ActionMessages = {
+  actionRemoved: 'Action could not be found or may have been deleted.',
+  noRecordStore: 'The activation record could not be stored.',
+} as const;
+
+/**
+ * An invoker on the bus (OpenWhisk's InvokerReactive): consumes `invoker<id>`, runs each
+ * activation through the invoker core, sends the result to the publishing controller as
+ * soon as it is known (blocking callers), and a completion once the record is stored —
+ * only then is the message acknowledged. Heartbeats go to the health store. When another
+ * invoker goes offline, the lowest-numbered live invoker takes over its topic, so work that
+ * the dead invoker had not finished is run and answered.
+ */
+export class InvokerService {
+  private consumer: Consumer | undefined;
+  private readonly adopted = new Map<number, Promise<Consumer>>();
+  private readonly actions: ActionCache;
+  private readonly startedAt = Date.now();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> = Promise.resolve();
+  private draining = false;
+  private closed = false;
+  private running = 0;
+  private lastBeatError = 0;
+
+  private constructor(private readonly opts: InvokerServiceOptions) {
+    this.actions = new ActionCache(opts.store);
+  }
+
+  static async start(opts: InvokerServiceOptions): Promise<InvokerService> {
+    const service = new InvokerService(opts);
+    await opts.bus.ensureTopics([Topics.invoker(opts.id)]);
+    service.consumer = await service.consume(opts.id, false);
+    await service.beat();
+    service.heartbeatTimer = setInterval(() => void service.tick(), opts.heartbeatMs ?? 1_000);
+    service.heartbeatTimer.unref();
+    opts.log.info({ invoker: opts.id, bus: opts.bus.name }, 'invoker is taking activations');
+    return service;
+  }
+
+  get id(): number {
+    return this.opts.id;
+  }
+
+  /** Activations being handled now (own topic and adopted ones). */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** Stop taking work (finishing what is running), say so in heartbeats. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.beat();
+    await Promise.all([this.consumer?.close(), ...[...this.adopted.values()].map((c) => c.then((x) => x.close(), () => undefined))]);
+    this.consumer = undefined;
+    this.adopted.clear();
+  }
+
+  /** Take work again after drain(). */
+  async enable(): Promise<void> {
+    if (!this.draining || this.closed) return;
+    this.draining = false;
+    this.consumer = await this.consume(this.opts.id, false);
+    await this.beat();
+  }
+
+  /** Graceful stop: finish running activations, then report offline. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.drain();
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    await this.beating;
+    // a last heartbeat that expires at once: controllers see the invoker offline now
+    await this.opts.health.beat(this.heartbeat('draining'), 1).catch(() => undefined);
+  }
+
+  /** Stop as a crash would (tests): nothing more is acknowledged or answered. */
+  async abort(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    await Promise.all([this.consumer?.abort(), ...[...this.adopted.values()].map((c) => c.then((x) => x.abort(), () => undefined))]);
+  }
+
+  // ---- consuming --------------------------------------------------------------------
+
+  private consume(topicOwner: number, adopting: boolean): Promise<Consumer> {
+    return this.opts.bus.subscribe({
+      topic: Topics.invoker(topicOwner),
+      group: Topics.invoker(topicOwner),
+      consumerId: Topics.invoker(this.opts.id),
+      maxInFlight: this.opts.maxInFlight ?? 256,
+      // taking over a dead invoker's topic: its unacknowledged messages are ours at once
+      ...(adopting ? { claimIdleMs: 3_000 } : {}),
+      handler: (msg) => this.handle(msg, adopting),
+    });
+  }
+
+  private async handle(msg: BusMessage, adopting: boolean): Promise<void> {
+    let m: ActivationMessage;
+    try {
+      m = decodeActivation(msg.value);
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message, topic: msg.topic, id: msg.id }, 'dropping a message that is not an activation');
+      return;
+    }
+    this.running++;
+    try {
+      await this.activate(m, msg.redelivered || adopting || m.receivedAt < this.startedAt);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async activate(m: ActivationMessage, maybeSeen: boolean): Promise<void> {
+    const log = this.opts.log.child({ tid: m.transactionId, activationId: m.activationId });
+    const topic = Topics.completed(m.controllerId);
+    // a message delivered again after a crash may have run already: answer from its record
+    if (maybeSeen) {
+      const done = await this.opts.store.getActivation(m.namespace, m.activationId).catch(() => undefined);
+      if (done) {
+        log.info('activation already ran; answering from its record');
+        if (m.blocking) await this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: done }, log);
+        await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError: done.response.statusCode === 3 }, log);
+        return;
+      }
+    }
+
+    let record: ActivationRecord | undefined;
+    let stored = true;
+    const onResponse = (r: ActivationRecord) => {
+      if (m.blocking) void this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: r }, log);
+    };
+    try {
+      const action = await this.actions.get(m.action.path, m.action.name, m.action.rev);
+      record = await this.opts.invoker.run(
+        { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, receivedAt: m.receivedAt },
+        onResponse,
+      );
+    } catch (e) {
+      // no action to run, or the record could not be stored: still answer, so nobody waits in vain
+      const removed = e instanceof NotFoundError;
+      stored = false;
+      if (!removed) log.error({ err: (e as Error).message }, 'activation failed outside the action');
+      record ??= this.failedRecord(m, removed ? response('applicationError', { error: ActionMessages.actionRemoved }) : internalError(ActionMessages.noRecordStore));
+      if (removed) stored = await this.opts.invoker.store(record).then(
+        () => true,
+        () => false,
+      );
+      onResponse(record);
+    }
+    const systemError = !stored || record.response.statusCode === 3;
+    await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+  }
+
+  private failedRecord(m: ActivationMessage, res: ActivationResponse): ActivationRecord {
+    const now = Date.now();
+    return {
+      activationId: m.activationId,
+      namespace: m.namespace,
+      name: m.action.path.includes('/') ? `${m.action.path.slice(m.action.path.indexOf('/') + 1)}/${m.action.name}` : m.action.name,
+      subject: m.subject,
+      version: '0.0.0',
+      publish: false,
+      start: now,
+      end: now,
+      duration: 0,
+      annotations: [{ key: 'path', value: `${m.action.path}/${m.action.name}` }],
+      logs: [],
+      response: res,
+      ...(m.cause ? { cause: m.cause } : {}),
+    };
+  }
+
+  /** Produce to the controller, retrying while the bus recovers; a lost answer is logged, never thrown. */
+  private async send(topic: string, message: CompletionMessage, log: Logger): Promise<void> {
+    for (const delay of [0, 100, 500, 2_000, 5_000]) {
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      try {
+        return await this.opts.bus.produce(topic, [encode(message)]);
+      } catch (e) {
+        log.warn({ err: (e as Error).message, type: message.type }, 'could not send to the controller; retrying');
+      }
+    }
+    log.error({ type: message.type }, 'gave up sending to the controller');
+  }
+
+  // ---- health -------------------------------------------------------------------------
+
+  private heartbeat(status: InvokerHeartbeat['status'] = this.draining ? 'draining' : 'up'): InvokerHeartbeat {
+    const s = this.opts.invoker.stats();
+    return {
+      id: this.opts.id,
+      status,
+      memoryMb: this.opts.invoker.memoryMb,
+      running: s.busy,
+      queued: s.queued,
+      containers: s.containers,
+      startedAt: this.startedAt,
+      at: Date.now(),
+      ...(this.opts.url ? { url: this.opts.url } : {}),
+    };
+  }
+
+  private beat(): Promise<void> {
+    this.beating = this.opts.health.beat(this.heartbeat(), this.opts.heartbeatTtlMs ?? 5_000).catch((e: Error) => {
+      if (Date.now() - this.lastBeatError > 10_000) this.opts.log.warn({ err: e.message }, 'could not send a heartbeat');
+      this.lastBeatError = Date.now();
+    });
+    return this.beating;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.closed) return;
+    await this.beat();
+    await this.adoptOrphans().catch((e: Error) => this.opts.log.warn({ err: e.message }, 'could not check for offline invokers'));
+  }
+
+  /** The lowest-numbered live invoker consumes the topics of offline ones until they return. */
+  private async adoptOrphans(): Promise<void> {
+    if (this.draining || this.closed) return;
+    const known = await this.opts.health.invokers();
+    const live = known.filter((k) => k.live && k.heartbeat.status !== 'draining').map((k) => k.heartbeat.id);
+    const leader = Math.min(this.opts.id, ...live);
+    const orphans = leader === this.opts.id ? known.filter((k) => !k.live && k.heartbeat.id !== this.opts.id).map((k) => k.heartbeat.id) : [];
+    for (const id of orphans) {
+      if (this.adopted.has(id)) continue;
+      this.opts.log.warn({ offline: id }, 'invoker is offline; taking over its activations');
+      const consumer = this.consume(id, true);
+      consumer.catch((e: Error) => {
+        this.opts.log.warn({ offline: id, err: e.message }, 'could not take over the topic; trying again');
+        this.adopted.delete(id);
+      });
+      this.adopted.set(id, consumer);
+    }
+    for (const [id, consumer] of this.adopted) {
+      if (orphans.includes(id)) continue;
+      this.adopted.delete(id);
+      this.opts.log.info({ invoker: id }, 'invoker is back (or another one took over); handing its topic back');
+      await consumer.then((c) => c.close(), () => undefined);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import type { ActivationRecord } from '../common/activation.ts';
+import { type BusMessage, type Consumer, type MessageBus, Topics } from '../common/bus.ts';
+import { ServiceUnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { type ActivationMessage, decodeCompletion, encode } from '../common/messages.ts';
+
+/** Chooses an invoker and holds its memory slots (ShardingScheduler). */
+export interface Scheduler {
+  schedule(namespace: string, fqn: string, memoryMb: number): { invokerId: number; forced: boolean } | undefined;
+  release(invokerId: number, memoryMb: number): void;
+}
+
+/** Hears how activations ended on each invoker (HealthMonitor). */
+export interface OutcomeSink {
+  outcome(invokerId: number, kind: 'ok' | 'systemError' | 'timeout'): void;
+  /** Read the health store now (when no invoker seems up: one may have just started). */
+  refresh?(): Promise<void>;
+}
+
+export interface LoadBalancerOptions {
+  controllerId: string;
+  bus: MessageBus;
+  scheduler: Scheduler;
+  health: OutcomeSink;
+  log: Logger;
+  /** Called once per activation when its slot is freed (completion or give-up): throttles release here. */
+  onFinished?: (a: { activationId: string; namespace: string }) => void;
+  /** How long past the action's time limit to wait for a completion before giving the slot back. */
+  completionGraceMs?: number;
+}
+
+/** What the balancer needs to know of the action it places. */
+export interface Placement {
+  /** Fully qualified action name (`ns/[pkg/]name`): the sharding key with the namespace. */
+  fqn: string;
+  memoryMb: number;
+  timeoutMs: number;
+}
+
+interface InFlight {
+  invokerId: number;
+  namespace: string;
+  memoryMb: number;
+  timer: NodeJS.Timeout;
+  result?: (record: ActivationRecord | undefined) => void;
+  resulted: boolean;
+}
+
+/** Messages of the balancer's errors, as OpenWhisk words them. */
+export const BalancerMessages = {
+  noInvokers: 'No invokers available.',
+  busDown: 'The activation could not be scheduled: the message bus is not reachable.',
+} as const;
+
+/**
+ * The controller's side of the invoke path (OpenWhisk's LoadBalancer): places each
+ * activation on an invoker, posts it to `invoker<N>`, keeps its memory slots until the
+ * completion comes back on `completed<controllerId>`, and hands blocking callers the result
+ * as soon as the invoker sends it. An activation whose completion does not come within its
+ * time limit plus a grace period gives its slots back and counts against the invoker's health.
+ */
+export class LoadBalancer {
+  private readonly inFlight = new Map<string, InFlight>();
+  private consumer: Consumer | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(private readonly opts: LoadBalancerOptions) {}
+
+  static async start(opts: LoadBalancerOptions): Promise<LoadBalancer> {
+    const lb = new LoadBalancer(opts);
+    const topic = Topics.completed(opts.controllerId);
+    await opts.bus.ensureTopics([topic]);
+    lb.consumer = await opts.bus.subscribe({
+      topic,
+      group: topic,
+      consumerId: `controller${opts.controllerId}`,
+      maxInFlight: 10_000,
+      handler: async (msg) => lb.onMessage(msg),
+    });
+    return lb;
+  }
+
+  /** Activations placed and not completed yet. */
+  get activeCount(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Place and post the activation. Resolves once the bus holds it; `result` resolves with the
+   * record (without logs) when the invoker sends it — only for blocking messages — or with
+   * undefined when the balancer gave up waiting.
+   */
+  async publish(message: ActivationMessage, placement: Placement): Promise<{ invokerId: number; result: Promise<ActivationRecord | undefined> }> {
+    let chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb);
+    if (!chosen && this.opts.health.refresh) {
+      // an invoker that started since the last poll is not missed; callers arriving meanwhile share one read
+      this.refreshing ??= this.opts.health.refresh().finally(() => setTimeout(() => (this.refreshing = undefined), 500).unref());
+      await this.refreshing.catch(() => undefined);
+      chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb);
+    }
+    if (!chosen) throw new ServiceUnavailableError(BalancerMessages.noInvokers);
+    const { invokerId } = chosen;
+    const entry: InFlight = {
+      invokerId,
+      namespace: message.namespace,
+      memoryMb: placement.memoryMb,
+      resulted: false,
+      timer: setTimeout(() => this.giveUp(message.activationId), placement.timeoutMs + (this.opts.completionGraceMs ?? 60_000)),
+    };
+    entry.timer.unref();
+    const result = message.blocking ? new Promise<ActivationRecord | undefined>((ok) => (entry.result = ok)) : Promise.resolve(undefined);
+    this.inFlight.set(message.activationId, entry);
+    try {
+      await this.opts.bus.produce(Topics.invoker(invokerId), [encode(message)]);
+    } catch (e) {
+      this.finish(message.activationId, entry);
+      this.opts.log.error({ err: (e as Error).message, invoker: invokerId }, 'could not post an activation');
+      throw new ServiceUnavailableError(BalancerMessages.busDown, { cause: e });
+    }
+    return { invokerId, result };
+  }
+
+  private onMessage(msg: BusMessage): void {
+    let m;
+    try {
+      m = decodeCompletion(msg.value);
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message, id: msg.id }, 'dropping a message that is not a completion');
+      return;
+    }
+    const entry = this.inFlight.get(m.activationId);
+    // completions of activations this controller gave up on, or published before a restart
+    if (!entry) return;
+    if (m.type === 'result') {
+      entry.resulted = true;
+      entry.result?.(m.record);
+      return;
+    }
+    this.finish(m.activationId, entry);
+    this.opts.health.outcome(m.invokerId, m.systemError ? 'systemError' : 'ok');
+  }
+
+  private giveUp(activationId: string): void {
+    const entry = this.inFlight.get(activationId);
+    if (!entry) return;
+    this.opts.log.warn({ activationId, invoker: entry.invokerId }, 'no completion from the invoker in time; freeing the slot');
+    this.finish(activationId, entry);
+    this.opts.health.outcome(entry.invokerId, 'timeout');
+  }
+
+  private finish(activationId: string, entry: InFlight): void {
+    clearTimeout(entry.timer);
+    this.inFlight.delete(activationId);
+    this.opts.scheduler.release(entry.invokerId, entry.memoryMb);
+    if (!entry.resulted) entry.result?.(undefined);
+    this.opts.onFinished?.({ activationId, namespace: entry.namespace });
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.close();
+    for (const [id, entry] of this.inFlight) {
+      clearTimeout(entry.timer);
+      entry.result?.(undefined);
+      this.inFlight.delete(id);
+    }
+  }
+}

@@ -1,0 +1,163 @@
+import { expect } from 'chai';
+import Dockerode from 'dockerode';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep } from '../support/api.ts';
+import { startKafkaFixture } from '../support/kafka-fixture.ts';
+import { freePort, run, type Spawned } from '../support/process.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { call } from '../support/server.ts';
+import { type EmbeddedStore, startEmbeddedStore } from '../support/store-fixtures.ts';
+
+/** Invoker ids of this suite: distinct from a developer's standalone (0), whose containers an invoker 0 would remove. */
+const IDS = [100, 101];
+
+interface Cluster {
+  api: string;
+  key: string;
+  adminKey: string;
+  controller: Spawned;
+  invokers: Map<number, Spawned>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The cluster path with real processes: one controller (`npm run controller`) and two
+ * invokers (`npm run invoker -- --id N`) on Redis (health, throttles) and a message bus —
+ * Redis streams, or Kafka through the Kafka-wire-protocol test broker — with the embedded
+ * CouchDB-API store serving as CouchDB, and Docker containers for the actions.
+ */
+for (const bus of ['redis', 'kafka'] as const) {
+  describe(`cluster: controller and two invokers on the ${bus} bus`, function () {
+    this.timeout(180_000);
+    let store: EmbeddedStore;
+    let redis: TestRedis;
+    let kafka: { brokers: string[]; cleanup(): Promise<void> } | undefined;
+    let cluster: Cluster;
+    let dataDir: string;
+
+    const startCluster = async (): Promise<Cluster> => {
+      const port = await freePort();
+      const env: Record<string, string> = {
+        SWIRL_COUCHDB_URL: store.couch.url,
+        SWIRL_REDIS_URL: redis.url,
+        SWIRL_BUS: bus,
+        ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}),
+        SWIRL_DATA_DIR: dataDir,
+        SWIRL_LOG_LEVEL: 'warn',
+        SWIRL_PREWARM: '[]',
+        SWIRL_CONTAINER_FACTORY: 'docker',
+        SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
+        SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
+      };
+      const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1' });
+      const invokers = new Map(IDS.map((id) => [id, run('node', ['--import', 'tsx', 'invoker/main.ts', '--id', String(id)], env)] as const));
+      const [, key] = await controller.waitFor(/guest key: (\S+)/, 60_000);
+      for (const p of invokers.values()) await p.waitFor(/is up/, 90_000);
+      const api = `http://127.0.0.1:${port}/api/v1`;
+      const admin = run('node', ['--import', 'tsx', 'cli/admin.ts', 'user', 'create', `ops${bus}`, '--admin'], env);
+      await admin.exited;
+      const adminKey = admin.stdout().trim();
+      expect(adminKey, admin.stderr()).to.match(/^[0-9a-f-]{36}:\w+$/);
+      // both invokers up, as the controller sees them
+      for (let i = 0; ; i++) {
+        const states = (await call('GET', `http://127.0.0.1:${port}/invokers`)).body;
+        if (IDS.every((id) => states[`invoker${id}`] === 'up')) break;
+        if (i > 200) throw new Error(`invokers not up: ${JSON.stringify(states)}`);
+        await sleep(50);
+      }
+      return {
+        api,
+        key: key!,
+        adminKey,
+        controller,
+        invokers,
+        async stop() {
+          for (const p of [controller, ...invokers.values()]) p.kill('SIGTERM');
+          await Promise.all([controller.exited, ...[...invokers.values()].map((p) => p.exited)]);
+        },
+      };
+    };
+
+    before(async () => {
+      dataDir = mkdtempSync(join(tmpdir(), 'swirl-cluster-'));
+      store = await startEmbeddedStore();
+      redis = await startRedis();
+      if (bus === 'kafka') kafka = await startKafkaFixture();
+      cluster = await startCluster();
+    });
+    after(async () => {
+      for (const p of [cluster?.controller, ...(cluster?.invokers.values() ?? [])]) p?.killGroup('SIGKILL');
+      const docker = new Dockerode();
+      for (const id of IDS) {
+        const left = await docker.listContainers({ all: true, filters: { label: [`swirl.invoker=${id}`] } });
+        await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      }
+      await kafka?.cleanup();
+      await redis?.cleanup();
+      await store?.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    const put = (name: string, code: string) => call('PUT', `${cluster.api}/namespaces/_/actions/${name}?overwrite=true`, { auth: cluster.key, body: { exec: { kind: 'nodejs:20', code } } });
+    const invoke = (name: string, query: string, body: unknown = {}) => call('POST', `${cluster.api}/namespaces/_/actions/${name}${query}`, { auth: cluster.key, body });
+    const recordOf = async (id: string, ms: number) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const r = await call('GET', `${cluster.api}/namespaces/_/activations/${id}`, { auth: cluster.key });
+        if (r.status === 200) return r.body;
+        if (Date.now() > deadline) return undefined;
+        await sleep(100);
+      }
+    };
+
+    it('invokes blocking and non-blocking through the invokers', async () => {
+      expect((await put('hello', 'function main(p) { return { greeting: "hello " + p.name } }')).status).to.equal(200);
+      const blocking = await invoke('hello', '?blocking=true&result=true', { name: 'ann' });
+      expect(blocking.status).to.equal(200);
+      expect(blocking.body).to.deep.equal({ greeting: 'hello ann' });
+      const async = await invoke('hello', '', { name: 'bob' });
+      expect(async.status).to.equal(202);
+      const rec = await recordOf(async.body.activationId, 20_000);
+      expect(rec?.response.result).to.deep.equal({ greeting: 'hello bob' });
+      const invokers = await call('GET', `${cluster.api}/invokers`, { auth: cluster.adminKey });
+      expect(invokers.status).to.equal(200);
+      expect(invokers.body.map((i: { id: number; state: string }) => [i.id, i.state])).to.deep.equal(IDS.map((id) => [id, 'up']));
+      expect((await call('GET', `${cluster.api}/invokers`, { auth: cluster.key })).status, 'not for ordinary users').to.equal(403);
+    });
+
+    it('kill -9 of an invoker with activations in flight: every activation ends with a record and every blocking caller gets an answer', async () => {
+      // several actions, so that sharding puts work on both invokers
+      const names = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5'];
+      for (const n of names) expect((await put(n, 'async function main(p) { await new Promise(r => setTimeout(r, 2500)); return { n: p.n } }')).status).to.equal(200);
+      const blocking = names.flatMap((n, i) => [invoke(n, '?blocking=true', { n: i }), invoke(n, '?blocking=true', { n: i + 100 })]);
+      const accepted = await Promise.all(names.map((n, i) => invoke(n, '', { n: i + 1000 })));
+      for (const a of accepted) expect(a.status).to.equal(202);
+
+      // the invoker with the most work in flight dies hard
+      await sleep(800);
+      const load = (await call('GET', `${cluster.api}/invokers`, { auth: cluster.adminKey })).body as { id: number; inFlight: number }[];
+      const victim = [...load].sort((a, b) => b.inFlight - a.inFlight)[0]!;
+      expect(victim.inFlight, JSON.stringify(load)).to.be.greaterThan(0);
+      cluster.invokers.get(victim.id)!.killGroup('SIGKILL');
+      await cluster.invokers.get(victim.id)!.exited;
+
+      const answers = await Promise.all(blocking);
+      for (const a of answers) {
+        expect(a.status, JSON.stringify(a.body).slice(0, 300)).to.be.oneOf([200, 202]);
+        if (a.status === 200) expect(a.body.response.success).to.equal(true);
+      }
+      const ids = [...answers.map((a) => a.body.activationId as string), ...accepted.map((a) => a.body.activationId as string)];
+      for (const id of ids) {
+        const rec = await recordOf(id, 60_000);
+        expect(rec, `record of ${id}`).to.not.equal(undefined);
+        expect(rec.response.status).to.equal('success');
+      }
+      const states = (await call('GET', `${cluster.api}/invokers`, { auth: cluster.adminKey })).body as { id: number; state: string }[];
+      expect(states.find((s) => s.id === victim.id)?.state).to.equal('offline');
+      // the survivor takes new work for every action
+      for (const n of names) expect((await invoke(n, '?blocking=true&result=true', { n: 7 })).body).to.deep.equal({ n: 7 });
+    });
+  });
+}

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
+import { expectError, sleep } from '../support/api.ts';
+import { factoryNames } from '../support/invoker-fixtures.ts';
+import { freePort } from '../support/process.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { call } from '../support/server.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const factory = factoryNames()[0]!;
+
+/**
+ * When a backing service goes away the invoke path answers 503 with a message that says
+ * which, and serves again on its own once the service is back — no restart.
+ */
+describe(`outages on the invoke path (${factory} containers)`, function () {
+  this.timeout(90_000);
+  let redis: TestRedis;
+  let couch: EmbeddedCouch;
+  let couchPort: number;
+  let couchDir: string;
+  let s: TestStack;
+
+  const invoke = () => call('POST', `${s.api}/namespaces/_/actions/hello?blocking=true&result=true`, { auth: s.guestKey, body: { name: 'x' } });
+  /** Retry until the invoke succeeds again (the services reconnect on their own). */
+  const recovers = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const r = await invoke();
+      if (r.status === 200) return r;
+      if (Date.now() > deadline) throw new Error(`no recovery within ${ms} ms: ${r.status} ${JSON.stringify(r.body)}`);
+      await sleep(200);
+    }
+  };
+
+  before(async () => {
+    redis = await startRedis();
+    couchDir = mkdtempSync(join(tmpdir(), 'swirl-outage-'));
+    couchPort = await freePort();
+    couch = await EmbeddedCouch.start(couchDir, couchPort);
+    s = await startTestStack(factory, {
+      SWIRL_REDIS_URL: redis.url,
+      SWIRL_BUS: 'redis',
+      SWIRL_COUCHDB_URL: couch.url,
+      // every request reads the store: nothing cached hides an outage
+      SWIRL_AUTH_CACHE_MS: '0',
+      SWIRL_ENTITY_CACHE_MS: '0',
+    });
+    const put = await call('PUT', `${s.api}/namespaces/_/actions/hello`, { auth: s.guestKey, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { hi: p.name } }' } } });
+    expect(put.status).to.equal(200);
+    expect((await invoke()).body).to.deep.equal({ hi: 'x' });
+  });
+  after(async () => {
+    await s?.destroy();
+    await couch?.stop();
+    await redis?.cleanup();
+    rmSync(couchDir, { recursive: true, force: true });
+  });
+
+  it('Redis (health, throttles and the bus) down: 503 naming it; invokes work again once it is back', async () => {
+    await redis.stop();
+    const r = await invoke();
+    expectError(r, 503, /unavailable: Redis is not reachable\./);
+    await redis.start();
+    const back = await recovers(30_000);
+    expect(back.body).to.deep.equal({ hi: 'x' });
+  });
+
+  it('the entity store down: 503 naming it; invokes work again once it is back', async () => {
+    await couch.stop();
+    expectError(await invoke(), 503, /store is currently unavailable/);
+    couch = await EmbeddedCouch.start(couchDir, couchPort);
+    const back = await recovers(30_000);
+    expect(back.body).to.deep.equal({ hi: 'x' });
+  });
+});

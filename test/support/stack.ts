@@ -1,0 +1,48 @@
+import { silentLogger } from '../../common/logger.ts';
+import { Invoker } from '../../invoker/invoker.ts';
+import { InvokerService } from '../../invoker/service.ts';
+import { type FactoryName, makeFactory } from './invoker-fixtures.ts';
+import { startTestServer, type TestServer } from './server.ts';
+
+/** A controller and one invoker in this process on the memory bus (standalone's shape), on a fresh embedded store. */
+export interface TestStack extends TestServer {
+  invoker: Invoker;
+  service: InvokerService;
+}
+
+export async function startTestStack(factory: FactoryName, env: Record<string, string> = {}): Promise<TestStack> {
+  const server = await startTestServer({ SWIRL_PREWARM: '[]', ...env });
+  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory), apiHost: server.url });
+  const service = await InvokerService.start({ id: 0, bus: server.infra.bus, health: server.infra.health, store: server.opened.store, invoker, log: silentLogger });
+  await waitUntilUp(server.url, 0);
+  const stopServer = server.stop;
+  const stop = async () => {
+    await stopServer();
+  };
+  return {
+    ...server,
+    invoker,
+    service,
+    async stop() {
+      await service.close();
+      await invoker.close();
+      await stop();
+    },
+    async destroy() {
+      await service.close();
+      await invoker.close();
+      await server.destroy();
+    },
+  };
+}
+
+/** Wait until the controller sees the invoker `up` (its health monitor polls once a second). */
+export async function waitUntilUp(url: string, id: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const states = (await (await fetch(`${url}/invokers`)).json()) as Record<string, string>;
+    if (states[`invoker${id}`] === 'up') return;
+    if (Date.now() > deadline) throw new Error(`invoker${id} is not up after ${ms} ms: ${JSON.stringify(states)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
