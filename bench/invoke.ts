@@ -1,0 +1,185 @@
+/**
+ * The whole invoke path on a warm noop action, with real processes: `npm start`
+ * (standalone, memory bus), and a controller plus one invoker on the Redis bus and on the
+ * Kafka test broker. Per setup: sequential blocking invokes against the floor (a direct
+ * /run to the same warm container), blocking throughput at 32 concurrent clients,
+ * non-blocking accepts/s, and the controller's RSS afterwards.
+ */
+import Dockerode from 'dockerode';
+import { Agent, request } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, run, type Spawned } from '../test/support/process.ts';
+import { startRedis } from '../test/support/redis.ts';
+import { startEmbeddedStore } from '../test/support/store-fixtures.ts';
+import { now, pct, rows } from './table.ts';
+
+const SEQUENTIAL = 1_000;
+const CLIENTS = 32;
+const BLOCKING_TOTAL = 6_000;
+const NONBLOCKING_TOTAL = 8_000;
+const INVOKER_ID = 150;
+
+const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS * 2 });
+
+/** One HTTP request on a kept-alive connection; resolves with the status and body text. */
+function http(method: string, url: string, body: string | undefined, auth?: string): Promise<{ status: number; text: string }> {
+  return new Promise((ok, fail) => {
+    const req = request(url, { method, agent, headers: { 'content-type': 'application/json', ...(auth ? { authorization: 'Basic ' + Buffer.from(auth).toString('base64') } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+interface Setup {
+  name: string;
+  api: string;
+  key: string;
+  controller: Spawned;
+  stop(): Promise<void>;
+}
+
+const common = (dataDir: string): Record<string, string> => ({
+  SWIRL_DATA_DIR: dataDir,
+  SWIRL_LOG_LEVEL: 'warn',
+  SWIRL_PREWARM: '[]',
+  SWIRL_CONTAINER_FACTORY: 'docker',
+  SWIRL_INVOKER_ID: String(INVOKER_ID),
+  SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000000',
+  SWIRL_LIMIT_CONCURRENT_INVOKES: '100000',
+  SWIRL_HOST: '127.0.0.1',
+});
+
+async function standalone(): Promise<Setup> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'swirl-bench-'));
+  const port = await freePort();
+  const controller = run('node', ['--import', 'tsx', 'controller/standalone.ts'], { ...common(dataDir), SWIRL_PORT: String(port) });
+  const [, key] = await controller.waitFor(/guest key: (\S+)/, 120_000);
+  return {
+    name: 'standalone (memory bus)',
+    api: `http://127.0.0.1:${port}/api/v1`,
+    key: key!,
+    controller,
+    async stop() {
+      controller.kill('SIGTERM');
+      await controller.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function cluster(bus: 'redis' | 'kafka'): Promise<Setup> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'swirl-bench-'));
+  const store = await startEmbeddedStore();
+  const redis = await startRedis();
+  const kafka = bus === 'kafka' ? await (await import('../test/support/kafka-fixture.ts')).startKafkaFixture() : undefined;
+  const port = await freePort();
+  const env = { ...common(dataDir), SWIRL_COUCHDB_URL: store.couch.url, SWIRL_REDIS_URL: redis.url, SWIRL_BUS: bus, ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}) };
+  const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port) });
+  const invoker = run('node', ['--import', 'tsx', 'invoker/main.ts'], env);
+  const [, key] = await controller.waitFor(/guest key: (\S+)/, 60_000);
+  await invoker.waitFor(/is up/, 120_000);
+  return {
+    name: bus === 'redis' ? 'cluster, Redis bus' : 'cluster, Kafka test broker',
+    api: `http://127.0.0.1:${port}/api/v1`,
+    key: key!,
+    controller,
+    async stop() {
+      for (const p of [controller, invoker]) p.kill('SIGTERM');
+      await Promise.all([controller.exited, invoker.exited]);
+      await kafka?.cleanup();
+      await redis.cleanup();
+      await store.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The warm container's address (the only container of the bench invoker). */
+async function warmContainer(docker: Dockerode): Promise<string> {
+  const [c] = await docker.listContainers({ filters: { label: [`swirl.invoker=${INVOKER_ID}`] } });
+  if (!c) throw new Error('no warm container found');
+  return `${(await docker.getContainer(c.Id).inspect()).NetworkSettings.Networks.bridge!.IPAddress}:8080`;
+}
+
+async function measure(setup: Setup, docker: Dockerode): Promise<void> {
+  const { api, key, name } = setup;
+  const invokeUrl = `${api}/namespaces/_/actions/noop`;
+  const created = await http('PUT', invokeUrl, JSON.stringify({ exec: { kind: 'nodejs:20', code: 'function main() { return {} }' }, limits: { memory: 128 } }), key);
+  if (created.status !== 200) throw new Error(`could not create the action: ${created.text}`);
+  // wait for the invoker to be up, then warm one container
+  for (let i = 0; ; i++) {
+    const r = await http('POST', `${invokeUrl}?blocking=true`, '{}', key);
+    if (r.status === 200) break;
+    if (i > 300) throw new Error(`invoke does not work: ${r.status} ${r.text}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  const address = await warmContainer(docker);
+  const runBody = JSON.stringify({ value: {}, namespace: 'guest', action_name: '/guest/noop', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 3_600_000) });
+
+  // sequential: blocking invoke and direct /run interleaved, so both see the same machine state
+  const full: number[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    let t0 = now();
+    const r = await http('POST', `${invokeUrl}?blocking=true`, '{}', key);
+    full.push(now() - t0);
+    if (r.status !== 200) throw new Error(`invoke failed: ${r.status} ${r.text}`);
+    t0 = now();
+    await http('POST', `http://${address}/run`, runBody);
+    floor.push(now() - t0);
+  }
+  rows.push({ what: `${name}: direct /run to the warm container (floor)`, n: SEQUENTIAL, p50: pct(floor, 50), p99: pct(floor, 99), unit: 'ms' });
+  rows.push({ what: `${name}: blocking invoke`, n: SEQUENTIAL, p50: pct(full, 50), p99: pct(full, 99), unit: 'ms' });
+  rows.push({ what: `${name}: overhead over the floor (p50)`, n: SEQUENTIAL, p50: pct(full, 50) - pct(floor, 50), unit: 'ms', target: 'p50 ≤ 0.5 ms' });
+
+  const load = async (what: string, total: number, query: string, expect: number, target: string) => {
+    const times: number[] = [];
+    let next = 0;
+    let failed = 0;
+    const t0 = now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < total) {
+          next++;
+          const s = now();
+          const r = await http('POST', `${invokeUrl}${query}`, '{}', key);
+          times.push(now() - s);
+          if (r.status !== expect) failed++;
+        }
+      }),
+    );
+    const seconds = (now() - t0) / 1000;
+    rows.push({ what: `${name}: ${what}${failed ? ` (${failed} failed)` : ''}`, n: total, p50: pct(times, 50), p99: pct(times, 99), rate: total / seconds, unit: 'req/s', target });
+  };
+  await load(`blocking, ${CLIENTS} clients`, BLOCKING_TOTAL, '?blocking=true', 200, '≥ 5000/s, p99 ≤ 20 ms');
+  await load(`non-blocking accepts, ${CLIENTS} clients`, NONBLOCKING_TOTAL, '', 202, '≥ 8000/s');
+
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${setup.controller.child.pid}/status`, 'utf8'))![1]) / 1024;
+  rows.push({ what: `${name}: controller RSS after the load`, n: 1, rate: rss, unit: 'MiB', target: setup.name.startsWith('standalone') ? '(controller and invoker in one process)' : '≤ 150 MiB' });
+}
+
+export async function benchInvoke(): Promise<void> {
+  const docker = new Dockerode();
+  await docker.ping();
+  const only = process.env.SWIRL_BENCH_SETUPS?.split(',');
+  const setups = { standalone, redis: () => cluster('redis'), kafka: () => cluster('kafka') };
+  for (const [key, make] of Object.entries(setups)) {
+    if (only && !only.includes(key)) continue;
+    const setup = await make();
+    try {
+      await measure(setup, docker);
+    } finally {
+      // SIGTERM: the invoker finishes the non-blocking backlog before it exits
+      await setup.stop();
+      const left = await docker.listContainers({ all: true, filters: { label: [`swirl.invoker=${INVOKER_ID}`] } });
+      await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    }
+  }
+  agent.destroy();
+}
