@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { KeyValue } from './entities.ts';
 
 /** The four outcomes of an activation, with OpenWhisk's exact strings and codes. */
@@ -39,8 +39,8 @@ export interface ActivationRecord {
 
 export const ACTIVATION_ID = /^[0-9a-f]{32}$/;
 
-/** A new activation id: 32 lower-case hex characters, as OpenWhisk's. */
-export const newActivationId = (): string => randomBytes(16).toString('hex');
+/** A new activation id: 32 lower-case hex characters, as OpenWhisk's (from a random UUID: node keeps a pool of entropy for those, cheaper than a randomBytes call per id). */
+export const newActivationId = (): string => randomUUID().replace(/-/g, '');
 
 export interface ActivationQuery {
   /** `name` or `pkg/name` */

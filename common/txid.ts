@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 /**
  * Transaction ids: one per request, threaded through every log line the request causes
@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 const ACCEPTABLE = /^[A-Za-z0-9._:-]{8,64}$/;
 
 export function newTransactionId(): string {
-  return randomBytes(16).toString('hex');
+  return randomUUID().replace(/-/g, '');
 }
 
 /** Keep a caller-supplied request id when it is safe to echo and log; otherwise make one. */
