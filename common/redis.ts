@@ -60,4 +60,20 @@ export async function redisCall<T>(client: Redis, what: string, fn: () => Promis
   }
 }
 
+/** Whether Redis answers now (for /ready and health checks); never throws. */
+export async function pingRedis(client: Redis): Promise<boolean> {
+  if (client.status !== 'ready') return false;
+  try {
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+/** Close a connection: QUIT when connected (replies are flushed), else drop it (QUIT would wait for Redis). */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+  else client.disconnect();
+}
+
 const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { ensureGuest } from './bootstrap.ts';
 import { startController } from './server.ts';
@@ -25,21 +26,7 @@ async function main(): Promise<void> {
   console.log(`api: ${controller.url}/api/v1`);
   console.log(`guest key: ${guest.uuid}:${guest.key}`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await controller.close();
-    await infra.close();
-    await opened.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  onShutdown(logger, [controller.close, infra.close, opened.close]);
 }
 
-main().catch((e: unknown) => {
-  console.error('swirl controller failed to start:', e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+startOrExit('swirl controller', main);

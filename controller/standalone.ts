@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from '../invoker/invoker.ts';
 import { InvokerService } from '../invoker/service.ts';
@@ -44,24 +45,8 @@ async function main(): Promise<void> {
   console.log(`guest key: ${guest.uuid}:${guest.key}`);
   console.log(`try: curl -u ${guest.uuid}:${guest.key} ${controller.url}/api/v1/namespaces/_/actions`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
-    await controller.close();
-    await service.close();
-    await invoker.close();
-    await infra.close();
-    await opened.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
+  onShutdown(logger, [controller.close, () => service.close(), () => invoker.close(), infra.close, opened.close]);
 }
 
-main().catch((e: unknown) => {
-  console.error('swirl failed to start:', e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+startOrExit('swirl', main);

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from './invoker.ts';
 import { InvokerService } from './service.ts';
@@ -30,22 +31,8 @@ async function main(): Promise<void> {
   const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: logger });
   console.log(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, inFlight: service.inFlight }, 'shutting down: finishing activations in flight');
-    await service.close();
-    await invoker.close();
-    await infra.close();
-    await opened.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // finish the activations in flight (nothing new is taken), then close
+  onShutdown(logger, [() => service.close(), () => invoker.close(), infra.close, opened.close], () => ({ inFlight: service.inFlight }));
 }
 
-main().catch((e: unknown) => {
-  console.error('swirl invoker failed to start:', e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+startOrExit('swirl invoker', main);

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { BusMessage, Consumer, ConsumerOptions, MessageBus } from '../bus.ts';
 import { ServiceUnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { connectRedis, redisCall, redisReady } from '../redis.ts';
+import { closeRedis, connectRedis, pingRedis, redisCall, redisReady } from '../redis.ts';
 
 export interface RedisBusOptions {
   url: string;
@@ -152,19 +152,14 @@ export class RedisBus implements MessageBus {
   }
 
   async ping(): Promise<boolean> {
-    if (this.closed || this.client.status !== 'ready') return false;
-    try {
-      return (await this.client.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
+    return !this.closed && pingRedis(this.client);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.close()));
-    await this.client.quit().catch(() => this.client.disconnect());
+    await closeRedis(this.client);
   }
 
   private assertOpen(): void {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { HealthStore, InvokerHeartbeat, KnownInvoker } from '../health.ts';
 import type { Logger } from '../logger.ts';
-import { connectRedis, redisCall, redisReady } from '../redis.ts';
+import { closeRedis, connectRedis, pingRedis, redisCall, redisReady } from '../redis.ts';
 
 /**
  * Either a URL (the store opens its own connection and closes it in `close()`), or an
@@ -80,19 +80,12 @@ export class RedisHealthStore implements HealthStore {
     });
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return (await this.client.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return pingRedis(this.client);
   }
 
   async close(): Promise<void> {
-    if (!this.owned) return;
-    // quit when connected (flushes replies); disconnect otherwise (quit would wait for Redis)
-    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
-    else this.client.disconnect();
+    if (this.owned) await closeRedis(this.client);
   }
 
   private hbKey = (id: number): string => `${this.prefix}hb:${id}`;

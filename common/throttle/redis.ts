@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
-import { connectRedis, redisCall, redisReady } from '../redis.ts';
+import { closeRedis, connectRedis, pingRedis, redisCall, redisReady } from '../redis.ts';
 import type { ThrottleStore } from '../throttle.ts';
 import { WINDOW_MS } from './memory.ts';
 
@@ -99,18 +99,12 @@ export class RedisThrottleStore implements ThrottleStore {
     await redisCall(this.client, 'The throttle store', () => this.client.zrem(`${this.prefix}slots:${key}`, id));
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return (await this.client.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return pingRedis(this.client);
   }
 
   async close(): Promise<void> {
-    if (!this.owned) return;
-    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
-    else this.client.disconnect();
+    if (this.owned) await closeRedis(this.client);
   }
 
   /** EVALSHA, loading the script with EVAL when Redis does not have it (first use, or after a Redis restart). */

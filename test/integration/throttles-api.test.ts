@@ -6,6 +6,12 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 
 const factory = factoryNames()[0]!;
 
+/** Rate limits count in fixed one-minute windows (epoch minutes): start a counting test well inside one. */
+async function freshMinute(needMs = 10_000): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < needMs) await sleep(left + 20);
+}
+
 /** Per-namespace throttles on the invoke path: 429 naming the limit, defaults from config, overrides kept with the identity. */
 describe(`throttles on the invoke path (${factory} containers)`, function () {
   this.timeout(60_000);
@@ -19,6 +25,7 @@ describe(`throttles on the invoke path (${factory} containers)`, function () {
   after(() => s?.destroy());
 
   it('invocations per minute: the one over the limit is a 429 that names it', async () => {
+    await freshMinute();
     const auth = await s.createUser('ratey');
     expect((await create(auth, 'quick', 'function main() { return {} }')).status).to.equal(200);
     for (let i = 0; i < 3; i++) expect((await invoke(auth, 'quick', '?blocking=true')).status).to.equal(200);
@@ -47,6 +54,7 @@ describe(`throttles on the invoke path (${factory} containers)`, function () {
   });
 
   it('limits kept with the namespace win over the defaults', async () => {
+    await freshMinute();
     const auth = await s.createUser('special');
     const subject = (await s.opened.store.getSubject('special'))!;
     const { _rev, ...body } = subject;
