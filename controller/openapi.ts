@@ -62,6 +62,7 @@ function entityPaths(): Record<string, unknown> {
     for (const p of itemPaths) {
       const params = [nsParam, ...(p.includes('{package}') ? [pathParam('package', 'The package holding the action')] : []), pathParam('name', 'The entity name')];
       paths[p] = {
+        ...(k.collection === 'actions' ? { post: invokeOperation(params) } : {}),
         get: {
           tags: [k.tag],
           summary: `Get one of the ${k.collection}`,
@@ -92,7 +93,67 @@ function entityPaths(): Record<string, unknown> {
       responses: { '200': { description: 'The actions', content: json({ type: 'array', items: ref('EntityBrief') }) }, ...pick('400', '401', '403', '500') },
     },
   };
+  Object.assign(paths, activationPaths());
   return paths;
+}
+
+const tooMany = error('Over a namespace throttle (invocations per minute, concurrent invocations)');
+const activation = (description: string) => ({ description, content: json(ref('Activation')) });
+
+function invokeOperation(params: Schema[]): Schema {
+  return {
+    tags: ['Actions'],
+    summary: 'Invoke an action; the body is its parameters (they win over the action’s and its package’s)',
+    parameters: [
+      ...params,
+      query('blocking', 'Wait for the result', { type: 'boolean', default: false }),
+      query('result', 'With blocking: return only the result', { type: 'boolean', default: false }),
+      query('timeout', 'With blocking: wait at most this long (ms) before answering 202', { type: 'integer', minimum: 1 }),
+    ],
+    requestBody: { required: false, content: json({ type: 'object' }) },
+    responses: {
+      '200': activation('Blocking: the activation record (or only its result) of a successful activation'),
+      '202': { description: 'Non-blocking, or still running after the wait: the activation id', content: json(ref('ActivationId')) },
+      '502': activation('Blocking: the record of an activation that ended in an application or developer error'),
+      '500': activation('Blocking: the record of an activation that ended in an internal error (or an internal error of the request)'),
+      '429': tooMany,
+      ...pick('400', '401', '403', '404', '503'),
+    },
+  };
+}
+
+function activationPaths(): Record<string, Schema> {
+  const idParam = pathParam('activationid', 'The activation id (32 hex characters)');
+  const one = (summary: string, schema: Schema) => ({
+    get: { tags: ['Activations'], summary, parameters: [nsParam, idParam], responses: { '200': { description: summary, content: json(schema) }, ...pick('400', '401', '403', '404', '500', '503') } },
+  });
+  return {
+    '/namespaces/{namespace}/activations': {
+      get: {
+        tags: ['Activations'],
+        summary: 'Activation records, newest first',
+        parameters: [
+          nsParam,
+          query('name', 'Only those of this action (name or package/name)', { type: 'string' }),
+          query('since', 'Only those that started at or after (epoch ms)', { type: 'integer', minimum: 0 }),
+          query('upto', 'Only those that started at or before (epoch ms)', { type: 'integer', minimum: 0 }),
+          query('docs', 'Whole records (with logs and result)', { type: 'boolean' }),
+          ...listParams,
+        ],
+        responses: { '200': { description: 'The records (brief unless docs=true)', content: json({ type: 'array', items: ref('Activation') }) }, ...pick('400', '401', '403', '500', '503') },
+      },
+    },
+    '/namespaces/{namespace}/activations/{activationid}': one('One activation record', ref('Activation')),
+    '/namespaces/{namespace}/activations/{activationid}/logs': one('The logs of an activation', { type: 'object', properties: { logs: { type: 'array', items: { type: 'string' } } } }),
+    '/namespaces/{namespace}/activations/{activationid}/result': one('The response of an activation', ref('ActivationResponse')),
+    '/invokers': {
+      get: {
+        tags: ['Operations'],
+        summary: 'Invokers with their state, load and last heartbeat (operators only)',
+        responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: { type: 'object' } }) }, ...pick('401', '403') },
+      },
+    },
+  };
 }
 
 const keyValues = { type: 'array', items: ref('KeyValue') };
@@ -157,6 +218,36 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
         Package: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: { ...briefProps, parameters: keyValues, binding: { type: 'object', properties: { namespace: { type: 'string' }, name: { type: 'string' } } } } },
         PathName: { type: 'object', required: ['name', 'path'], properties: { name: { type: 'string' }, path: { type: 'string' } } },
+        ActivationId: { type: 'object', required: ['activationId'], properties: { activationId: { type: 'string' } } },
+        ActivationResponse: {
+          type: 'object',
+          required: ['status', 'statusCode', 'success'],
+          properties: {
+            status: { type: 'string', enum: ['success', 'application error', 'action developer error', 'whisk internal error'] },
+            statusCode: { type: 'integer', enum: [0, 1, 2, 3] },
+            success: { type: 'boolean' },
+            result: {},
+          },
+        },
+        Activation: {
+          type: 'object',
+          required: ['activationId', 'namespace', 'name', 'subject', 'version', 'publish', 'start', 'end'],
+          properties: {
+            activationId: { type: 'string' },
+            namespace: { type: 'string' },
+            name: { type: 'string' },
+            subject: { type: 'string' },
+            version: { type: 'string' },
+            publish: { type: 'boolean' },
+            start: { type: 'integer' },
+            end: { type: 'integer' },
+            duration: { type: 'integer' },
+            annotations: keyValues,
+            logs: { type: 'array', items: { type: 'string' } },
+            response: ref('ActivationResponse'),
+            cause: { type: 'string' },
+          },
+        },
         ActionPut: fromZod(putSchemas.action),
         TriggerPut: fromZod(putSchemas.trigger),
         RulePut: fromZod(putSchemas.rule),

@@ -66,7 +66,7 @@ describe('API: public routes and namespaces', function () {
     expect(r.body.swagger_paths['api-docs']).to.equal('/api/v1/api-docs');
   });
 
-  it('GET /api/v1/api-docs is an OpenAPI 3 document describing the entity routes', async function () {
+  it('GET /api/v1/api-docs is an OpenAPI 3 document describing the entity, invoke and activation routes', async function () {
     const r = await call('GET', `${s.api}/api-docs`);
     expectOk(r);
     expect(r.body.openapi).to.match(/^3\./);
@@ -79,7 +79,10 @@ describe('API: public routes and namespaces', function () {
     expect(paths).to.include('/namespaces/{namespace}/actions/{package}/{name}');
     expect(paths).to.include('/namespaces');
     expect(paths).to.include('/token');
-    expect(r.body.components.schemas).to.include.keys('Action', 'Trigger', 'Rule', 'Package', 'ErrorMessage');
+    expect(Object.keys(r.body.paths['/namespaces/{namespace}/actions/{name}'])).to.include('post');
+    expect(Object.keys(r.body.paths['/namespaces/{namespace}/actions/{name}'].post.responses)).to.include.members(['200', '202', '429', '502']);
+    expect(paths).to.include.members(['/namespaces/{namespace}/activations', '/namespaces/{namespace}/activations/{activationid}', '/namespaces/{namespace}/activations/{activationid}/logs', '/namespaces/{namespace}/activations/{activationid}/result']);
+    expect(r.body.components.schemas).to.include.keys('Action', 'Trigger', 'Rule', 'Package', 'ErrorMessage', 'Activation', 'ActivationResponse');
   });
 
   it('GET /api/v1/namespaces lists the caller’s namespace', async function () {

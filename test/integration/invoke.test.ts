@@ -136,6 +136,8 @@ describe(`invoke and activations API (${factory} containers)`, function () {
     const since = Date.now();
     const ids: string[] = [];
     for (let n = 0; n < 4; n++) ids.push((await invoke('counted', '?blocking=true', { n })).body.activationId);
+    // a blocking caller gets the result before the record is stored: wait for the last one
+    await record(ids[3]!);
     const list = await call('GET', api('/activations?name=counted'), { auth });
     expect(list.status).to.equal(200);
     expectAllConform('ActivationBrief', list.body);
