@@ -56,7 +56,7 @@ export class InvokerService {
 
   static async start(opts: InvokerServiceOptions): Promise<InvokerService> {
     const service = new InvokerService(opts);
-    await opts.bus.ensureTopics([Topics.invoker(opts.id)]);
+    await opts.bus.ensureTopics([Topics.invoker(opts.id), Topics.health]);
     service.consumer = await service.consume(opts.id, false);
     await service.beat();
     service.heartbeatTimer = setInterval(() => void service.tick(), opts.heartbeatMs ?? 1_000);
@@ -229,11 +229,17 @@ export class InvokerService {
     };
   }
 
+  /**
+   * One heartbeat: into the health store (what controllers decide by) and, as OpenWhisk's
+   * invokers ping, onto the `health` topic for anyone watching the cluster.
+   */
   private beat(): Promise<void> {
-    this.beating = this.opts.health.beat(this.heartbeat(), this.opts.heartbeatTtlMs ?? 5_000).catch((e: Error) => {
+    const hb = this.heartbeat();
+    const failed = (e: Error) => {
       if (Date.now() - this.lastBeatError > 10_000) this.opts.log.warn({ err: e.message }, 'could not send a heartbeat');
       this.lastBeatError = Date.now();
-    });
+    };
+    this.beating = Promise.all([this.opts.health.beat(hb, this.opts.heartbeatTtlMs ?? 5_000), this.opts.bus.produce(Topics.health, [JSON.stringify(hb)])]).then(() => undefined, failed);
     return this.beating;
   }
 

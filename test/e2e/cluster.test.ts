@@ -15,11 +15,13 @@ const IDS = [100, 101];
 
 interface Cluster {
   api: string;
+  /** A second controller (id 1) in front of the same invokers. */
+  api2: string;
   key: string;
   adminKey: string;
   controller: Spawned;
+  controller2: Spawned;
   invokers: Map<number, Spawned>;
-  stop(): Promise<void>;
 }
 
 /**
@@ -50,10 +52,14 @@ for (const bus of ['redis', 'kafka'] as const) {
         SWIRL_CONTAINER_FACTORY: 'docker',
         SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
         SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
+        SWIRL_CONTROLLER_COUNT: '2',
       };
       const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1' });
+      const port2 = await freePort();
+      const controller2 = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port2), SWIRL_HOST: '127.0.0.1', SWIRL_CONTROLLER_ID: '1' });
       const invokers = new Map(IDS.map((id) => [id, run('node', ['--import', 'tsx', 'invoker/main.ts', '--id', String(id)], env)] as const));
       const [, key] = await controller.waitFor(/guest key: (\S+)/, 60_000);
+      await controller2.waitFor(/guest key: /, 60_000);
       for (const p of invokers.values()) await p.waitFor(/is up/, 90_000);
       const api = `http://127.0.0.1:${port}/api/v1`;
       const admin = run('node', ['--import', 'tsx', 'cli/admin.ts', 'user', 'create', `ops${bus}`, '--admin'], env);
@@ -69,14 +75,12 @@ for (const bus of ['redis', 'kafka'] as const) {
       }
       return {
         api,
+        api2: `http://127.0.0.1:${port2}/api/v1`,
         key: key!,
         adminKey,
         controller,
+        controller2,
         invokers,
-        async stop() {
-          for (const p of [controller, ...invokers.values()]) p.kill('SIGTERM');
-          await Promise.all([controller.exited, ...[...invokers.values()].map((p) => p.exited)]);
-        },
       };
     };
 
@@ -88,7 +92,7 @@ for (const bus of ['redis', 'kafka'] as const) {
       cluster = await startCluster();
     });
     after(async () => {
-      for (const p of [cluster?.controller, ...(cluster?.invokers.values() ?? [])]) p?.killGroup('SIGKILL');
+      for (const p of [cluster?.controller, cluster?.controller2, ...(cluster?.invokers.values() ?? [])]) p?.killGroup('SIGKILL');
       const docker = new Dockerode();
       for (const id of IDS) {
         const left = await docker.listContainers({ all: true, filters: { label: [`swirl.invoker=${id}`] } });
@@ -125,6 +129,16 @@ for (const bus of ['redis', 'kafka'] as const) {
       expect(invokers.status).to.equal(200);
       expect(invokers.body.map((i: { id: number; state: string }) => [i.id, i.state])).to.deep.equal(IDS.map((id) => [id, 'up']));
       expect((await call('GET', `${cluster.api}/invokers`, { auth: cluster.key })).status, 'not for ordinary users').to.equal(403);
+    });
+
+    it('two controllers in front of the same invokers: each caller gets the result of its own activation', async () => {
+      expect((await put('echo', 'function main(p) { return { n: p.n } }')).status).to.equal(200);
+      const through = (api: string, n: number) => call('POST', `${api}/namespaces/_/actions/echo?blocking=true&result=true`, { auth: cluster.key, body: { n } });
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => through(n % 2 ? cluster.api2 : cluster.api, n)));
+      expect(answers.map((a) => a.status)).to.deep.equal(Array(20).fill(200));
+      expect(answers.map((a) => a.body.n)).to.deep.equal(Array.from({ length: 20 }, (_, n) => n));
+      const states = (await call('GET', `${cluster.api2.replace(/\/api\/v1$/, '')}/invokers`)).body;
+      expect(states).to.deep.equal(Object.fromEntries(IDS.map((id) => [`invoker${id}`, 'up'])));
     });
 
     it('kill -9 of an invoker with activations in flight: every activation ends with a record and every blocking caller gets an answer', async () => {

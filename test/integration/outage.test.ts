@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
 import { expectError, sleep } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
+import { type KafkaFixture, startKafkaFixture } from '../support/kafka-fixture.ts';
 import { freePort } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { call } from '../support/server.ts';
@@ -75,5 +76,43 @@ describe(`outages on the invoke path (${factory} containers)`, function () {
     couch = await EmbeddedCouch.start(couchDir, couchPort);
     const back = await recovers(30_000);
     expect(back.body).to.deep.equal({ hi: 'x' });
+  });
+});
+
+/** The Kafka bus going away (the test broker stopped; its data kept) and coming back. */
+describe(`outage of the Kafka bus on the invoke path (${factory} containers)`, function () {
+  this.timeout(90_000);
+  let redis: TestRedis;
+  let kafka: KafkaFixture;
+  let s: TestStack;
+  const invoke = () => call('POST', `${s.api}/namespaces/_/actions/hello?blocking=true&result=true`, { auth: s.guestKey, body: { name: 'k' } });
+
+  before(async function () {
+    kafka = await startKafkaFixture();
+    // a real cluster (KAFKA_BROKERS) cannot be stopped from here
+    if (!kafka.broker) return this.skip();
+    redis = await startRedis();
+    s = await startTestStack(factory, { SWIRL_REDIS_URL: redis.url, SWIRL_BUS: 'kafka', SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') });
+    await call('PUT', `${s.api}/namespaces/_/actions/hello`, { auth: s.guestKey, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { hi: p.name } }' } } });
+    expect((await invoke()).body).to.deep.equal({ hi: 'k' });
+  });
+  after(async () => {
+    await s?.destroy();
+    await kafka?.cleanup();
+    await redis?.cleanup();
+  });
+
+  it('the broker down: 503 naming the bus; invokes work again once it is back', async () => {
+    await kafka.broker!.stop();
+    expectError(await invoke(), 503, 'The activation could not be scheduled: the message bus is not reachable.');
+    await kafka.broker!.restart();
+    const deadline = Date.now() + 60_000;
+    let r = await invoke();
+    while (r.status !== 200 && Date.now() < deadline) {
+      await sleep(250);
+      r = await invoke();
+    }
+    expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    expect(r.body).to.deep.equal({ hi: 'k' });
   });
 });
