@@ -22,28 +22,36 @@ export class RecordWriter {
   constructor(
     private readonly store: Pick<EntityStore, 'putActivations'>,
     private readonly log: Logger,
-    private readonly opts: { maxBatch: number; retryDelaysMs: number[] } = { maxBatch: 500, retryDelaysMs: [100, 500, 2_000] },
+    private readonly opts: { maxBatch: number; retryDelaysMs: number[]; lingerMs: number } = { maxBatch: 500, retryDelaysMs: [100, 500, 2_000], lingerMs: 10 },
   ) {}
 
   write(record: ActivationRecord): Promise<void> {
     return new Promise((ok, fail) => {
       this.pending.push({ record, ok, fail });
-      if (!this.flushing && !this.scheduled) {
-        // let records produced in the same tick join the batch
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          void this.flush();
-        });
-      }
+      if (!this.flushing) this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    // let records that follow closely join the batch: each write is a whole HTTP request
+    // and _bulk_docs call, so fewer, larger writes cost the store far less per record
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      void this.flush();
+    }, this.opts.lingerMs);
   }
 
   /** Store everything written so far. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (this.pending.length === 0) return;
-    this.flushing = this.loop().finally(() => (this.flushing = undefined));
+    this.flushing = this.loop().finally(() => {
+      this.flushing = undefined;
+      // a record written after the loop's last look, before this point, must not wait for the next write
+      if (this.pending.length) this.schedule();
+    });
     await this.flushing;
   }
 
