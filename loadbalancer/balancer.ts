@@ -23,7 +23,11 @@ export interface LoadBalancerOptions {
   scheduler: Scheduler;
   health: OutcomeSink;
   log: Logger;
-  /** Called once per activation when its slot is freed (completion or give-up): throttles release here. */
+  /**
+   * Called once per activation as soon as it has ended for its caller — its result arrived,
+   * or its completion, or the balancer gave up — so the namespace's concurrency throttle is
+   * not held while the record is still being written.
+   */
   onFinished?: (a: { activationId: string; namespace: string }) => void;
   /** How long past the action's time limit to wait for a completion before giving the slot back. */
   completionGraceMs?: number;
@@ -44,6 +48,7 @@ interface InFlight {
   timer: NodeJS.Timeout;
   result?: (record: ActivationRecord | undefined) => void;
   resulted: boolean;
+  ended: boolean;
 }
 
 /** Messages of the balancer's errors, as OpenWhisk words them. */
@@ -105,6 +110,7 @@ export class LoadBalancer {
       namespace: message.namespace,
       memoryMb: placement.memoryMb,
       resulted: false,
+      ended: false,
       timer: setTimeout(() => this.giveUp(message.activationId), placement.timeoutMs + (this.opts.completionGraceMs ?? 60_000)),
     };
     entry.timer.unref();
@@ -134,6 +140,7 @@ export class LoadBalancer {
     if (m.type === 'result') {
       entry.resulted = true;
       entry.result?.(m.record);
+      this.ended(m.activationId, entry);
       return;
     }
     this.finish(m.activationId, entry);
@@ -153,6 +160,12 @@ export class LoadBalancer {
     this.inFlight.delete(activationId);
     this.opts.scheduler.release(entry.invokerId, entry.memoryMb);
     if (!entry.resulted) entry.result?.(undefined);
+    this.ended(activationId, entry);
+  }
+
+  private ended(activationId: string, entry: InFlight): void {
+    if (entry.ended) return;
+    entry.ended = true;
     this.opts.onFinished?.({ activationId, namespace: entry.namespace });
   }
 

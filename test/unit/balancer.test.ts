@@ -103,6 +103,20 @@ describe('load balancer (memory bus)', () => {
     expect(finished).to.deep.equal([m.activationId]);
   });
 
+  it('ends the activation for its caller (throttles) at the result, and frees the memory slot at the completion', async () => {
+    await start();
+    const m = message();
+    const { result } = await lb.publish(m, { fqn: 'guest/hello', memoryMb: 256, timeoutMs: 1000 });
+    await bus.produce('completed7', [encode({ type: 'result', activationId: m.activationId, invokerId: 3, record: record(m.activationId) })]);
+    await result;
+    expect(finished, 'ended for the caller').to.deep.equal([m.activationId]);
+    expect(scheduler.held.get(3), 'the invoker still writes the record').to.equal(256);
+    await bus.produce('completed7', [encode({ type: 'completion', activationId: m.activationId, invokerId: 3, systemError: false })]);
+    for (let i = 0; i < 50 && lb.activeCount > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(scheduler.held.get(3)).to.equal(0);
+    expect(finished, 'once').to.deep.equal([m.activationId]);
+  });
+
   it('gives the slot back and counts a timeout against the invoker when no completion comes', async () => {
     await start(20);
     const m = message();
