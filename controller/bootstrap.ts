@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../common/config.ts';
 import { newCredentials } from '../common/credentials.ts';
+import { ConflictError } from '../common/errors.ts';
 import type { Identity } from '../common/identity.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 
@@ -9,7 +10,7 @@ import type { EntityStore } from '../common/store/entity-store.ts';
  * key, kept in the store so it survives restarts); when `guestKey` is set and differs
  * from what is stored, the stored key is replaced.
  */
-export async function ensureGuest(store: EntityStore, config: Pick<Config, 'guestKey' | 'guestNamespace'>): Promise<Identity> {
+export async function ensureGuest(store: EntityStore, config: Pick<Config, 'guestKey' | 'guestNamespace'>, attempts = 3): Promise<Identity> {
   const subject = config.guestNamespace;
   const existing = await store.getSubject(subject);
   const current = existing?.namespaces.find((n) => n.name === config.guestNamespace);
@@ -18,7 +19,13 @@ export async function ensureGuest(store: EntityStore, config: Pick<Config, 'gues
   }
   const creds = { ...newCredentials(config.guestNamespace, config.guestKey), ...(current?.limits ? { limits: current.limits } : {}) };
   const others = existing?.namespaces.filter((n) => n.name !== config.guestNamespace) ?? [];
-  await store.putSubject({ subject, namespaces: [...others, creds] }, existing?._rev);
+  try {
+    await store.putSubject({ subject, namespaces: [...others, creds] }, existing?._rev);
+  } catch (e) {
+    // another controller starting at the same time wrote it first: take what it wrote
+    if (e instanceof ConflictError && attempts > 1) return ensureGuest(store, config, attempts - 1);
+    throw e;
+  }
   return { subject, namespace: creds.name, uuid: creds.uuid, key: creds.key };
 }
 
