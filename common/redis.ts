@@ -60,6 +60,11 @@ export async function redisCall<T>(client: Redis, what: string, fn: () => Promis
   }
 }
 
+/** A store's connection: one it was given (shared, the caller closes it), or its own from a URL. */
+export function redisClientFrom(opts: { url: string; log: Logger } | { client: Redis }): { client: Redis; owned: boolean } {
+  return 'client' in opts ? { client: opts.client, owned: false } : { client: connectRedis(opts.url, opts.log), owned: true };
+}
+
 /** Whether Redis answers now (for /ready and health checks); never throws. */
 export async function pingRedis(client: Redis): Promise<boolean> {
   if (client.status !== 'ready') return false;

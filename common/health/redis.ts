@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { HealthStore, InvokerHeartbeat, KnownInvoker } from '../health.ts';
 import type { Logger } from '../logger.ts';
-import { closeRedis, connectRedis, pingRedis, redisCall, redisReady } from '../redis.ts';
+import { closeRedis, pingRedis, redisCall, redisClientFrom, redisReady } from '../redis.ts';
 
 /**
  * Either a URL (the store opens its own connection and closes it in `close()`), or an
@@ -30,13 +30,7 @@ export class RedisHealthStore implements HealthStore {
   private readonly prefix: string;
 
   constructor(opts: RedisHealthStoreOptions) {
-    if ('client' in opts) {
-      this.client = opts.client;
-      this.owned = false;
-    } else {
-      this.client = connectRedis(opts.url, opts.log);
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = redisClientFrom(opts));
     this.prefix = opts.prefix ?? 'swirl:health:';
   }
 

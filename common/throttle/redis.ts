@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
-import { closeRedis, connectRedis, pingRedis, redisCall, redisReady } from '../redis.ts';
+import { closeRedis, pingRedis, redisCall, redisClientFrom, redisReady } from '../redis.ts';
 import type { ThrottleStore } from '../throttle.ts';
 import { WINDOW_MS } from './memory.ts';
 
@@ -57,13 +57,7 @@ export class RedisThrottleStore implements ThrottleStore {
   private readonly now: () => number;
 
   constructor(opts: RedisThrottleStoreOptions) {
-    if ('client' in opts) {
-      this.client = opts.client;
-      this.owned = false;
-    } else {
-      this.client = connectRedis(opts.url, opts.log);
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = redisClientFrom(opts));
     this.prefix = opts.prefix ?? 'swirl:throttle:';
     this.now = opts.now ?? Date.now;
   }
