@@ -185,7 +185,8 @@ export class InvokerService {
     return {
       activationId: m.activationId,
       namespace: m.namespace,
-      name: m.action.path.includes('/') ? `${m.action.path.slice(m.action.path.indexOf('/') + 1)}/${m.action.name}` : m.action.name,
+      // as the runner's records: the name alone; the package is in the path annotation
+      name: m.action.name,
       subject: m.subject,
       version: '0.0.0',
       publish: false,
@@ -231,7 +232,7 @@ export class InvokerService {
 
   /**
    * One heartbeat: into the health store (what controllers decide by) and, as OpenWhisk's
-   * invokers ping, onto the `health` topic for anyone watching the cluster.
+   * invokers ping, onto the `health` topic of a shared bus for anyone watching the cluster.
    */
   private beat(): Promise<void> {
     const hb = this.heartbeat();
@@ -239,7 +240,9 @@ export class InvokerService {
       if (Date.now() - this.lastBeatError > 10_000) this.opts.log.warn({ err: e.message }, 'could not send a heartbeat');
       this.lastBeatError = Date.now();
     };
-    this.beating = Promise.all([this.opts.health.beat(hb, this.opts.heartbeatTtlMs ?? 5_000), this.opts.bus.produce(Topics.health, [JSON.stringify(hb)])]).then(() => undefined, failed);
+    // (not on the memory bus: in one process nobody else could watch, and unread messages would pile up to its cap)
+    const publish = this.opts.bus.name === 'memory' ? undefined : this.opts.bus.produce(Topics.health, [JSON.stringify(hb)]);
+    this.beating = Promise.all([this.opts.health.beat(hb, this.opts.heartbeatTtlMs ?? 5_000), publish]).then(() => undefined, failed);
     return this.beating;
   }
 

@@ -3,6 +3,9 @@ import Dockerode from 'dockerode';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MessageBus } from '../../common/bus.ts';
+import { RedisBus } from '../../common/bus/redis.ts';
+import { silentLogger } from '../../common/logger.ts';
 import { sleep } from '../support/api.ts';
 import { startKafkaFixture } from '../support/kafka-fixture.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
@@ -129,6 +132,22 @@ for (const bus of ['redis', 'kafka'] as const) {
       expect(invokers.status).to.equal(200);
       expect(invokers.body.map((i: { id: number; state: string }) => [i.id, i.state])).to.deep.equal(IDS.map((id) => [id, 'up']));
       expect((await call('GET', `${cluster.api}/invokers`, { auth: cluster.key })).status, 'not for ordinary users').to.equal(403);
+    });
+
+    it('the invokers heartbeat on the health topic of the bus, for anyone watching', async () => {
+      const log = silentLogger;
+      const watcherBus: MessageBus =
+        bus === 'redis' ? new RedisBus({ url: redis.url, log }) : new (await import('../../common/bus/kafka.ts')).KafkaBus({ brokers: kafka!.brokers, clientId: 'watcher', log });
+      if (watcherBus instanceof RedisBus) await watcherBus.ready();
+      const beats: { id: number; status: string }[] = [];
+      const watcher = await watcherBus.subscribe({ topic: 'health', group: `watcher${bus}`, consumerId: 'w', maxInFlight: 100, handler: async (m) => void beats.push(JSON.parse(m.value.toString())) });
+      try {
+        for (let i = 0; i < 200 && !IDS.every((id) => beats.some((b) => b.id === id)); i++) await sleep(50);
+      } finally {
+        await watcher.close();
+        await watcherBus.close();
+      }
+      for (const id of IDS) expect(beats.find((b) => b.id === id), `a heartbeat of invoker${id}`).to.deep.include({ status: 'up' });
     });
 
     it('two controllers in front of the same invokers: each caller gets the result of its own activation', async () => {

@@ -168,16 +168,6 @@ describe(`invoke and activations API (${factory} containers)`, function () {
     expect(theirs.body).to.deep.equal([]);
   });
 
-  it('the invoker heartbeats on the health topic as well as into the health store', async () => {
-    const beats: { id: number; status: string; memoryMb: number }[] = [];
-    const watcher = await s.infra.bus.subscribe({ topic: 'health', group: 'watcher', consumerId: 'w', maxInFlight: 10, handler: async (m) => void beats.push(JSON.parse(m.value.toString())) });
-    for (let i = 0; i < 60 && beats.length < 2; i++) await sleep(50);
-    await watcher.close();
-    expect(beats.length).to.be.at.least(2);
-    expect(beats[0]).to.deep.include({ id: 0, status: 'up', memoryMb: 1024 });
-    expect((await s.infra.health.invokers()).map((k) => [k.heartbeat.id, k.live])).to.deep.equal([[0, true]]);
-  });
-
   it('answers 503 "No invokers available." when no invoker is up', async () => {
     const lonely = await startTestServer();
     try {

@@ -15,22 +15,20 @@ export async function startTestStack(factory: FactoryName, env: Record<string, s
   const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory), apiHost: server.url });
   const service = await InvokerService.start({ id: 0, bus: server.infra.bus, health: server.infra.health, store: server.opened.store, invoker, log: silentLogger });
   await waitUntilUp(server.url, 0);
-  const stopServer = server.stop;
-  const stop = async () => {
-    await stopServer();
+  const closeInvoker = async () => {
+    await service.close();
+    await invoker.close();
   };
   return {
     ...server,
     invoker,
     service,
     async stop() {
-      await service.close();
-      await invoker.close();
-      await stop();
+      await closeInvoker();
+      await server.stop();
     },
     async destroy() {
-      await service.close();
-      await invoker.close();
+      await closeInvoker();
       await server.destroy();
     },
   };
