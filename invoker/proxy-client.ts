@@ -28,6 +28,12 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024;
  */
 export class ProxyClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+  /**
+   * Requests waiting on each container's `exited` promise. One reaction per promise serves
+   * them all: a reaction per request would stay on the promise for the container's whole
+   * life, keeping every finished request reachable.
+   */
+  private readonly watchers = new WeakMap<Promise<unknown>, Set<() => void>>();
 
   constructor(private readonly maxResponseBytes = MAX_RESPONSE_BYTES) {}
 
@@ -40,6 +46,7 @@ export class ProxyClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        unwatch?.();
         if (err) {
           req.destroy();
           fail(err);
@@ -64,9 +71,25 @@ export class ProxyClient {
         },
       );
       req.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
-      void abort?.then(() => finish(new ProxyRequestError(`the container exited during ${path}`, false)));
+      const unwatch = abort && this.watch(abort, () => finish(new ProxyRequestError(`the container exited during ${path}`, false)));
       req.end(payload);
     });
+  }
+
+  /** Call `fn` when `p` resolves, unless the returned function was called first. */
+  private watch(p: Promise<unknown>, fn: () => void): () => void {
+    let waiting = this.watchers.get(p);
+    if (!waiting) {
+      const set = new Set<() => void>();
+      this.watchers.set(p, set);
+      void p.then(() => {
+        for (const f of [...set]) f();
+      });
+      waiting = set;
+    }
+    const set = waiting;
+    set.add(fn);
+    return () => set.delete(fn);
   }
 
   close(): void {

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { LOG_SENTINEL } from '../../common/container.ts';
 import { LogCollector } from '../../invoker/log-collector.ts';
+import { ProxyClient, ProxyRequestError } from '../../invoker/proxy-client.ts';
 import { classify } from '../../invoker/response.ts';
 
 const strip = (lines: string[]) => lines.map((l) => l.replace(/^\S+ /, ''));
@@ -71,5 +74,39 @@ describe('run response classification', () => {
     expect(classify({ status: 200, body: '{}', truncated: true, size: 2_000_000 }, 1_048_576).result).to.deep.equal({
       error: 'The action produced a response that exceeded the allowed length: 2000000 > 1048576 bytes.',
     });
+  });
+});
+
+describe('proxy client', () => {
+  let server: Server;
+  let address: string;
+  let hold: Promise<void> = Promise.resolve();
+  before(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      void hold.then(() => res.end('{"ok":true}'));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((ok) => server.close(() => ok())));
+
+  it('fails a request when the container exits, and keeps nothing per finished request on the exit promise', async () => {
+    const client = new ProxyClient();
+    let exit!: () => void;
+    const exited = new Promise<void>((ok) => (exit = ok));
+    for (let i = 0; i < 50; i++) expect((await client.post(address, '/run', {}, 5_000, exited)).body).to.equal('{"ok":true}');
+    // what a reaction per request would have left behind: one waiter per finished request
+    expect((client as unknown as { watchers: WeakMap<Promise<unknown>, Set<unknown>> }).watchers.get(exited)?.size).to.equal(0);
+    let release!: () => void;
+    hold = new Promise((ok) => (release = ok));
+    const pending = client.post(address, '/run', {}, 5_000, exited).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    exit();
+    const error = await pending;
+    expect(error).to.be.instanceOf(ProxyRequestError);
+    expect((error as Error).message).to.equal('the container exited during /run');
+    release();
+    client.close();
   });
 });
