@@ -1,9 +1,8 @@
 import type { ActivationRecord } from '../common/activation.ts';
-import type { EntitySummary, KeyValue } from '../common/entities.ts';
+import { annotation, type EntitySummary } from '../common/entities.ts';
 
 /** How wsk lays out listings and records; the functions return lines, the caller prints them. */
 
-export const annotation = (annotations: KeyValue[] | undefined, key: string): unknown => annotations?.find((a) => a.key === key)?.value;
 
 const pad = (s: string, width: number): string => (s.length >= width ? s : s + ' '.repeat(width - s.length));
 

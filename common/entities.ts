@@ -21,6 +21,9 @@ export interface KeyValue {
   value: unknown;
 }
 
+/** The value of an annotation (or parameter) by key, or undefined. */
+export const annotation = (annotations: KeyValue[] | undefined, key: string): unknown => annotations?.find((a) => a.key === key)?.value;
+
 export interface EntityBase {
   /** `ns`, or `ns/pkg` for an action inside a package. */
   namespace: string;

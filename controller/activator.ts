@@ -1,5 +1,5 @@
 import { type ActivationRecord, newActivationId } from '../common/activation.ts';
-import type { Action, KeyValue, Stored } from '../common/entities.ts';
+import { type Action, annotation, type KeyValue, type Stored } from '../common/entities.ts';
 import { BadRequestError } from '../common/errors.ts';
 import { authKey, type Identity } from '../common/identity.ts';
 import type { Logger } from '../common/logger.ts';
@@ -72,7 +72,7 @@ export class Activator {
       namespace: identity.namespace,
       subject: identity.subject,
       // the key travels only to actions that asked for it
-      ...(action.annotations.some((a) => a.key === 'provide-api-key' && a.value === true) ? { apiKey: authKey(identity) } : {}),
+      ...(annotation(action.annotations, 'provide-api-key') === true ? { apiKey: authKey(identity) } : {}),
       action: { path, name: target.name, rev: action._rev },
       params,
       ...(req.cause ? { cause: req.cause } : {}),

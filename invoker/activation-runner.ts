@@ -1,6 +1,6 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
 import { ImageUnavailableError, type Container, type LogSegment } from '../common/container.ts';
-import type { Action, KeyValue } from '../common/entities.ts';
+import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
 import type { ContainerPool, Lease } from './pool.ts';
@@ -41,7 +41,6 @@ export interface RunnerOptions {
   logWaitMs?: number;
 }
 
-const annotation = (a: KeyValue[], key: string): unknown => a.find((x) => x.key === key)?.value;
 
 /**
  * Runs activations: takes a container from the pool, sends /init when the container is

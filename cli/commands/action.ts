@@ -7,7 +7,7 @@ import { type LimitName, LIMITS, defaultLimits, mergeLimits } from '../../common
 import { buildExec, type ExecFlags } from '../artifact.ts';
 import type { Cli } from '../context.ts';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.ts';
-import { annotation } from '../format.ts';
+import { annotation } from '../../common/entities.ts';
 import { entityPath, fqn, qualify } from '../names.ts';
 import { keyValues, payload } from '../params.ts';
 import { createAndUpdate, deleteCommand, fetchEntity, listEntities, listTarget, printSummary, putEntity, showEntity } from './entity.ts';

@@ -4,22 +4,20 @@ import { BadRequestError, Messages } from '../../common/errors.ts';
 import { assertEntityName } from '../../common/names.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { resolveNamespace } from './namespaces.ts';
-import { flag, paging } from './entities.ts';
+import { flag, paging, queryParam } from './entities.ts';
 
 /** `?name=` is `action` or `pkg/action` (a leading `/ns/` is dropped: the namespace is the path's). */
 function nameFilter(ctx: Ctx, namespace: string): string | undefined {
-  const raw = ctx.query.name;
-  if (raw === undefined) return undefined;
-  const s = Array.isArray(raw) ? raw[0]! : raw;
+  const s = queryParam(ctx, 'name');
+  if (s === undefined) return undefined;
   const parts = s.replace(new RegExp(`^/?${namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/`), '').split('/');
   if (parts.length > 2) throw new BadRequestError(`The name '${s}' is not an action name.`);
   return parts.map((p) => assertEntityName(p)).join('/');
 }
 
 function epochMs(ctx: Ctx, name: string): number | undefined {
-  const raw = ctx.query[name];
-  if (raw === undefined) return undefined;
-  const s = Array.isArray(raw) ? raw[0]! : raw;
+  const s = queryParam(ctx, name);
+  if (s === undefined) return undefined;
   if (!/^\d+$/.test(s)) throw new BadRequestError(Messages.argumentNotInteger('activations', s));
   return Number(s);
 }

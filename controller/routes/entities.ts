@@ -62,12 +62,17 @@ function address(ctx: Ctx): Address {
   return { ...s, name: assertEntityName(ctx.params.name!), path: entityPath(s) };
 }
 
+/** A query parameter's value (the first, when it is repeated), or undefined. */
+export function queryParam(ctx: Ctx, name: string): string | undefined {
+  const raw = ctx.query[name];
+  return Array.isArray(raw) ? raw[0] : raw;
+}
+
 /** `?limit` and `?skip` with OpenWhisk's ranges and messages. */
 export function paging(ctx: Ctx, collection: string): { limit: number; skip: number } {
   const int = (name: string, dflt: number): number => {
-    const raw = ctx.query[name];
-    if (raw === undefined) return dflt;
-    const s = Array.isArray(raw) ? raw[0]! : raw;
+    const s = queryParam(ctx, name);
+    if (s === undefined) return dflt;
     if (!/^-?\d+$/.test(s)) throw new BadRequestError(Messages.argumentNotInteger(collection, s));
     return Number(s);
   };

@@ -3,14 +3,13 @@ import { BadRequestError, Messages } from '../../common/errors.ts';
 import { assertEntityName } from '../../common/names.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
-import { flag } from './entities.ts';
+import { flag, queryParam } from './entities.ts';
 import { resolveNamespace } from './namespaces.ts';
 
 /** The blocking wait: `?timeout=` (ms) may shorten the configured one, never lengthen it. */
 function waitMs(ctx: Ctx, max: number): number {
-  const raw = ctx.query.timeout;
-  if (raw === undefined) return max;
-  const s = Array.isArray(raw) ? raw[0]! : raw;
+  const s = queryParam(ctx, 'timeout');
+  if (s === undefined) return max;
   if (!/^\d+$/.test(s) || Number(s) === 0) throw new BadRequestError(`The timeout '${s}' must be a positive number of milliseconds.`);
   return Math.min(Number(s), max);
 }
