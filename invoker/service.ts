@@ -65,10 +65,6 @@ export class InvokerService {
     return service;
   }
 
-  get id(): number {
-    return this.opts.id;
-  }
-
   /** Activations being handled now (own topic and adopted ones). */
   get inFlight(): number {
     return this.running;
@@ -81,14 +77,6 @@ export class InvokerService {
     await Promise.all([this.consumer?.close(), ...[...this.adopted.values()].map((c) => c.then((x) => x.close(), () => undefined))]);
     this.consumer = undefined;
     this.adopted.clear();
-  }
-
-  /** Take work again after drain(). */
-  async enable(): Promise<void> {
-    if (!this.draining || this.closed) return;
-    this.draining = false;
-    this.consumer = await this.consume(this.opts.id, false);
-    await this.beat();
   }
 
   /** Graceful stop: finish running activations, then report offline. */
