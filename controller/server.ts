@@ -13,6 +13,10 @@ import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
 import { tokenSecret } from './bootstrap.ts';
 import { EntityCache } from './entity-cache.ts';
+import { Resolver } from './resolver.ts';
+import { SYSTEM_PACKAGES } from './system/index.ts';
+import { ensureSystemPackages } from './system/packages.ts';
+import { RecordWriter } from '../common/record-writer.ts';
 
 export interface RunningController {
   server: Server;
@@ -25,6 +29,7 @@ export interface RunningController {
  * and listen on the configured host and port.
  */
 export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger): Promise<RunningController> {
+  await ensureSystemPackages(store, SYSTEM_PACKAGES, logger);
   const auth = new Authenticator(store, await tokenSecret(store, config), { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
   const lbLog = logger.child({ component: 'loadbalancer' });
   const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
@@ -46,8 +51,10 @@ export async function startController(config: Config, store: EntityStore, infra:
     },
   });
   const cache = new EntityCache(store, config.entityCacheMs);
-  const activator = new Activator({ controllerId: config.controllerId, cache, admission: throttler, balancer, log: lbLog });
-  const app = createApp({ config, store, logger, auth, cache, activator, health, scheduler });
+  const resolver = new Resolver(cache);
+  const records = new RecordWriter(store, logger.child({ component: 'records' }));
+  const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, log: lbLog });
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, health, scheduler });
   const server = await new Promise<Server>((ok, fail) => {
     const s = app.listen(config.port, config.host, () => ok(s));
     s.once('error', fail);
@@ -65,6 +72,7 @@ export async function startController(config: Config, store: EntityStore, infra:
         server.closeIdleConnections();
       });
       await balancer.close();
+      await records.flush();
       await health.close();
     },
   };

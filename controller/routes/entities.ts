@@ -5,7 +5,9 @@ import {
   type Collection,
   type EntityKind,
   type EntityOf,
+  type EntitySummary,
   isBinding,
+  type KeyValue,
   newAction,
   newPackage,
   newRule,
@@ -27,7 +29,8 @@ import { assertEntityName, entityPath, parseQualifiedName, type QualifiedName } 
 import type { EntityStore, ListScope } from '../../common/store/entity-store.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
-import { resolveNamespace } from './namespaces.ts';
+import { type ResolvedPackage, Resolver, toObject } from '../resolver.ts';
+import { forbidden, namespaceParam, resolveNamespace } from './namespaces.ts';
 
 /** The entity a request addresses: `/namespaces/{ns}/{collection}/[{pkg}/]{name}`. */
 interface Address {
@@ -85,18 +88,90 @@ export function paging(ctx: Ctx, collection: string): { limit: number; skip: num
 
 export const flag = (ctx: Ctx, name: string): boolean => ctx.query[name] === 'true' || ctx.query[name] === '';
 
-async function list(ctx: Ctx, store: EntityStore): Promise<void> {
-  const { kind, collection, ...where } = scope(ctx);
-  const page = paging(ctx, collection);
-  ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, where) } : await store.list(kind, where, page);
+/** Every summary in a scope (for the few listings that cannot page in the store). */
+async function listAll(store: EntityStore, kind: EntityKind, where: ListScope): Promise<EntitySummary[]> {
+  const all: EntitySummary[] = [];
+  for (;;) {
+    const batch = await store.list(kind, where, { limit: LIST_LIMIT.max, skip: all.length });
+    all.push(...batch);
+    if (batch.length < LIST_LIMIT.max) return all;
+  }
 }
 
-async function get(ctx: Ctx, store: EntityStore): Promise<void> {
-  const a = address(ctx);
+/**
+ * A read of another namespace: only its published packages, and the actions inside them,
+ * are visible (OpenWhisk's entitlement for shared packages).
+ */
+function foreignRead(ctx: Ctx): { kind: EntityKind; collection: Collection; namespace: string; pkg?: string } | undefined {
+  const namespace = namespaceParam(ctx);
+  if (namespace === ctx.state.identity!.namespace) return undefined;
+  const { kind, collection } = collectionParam(ctx);
+  const pkg = ctx.params.pkg;
+  if (kind === 'package' && pkg === undefined) return { kind, collection, namespace };
+  if (kind === 'action' && pkg !== undefined) return { kind, collection, namespace, pkg: assertEntityName(pkg) };
+  throw forbidden(ctx);
+}
+
+async function list(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
+  const foreign = foreignRead(ctx);
+  const { kind, collection, ...where } = foreign ?? scope(ctx);
+  const page = paging(ctx, collection);
+  if (!foreign && !where.pkg) {
+    ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, where) } : await store.list(kind, where, page);
+    return;
+  }
+  let found: EntitySummary[];
+  if (where.pkg) {
+    // a package's contents (through a binding: the bound package's); an own package that is gone has none
+    const origin = await resolver.package(ctx.state.identity!.namespace, where.namespace, where.pkg).then(
+      (p) => p.origin,
+      (e: unknown) => (e instanceof NotFoundError && !foreign ? { namespace: where.namespace, name: where.pkg! } : Promise.reject(e)),
+    );
+    found = await listAll(store, 'action', { namespace: origin.namespace, pkg: origin.name });
+  } else {
+    found = (await listAll(store, 'package', where)).filter((p) => p.publish);
+  }
+  ctx.body = flag(ctx, 'count') ? { [collection]: found.length } : found.slice(page.skip, page.skip + page.limit);
+}
+
+async function get(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
+  const foreign = foreignRead(ctx);
+  const a = foreign ? { ...foreign, name: assertEntityName(ctx.params.name!), path: entityPath(foreign) } : address(ctx);
+  const caller = ctx.state.identity!.namespace;
+  if (a.kind === 'package') {
+    ctx.body = await packageView(store, await resolver.package(caller, a.namespace, a.name));
+    return;
+  }
   const withCode = ctx.query.code !== 'false';
-  const entity = await store.get(a.kind, a.path, a.name, { code: withCode });
+  let entity: Stored;
+  if (a.kind === 'action' && a.pkg) {
+    // through the package (or binding) it is addressed by, which decides what the caller may see
+    const pkg = await resolver.package(caller, a.namespace, a.pkg);
+    const action = await store.get('action', entityPath({ namespace: pkg.origin.namespace, pkg: pkg.origin.name }), a.name, { code: withCode });
+    entity = pkg.entity === pkg.origin ? action : { ...action, parameters: toKeyValues({ ...pkg.params, ...toObject(action.parameters) }) };
+  } else {
+    entity = await store.get(a.kind, a.path, a.name, { code: withCode });
+  }
   if (!withCode && entity.entityType === 'action') delete (entity as Stored<Action>).exec.code;
   ctx.body = publicView(entity);
+}
+
+const toKeyValues = (o: Record<string, unknown>): KeyValue[] => Object.entries(o).map(([key, value]) => ({ key, value }));
+
+/**
+ * A package as OpenWhisk shows it: with the actions and feeds it offers. A binding shows
+ * the bound package's contents and parameters, its own parameters on top.
+ */
+async function packageView(store: EntityStore, pkg: ResolvedPackage): Promise<Record<string, unknown>> {
+  const contents = await listAll(store, 'action', { namespace: pkg.origin.namespace, pkg: pkg.origin.name });
+  const brief = (s: EntitySummary) => ({ name: s.name, version: s.version, annotations: s.annotations });
+  const isFeed = (s: EntitySummary) => s.annotations.some((kv) => kv.key === 'feed');
+  return {
+    ...publicView(pkg.entity),
+    parameters: pkg.entity === pkg.origin ? pkg.entity.parameters : toKeyValues(pkg.params),
+    actions: contents.filter((s) => !isFeed(s)).map(brief),
+    feeds: contents.filter(isFeed).map(brief),
+  };
 }
 
 async function del(ctx: Ctx, store: EntityStore): Promise<void> {
@@ -214,11 +289,13 @@ async function bindingTarget(store: EntityStore, b: { namespace?: string; name?:
 
 export function entityRoutes(router: Router<SwirlState>, { store, cache }: Services): void {
   const base = '/namespaces/:ns';
-  router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store));
-  router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store));
-  router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store));
+  // reads answer with what is stored now, not what the invoke path has cached
+  const resolver = new Resolver({ get: (kind, path, name) => store.get(kind, path, name, { code: false }) });
+  router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store, resolver));
+  router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store, resolver));
+  router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store, resolver));
   for (const path of [`${base}/:collection/:name`, `${base}/:collection/:pkg/:name`]) {
-    router.get(path, (ctx) => get(ctx as Ctx, store));
+    router.get(path, (ctx) => get(ctx as Ctx, store, resolver));
     // what the invoke path cached of the entity is stale once it is written (a package's contents go with it)
     const changed = (ctx: Ctx) => {
       const a = address(ctx);
