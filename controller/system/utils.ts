@@ -51,13 +51,11 @@ export const utilsPackage: SystemPackage = {
     {
       name: 'split',
       description: 'Splits a string into an array of strings',
-      parameters: [
-        { key: 'payload', value: '' },
-        { key: 'separator', value: '\\n' },
-      ],
+      // without a separator, lines (\n or \r\n)
+      parameters: [{ key: 'payload', value: '' }],
       code: `function main(params) {
   const payload = typeof params.payload === 'string' ? params.payload : '';
-  const lines = typeof params.separator === 'string' && params.separator !== '\\n' ? payload.split(params.separator) : payload.split(/\\r?\\n/);
+  const lines = typeof params.separator === 'string' && params.separator !== '' ? payload.split(params.separator) : payload.split(/\\r?\\n/);
   return { lines, payload };
 }`,
     },
