@@ -12,6 +12,7 @@ import { entityRoutes } from './routes/entities.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
+import { triggerRoutes } from './routes/triggers.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -58,6 +59,7 @@ export function createApp(services: Services): Koa<SwirlState> {
   namespaceRoutes(api, services);
   invokeRoutes(api, services);
   activationRoutes(api, services);
+  triggerRoutes(api, services);
   entityRoutes(api, services);
   app.use(api.routes());
   // 405 (with Allow) for a known path with another method; the error body is added by requestContext

@@ -11,6 +11,7 @@ import type { EntityCache } from './entity-cache.ts';
 import type { Resolver } from './resolver.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
 import type { Throttler } from '../loadbalancer/throttles.ts';
+import type { TriggerFirer } from './triggers.ts';
 
 /** What every request handler can reach: the request's transaction id, logger and caller. */
 export interface SwirlState {
@@ -33,6 +34,8 @@ export interface Services {
   throttler: Throttler;
   /** Stores the records of activations the controller runs itself (trigger fires, sequences). */
   records: RecordWriter;
+  /** Fires triggers: the API's POST and feeds. */
+  triggers: TriggerFirer;
   health: HealthMonitor;
   scheduler: ShardingScheduler;
 }

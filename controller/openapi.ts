@@ -63,6 +63,8 @@ function entityPaths(): Record<string, unknown> {
       const params = [nsParam, ...(p.includes('{package}') ? [pathParam('package', 'The package holding the action')] : []), pathParam('name', 'The entity name')];
       paths[p] = {
         ...(k.collection === 'actions' ? { post: invokeOperation(params) } : {}),
+        ...(k.collection === 'triggers' ? { post: fireOperation(params) } : {}),
+        ...(k.collection === 'rules' ? { post: ruleStateOperation(params) } : {}),
         get: {
           tags: [k.tag],
           summary: `Get one of the ${k.collection}`,
@@ -119,6 +121,31 @@ function invokeOperation(params: Schema[]): Schema {
       '429': tooMany,
       ...pick('400', '401', '403', '404', '503'),
     },
+  };
+}
+
+function fireOperation(params: Schema[]): Schema {
+  return {
+    tags: ['Triggers'],
+    summary: 'Fire a trigger: every active rule invokes its action (non-blocking) with the trigger’s parameters under this payload',
+    parameters: params,
+    requestBody: { required: false, content: json({ type: 'object' }) },
+    responses: {
+      '202': { description: 'Some rule is active: the trigger activation id (its record logs one line per rule)', content: json(ref('ActivationId')) },
+      '204': { description: 'No rule of the trigger is active: nothing ran, nothing is recorded' },
+      '429': error('Over the namespace’s trigger fires per minute'),
+      ...pick('400', '401', '403', '404', '500', '503'),
+    },
+  };
+}
+
+function ruleStateOperation(params: Schema[]): Schema {
+  return {
+    tags: ['Rules'],
+    summary: 'Enable (active) or disable (inactive) a rule',
+    parameters: params,
+    requestBody: { required: true, content: json({ type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['active', 'inactive'] } } }) },
+    responses: { '200': { description: 'The rule in its new status', content: json(ref('Rule')) }, ...pick('400', '401', '403', '404', '409', '500', '503') },
   };
 }
 
@@ -210,7 +237,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
             limits: ref('ActionLimits'),
           },
         },
-        Trigger: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: { ...briefProps, parameters: keyValues, limits: { type: 'object' } } },
+        Trigger: {
+          type: 'object',
+          required: ['namespace', 'name', 'version', 'publish'],
+          properties: {
+            ...briefProps,
+            parameters: keyValues,
+            limits: { type: 'object' },
+            rules: { type: 'object', description: 'Its rules by fully qualified name (ns/rule): each rule’s action and status', additionalProperties: { type: 'object', properties: { action: ref('PathName'), status: { type: 'string', enum: ['active', 'inactive'] } } } },
+          },
+        },
         Rule: {
           type: 'object',
           required: ['namespace', 'name', 'version', 'publish', 'trigger', 'action'],

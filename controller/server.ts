@@ -14,9 +14,11 @@ import { Authenticator } from './auth.ts';
 import { tokenSecret } from './bootstrap.ts';
 import { EntityCache } from './entity-cache.ts';
 import { Resolver } from './resolver.ts';
+import { Sequencer } from './sequencer.ts';
 import { SYSTEM_PACKAGES } from './system/index.ts';
 import { ensureSystemPackages } from './system/packages.ts';
 import { RecordWriter } from '../common/record-writer.ts';
+import { TriggerFirer } from './triggers.ts';
 
 export interface RunningController {
   server: Server;
@@ -54,7 +56,10 @@ export async function startController(config: Config, store: EntityStore, infra:
   const resolver = new Resolver(cache);
   const records = new RecordWriter(store, logger.child({ component: 'records' }));
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, log: lbLog });
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, health, scheduler });
+  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }) });
+  activator.useKind('sequence', sequencer.run);
+  const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler });
   const server = await new Promise<Server>((ok, fail) => {
     const s = app.listen(config.port, config.host, () => ok(s));
     s.once('error', fail);
@@ -72,6 +77,7 @@ export async function startController(config: Config, store: EntityStore, infra:
         server.closeIdleConnections();
       });
       await balancer.close();
+      await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
       await records.flush();
       await health.close();
     },

@@ -81,6 +81,8 @@ describe('API: public routes and namespaces', function () {
     expect(paths).to.include('/token');
     expect(Object.keys(r.body.paths['/namespaces/{namespace}/actions/{name}'])).to.include('post');
     expect(Object.keys(r.body.paths['/namespaces/{namespace}/actions/{name}'].post.responses)).to.include.members(['200', '202', '429', '502']);
+    expect(Object.keys(r.body.paths['/namespaces/{namespace}/triggers/{name}'].post.responses)).to.include.members(['202', '204', '404', '429']);
+    expect(r.body.paths['/namespaces/{namespace}/rules/{name}'].post.requestBody.required).to.equal(true);
     expect(paths).to.include.members(['/namespaces/{namespace}/activations', '/namespaces/{namespace}/activations/{activationid}', '/namespaces/{namespace}/activations/{activationid}/logs', '/namespaces/{namespace}/activations/{activationid}/result']);
     expect(r.body.components.schemas).to.include.keys('Action', 'Trigger', 'Rule', 'Package', 'ErrorMessage', 'Activation', 'ActivationResponse');
   });
@@ -488,6 +490,39 @@ describe('API: rules', function () {
     expectOk(r);
     expectError(await call('PUT', entityUrl(s, 'rules', 'r9', '?overwrite=true'), { auth: key, body: { action: 'gone' } }), 404);
     expect((await call('GET', entityUrl(s, 'rules', 'r9'), { auth: key })).body).to.deep.equal(r.body);
+  });
+
+  it('a rule lives on its trigger: overwrite moves it with its status, delete removes it; with the trigger gone it reads inactive', async function () {
+    const rulesOf = async (t: string) => (await call('GET', entityUrl(s, 'triggers', t), { auth: key })).body.rules;
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'from'), { auth: key, body: {} }));
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'to'), { auth: key, body: {} }));
+    expectOk(await call('PUT', entityUrl(s, 'rules', 'mover'), { auth: key, body: { trigger: 'from', action: 'a', status: 'inactive' } }));
+    expect(await rulesOf('from')).to.deep.equal({ 'guest/mover': { action: { path: 'guest', name: 'a' }, status: 'inactive' } });
+
+    const moved = await call('PUT', entityUrl(s, 'rules', 'mover', '?overwrite=true'), { auth: key, body: { trigger: '/_/to' } });
+    expectOk(moved);
+    expect(moved.body).to.deep.include({ status: 'inactive', trigger: { path: 'guest', name: 'to' } });
+    expect(await rulesOf('from')).to.deep.equal({});
+    expect(await rulesOf('to')).to.deep.equal({ 'guest/mover': { action: { path: 'guest', name: 'a' }, status: 'inactive' } });
+    // a trigger update keeps its rules
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'to', '?overwrite=true'), { auth: key, body: { parameters: [{ key: 'p', value: 1 }] } }));
+    expect(Object.keys(await rulesOf('to'))).to.deep.equal(['guest/mover']);
+
+    const del = await call('DELETE', entityUrl(s, 'rules', 'mover'), { auth: key });
+    expectOk(del);
+    expectConforms('Rule', del.body);
+    expect(await rulesOf('to')).to.deep.equal({});
+
+    expectOk(await call('PUT', entityUrl(s, 'rules', 'orphan'), { auth: key, body: { trigger: 'to', action: 'a' } }));
+    expectOk(await call('DELETE', entityUrl(s, 'triggers', 'to'), { auth: key }));
+    const orphan = await call('GET', entityUrl(s, 'rules', 'orphan'), { auth: key });
+    expectOk(orphan);
+    expect(orphan.body).to.deep.include({ status: 'inactive', trigger: { path: 'guest', name: 'to' } });
+    // a trigger made again under the name does not know the rule until it is enabled again
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'to'), { auth: key, body: {} }));
+    expect((await call('GET', entityUrl(s, 'rules', 'orphan'), { auth: key })).body.status).to.equal('inactive');
+    expectOk(await call('POST', entityUrl(s, 'rules', 'orphan'), { auth: key, body: { status: 'active' } }));
+    expect(await rulesOf('to')).to.deep.equal({ 'guest/orphan': { action: { path: 'guest', name: 'a' }, status: 'active' } });
   });
 });
 
