@@ -12,6 +12,7 @@ import { entityRoutes } from './routes/entities.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
+import { webRoutes } from './routes/web.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 
 export const API_VERSION = '1.0.0';
@@ -55,6 +56,8 @@ export function createApp(services: Services): Koa<SwirlState> {
     ctx.body = services.auth.issue(ctx.state.identity!, viaKey, req.expiresIn);
   });
   invokerRoutes(open, api, services);
+  // web actions answer without credentials: on the open router, ahead of the api router's authentication
+  webRoutes(open, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

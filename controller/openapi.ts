@@ -194,6 +194,36 @@ const briefProps = {
 };
 const limitSchema = (l: { min: number; max: number; default: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max, default: l.default });
 
+/** Web actions: no credentials; the action's result decides the response (docs/webactions.md). */
+function webPaths(): Record<string, unknown> {
+  const address = [
+    pathParam('namespace', 'The namespace of the action (never _)'),
+    pathParam('package', "The package holding the action, or 'default'"),
+    pathParam('action', 'The action name, with an optional extension: .http (the default), .json, .html, .svg, .text'),
+  ];
+  const rest = pathParam('path', '__ow_path; for .json, .html, .svg and .text also a property path projected from the result');
+  const operations = (parameters: unknown[]) =>
+    Object.fromEntries(
+      ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'].map((m) => [
+        m,
+        {
+          tags: ['Web actions'],
+          summary: `${m.toUpperCase()} a web action (annotation web-export); it runs as its namespace's owner`,
+          security: [],
+          parameters,
+          responses: {
+            default: { description: "The action's response: for .http its statusCode, headers and body; else the projected result. Header x-openwhisk-activation-id names the activation." },
+            '202': error('Still running after the blocking wait (x-openwhisk-activation-id names the activation)'),
+            '400': error('Request parameters not allowed (reserved or final), or a result not valid for the extension'),
+            '401': error('require-whisk-auth: no valid credentials, or not the X-Require-Whisk-Auth secret'),
+            '404': error('No such web-exported action, or the projected property is missing'),
+          },
+        },
+      ]),
+    );
+  return { '/web/{namespace}/{package}/{action}': operations(address), '/web/{namespace}/{package}/{action}/{path}': operations([...address, rest]) };
+}
+
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: '3.0.3',
@@ -216,6 +246,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       ...entityPaths(),
+      ...webPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
