@@ -4,6 +4,9 @@ import { MemoryBus } from './bus/memory.ts';
 import { RedisBus } from './bus/redis.ts';
 import type { Config } from './config.ts';
 import type { HealthStore } from './health.ts';
+import type { LeaseStore } from './lease.ts';
+import { MemoryLeaseStore } from './lease/memory.ts';
+import { RedisLeaseStore } from './lease/redis.ts';
 import { MemoryHealthStore } from './health/memory.ts';
 import { RedisHealthStore } from './health/redis.ts';
 import type { Logger } from './logger.ts';
@@ -17,6 +20,8 @@ export interface Infra {
   bus: MessageBus;
   health: HealthStore;
   throttles: ThrottleStore;
+  /** Leases that let exactly one controller do shared work (alarm ticks). */
+  leases: LeaseStore;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,7 @@ export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafka
   }
   const health: HealthStore = redis ? new RedisHealthStore({ client: redis }) : new MemoryHealthStore();
   const throttles: ThrottleStore = redis ? new RedisThrottleStore({ client: redis }) : new MemoryThrottleStore();
+  const leases: LeaseStore = redis ? new RedisLeaseStore({ client: redis }) : new MemoryLeaseStore();
   let bus: MessageBus;
   switch (config.bus) {
     case 'memory':
@@ -56,10 +62,12 @@ export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafka
     bus,
     health,
     throttles,
+    leases,
     async close() {
       await bus.close();
       await health.close();
       await throttles.close();
+      await leases.close();
       redis?.disconnect();
     },
   };

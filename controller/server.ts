@@ -13,6 +13,7 @@ import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
 import { tokenSecret } from './bootstrap.ts';
 import { EntityCache } from './entity-cache.ts';
+import { startFeeds } from './feeds/index.ts';
 import { Resolver } from './resolver.ts';
 import { Sequencer } from './sequencer.ts';
 import { SYSTEM_PACKAGES } from './system/index.ts';
@@ -59,6 +60,7 @@ export async function startController(config: Config, store: EntityStore, infra:
   const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }) });
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
+  const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: logger.child({ component: 'feeds' }) });
   const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler });
   const server = await new Promise<Server>((ok, fail) => {
     const s = app.listen(config.port, config.host, () => ok(s));
@@ -76,6 +78,7 @@ export async function startController(config: Config, store: EntityStore, infra:
         server.close(() => ok());
         server.closeIdleConnections();
       });
+      await feeds.close(); // no alarm or Kafka feed fires past this point
       await balancer.close();
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
       await records.flush();

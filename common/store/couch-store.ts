@@ -1,6 +1,7 @@
 import nano, { type DocumentScope, type ServerScope } from 'nano';
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
 import type { Action, EntityKind, EntityOf, EntitySummary, Stored } from '../entities.ts';
+import { type FeedDoc, feedId, type StoredFeed } from '../feed.ts';
 import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../errors.ts';
 import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
@@ -62,6 +63,7 @@ export class CouchStore implements EntityStore {
       whisks: this.server.use<Doc>(`${prefix}whisks`),
       subjects: this.server.use<Doc>(`${prefix}subjects`),
       activations: this.server.use<Doc>(`${prefix}activations`),
+      feeds: this.server.use<Doc>(`${prefix}feeds`),
     };
   }
 
@@ -271,6 +273,34 @@ export class CouchStore implements EntityStore {
         if ((e as NanoError).statusCode !== 409) throw storeError(e);
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------- feeds
+
+  async getFeed(namespace: string, name: string): Promise<StoredFeed | undefined> {
+    try {
+      const { _id: _i, ...rest } = await this.db.feeds.get(feedId({ namespace, name }));
+      return rest as unknown as StoredFeed;
+    } catch (e) {
+      if ((e as NanoError).statusCode === 404) return undefined;
+      throw storeError(e);
+    }
+  }
+
+  async putFeed(feed: FeedDoc, rev?: string): Promise<StoredFeed> {
+    const { _rev: _r, ...fields } = feed as FeedDoc & { _rev?: string };
+    const doc: Doc = { ...(fields as unknown as Doc), _id: feedId(feed), ...(rev ? { _rev: rev } : {}) };
+    const res = await attempt(() => this.db.feeds.insert(doc));
+    return { ...fields, _rev: res.rev };
+  }
+
+  async deleteFeed(namespace: string, name: string, rev: string): Promise<void> {
+    await attempt(() => this.db.feeds.destroy(feedId({ namespace, name }), rev));
+  }
+
+  async listFeeds(provider: string): Promise<StoredFeed[]> {
+    const rows = await this.view('feeds', 'by-provider', { key: provider, include_docs: true });
+    return rows.filter((r) => r.doc).map((r) => ({ ...content<FeedDoc>(r.doc!), _rev: r.doc!._rev! }));
   }
 
   // ---------------------------------------------------------------------------------- activations

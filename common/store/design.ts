@@ -57,6 +57,12 @@ export const designDocs = {
       reduce: '_count',
     },
   },
+  feeds: {
+    // trigger feeds per provider (alarms, kafka): each controller loads those it runs
+    'by-provider': {
+      map: `function (doc) { if (doc.provider && doc.namespace && doc.name) { emit(doc.provider, null); } }`,
+    },
+  },
 } as const;
 
 export type DatabaseName = keyof typeof designDocs;

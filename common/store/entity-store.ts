@@ -1,5 +1,6 @@
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
 import type { EntityKind, EntityOf, EntitySummary, Stored } from '../entities.ts';
+import type { FeedDoc, StoredFeed } from '../feed.ts';
 import type { Subject } from '../identity.ts';
 
 export interface ListOptions {
@@ -58,6 +59,15 @@ export interface EntityStore {
   /** Newest first; brief records (no logs, no response), or the full records with `docs: true`. */
   listActivations(namespace: string, query: ActivationQuery & { docs?: boolean }): Promise<ActivationRecord[]>;
   countActivations(namespace: string, query: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number>;
+
+  /** The feed of the trigger `namespace/name`, or undefined. */
+  getFeed(namespace: string, name: string): Promise<StoredFeed | undefined>;
+  /** Create (no rev; an existing one is a 409) or replace (current rev; stale → 409) a trigger's feed. */
+  putFeed(feed: FeedDoc, rev?: string): Promise<StoredFeed>;
+  /** Delete a feed at the revision read (stale → 409, missing → 404). */
+  deleteFeed(namespace: string, name: string, rev: string): Promise<void>;
+  /** Every feed of a provider (every controller runs them all). */
+  listFeeds(provider: string): Promise<StoredFeed[]>;
 
   /** A server-wide secret (JWT key...), created with `make()` the first time it is asked for. */
   secret(name: string, make: () => string): Promise<string>;

@@ -1,5 +1,6 @@
+import { alarmsPackage, messagingPackage } from './feeds.ts';
 import type { SystemPackage } from './packages.ts';
 import { utilsPackage } from './utils.ts';
 
 /** Every package of `/whisk.system`, installed by each controller at start. */
-export const SYSTEM_PACKAGES: readonly SystemPackage[] = [utilsPackage];
+export const SYSTEM_PACKAGES: readonly SystemPackage[] = [utilsPackage, alarmsPackage, messagingPackage];

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { ActivationRecord } from '../../common/activation.ts';
 import type { Action, Entity, EntityKind, Package, Rule, Stored } from '../../common/entities.ts';
 import { ConflictError, Messages, NotFoundError } from '../../common/errors.ts';
+import type { FeedDoc } from '../../common/feed.ts';
 import { SIZES } from '../../common/limits.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import {
@@ -598,6 +599,66 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
       });
     });
 
+    // ------------------------------------------------------------------------------- feeds
+    describe('trigger feeds', function () {
+      const feed = (namespace: string, name: string, provider = 'alarms'): FeedDoc => ({
+        namespace,
+        name,
+        provider,
+        feed: 'alarms/alarm',
+        config: { cron: '* * * * *', payload: { n: 1 } },
+        active: true,
+        dateChanged: T0,
+        created: T0,
+      });
+
+      it('put, get, replace with rev, delete; a missing feed is undefined', async function () {
+        const ns = uniqueName('feeds');
+        expect(await store.getFeed(ns, 't')).to.equal(undefined);
+        const created = await store.putFeed(feed(ns, 't'));
+        expect(created).to.deep.equal({ ...feed(ns, 't'), _rev: created._rev });
+        expect(await store.getFeed(ns, 't')).to.deep.equal(created);
+        const paused = await store.putFeed({ ...created, active: false, reason: 'paused' }, created._rev);
+        expect(paused._rev).to.not.equal(created._rev);
+        expect(await store.getFeed(ns, 't')).to.deep.equal({ ...feed(ns, 't'), active: false, reason: 'paused', _rev: paused._rev });
+        await store.deleteFeed(ns, 't', paused._rev);
+        expect(await store.getFeed(ns, 't')).to.equal(undefined);
+      });
+
+      it('creating twice, replacing or deleting with a stale rev are ConflictErrors; deleting a missing feed is a NotFoundError', async function () {
+        const ns = uniqueName('feeds');
+        const first = await store.putFeed(feed(ns, 't'));
+        await expectReject(store.putFeed(feed(ns, 't')), ConflictError);
+        const second = await store.putFeed({ ...first, config: { cron: '0 * * * *' } }, first._rev);
+        await expectReject(store.putFeed(first, first._rev), ConflictError);
+        await expectReject(store.deleteFeed(ns, 't', first._rev), ConflictError);
+        expect((await store.getFeed(ns, 't'))?.config).to.deep.equal({ cron: '0 * * * *' });
+        await store.deleteFeed(ns, 't', second._rev);
+        await expectReject(store.deleteFeed(ns, 'never', second._rev), NotFoundError);
+      });
+
+      it('lists the feeds of one provider, across namespaces', async function () {
+        const a = uniqueName('feeds');
+        const b = uniqueName('feeds');
+        const provider = uniqueName('provider');
+        await store.putFeed(feed(a, 'one', provider));
+        await store.putFeed(feed(b, 'two', provider));
+        await store.putFeed(feed(a, 'other', `${provider}x`));
+        const listed = await store.listFeeds(provider);
+        expect(listed.map((f) => `${f.namespace}/${f.name}`).sort()).to.deep.equal([`${a}/one`, `${b}/two`].sort());
+        expect(listed.every((f) => typeof f._rev === 'string' && f.provider === provider)).to.equal(true);
+        expect(await store.listFeeds(uniqueName('none'))).to.deep.equal([]);
+      });
+
+      it('a feed and an entity of the same trigger name do not collide', async function () {
+        const ns = uniqueName('feeds');
+        const trigger = await store.put('trigger', sampleTrigger({ namespace: ns, name: 't' }));
+        await store.putFeed(feed(ns, 't'));
+        expect(await store.get('trigger', ns, 't')).to.deep.equal(trigger);
+        expect(await store.count('trigger', { namespace: ns })).to.equal(1);
+      });
+    });
+
     // ------------------------------------------------------------------------------- restart
     // a server this suite did not start (real CouchDB) cannot be restarted by it
     if (opts.restartable) describe('persistence across a restart', function () {
@@ -633,6 +694,16 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
         // and the store keeps working: an update with a revision from before the restart
         const t3 = await store.put('trigger', { ...trigger, version: '0.0.3' }, t2._rev);
         expect((await store.get('trigger', ns, 't'))._rev).to.equal(t3._rev);
+      });
+
+      it('reads back trigger feeds after a restart', async function () {
+        if (!ctx?.restart) throw new Error('a restartable store under test must provide restart()');
+        const ns = uniqueName('persist');
+        const provider = uniqueName('provider');
+        const saved = await store.putFeed({ namespace: ns, name: 't', provider, feed: 'alarms/once', config: { date: T0 }, active: true, dateChanged: T0, created: T0 });
+        store = await ctx.restart();
+        expect(await store.getFeed(ns, 't')).to.deep.equal(saved);
+        expect(await store.listFeeds(provider)).to.deep.equal([saved]);
       });
     });
   });
