@@ -26,7 +26,7 @@ if (couchUrl) {
       teardown: async () => {
         await store.close();
         const server = nano(couchUrl);
-        for (const db of ['whisks', 'subjects', 'activations']) {
+        for (const db of ['whisks', 'subjects', 'activations', 'feeds']) {
           await server.db.destroy(`${prefix}${db}`).catch(() => undefined);
         }
       },
