@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Middleware } from 'koa';
 import { Messages, SwirlError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -61,4 +63,15 @@ function defaultMessage(status: number): string {
     default:
       return 'The request could not be processed.';
   }
+}
+
+/** Listen on `host:port` (0: any free port); the URL names 127.0.0.1 when bound to every interface. */
+export async function listen(app: { listen: (port: number, host: string, cb: () => void) => Server }, port: number, host: string): Promise<{ server: Server; url: string }> {
+  const server = await new Promise<Server>((ok, fail) => {
+    const s = app.listen(port, host, () => ok(s));
+    s.once('error', fail);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const name = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return { server, url: `http://${name.includes(':') ? `[${name}]` : name}:${bound}` };
 }

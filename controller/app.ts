@@ -12,6 +12,7 @@ import { entityRoutes } from './routes/entities.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
+import { opsRoutes } from './routes/ops.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -54,6 +55,7 @@ export function createApp(services: Services): Koa<SwirlState> {
     ctx.body = services.auth.issue(ctx.state.identity!, viaKey, req.expiresIn);
   });
   invokerRoutes(open, api, services);
+  opsRoutes(open, api, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

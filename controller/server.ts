@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Config } from '../common/config.ts';
+import { listen } from '../common/http.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Readiness } from '../common/ops.ts';
 import type { Infra } from '../common/infra.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { LoadBalancer } from '../loadbalancer/balancer.ts';
@@ -47,23 +48,28 @@ export async function startController(config: Config, store: EntityStore, infra:
   });
   const cache = new EntityCache(store, config.entityCacheMs);
   const activator = new Activator({ controllerId: config.controllerId, cache, admission: throttler, balancer, log: lbLog });
-  const app = createApp({ config, store, logger, auth, cache, activator, health, scheduler });
-  const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(config.port, config.host, () => ok(s));
-    s.once('error', fail);
-  });
+  let stopping = false;
+  const readiness: Readiness = {
+    checks: { store: () => store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() },
+    notReady: () => (stopping ? 'The controller is shutting down.' : undefined),
+  };
+  const app = createApp({ config, store, logger, auth, cache, activator, health, scheduler, readiness });
+  const { server, url } = await listen(app, config.port, config.host);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
-  const { port } = server.address() as AddressInfo;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return {
     server,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     close: async () => {
+      // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered
+      stopping = true;
+      // a keep-alive connection becomes idle once its request is answered: close those as they come
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
       await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeIdleConnections();
       });
+      clearInterval(idle);
       await balancer.close();
       await health.close();
     },

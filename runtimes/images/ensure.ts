@@ -211,3 +211,14 @@ export async function ensureImages(docker: Dockerode, opts: EnsureImagesOptions 
 }
 
 const inflight = new Map<string, Promise<void>>();
+
+/**
+ * Check that the runtime images exist, building nothing: for an invoker in a container,
+ * whose own files say nothing about the Docker host's (the images are built there by
+ * `npm run images`). Throws naming the missing ones.
+ */
+export async function requireImages(docker: Dockerode, kinds: string[] = Object.keys(BUILDS)): Promise<void> {
+  const missing: string[] = [];
+  for (const kind of kinds) if (!(await inspect(docker, runtimeImage(kind)))) missing.push(runtimeImage(kind));
+  if (missing.length) throw new Error(`runtime images missing on the Docker host: ${missing.join(', ')} (build them there with npm run images)`);
+}
