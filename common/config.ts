@@ -18,8 +18,10 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).default('./.swirl/data'),
   /** A CouchDB URL (with credentials); when unset, standalone runs the embedded CouchDB-API server. */
   couchdbUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** Port of the embedded CouchDB-API server (0: any free port). It binds to 127.0.0.1 only. */
+  /** Port of the embedded CouchDB-API server (0: any free port). */
   embeddedCouchdbPort: port.default(0),
+  /** Interface of the embedded CouchDB-API server. It has no authentication: anything but 127.0.0.1 only on a private network (a cluster whose invokers use the controller's embedded store). */
+  embeddedCouchdbHost: z.string().min(1).default('127.0.0.1'),
   /** Prefix for database names (subjects, whisks, activations), to share one CouchDB. */
   dbPrefix: z.string().regex(/^[a-z][a-z0-9_$()+/-]*$|^$/, 'lower-case letters, digits and _$()+-/ only, starting with a letter').default(''),
   /** `uuid:key` of the guest identity; generated once and kept in the store when unset. */
