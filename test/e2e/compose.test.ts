@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { removeInvokerContainers, waitForStates } from '../support/cluster.ts';
-import { clusterImages, invokerOfHost, requireTool, runTool, waitHealthy } from '../support/deploy.ts';
+import { clusterImages, invokeOnEveryInvoker, invokerOfHost, requireTool, runTool, waitHealthy } from '../support/deploy.ts';
 import { freePort } from '../support/process.ts';
 import { call } from '../support/server.ts';
 
@@ -65,27 +65,13 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     await waitForStates(base, IDS, 'up', 30_000);
     expect((await call('GET', `${base}/ready`)).status).to.equal(200);
 
-    const names = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'];
-    for (const n of names) {
-      const r = await call('PUT', `${api}/namespaces/_/actions/${n}`, { auth: key!, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { host: require("os").hostname(), n: p.n } }' }, limits: { memory: 128 } } });
-      expect(r.status).to.equal(200);
-    }
-    // sharding spreads the actions over both invokers; each action runs where its home is
-    const ranOn = new Set<string>();
-    for (let i = 0; i < 3 * names.length && ranOn.size < IDS.length; i++) {
-      const r = await call('POST', `${api}/namespaces/_/actions/${names[i % names.length]}?blocking=true&result=true`, { auth: key!, body: { n: i } });
-      expect(r.status, JSON.stringify(r.body)).to.equal(200);
-      expect(r.body.n).to.equal(i);
-      const invoker = await invokerOfHost(r.body.host);
-      if (invoker) ranOn.add(invoker);
-    }
-    expect([...ranOn].sort()).to.deep.equal(IDS.map(String));
+    await invokeOnEveryInvoker(api, key!, IDS);
 
     // the controller reaches the invokers' operations endpoints by their compose names, with the token
     const disable = await call('POST', `${api}/invokers/${IDS[0]}/disable`, { auth: adminKey });
     expect(disable.status, JSON.stringify(disable.body)).to.be.oneOf([200, 202]);
     await waitForStates(base, [IDS[0]!], 'offline', 20_000);
-    const other = await call('POST', `${api}/namespaces/_/actions/${names[0]}?blocking=true&result=true`, { auth: key!, body: { n: 99 } });
+    const other = await call('POST', `${api}/namespaces/_/actions/s0?blocking=true&result=true`, { auth: key!, body: { n: 99 } });
     expect(await invokerOfHost(other.body.host)).to.equal(String(IDS[1]));
     expect((await call('POST', `${api}/invokers/${IDS[0]}/enable`, { auth: adminKey })).status).to.equal(200);
     await waitForStates(base, IDS, 'up', 20_000);

@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import Dockerode from 'dockerode';
 import { CLUSTER_IMAGES, clusterRecipe } from '../../runtimes/images/cluster.ts';
 import { buildRecipes, ensureImages } from '../../runtimes/images/ensure.ts';
+import { expect } from 'chai';
 import { sleep } from './api.ts';
+import { call } from './server.ts';
 
 /** What the deployment tests (compose, ansible) share: commands, the images, waiting for containers. */
 
@@ -58,4 +60,25 @@ export async function waitHealthy(name: string, ms = 90_000): Promise<void> {
 export async function invokerOfHost(hostname: string): Promise<string | undefined> {
   const info = await new Dockerode().getContainer(hostname).inspect().catch(() => undefined);
   return info?.Config.Labels?.['swirl.invoker'];
+}
+
+/**
+ * The smoke test of a deployed cluster: actions that say where they ran, invoked (blocking)
+ * until each of the invokers `ids` has run one; sharding spreads the actions over them.
+ */
+export async function invokeOnEveryInvoker(api: string, key: string, ids: number[]): Promise<void> {
+  const names = ['s0', 's1', 's2', 's3', 's4', 's5'];
+  for (const n of names) {
+    const r = await call('PUT', `${api}/namespaces/_/actions/${n}?overwrite=true`, { auth: key, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { host: require("os").hostname(), n: p.n } }' }, limits: { memory: 128 } } });
+    expect(r.status).to.equal(200);
+  }
+  const ranOn = new Set<string>();
+  for (let i = 0; i < 3 * names.length && ranOn.size < ids.length; i++) {
+    const r = await call('POST', `${api}/namespaces/_/actions/${names[i % names.length]}?blocking=true&result=true`, { auth: key, body: { n: i } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    expect(r.body.n).to.equal(i);
+    const invoker = await invokerOfHost(r.body.host);
+    if (invoker) ranOn.add(invoker);
+  }
+  expect([...ranOn].sort()).to.deep.equal(ids.map(String).sort());
 }
