@@ -7,7 +7,7 @@ import { RedisBus } from '../../common/bus/redis.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { sleep } from '../support/api.ts';
 import { startKafkaFixture } from '../support/kafka-fixture.ts';
-import { createAdmin, recordOf as recordOfActivation, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
+import { clusterEnv, createAdmin, recordOf as recordOfActivation, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
 import { freePort, type Spawned } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { call } from '../support/server.ts';
@@ -45,16 +45,8 @@ for (const bus of ['redis', 'kafka'] as const) {
     const startCluster = async (): Promise<Cluster> => {
       const port = await freePort();
       const env: Record<string, string> = {
-        SWIRL_COUCHDB_URL: store.couch.url,
-        SWIRL_REDIS_URL: redis.url,
-        SWIRL_BUS: bus,
+        ...clusterEnv({ couchdbUrl: store.couch.url, redisUrl: redis.url, bus, dataDir }),
         ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}),
-        SWIRL_DATA_DIR: dataDir,
-        SWIRL_LOG_LEVEL: 'warn',
-        SWIRL_PREWARM: '[]',
-        SWIRL_CONTAINER_FACTORY: 'docker',
-        SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
-        SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
         SWIRL_CONTROLLER_COUNT: '2',
       };
       const controller = startControllerProcess(env, port);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../support/api.ts';
-import { createAdmin, recordOf, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
+import { clusterEnv, createAdmin, recordOf, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
 import { freePort, type Spawned } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { call, type Reply } from '../support/server.ts';
@@ -40,18 +40,7 @@ describe('cluster operations: ready, drain, enable, SIGTERM', function () {
     store = await startEmbeddedStore();
     redis = await startRedis();
     streams = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    env = {
-      SWIRL_COUCHDB_URL: store.couch.url,
-      SWIRL_REDIS_URL: redis.url,
-      SWIRL_BUS: 'redis',
-      SWIRL_DATA_DIR: dataDir,
-      SWIRL_LOG_LEVEL: 'warn',
-      SWIRL_PREWARM: '[]',
-      SWIRL_CONTAINER_FACTORY: 'docker',
-      SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
-      SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
-      SWIRL_OPS_TOKEN: OPS_TOKEN,
-    };
+    env = { ...clusterEnv({ couchdbUrl: store.couch.url, redisUrl: redis.url, bus: 'redis', dataDir }), SWIRL_OPS_TOKEN: OPS_TOKEN };
     const port = await freePort();
     const controller = startControllerProcess(env, port);
     procs.push(controller);

@@ -6,6 +6,19 @@ import { call } from './server.ts';
 
 /** Real cluster processes for the e2e tier: `controller/main.ts`, `invoker/main.ts` and the admin command. */
 
+/** The settings cluster tests share: a store, Redis and a bus, Docker containers, throttles out of the way. */
+export const clusterEnv = (o: { couchdbUrl: string; redisUrl: string; bus: string; dataDir: string }): Record<string, string> => ({
+  SWIRL_COUCHDB_URL: o.couchdbUrl,
+  SWIRL_REDIS_URL: o.redisUrl,
+  SWIRL_BUS: o.bus,
+  SWIRL_DATA_DIR: o.dataDir,
+  SWIRL_LOG_LEVEL: 'warn',
+  SWIRL_PREWARM: '[]',
+  SWIRL_CONTAINER_FACTORY: 'docker',
+  SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
+  SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
+});
+
 export const startControllerProcess = (env: Record<string, string>, port: number, id = 0): Spawned =>
   run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_CONTROLLER_ID: String(id) });
 
