@@ -49,20 +49,28 @@ export interface Action extends EntityBase {
   limits: ActionLimits;
 }
 
-export interface Trigger extends EntityBase {
-  parameters: KeyValue[];
-  limits: Record<string, never>;
-}
-
 export interface PathName {
   name: string;
   path: string;
 }
 
+/** What a trigger keeps of each of its rules (OpenWhisk's ReducedRule): the rule's status lives here. */
+export interface ReducedRule {
+  action: PathName;
+  status: 'active' | 'inactive';
+}
+
+export interface Trigger extends EntityBase {
+  parameters: KeyValue[];
+  limits: Record<string, never>;
+  /** The rules it fires, keyed by the rule's fully qualified name (`ns/rule`). */
+  rules?: Record<string, ReducedRule>;
+}
+
 export interface Rule extends EntityBase {
   trigger: PathName;
   action: PathName;
-  status: 'active' | 'inactive';
+  status: ReducedRule['status'];
 }
 
 export interface PackageBinding {
@@ -276,7 +284,8 @@ export function newTrigger(t: Target, put: TriggerPut, now = Date.now()): Trigge
 
 export function updateTrigger(old: Trigger, put: TriggerPut, now = Date.now()): Trigger {
   checkSize('parameters', put.parameters, SIZES.parameters);
-  return { ...bumped(old, put.publish, put.annotations, now), parameters: put.parameters ?? old.parameters, limits: {} };
+  // the rules are not the request's to change: rule writes maintain them
+  return { ...bumped(old, put.publish, put.annotations, now), parameters: put.parameters ?? old.parameters, limits: {}, ...(old.rules ? { rules: old.rules } : {}) };
 }
 
 export const pathName = (q: QualifiedName): PathName => ({ name: q.name, path: entityPath(q) });

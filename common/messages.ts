@@ -1,4 +1,5 @@
 import type { ActivationRecord } from './activation.ts';
+import type { KeyValue } from './entities.ts';
 
 /**
  * What controllers and invokers say to each other over the bus (OpenWhisk's
@@ -23,6 +24,8 @@ export interface ActivationMessage {
   /** The final parameters (package < action < request). */
   params: Record<string, unknown>;
   cause?: string;
+  /** Annotations the record carries besides the invoker's own (`binding`, `causedBy`). */
+  annotations?: KeyValue[];
   /** Epoch ms when the controller accepted the request (waitTime starts here). */
   receivedAt: number;
 }

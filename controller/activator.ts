@@ -1,12 +1,11 @@
 import { type ActivationRecord, newActivationId } from '../common/activation.ts';
-import { type Action, annotation, type KeyValue, type Stored } from '../common/entities.ts';
-import { BadRequestError } from '../common/errors.ts';
+import { annotation } from '../common/entities.ts';
 import { authKey, type Identity } from '../common/identity.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ActivationMessage } from '../common/messages.ts';
-import { entityPath, type QualifiedName } from '../common/names.ts';
+import type { QualifiedName } from '../common/names.ts';
 import type { LoadBalancer } from '../loadbalancer/balancer.ts';
-import type { EntityCache } from './entity-cache.ts';
+import type { ResolvedAction, Resolver } from './resolver.ts';
 
 /** Admission per namespace (Throttler): throws TooManyRequestsError; `finished` frees the concurrency slot. */
 export interface Admission {
@@ -25,6 +24,8 @@ export interface InvokeRequest {
   waitMs: number;
   tid: string;
   cause?: string;
+  /** What caused it, recorded on the activation as `causedBy` (OpenWhisk marks sequence components so). */
+  causedBy?: 'sequence';
 }
 
 /** `record` is absent when the activation was not waited for, or is still running after the wait. */
@@ -33,7 +34,12 @@ export interface InvokeOutcome {
   record?: ActivationRecord;
 }
 
-const toObject = (kvs: KeyValue[] | undefined): Record<string, unknown> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, kv.value]));
+/**
+ * Runs actions of a kind the controller itself executes rather than an invoker
+ * (sequences, built-in feed actions). It gets the resolved action, the merged parameters
+ * and a fresh activation id, and owns writing the activation record.
+ */
+export type LocalKind = (req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string) => Promise<InvokeOutcome>;
 
 /**
  * Turns "invoke this action" into an activation on an invoker: reads the action (and its
@@ -42,24 +48,35 @@ const toObject = (kvs: KeyValue[] | undefined): Record<string, unknown> => Objec
  * callers waits for the result. Triggers and sequences invoke through here too.
  */
 export class Activator {
+  private readonly local = new Map<string, LocalKind>();
+
   constructor(
     private readonly opts: {
       controllerId: string;
-      cache: EntityCache;
+      resolver: Resolver;
       admission: Admission;
       balancer: LoadBalancer;
       log: Logger;
     },
   ) {}
 
-  async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
-    const { target, identity } = req;
-    const path = entityPath(target);
-    const action: Stored<Action> = await this.opts.cache.get('action', path, target.name);
-    if (action.exec.kind === 'sequence') throw new BadRequestError('Invoking a sequence is not supported yet.');
-    const pkgParams = target.pkg ? toObject((await this.opts.cache.get('package', target.namespace, target.pkg)).parameters) : {};
-    const params = { ...pkgParams, ...toObject(action.parameters), ...req.params };
+  /** Let the controller run actions of `kind` itself. */
+  useKind(kind: string, run: LocalKind): void {
+    this.local.set(kind, run);
+  }
 
+  async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    const resolved = await this.opts.resolver.action(req.identity.namespace, req.target);
+    const params = { ...resolved.params, ...req.params };
+    const local = this.local.get(resolved.action.exec.kind);
+    if (local) return local(req, resolved, params, newActivationId());
+    return this.dispatch(req, resolved, params);
+  }
+
+  /** Send the activation to an invoker through the load balancer. */
+  private async dispatch(req: InvokeRequest, { action, path, binding }: ResolvedAction, params: Record<string, unknown>): Promise<InvokeOutcome> {
+    const { target, identity } = req;
+    const annotations = [...(binding ? [{ key: 'binding', value: binding }] : []), ...(req.causedBy ? [{ key: 'causedBy', value: req.causedBy }] : [])];
     const activationId = newActivationId();
     const receivedAt = Date.now();
     const timeoutMs = action.limits.timeout;
@@ -76,6 +93,7 @@ export class Activator {
       action: { path, name: target.name, rev: action._rev },
       params,
       ...(req.cause ? { cause: req.cause } : {}),
+      ...(annotations.length ? { annotations } : {}),
       receivedAt,
     };
     let result: Promise<ActivationRecord | undefined>;

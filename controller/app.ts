@@ -13,6 +13,8 @@ import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { triggerRoutes } from './routes/triggers.ts';
+import { webRoutes } from './routes/web.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -56,10 +58,13 @@ export function createApp(services: Services): Koa<SwirlState> {
   });
   invokerRoutes(open, api, services);
   opsRoutes(open, api, services);
+  // web actions answer without credentials: on the open router, ahead of the api router's authentication
+  webRoutes(open, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);
   activationRoutes(api, services);
+  triggerRoutes(api, services);
   entityRoutes(api, services);
   app.use(api.routes());
   // 405 (with Allow) for a known path with another method; the error body is added by requestContext

@@ -81,18 +81,35 @@ export class Authenticator {
     return identityOf(subject, ns);
   }
 
-  private async byUuid(uuid: string): Promise<Identity | undefined> {
+  private byUuid(uuid: string): Promise<Identity | undefined> {
+    return this.cached(uuid, async () => {
+      const found = await this.store.subjectByUuid(uuid);
+      return found && !found.subject.blocked ? identityOf(found.subject, found.subject.namespaces.find((n) => n.uuid === uuid)!) : undefined;
+    });
+  }
+
+  /**
+   * The identity that owns a namespace, or undefined (no owner, or blocked): what runs
+   * on its behalf without a caller of its own — web actions, feeds firing its triggers.
+   */
+  ownerOf(namespace: string): Promise<Identity | undefined> {
+    return this.cached(`ns:${namespace}`, async () => {
+      const subject = await this.store.subjectByNamespace(namespace);
+      const ns = subject?.namespaces.find((n) => n.name === namespace);
+      return subject && ns && !subject.blocked ? identityOf(subject, ns) : undefined;
+    });
+  }
+
+  private async cached(key: string, load: () => Promise<Identity | undefined>): Promise<Identity | undefined> {
     const now = Date.now();
-    const hit = this.cache.get(uuid);
+    const hit = this.cache.get(key);
     if (hit && hit.expires > now) return hit.identity;
-    const found = await this.store.subjectByUuid(uuid);
-    if (!found || found.subject.blocked) {
-      this.cache.delete(uuid);
+    const identity = await load();
+    if (!identity) {
+      this.cache.delete(key);
       return undefined;
     }
-    const ns = found.subject.namespaces.find((n) => n.uuid === uuid)!;
-    const identity = identityOf(found.subject, ns);
-    if (this.opts.cacheMs > 0) this.cache.set(uuid, { identity, expires: now + this.opts.cacheMs });
+    if (this.opts.cacheMs > 0) this.cache.set(key, { identity, expires: now + this.opts.cacheMs });
     return identity;
   }
 

@@ -9,6 +9,10 @@ import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
 import type { Activator } from './activator.ts';
 import type { Authenticator } from './auth.ts';
 import type { EntityCache } from './entity-cache.ts';
+import type { Resolver } from './resolver.ts';
+import type { RecordWriter } from '../common/record-writer.ts';
+import type { Throttler } from '../loadbalancer/throttles.ts';
+import type { TriggerFirer } from './triggers.ts';
 
 /** What every request handler can reach: the request's transaction id, logger and caller. */
 export interface SwirlState {
@@ -25,7 +29,14 @@ export interface Services {
   auth: Authenticator;
   /** Entities the invoke path reads; entity writes invalidate it. */
   cache: EntityCache;
+  /** Reads actions and packages through packages, bindings and entitlement. */
+  resolver: Resolver;
   activator: Activator;
+  throttler: Throttler;
+  /** Stores the records of activations the controller runs itself (trigger fires, sequences). */
+  records: RecordWriter;
+  /** Fires triggers: the API's POST and feeds. */
+  triggers: TriggerFirer;
   health: HealthMonitor;
   scheduler: ShardingScheduler;
   /** What GET /ready checks (store, bus, health store), and whether the controller is stopping. */

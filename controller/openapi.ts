@@ -63,6 +63,8 @@ function entityPaths(): Record<string, unknown> {
       const params = [nsParam, ...(p.includes('{package}') ? [pathParam('package', 'The package holding the action')] : []), pathParam('name', 'The entity name')];
       paths[p] = {
         ...(k.collection === 'actions' ? { post: invokeOperation(params) } : {}),
+        ...(k.collection === 'triggers' ? { post: fireOperation(params) } : {}),
+        ...(k.collection === 'rules' ? { post: ruleStateOperation(params) } : {}),
         get: {
           tags: [k.tag],
           summary: `Get one of the ${k.collection}`,
@@ -122,6 +124,31 @@ function invokeOperation(params: Schema[]): Schema {
   };
 }
 
+function fireOperation(params: Schema[]): Schema {
+  return {
+    tags: ['Triggers'],
+    summary: 'Fire a trigger: every active rule invokes its action (non-blocking) with the trigger’s parameters under this payload',
+    parameters: params,
+    requestBody: { required: false, content: json({ type: 'object' }) },
+    responses: {
+      '202': { description: 'Some rule is active: the trigger activation id (its record logs one line per rule)', content: json(ref('ActivationId')) },
+      '204': { description: 'No rule of the trigger is active: nothing ran, nothing is recorded' },
+      '429': error('Over the namespace’s trigger fires per minute'),
+      ...pick('400', '401', '403', '404', '500', '503'),
+    },
+  };
+}
+
+function ruleStateOperation(params: Schema[]): Schema {
+  return {
+    tags: ['Rules'],
+    summary: 'Enable (active) or disable (inactive) a rule',
+    parameters: params,
+    requestBody: { required: true, content: json({ type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['active', 'inactive'] } } }) },
+    responses: { '200': { description: 'The rule in its new status', content: json(ref('Rule')) }, ...pick('400', '401', '403', '404', '409', '500', '503') },
+  };
+}
+
 function activationPaths(): Record<string, Schema> {
   const idParam = pathParam('activationid', 'The activation id (32 hex characters)');
   const one = (summary: string, schema: Schema) => ({
@@ -167,6 +194,36 @@ const briefProps = {
 };
 const limitSchema = (l: { min: number; max: number; default: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max, default: l.default });
 
+/** Web actions: no credentials; the action's result decides the response (docs/webactions.md). */
+function webPaths(): Record<string, unknown> {
+  const address = [
+    pathParam('namespace', 'The namespace of the action (never _)'),
+    pathParam('package', "The package holding the action, or 'default'"),
+    pathParam('action', 'The action name, with an optional extension: .http (the default), .json, .html, .svg, .text'),
+  ];
+  const rest = pathParam('path', '__ow_path; for .json, .html, .svg and .text also a property path projected from the result');
+  const operations = (parameters: unknown[]) =>
+    Object.fromEntries(
+      ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'].map((m) => [
+        m,
+        {
+          tags: ['Web actions'],
+          summary: `${m.toUpperCase()} a web action (annotation web-export); it runs as its namespace's owner`,
+          security: [],
+          parameters,
+          responses: {
+            default: { description: "The action's response: for .http its statusCode, headers and body; else the projected result. Header x-openwhisk-activation-id names the activation." },
+            '202': error('Still running after the blocking wait (x-openwhisk-activation-id names the activation)'),
+            '400': error('Request parameters not allowed (reserved or final), or a result not valid for the extension'),
+            '401': error('require-whisk-auth: no valid credentials, or not the X-Require-Whisk-Auth secret'),
+            '404': error('No such web-exported action, or the projected property is missing'),
+          },
+        },
+      ]),
+    );
+  return { '/web/{namespace}/{package}/{action}': operations(address), '/web/{namespace}/{package}/{action}/{path}': operations([...address, rest]) };
+}
+
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: '3.0.3',
@@ -189,6 +246,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       ...entityPaths(),
+      ...webPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
@@ -210,7 +268,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
             limits: ref('ActionLimits'),
           },
         },
-        Trigger: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: { ...briefProps, parameters: keyValues, limits: { type: 'object' } } },
+        Trigger: {
+          type: 'object',
+          required: ['namespace', 'name', 'version', 'publish'],
+          properties: {
+            ...briefProps,
+            parameters: keyValues,
+            limits: { type: 'object' },
+            rules: { type: 'object', description: 'Its rules by fully qualified name (ns/rule): each rule’s action and status', additionalProperties: { type: 'object', properties: { action: ref('PathName'), status: { type: 'string', enum: ['active', 'inactive'] } } } },
+          },
+        },
         Rule: {
           type: 'object',
           required: ['namespace', 'name', 'version', 'publish', 'trigger', 'action'],

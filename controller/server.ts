@@ -14,6 +14,12 @@ import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
 import { tokenSecret } from './bootstrap.ts';
 import { EntityCache } from './entity-cache.ts';
+import { Resolver } from './resolver.ts';
+import { Sequencer } from './sequencer.ts';
+import { SYSTEM_PACKAGES } from './system/index.ts';
+import { ensureSystemPackages } from './system/packages.ts';
+import { RecordWriter } from '../common/record-writer.ts';
+import { TriggerFirer } from './triggers.ts';
 
 export interface RunningController {
   server: Server;
@@ -26,6 +32,7 @@ export interface RunningController {
  * and listen on the configured host and port.
  */
 export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger): Promise<RunningController> {
+  await ensureSystemPackages(store, SYSTEM_PACKAGES, logger);
   const auth = new Authenticator(store, await tokenSecret(store, config), { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
   const lbLog = logger.child({ component: 'loadbalancer' });
   const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
@@ -47,13 +54,18 @@ export async function startController(config: Config, store: EntityStore, infra:
     },
   });
   const cache = new EntityCache(store, config.entityCacheMs);
-  const activator = new Activator({ controllerId: config.controllerId, cache, admission: throttler, balancer, log: lbLog });
+  const resolver = new Resolver(cache);
+  const records = new RecordWriter(store, logger.child({ component: 'records' }));
+  const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, log: lbLog });
+  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }) });
+  activator.useKind('sequence', sequencer.run);
+  const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
   let stopping = false;
   const readiness: Readiness = {
     checks: { store: () => store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() },
     notReady: () => (stopping ? 'The controller is shutting down.' : undefined),
   };
-  const app = createApp({ config, store, logger, auth, cache, activator, health, scheduler, readiness });
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness });
   const { server, url } = await listen(app, config.port, config.host);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
@@ -71,6 +83,8 @@ export async function startController(config: Config, store: EntityStore, infra:
       });
       clearInterval(idle);
       await balancer.close();
+      await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
+      await records.flush();
       await health.close();
     },
   };

@@ -23,6 +23,8 @@ export interface ActivationJob {
   params: Record<string, unknown>;
   /** Activation id of the sequence or trigger that caused this one. */
   cause?: string;
+  /** Annotations the controller adds to the record (`binding`, `causedBy`). */
+  annotations?: KeyValue[];
   /** Epoch ms when the controller accepted the request (for `waitTime`). */
   receivedAt?: number;
 }
@@ -69,6 +71,7 @@ export class ActivationRunner {
       { key: 'path', value: path },
       { key: 'kind', value: kind },
       { key: 'limits', value: action.limits },
+      ...(job.annotations ?? []),
     ];
     const record = (start: number, res: ActivationResponse, logs: string[] = []): ActivationRecord => {
       const end = Date.now();

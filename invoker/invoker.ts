@@ -8,7 +8,7 @@ import { type ActivationJob, ActivationRunner } from './activation-runner.ts';
 import { selectFactory } from './factory/select.ts';
 import { ContainerPool, type PoolStats } from './pool.ts';
 import { ProxyClient } from './proxy-client.ts';
-import { RecordWriter } from './record-writer.ts';
+import { RecordWriter } from '../common/record-writer.ts';
 
 export type InvokerConfig = Pick<
   Config,

@@ -193,7 +193,7 @@ export class InvokerService {
     try {
       const action = await this.actions.get(m.action.path, m.action.name, m.action.rev);
       record = await this.opts.invoker.run(
-        { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, receivedAt: m.receivedAt },
+        { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, annotations: m.annotations, receivedAt: m.receivedAt },
         onResponse,
       );
     } catch (e) {

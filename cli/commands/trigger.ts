@@ -51,8 +51,8 @@ async function fire(cli: Cli, cmd: Command, name: string, f: ParamOptions): Prom
   const q = qualify(name, cli.namespace(cmd), 'triggers');
   const res = await cli.client(cmd).request<{ activationId?: string }>('POST', entityPath('triggers', q), { body: payload(f.param, f.paramFile, cli.io.cwd), what: `fire trigger '${name}'` });
   if (cli.json(cmd)) return cli.out.json(res.status === 204 ? {} : res.body);
-  // 204: no active rule is attached, so nothing ran
-  if (res.status === 204 || !res.body?.activationId) return cli.out.ok(`triggered ${fqn(q)}, but no active rule is attached to it`);
+  // 204: no active rule is attached, so nothing ran (wsk's words, without its `ok:`)
+  if (res.status === 204 || !res.body?.activationId) return cli.out.line(`trigger ${fqn(q)} did not fire as it is not associated with an active rule`);
   cli.out.ok(`triggered ${fqn(q)} with id ${res.body.activationId}`);
 }
 

@@ -5,7 +5,9 @@ import {
   type Collection,
   type EntityKind,
   type EntityOf,
+  type EntitySummary,
   isBinding,
+  type KeyValue,
   newAction,
   newPackage,
   newRule,
@@ -13,6 +15,8 @@ import {
   type Package,
   type PackageBinding,
   parseBody,
+  type Rule,
+  type RulePut,
   publicView,
   putSchemas,
   type Stored,
@@ -27,7 +31,10 @@ import { assertEntityName, entityPath, parseQualifiedName, type QualifiedName } 
 import type { EntityStore, ListScope } from '../../common/store/entity-store.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
-import { resolveNamespace } from './namespaces.ts';
+import { type ResolvedPackage, Resolver, toObject } from '../resolver.ts';
+import { checkSequence } from '../sequence-check.ts';
+import { findTrigger, linkRule, ruleKey, ruleStatus, ruleView, unlinkRule } from '../trigger-rules.ts';
+import { forbidden, namespaceParam, resolveNamespace } from './namespaces.ts';
 
 /** The entity a request addresses: `/namespaces/{ns}/{collection}/[{pkg}/]{name}`. */
 interface Address {
@@ -85,18 +92,91 @@ export function paging(ctx: Ctx, collection: string): { limit: number; skip: num
 
 export const flag = (ctx: Ctx, name: string): boolean => ctx.query[name] === 'true' || ctx.query[name] === '';
 
-async function list(ctx: Ctx, store: EntityStore): Promise<void> {
-  const { kind, collection, ...where } = scope(ctx);
-  const page = paging(ctx, collection);
-  ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, where) } : await store.list(kind, where, page);
+/** Every summary in a scope (for the few listings that cannot page in the store). */
+async function listAll(store: EntityStore, kind: EntityKind, where: ListScope): Promise<EntitySummary[]> {
+  const all: EntitySummary[] = [];
+  for (;;) {
+    const batch = await store.list(kind, where, { limit: LIST_LIMIT.max, skip: all.length });
+    all.push(...batch);
+    if (batch.length < LIST_LIMIT.max) return all;
+  }
 }
 
-async function get(ctx: Ctx, store: EntityStore): Promise<void> {
-  const a = address(ctx);
+/**
+ * A read of another namespace: only its published packages, and the actions inside them,
+ * are visible (OpenWhisk's entitlement for shared packages).
+ */
+function foreignRead(ctx: Ctx): { kind: EntityKind; collection: Collection; namespace: string; pkg?: string } | undefined {
+  const namespace = namespaceParam(ctx);
+  if (namespace === ctx.state.identity!.namespace) return undefined;
+  const { kind, collection } = collectionParam(ctx);
+  const pkg = ctx.params.pkg;
+  if (kind === 'package' && pkg === undefined) return { kind, collection, namespace };
+  if (kind === 'action' && pkg !== undefined) return { kind, collection, namespace, pkg: assertEntityName(pkg) };
+  throw forbidden(ctx);
+}
+
+async function list(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
+  const foreign = foreignRead(ctx);
+  const { kind, collection, ...where } = foreign ?? scope(ctx);
+  const page = paging(ctx, collection);
+  if (!foreign && !where.pkg) {
+    ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, where) } : await store.list(kind, where, page);
+    return;
+  }
+  let found: EntitySummary[];
+  if (where.pkg) {
+    // a package's contents (through a binding: the bound package's); an own package that is gone has none
+    const origin = await resolver.package(ctx.state.identity!.namespace, where.namespace, where.pkg).then(
+      (p) => p.origin,
+      (e: unknown) => (e instanceof NotFoundError && !foreign ? { namespace: where.namespace, name: where.pkg! } : Promise.reject(e)),
+    );
+    found = await listAll(store, 'action', { namespace: origin.namespace, pkg: origin.name });
+  } else {
+    found = (await listAll(store, 'package', where)).filter((p) => p.publish);
+  }
+  ctx.body = flag(ctx, 'count') ? { [collection]: found.length } : found.slice(page.skip, page.skip + page.limit);
+}
+
+async function get(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
+  const foreign = foreignRead(ctx);
+  const a = foreign ? { ...foreign, name: assertEntityName(ctx.params.name!), path: entityPath(foreign) } : address(ctx);
+  const caller = ctx.state.identity!.namespace;
+  if (a.kind === 'package') {
+    ctx.body = await packageView(store, await resolver.package(caller, a.namespace, a.name));
+    return;
+  }
   const withCode = ctx.query.code !== 'false';
-  const entity = await store.get(a.kind, a.path, a.name, { code: withCode });
+  let entity: Stored;
+  if (a.kind === 'action' && a.pkg) {
+    // through the package (or binding) it is addressed by, which decides what the caller may see
+    const pkg = await resolver.package(caller, a.namespace, a.pkg);
+    const action = await store.get('action', entityPath({ namespace: pkg.origin.namespace, pkg: pkg.origin.name }), a.name, { code: withCode });
+    entity = pkg.entity === pkg.origin ? action : { ...action, parameters: toKeyValues({ ...pkg.params, ...toObject(action.parameters) }) };
+  } else {
+    entity = await store.get(a.kind, a.path, a.name, { code: withCode });
+  }
   if (!withCode && entity.entityType === 'action') delete (entity as Stored<Action>).exec.code;
-  ctx.body = publicView(entity);
+  // a rule's status is its trigger's to tell (inactive once the trigger is gone)
+  ctx.body = entity.entityType === 'rule' ? await ruleView(store, entity as Stored<Rule>) : publicView(entity);
+}
+
+const toKeyValues = (o: Record<string, unknown>): KeyValue[] => Object.entries(o).map(([key, value]) => ({ key, value }));
+
+/**
+ * A package as OpenWhisk shows it: with the actions and feeds it offers. A binding shows
+ * the bound package's contents and parameters, its own parameters on top.
+ */
+async function packageView(store: EntityStore, pkg: ResolvedPackage): Promise<Record<string, unknown>> {
+  const contents = await listAll(store, 'action', { namespace: pkg.origin.namespace, pkg: pkg.origin.name });
+  const brief = (s: EntitySummary) => ({ name: s.name, version: s.version, annotations: s.annotations });
+  const isFeed = (s: EntitySummary) => s.annotations.some((kv) => kv.key === 'feed');
+  return {
+    ...publicView(pkg.entity),
+    parameters: pkg.entity === pkg.origin ? pkg.entity.parameters : toKeyValues(pkg.params),
+    actions: contents.filter((s) => !isFeed(s)).map(brief),
+    feeds: contents.filter(isFeed).map(brief),
+  };
 }
 
 async function del(ctx: Ctx, store: EntityStore): Promise<void> {
@@ -109,8 +189,11 @@ async function del(ctx: Ctx, store: EntityStore): Promise<void> {
       await deleteContents(store, a.namespace, a.name);
     }
   }
+  // the trigger forgets a rule first, so that a fire never runs a deleted rule (a trigger or
+  // action deleted instead leaves its rules in place, as in OpenWhisk)
+  if (entity.entityType === 'rule') await unlinkRule(store, (entity as Stored<Rule>).trigger, ruleKey(entity));
   await store.delete(a.path, a.name, entity._rev);
-  ctx.body = publicView(entity);
+  ctx.body = entity.entityType === 'rule' ? { ...publicView(entity), status: 'inactive' } : publicView(entity);
 }
 
 async function deleteContents(store: EntityStore, namespace: string, pkg: string): Promise<void> {
@@ -125,7 +208,7 @@ async function deleteContents(store: EntityStore, namespace: string, pkg: string
 }
 
 /** PUT: create, or with `?overwrite=true` update (OpenWhisk's merge semantics). */
-async function put(ctx: Ctx, store: EntityStore): Promise<void> {
+async function put(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
   const a = address(ctx);
   const callerNamespace = ctx.state.identity!.namespace;
   const body = (await readJson(ctx)) ?? {};
@@ -139,6 +222,8 @@ async function put(ctx: Ctx, store: EntityStore): Promise<void> {
       if (a.pkg) await requireWritablePackage(store, a.namespace, a.pkg);
       const old = existing as Stored<Action> | undefined;
       const next = old ? updateAction(old, req, callerNamespace) : newAction(target, req);
+      // a new or changed list of components must exist, stay acyclic and within the limit
+      if (req.exec && next.exec.kind === 'sequence') await checkSequence(resolver, callerNamespace, a, next.exec.components ?? []);
       saved = await store.put('action', next, old?._rev);
       break;
     }
@@ -152,10 +237,9 @@ async function put(ctx: Ctx, store: EntityStore): Promise<void> {
       const req = parseBody(putSchemas.rule, body);
       const old = existing as Stored<EntityOf['rule']> | undefined;
       if (!old && (!req.trigger || !req.action)) throw new BadRequestError(Messages.malformedBody('a rule needs both trigger and action'));
-      const trigger = req.trigger ? await ruleTarget(store, 'trigger', req.trigger, callerNamespace) : undefined;
-      const action = req.action ? await ruleTarget(store, 'action', req.action, callerNamespace) : undefined;
-      const next = old ? updateRule(old, req, trigger, action) : newRule(target, req, trigger!, action!);
-      saved = await store.put('rule', next, old?._rev);
+      const trigger = req.trigger ? await ruleTrigger(store, req.trigger, callerNamespace) : undefined;
+      const action = req.action ? await ruleAction(resolver, req.action, callerNamespace) : undefined;
+      saved = await putRule(store, old ? updateRule(old, req, trigger, action) : newRule(target, req, trigger!, action!), old, req.status);
       break;
     }
     case 'package': {
@@ -187,18 +271,36 @@ async function requireWritablePackage(store: EntityStore, namespace: string, pkg
   if (isBinding(p)) throw new BadRequestError(Messages.notAllowedOnBinding);
 }
 
-/** A rule's trigger or action: it must exist, in the caller's namespace. */
-async function ruleTarget(store: EntityStore, kind: 'trigger' | 'action', ref: string, callerNamespace: string): Promise<QualifiedName> {
+/** A rule's trigger: it must exist, in the caller's namespace. */
+async function ruleTrigger(store: EntityStore, ref: string, callerNamespace: string): Promise<QualifiedName> {
   const q = parseQualifiedName(ref, callerNamespace);
   if (q.namespace !== callerNamespace) throw new ForbiddenError(Messages.notAuthorizedFor(ref));
-  if (kind === 'trigger' && q.pkg) throw new BadRequestError(`A trigger cannot be inside a package: '${ref}'.`);
-  try {
-    await store.get(kind, entityPath(q), q.name, { code: false });
-  } catch (e) {
-    if (e instanceof NotFoundError) throw new NotFoundError(`The ${kind} '${ref}' does not exist.`);
-    throw e;
-  }
+  if (q.pkg) throw new BadRequestError(`A trigger cannot be inside a package: '${ref}'.`);
+  await store.get('trigger', q.namespace, q.name, { code: false }).catch((e: unknown) => Promise.reject(e instanceof NotFoundError ? new NotFoundError(`The trigger '${ref}' does not exist.`) : e));
   return q;
+}
+
+/** A rule's action: one the caller may invoke, also inside a package or a binding (kept as named, so a fire goes through the binding). */
+async function ruleAction(resolver: Resolver, ref: string, callerNamespace: string): Promise<QualifiedName> {
+  const q = parseQualifiedName(ref, callerNamespace);
+  await resolver.action(callerNamespace, q).catch((e: unknown) => Promise.reject(e instanceof NotFoundError ? new NotFoundError(`The action '${ref}' does not exist.`) : e));
+  return q;
+}
+
+/**
+ * Write a rule and its link on its trigger, which holds the rule's status (OpenWhisk's
+ * model). The rule goes first, so that a create losing to an existing name changes no
+ * trigger; an update keeps the status it had (unless the request sets one) and moves the
+ * link when the trigger changes. The rule document keeps the status too, for listings.
+ */
+async function putRule(store: EntityStore, next: Rule, old: Stored<Rule> | undefined, requested: RulePut['status']): Promise<Stored<Rule>> {
+  const key = ruleKey(next);
+  const status = requested === 'active' || requested === 'inactive' ? requested : old ? ruleStatus(await findTrigger(store, old.trigger), old) : 'active';
+  const saved = await store.put('rule', { ...next, status }, old?._rev);
+  const moved = old && (old.trigger.path !== next.trigger.path || old.trigger.name !== next.trigger.name);
+  if (moved) await unlinkRule(store, old.trigger, key);
+  if (!(await linkRule(store, next.trigger, key, { action: next.action, status }))) throw new NotFoundError(`The trigger '/${next.trigger.path}/${next.trigger.name}' does not exist.`);
+  return saved;
 }
 
 /** A binding must name an existing package (not a binding), published when it is another namespace's. */
@@ -214,11 +316,13 @@ async function bindingTarget(store: EntityStore, b: { namespace?: string; name?:
 
 export function entityRoutes(router: Router<SwirlState>, { store, cache }: Services): void {
   const base = '/namespaces/:ns';
-  router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store));
-  router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store));
-  router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store));
+  // reads answer with what is stored now, not what the invoke path has cached
+  const resolver = new Resolver({ get: (kind, path, name) => store.get(kind, path, name, { code: false }) });
+  router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store, resolver));
+  router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store, resolver));
+  router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store, resolver));
   for (const path of [`${base}/:collection/:name`, `${base}/:collection/:pkg/:name`]) {
-    router.get(path, (ctx) => get(ctx as Ctx, store));
+    router.get(path, (ctx) => get(ctx as Ctx, store, resolver));
     // what the invoke path cached of the entity is stale once it is written (a package's contents go with it)
     const changed = (ctx: Ctx) => {
       const a = address(ctx);
@@ -226,7 +330,7 @@ export function entityRoutes(router: Router<SwirlState>, { store, cache }: Servi
       if (a.kind === 'package') cache.invalidatePath(`${a.namespace}/${a.name}`);
     };
     router.put(path, async (ctx) => {
-      await put(ctx as Ctx, store);
+      await put(ctx as Ctx, store, resolver);
       changed(ctx as Ctx);
     });
     router.delete(path, async (ctx) => {

@@ -4,7 +4,7 @@ import { assertEntityName } from '../../common/names.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { flag, queryParam } from './entities.ts';
-import { resolveNamespace } from './namespaces.ts';
+import { namespaceParam } from './namespaces.ts';
 
 /** The blocking wait: `?timeout=` (ms) may shorten the configured one, never lengthen it. */
 function waitMs(ctx: Ctx, max: number): number {
@@ -22,7 +22,7 @@ function waitMs(ctx: Ctx, max: number): number {
  */
 export function invokeRoutes(router: Router<SwirlState>, { activator, config }: Services): void {
   const invoke = async (c: Ctx) => {
-    const namespace = resolveNamespace(c);
+    const namespace = namespaceParam(c); // the resolver decides whether the caller may invoke there
     const target = { namespace, ...(c.params.pkg ? { pkg: assertEntityName(c.params.pkg) } : {}), name: assertEntityName(c.params.name!) };
     const body = (await readJson(c)) ?? {};
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError(Messages.malformedBody('the parameters must be a JSON object'));

@@ -5,15 +5,24 @@ import { assertEntityName, DEFAULT_NAMESPACE } from '../../common/names.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 
 /**
- * The namespace a request addresses: `_` is the caller's own. A caller can never read or
- * write another namespace.
+ * The namespace a request names, `_` being the caller's own, without deciding whether the
+ * caller may reach it (reads and invokes through published packages may).
+ */
+export function namespaceParam(ctx: Ctx): string {
+  const ns = ctx.params.ns!;
+  return ns === DEFAULT_NAMESPACE ? ctx.state.identity!.namespace : assertEntityName(ns, 'namespace');
+}
+
+/** The 403 for a request into a namespace that is not the caller's. */
+export const forbidden = (ctx: Ctx): ForbiddenError => new ForbiddenError(Messages.notAuthorizedFor(ctx.path.replace(/^\/api\/v1\/namespaces\//, '')));
+
+/**
+ * The namespace a request addresses: `_` is the caller's own. A caller can never write
+ * another namespace, nor read it except through published packages.
  */
 export function resolveNamespace(ctx: Ctx): string {
-  const identity = ctx.state.identity!;
-  const ns = ctx.params.ns!;
-  if (ns === DEFAULT_NAMESPACE) return identity.namespace;
-  assertEntityName(ns, 'namespace');
-  if (ns !== identity.namespace) throw new ForbiddenError(Messages.notAuthorizedFor(ctx.path.replace(/^\/api\/v1\/namespaces\//, '')));
+  const ns = namespaceParam(ctx);
+  if (ns !== ctx.state.identity!.namespace) throw forbidden(ctx);
   return ns;
 }
 

@@ -11,9 +11,8 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /**
  * The `swirl` command as users run it: bin/swirl.js spawned against a live server, its
- * output and exit codes checked per command group. (Trigger fire, rule enable/disable and
- * package refresh are checked against a stub in test/unit/cli-stub.test.ts until the
- * controller serves them.)
+ * output and exit codes checked per command group. (Package refresh is checked against a
+ * stub in test/unit/cli-stub.test.ts until the controller serves it.)
  */
 describe('swirl CLI (bin/swirl.js against a live server)', function () {
   this.timeout(30_000);
@@ -373,5 +372,18 @@ describe('swirl CLI: invoke and activations against a live invoker', function ()
     const missing = await run('activation', 'get', '0'.repeat(32));
     expect(missing.code).to.equal(404 % 256);
     expect(missing.stderr).to.match(API_ERROR("Unable to get activation '00000000000000000000000000000000': The requested resource does not exist."));
+  });
+
+  it('trigger fire runs the active rule and prints the trigger activation id; rule disable and enable switch it', async () => {
+    for (const args of [['trigger', 'create', 'bell', '-p', 'name', 'bell'], ['rule', 'create', 'ring', 'bell', 'greet']]) expect((await run(...args)).code).to.equal(0);
+    const fired = await run('trigger', 'fire', 'bell');
+    expect(fired.code, fired.stderr).to.equal(0);
+    expect(fired.stdout).to.match(/^ok: triggered \/_\/bell with id [0-9a-f]{32}\n$/);
+    expect(await run('rule', 'disable', 'ring')).to.deep.include({ code: 0, stdout: 'ok: disabled rule ring\n' });
+    expect((await run('rule', 'status', 'ring')).stdout).to.equal('ok: rule ring is inactive\n');
+    expect(await run('trigger', 'fire', 'bell')).to.deep.include({ code: 0, stdout: 'trigger /_/bell did not fire as it is not associated with an active rule\n' });
+    expect(await run('rule', 'enable', 'ring')).to.deep.include({ code: 0, stdout: 'ok: enabled rule ring\n' });
+    expect((await run('rule', 'get', 'ring', '--json')).stdout).to.contain('"status": "active"');
+    expect((await run('trigger', 'fire', 'bell')).stdout).to.match(/^ok: triggered \/_\/bell with id [0-9a-f]{32}\n$/);
   });
 });

@@ -81,6 +81,8 @@ describe('API: public routes and namespaces', function () {
     expect(paths).to.include('/token');
     expect(Object.keys(r.body.paths['/namespaces/{namespace}/actions/{name}'])).to.include('post');
     expect(Object.keys(r.body.paths['/namespaces/{namespace}/actions/{name}'].post.responses)).to.include.members(['200', '202', '429', '502']);
+    expect(Object.keys(r.body.paths['/namespaces/{namespace}/triggers/{name}'].post.responses)).to.include.members(['202', '204', '404', '429']);
+    expect(r.body.paths['/namespaces/{namespace}/rules/{name}'].post.requestBody.required).to.equal(true);
     expect(paths).to.include.members(['/namespaces/{namespace}/activations', '/namespaces/{namespace}/activations/{activationid}', '/namespaces/{namespace}/activations/{activationid}/logs', '/namespaces/{namespace}/activations/{activationid}/result']);
     expect(r.body.components.schemas).to.include.keys('Action', 'Trigger', 'Rule', 'Package', 'ErrorMessage', 'Activation', 'ActivationResponse');
   });
@@ -113,6 +115,8 @@ interface CrudSpec {
   /** A partial update (overwrite=true) and how the result merges it with the old entity. */
   update: Record<string, unknown>;
   checkMerged: (before: any, after: any) => void;
+  /** What a GET returns for what PUT returned (packages list their contents). */
+  asRead?: (e: any) => any;
 }
 
 const crudSpecs: CrudSpec[] = [
@@ -177,6 +181,8 @@ const crudSpecs: CrudSpec[] = [
       expect(e.binding).to.deep.equal({});
     },
     update: { publish: true },
+    // a read also lists what the package holds
+    asRead: (e) => ({ ...e, actions: [], feeds: [] }),
     checkMerged: (before, after) => {
       expect(after.publish).to.equal(true);
       expect(after.parameters).to.deep.equal(before.parameters);
@@ -187,6 +193,7 @@ const crudSpecs: CrudSpec[] = [
 
 for (const spec of crudSpecs) {
   const { collection, definition } = spec;
+  const asRead = spec.asRead ?? ((e: any) => e);
   describe(`API: ${collection} CRUD`, function () {
     let s: TestServer;
     let key: string;
@@ -219,7 +226,7 @@ for (const spec of crudSpecs) {
       const r = await call('GET', url('fetched'), { auth: key });
       expectOk(r);
       expectConforms(definition, r.body);
-      expect(r.body).to.deep.equal(created);
+      expect(r.body).to.deep.equal(asRead(created));
       expectError(await call('GET', url('never-made'), { auth: key }), 404);
     });
 
@@ -228,7 +235,7 @@ for (const spec of crudSpecs) {
       const again = await call('PUT', url('taken'), { auth: key, body: { ...spec.create(), ...spec.update } });
       expectError(again, 409);
       const r = await call('GET', url('taken'), { auth: key });
-      expect(r.body).to.deep.equal(created);
+      expect(r.body).to.deep.equal(asRead(created));
     });
 
     it('PUT ?overwrite=true updates it: version 0.0.2, fields not sent keep their old values', async function () {
@@ -241,7 +248,7 @@ for (const spec of crudSpecs) {
       expect(r.body.updated).to.be.above(before.updated);
       spec.checkMerged(before, r.body);
       const got = await call('GET', url('updated'), { auth: key });
-      expect(got.body).to.deep.equal(r.body);
+      expect(got.body).to.deep.equal(asRead(r.body));
       // another update bumps the patch version again
       const third = await call('PUT', url('updated', '?overwrite=true'), { auth: key, body: spec.update });
       expectOk(third);
@@ -402,7 +409,7 @@ describe('API: actions in packages and package bindings', function () {
     expectOk(pkg);
     expectOk(await call('PUT', entityUrl(s, 'packages', 'target'), { auth: key, body: {} }));
     expectError(await call('PUT', entityUrl(s, 'packages', 'solid', '?overwrite=true'), { auth: key, body: { binding: { name: 'target' } } }), 400);
-    expect((await call('GET', entityUrl(s, 'packages', 'solid'), { auth: key })).body).to.deep.equal(pkg.body);
+    expect((await call('GET', entityUrl(s, 'packages', 'solid'), { auth: key })).body).to.deep.equal({ ...pkg.body, actions: [], feeds: [] });
   });
 
   it('a binding to a missing package, or to another binding, is 400', async function () {
@@ -483,6 +490,39 @@ describe('API: rules', function () {
     expectOk(r);
     expectError(await call('PUT', entityUrl(s, 'rules', 'r9', '?overwrite=true'), { auth: key, body: { action: 'gone' } }), 404);
     expect((await call('GET', entityUrl(s, 'rules', 'r9'), { auth: key })).body).to.deep.equal(r.body);
+  });
+
+  it('a rule lives on its trigger: overwrite moves it with its status, delete removes it; with the trigger gone it reads inactive', async function () {
+    const rulesOf = async (t: string) => (await call('GET', entityUrl(s, 'triggers', t), { auth: key })).body.rules;
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'from'), { auth: key, body: {} }));
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'to'), { auth: key, body: {} }));
+    expectOk(await call('PUT', entityUrl(s, 'rules', 'mover'), { auth: key, body: { trigger: 'from', action: 'a', status: 'inactive' } }));
+    expect(await rulesOf('from')).to.deep.equal({ 'guest/mover': { action: { path: 'guest', name: 'a' }, status: 'inactive' } });
+
+    const moved = await call('PUT', entityUrl(s, 'rules', 'mover', '?overwrite=true'), { auth: key, body: { trigger: '/_/to' } });
+    expectOk(moved);
+    expect(moved.body).to.deep.include({ status: 'inactive', trigger: { path: 'guest', name: 'to' } });
+    expect(await rulesOf('from')).to.deep.equal({});
+    expect(await rulesOf('to')).to.deep.equal({ 'guest/mover': { action: { path: 'guest', name: 'a' }, status: 'inactive' } });
+    // a trigger update keeps its rules
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'to', '?overwrite=true'), { auth: key, body: { parameters: [{ key: 'p', value: 1 }] } }));
+    expect(Object.keys(await rulesOf('to'))).to.deep.equal(['guest/mover']);
+
+    const del = await call('DELETE', entityUrl(s, 'rules', 'mover'), { auth: key });
+    expectOk(del);
+    expectConforms('Rule', del.body);
+    expect(await rulesOf('to')).to.deep.equal({});
+
+    expectOk(await call('PUT', entityUrl(s, 'rules', 'orphan'), { auth: key, body: { trigger: 'to', action: 'a' } }));
+    expectOk(await call('DELETE', entityUrl(s, 'triggers', 'to'), { auth: key }));
+    const orphan = await call('GET', entityUrl(s, 'rules', 'orphan'), { auth: key });
+    expectOk(orphan);
+    expect(orphan.body).to.deep.include({ status: 'inactive', trigger: { path: 'guest', name: 'to' } });
+    // a trigger made again under the name does not know the rule until it is enabled again
+    expectOk(await call('PUT', entityUrl(s, 'triggers', 'to'), { auth: key, body: {} }));
+    expect((await call('GET', entityUrl(s, 'rules', 'orphan'), { auth: key })).body.status).to.equal('inactive');
+    expectOk(await call('POST', entityUrl(s, 'rules', 'orphan'), { auth: key, body: { status: 'active' } }));
+    expect(await rulesOf('to')).to.deep.equal({ 'guest/orphan': { action: { path: 'guest', name: 'a' }, status: 'active' } });
   });
 });
 
@@ -891,10 +931,15 @@ describe('API: namespaces are private (403)', function () {
   });
 
   it('guest may not list, get, create or delete in alice’s namespace', async function () {
-    for (const collection of ['actions', 'triggers', 'rules', 'packages']) {
+    for (const collection of ['actions', 'triggers', 'rules']) {
       expectError(await call('GET', listUrl(s, collection, '', 'alice'), { auth: guest }), 403);
       expectError(await call('GET', listUrl(s, collection, '?count=true', 'alice'), { auth: guest }), 403);
     }
+    // of alice's packages, guest sees only the published one
+    const pkgs = await call('GET', listUrl(s, 'packages', '', 'alice'), { auth: guest });
+    expectOk(pkgs);
+    expect(names(pkgs.body)).to.deep.equal(['shared']);
+    expect((await call('GET', listUrl(s, 'packages', '?count=true', 'alice'), { auth: guest })).body).to.deep.equal({ packages: 1 });
     expectError(await call('GET', entityUrl(s, 'actions', 'alices', '', 'alice'), { auth: guest }), 403);
     expectError(await call('PUT', entityUrl(s, 'actions', 'planted', '', 'alice'), { auth: guest, body: nodeAction() }), 403);
     expectError(await call('PUT', entityUrl(s, 'actions', 'alices', '?overwrite=true', 'alice'), { auth: guest, body: nodeAction('evil') }), 403);

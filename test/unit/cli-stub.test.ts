@@ -105,7 +105,7 @@ describe('swirl CLI against a stub API (routes the controller does not serve yet
       expect(r).to.deep.include({ code: 0, stdout: `ok: triggered /_/t with id ${ID}\n` });
       expect(stub.seen[0]!.body).to.deep.equal({ temp: 21 });
       const idle = await run('trigger', 'fire', 'idle');
-      expect(idle).to.deep.include({ code: 0, stdout: 'ok: triggered /_/idle, but no active rule is attached to it\n' });
+      expect(idle).to.deep.include({ code: 0, stdout: 'trigger /_/idle did not fire as it is not associated with an active rule\n' });
     });
 
     it('create --feed: creates the trigger with a feed annotation, then calls the feed with CREATE', async () => {

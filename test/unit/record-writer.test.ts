@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ActivationRecord } from '../../common/activation.ts';
 import { silentLogger } from '../../common/logger.ts';
-import { RecordWriter } from '../../invoker/record-writer.ts';
+import { RecordWriter } from '../../common/record-writer.ts';
 
 const rec = (n: number) => ({ activationId: String(n).padStart(32, '0') }) as ActivationRecord;
 

@@ -1,6 +1,6 @@
-import type { ActivationRecord } from '../common/activation.ts';
-import type { Logger } from '../common/logger.ts';
-import type { EntityStore } from '../common/store/entity-store.ts';
+import type { ActivationRecord } from './activation.ts';
+import type { Logger } from './logger.ts';
+import type { EntityStore } from './store/entity-store.ts';
 
 interface Pending {
   record: ActivationRecord;

@@ -1,0 +1,89 @@
+import { type Action, type KeyValue, isBinding, type Package, type Stored } from '../common/entities.ts';
+import { ForbiddenError, Messages, NotFoundError } from '../common/errors.ts';
+import { entityPath, type QualifiedName, qualifiedString } from '../common/names.ts';
+import type { EntityCache } from './entity-cache.ts';
+
+/** A package as a caller sees it: a binding merged with the package it binds. */
+export interface ResolvedPackage {
+  /** The package as stored under the name asked for (the binding, when it is one). */
+  entity: Stored<Package>;
+  /** The package whose actions it offers: the bound one for a binding, else `entity`. */
+  origin: Stored<Package>;
+  /** Package parameters, then the binding's on top. */
+  params: Record<string, unknown>;
+}
+
+/** An action as a caller invokes it: the stored action and the parameters it inherits. */
+export interface ResolvedAction {
+  action: Stored<Action>;
+  /** Where the action really lives: `ns` or `ns/pkg` (the bound package's path, through a binding). */
+  path: string;
+  /** Parameters: package < binding < action. The request's go on top of these. */
+  params: Record<string, unknown>;
+  /** `ns/binding` when the action was reached through a binding (OpenWhisk's `binding` annotation). */
+  binding?: string;
+}
+
+export const toObject = (kvs: KeyValue[] | undefined): Record<string, unknown> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, kv.value]));
+
+/**
+ * Resolves references the way OpenWhisk does for reading and invoking: actions in
+ * packages and in bindings (following the binding to its package, across namespaces when
+ * that package is published), with the parameters they inherit, and with entitlement — a
+ * caller reaches another namespace only through its published packages; anything else
+ * there is a 403 whether it exists or not, so private entities stay invisible.
+ */
+export class Resolver {
+  constructor(private readonly cache: Pick<EntityCache, 'get'>) {}
+
+  /** The package `namespace/name` as `caller` may read it. */
+  async package(caller: string, namespace: string, name: string): Promise<ResolvedPackage> {
+    const entity = await this.readablePackage(caller, namespace, name);
+    if (!isBinding(entity)) return { entity, origin: entity, params: toObject(entity.parameters) };
+    const { namespace: bns, name: bname } = entity.binding;
+    let origin: Stored<Package>;
+    try {
+      origin = await this.readablePackage(caller, bns, bname, entity.namespace);
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new NotFoundError(`The package '/${bns}/${bname}' that '/${namespace}/${name}' binds does not exist.`);
+      throw e;
+    }
+    return { entity, origin, params: { ...toObject(origin.parameters), ...toObject(entity.parameters) } };
+  }
+
+  /** The action `target` as `caller` may invoke it. */
+  async action(caller: string, target: QualifiedName): Promise<ResolvedAction> {
+    if (!target.pkg) {
+      if (target.namespace !== caller) throw new ForbiddenError(Messages.notAuthorizedFor(qualifiedString(target).slice(1)));
+      const action = await this.cache.get('action', target.namespace, target.name);
+      return { action, path: target.namespace, params: toObject(action.parameters) };
+    }
+    const pkg = await this.package(caller, target.namespace, target.pkg);
+    const path = entityPath({ namespace: pkg.origin.namespace, pkg: pkg.origin.name });
+    const action = await this.cache.get('action', path, target.name);
+    return {
+      action,
+      path,
+      params: { ...pkg.params, ...toObject(action.parameters) },
+      ...(pkg.entity !== pkg.origin ? { binding: `${target.namespace}/${target.pkg}` } : {}),
+    };
+  }
+
+  /**
+   * A package `caller` may read: its own, or a published one of another namespace.
+   * `via` is the namespace of a binding that leads here: a binding reaches into its own
+   * namespace's packages whether published or not.
+   */
+  private async readablePackage(caller: string, namespace: string, name: string, via?: string): Promise<Stored<Package>> {
+    const own = namespace === caller || namespace === via;
+    let pkg: Stored<Package>;
+    try {
+      pkg = await this.cache.get('package', namespace, name);
+    } catch (e) {
+      if (e instanceof NotFoundError && !own) throw new ForbiddenError(Messages.notAuthorizedFor(`${namespace}/${name}`));
+      throw e;
+    }
+    if (!own && !pkg.publish) throw new ForbiddenError(Messages.notAuthorizedFor(`${namespace}/${name}`));
+    return pkg;
+  }
+}

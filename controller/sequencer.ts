@@ -1,0 +1,196 @@
+import { type ActivationRecord, type ActivationResponse, ActivationStatus } from '../common/activation.ts';
+import { annotation, type KeyValue } from '../common/entities.ts';
+import { ForbiddenError, NotFoundError, SwirlError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { parseQualifiedName } from '../common/names.ts';
+import type { RecordWriter } from '../common/record-writer.ts';
+import type { Activator, Admission, InvokeOutcome, InvokeRequest, LocalKind } from './activator.ts';
+import { localRecord } from './records.ts';
+import type { ResolvedAction, Resolver } from './resolver.ts';
+import { SEQUENCE_LIMIT, SequenceMessages } from './sequence-check.ts';
+
+/** How much longer than its timeout a sequence waits for a component's record (OpenWhisk: one minute). */
+const COMPONENT_MARGIN_MS = 60_000;
+/** How long close() lets running sequences write their records. */
+const CLOSE_WAIT_MS = 5_000;
+
+/** What a running sequence (and the sequences nested in it) has done so far. */
+interface Accounting {
+  /** Atomic actions run since the topmost sequence started, shared with nested sequences. */
+  atomic: { count: number };
+  logs: string[];
+  duration: number;
+  maxMemory?: number;
+  firstStart?: number;
+  response: ActivationResponse;
+}
+
+const failed = (status: typeof ActivationStatus.applicationError | typeof ActivationStatus.internalError, error: string): ActivationResponse => ({
+  ...status,
+  success: false,
+  result: { error },
+});
+
+/**
+ * A component that could not be run: missing (OpenWhisk's application error), not the
+ * caller's to invoke, or refused by a throttle or a backing service (the catalogue's
+ * messages are meant for users). Anything else is not a SwirlError and is rethrown.
+ */
+function refused(e: unknown): ActivationResponse {
+  if (e instanceof NotFoundError) return failed(ActivationStatus.applicationError, SequenceMessages.componentNotFound);
+  if (e instanceof ForbiddenError) return failed(ActivationStatus.applicationError, e.message);
+  if (e instanceof SwirlError) return failed(ActivationStatus.internalError, e.message);
+  throw e;
+}
+
+/** OpenWhisk stops a sequence at the first component whose result carries an `error` field. */
+const hasError = (r: ActivationResponse): boolean => typeof r.result === 'object' && r.result !== null && 'error' in r.result;
+
+/**
+ * Runs sequence actions in the controller (OpenWhisk's SequenceActions): each component in
+ * order through the Activator — blocking, so throttled and placed like any invoke — the
+ * first with the sequence's parameters, each next one with the previous result. The first
+ * result with an `error` field, or a component that cannot be run, ends the chain and is
+ * the sequence's response. The sequence gets its own record: `logs` are the component
+ * activation ids, `duration` the sum of theirs. A component that is itself a sequence comes
+ * back here through the Activator (`causedBy: 'sequence'`) and runs to its end, as its
+ * components bound their own waits.
+ *
+ * Throttles: the topmost sequence takes one invocation of the namespace's per-minute rate
+ * and must pass the concurrency check, as OpenWhisk's entitlement check does at the API,
+ * but it holds no concurrency slot while it runs — OpenWhisk counts only activations in its
+ * load balancer, and a held slot would starve a namespace limited to one concurrent
+ * invocation of the slot its components need. Every component takes its own.
+ */
+export class Sequencer {
+  /** Accounting of the running sequences by activation id: nested sequences share their parent's atomic count. */
+  private readonly running = new Map<string, Accounting>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closing = false;
+
+  constructor(
+    private readonly deps: {
+      activator: Pick<Activator, 'invoke'>;
+      resolver: Pick<Resolver, 'action'>;
+      admission: Admission;
+      records: Pick<RecordWriter, 'write'>;
+      log: Logger;
+    },
+  ) {}
+
+  /** The LocalKind to register for `sequence`. */
+  readonly run: LocalKind = async (req, resolved, params, activationId) => {
+    const nested = req.causedBy === 'sequence';
+    if (!nested) {
+      await this.deps.admission.admitInvoke(req.identity, activationId, Date.now() + COMPONENT_MARGIN_MS);
+      await this.deps.admission.finished(req.identity.namespace, activationId);
+    }
+    const done = this.execute(req, resolved, params, activationId, nested);
+    this.inflight.add(done);
+    void done.finally(() => this.inflight.delete(done));
+    if (nested) return { activationId, record: await done };
+    if (!req.blocking) return { activationId };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const record = await Promise.race([done, new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), req.waitMs)))]);
+    clearTimeout(timer);
+    return record ? { activationId, record } : { activationId };
+  };
+
+  /** Let running sequences finish their current component and write their records; start no further components. */
+  async close(): Promise<void> {
+    this.closing = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((ok) => (timer = setTimeout(ok, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /** Run the chain and write the sequence's record. Never rejects: whatever goes wrong becomes the response. */
+  private async execute(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string, nested: boolean): Promise<ActivationRecord> {
+    const start = Date.now();
+    const parent = nested && req.cause ? this.running.get(req.cause) : undefined;
+    const acc: Accounting = { atomic: parent?.atomic ?? { count: 0 }, logs: [], duration: 0, response: { ...ActivationStatus.success, success: true, result: params } };
+    this.running.set(activationId, acc);
+    try {
+      let input = params;
+      for (const ref of resolved.action.exec.components ?? []) {
+        acc.response = await this.step(req, ref, input, activationId, acc);
+        if (hasError(acc.response)) break;
+        input = (acc.response.result ?? {}) as Record<string, unknown>;
+      }
+    } catch (e) {
+      this.deps.log.error({ tid: req.tid, activationId, err: (e as Error).message }, 'sequence failed');
+      acc.response = failed(ActivationStatus.internalError, SequenceMessages.failure);
+    } finally {
+      this.running.delete(activationId);
+    }
+    const record = this.record(req, resolved, activationId, start, nested, acc);
+    this.deps.records.write(record).catch((e: Error) => this.deps.log.error({ tid: req.tid, activationId, err: e.message }, 'could not store a sequence record'));
+    return record;
+  }
+
+  /** Run one component, fold its record into `acc`, and give its response; a component that cannot run gives an error response. */
+  private async step(req: InvokeRequest, ref: string, input: Record<string, unknown>, activationId: string, acc: Accounting): Promise<ActivationResponse> {
+    if (this.closing) throw new Error('the controller is closing');
+    const target = parseQualifiedName(ref, req.identity.namespace);
+    let component: ResolvedAction;
+    try {
+      component = await this.deps.resolver.action(req.identity.namespace, target);
+    } catch (e) {
+      return refused(e);
+    }
+    // a sequence whose nested sequences grew after it was stored can pass the limit only at run time
+    if (component.action.exec.kind !== 'sequence' && ++acc.atomic.count > SEQUENCE_LIMIT) return failed(ActivationStatus.applicationError, SequenceMessages.tooLong);
+    let out: InvokeOutcome;
+    try {
+      out = await this.deps.activator.invoke({
+        identity: req.identity,
+        target,
+        params: input,
+        blocking: true,
+        waitMs: component.action.limits.timeout + COMPONENT_MARGIN_MS,
+        tid: req.tid,
+        cause: activationId,
+        causedBy: 'sequence',
+      });
+    } catch (e) {
+      return refused(e);
+    }
+    acc.logs.push(out.activationId);
+    const { record } = out;
+    if (!record) {
+      this.deps.log.error({ tid: req.tid, activationId, component: out.activationId }, 'sequence component timed out');
+      return failed(ActivationStatus.internalError, SequenceMessages.retrieveTimeout(out.activationId));
+    }
+    acc.duration += record.duration;
+    acc.firstStart ??= record.start;
+    const memory = (annotation(record.annotations, 'limits') as { memory?: unknown } | undefined)?.memory;
+    if (typeof memory === 'number') acc.maxMemory = Math.max(acc.maxMemory ?? 0, memory);
+    return record.response;
+  }
+
+  private record(req: InvokeRequest, { action, path, binding }: ResolvedAction, activationId: string, start: number, nested: boolean, acc: Accounting): ActivationRecord {
+    const annotations: KeyValue[] = [
+      { key: 'topmost', value: !nested },
+      // OpenWhisk's: the sequence's timeout and logs limits, the largest memory limit among the components that ran
+      { key: 'limits', value: { ...action.limits, memory: acc.maxMemory ?? action.limits.memory } },
+      // how long the caller waited before any component's code ran
+      { key: 'waitTime', value: Math.max(0, (acc.firstStart ?? start) - start) },
+      ...(nested ? [{ key: 'causedBy', value: 'sequence' }] : []),
+      ...(binding ? [{ key: 'binding', value: binding }] : []),
+    ];
+    return localRecord({
+      activationId,
+      identity: req.identity,
+      name: action.name,
+      version: action.version,
+      path: `${path}/${action.name}`,
+      kind: 'sequence',
+      start,
+      duration: acc.duration,
+      logs: acc.logs,
+      response: acc.response,
+      ...(nested && req.cause ? { cause: req.cause } : {}),
+      annotations,
+    });
+  }
+}
