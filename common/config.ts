@@ -18,8 +18,10 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).default('./.swirl/data'),
   /** A CouchDB URL (with credentials); when unset, standalone runs the embedded CouchDB-API server. */
   couchdbUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** Port of the embedded CouchDB-API server (0: any free port). It binds to 127.0.0.1 only. */
+  /** Port of the embedded CouchDB-API server (0: any free port). */
   embeddedCouchdbPort: port.default(0),
+  /** Interface of the embedded CouchDB-API server. It has no authentication: anything but 127.0.0.1 only on a private network (a cluster whose invokers use the controller's embedded store). */
+  embeddedCouchdbHost: z.string().min(1).default('127.0.0.1'),
   /** Prefix for database names (subjects, whisks, activations), to share one CouchDB. */
   dbPrefix: z.string().regex(/^[a-z][a-z0-9_$()+/-]*$|^$/, 'lower-case letters, digits and _$()+-/ only, starting with a letter').default(''),
   /** `uuid:key` of the guest identity; generated once and kept in the store when unset. */
@@ -88,6 +90,16 @@ export const configSchema = z.object({
   idleContainerTimeoutMs: z.coerce.number().int().min(1_000).max(24 * 3_600_000).default(600_000),
   /** Most processes one action container may run. */
   containerPidsLimit: z.coerce.number().int().min(16).max(65_536).default(512),
+  /** Docker network the action containers join (the invoker reaches them on it); default: the bridge. */
+  dockerNetwork: z.string().regex(/^[\w][\w.-]*$/, 'a Docker network name').optional(),
+  /** `build`: missing or stale runtime images are built at start; `require`: they must exist (built on the Docker host by `npm run images`). */
+  runtimeImages: z.enum(['build', 'require']).default('build'),
+  /** Port of the invoker's operations endpoints (/ping, /ready, POST /disable, /enable), on `host`; 0: any free port. */
+  invokerPort: port.default(0),
+  /** Where controllers reach this invoker's operations endpoints (sent in its heartbeats); default `http://<host>:<port>`, 127.0.0.1 for 0.0.0.0. */
+  invokerUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Shared secret for the invokers' POST /disable and /enable (Bearer); controllers send it. Unset: no check (keep the port private). */
+  opsToken: z.string().min(16, 'at least 16 characters').optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

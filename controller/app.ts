@@ -12,8 +12,9 @@ import { entityRoutes } from './routes/entities.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
-import { webRoutes } from './routes/web.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { triggerRoutes } from './routes/triggers.ts';
+import { webRoutes } from './routes/web.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -56,6 +57,7 @@ export function createApp(services: Services): Koa<SwirlState> {
     ctx.body = services.auth.issue(ctx.state.identity!, viaKey, req.expiresIn);
   });
   invokerRoutes(open, api, services);
+  opsRoutes(open, api, services);
   // web actions answer without credentials: on the open router, ahead of the api router's authentication
   webRoutes(open, services);
   app.use(open.routes());

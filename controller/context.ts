@@ -2,6 +2,7 @@ import type { ParameterizedContext } from 'koa';
 import type { Config } from '../common/config.ts';
 import type { Identity } from '../common/identity.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Readiness } from '../common/ops.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
@@ -38,6 +39,8 @@ export interface Services {
   triggers: TriggerFirer;
   health: HealthMonitor;
   scheduler: ShardingScheduler;
+  /** What GET /ready checks (store, bus, health store), and whether the controller is stopping. */
+  readiness: Readiness;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

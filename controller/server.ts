@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Config } from '../common/config.ts';
+import { listen } from '../common/http.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Readiness } from '../common/ops.ts';
 import type { Infra } from '../common/infra.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { LoadBalancer } from '../loadbalancer/balancer.ts';
@@ -61,23 +62,28 @@ export async function startController(config: Config, store: EntityStore, infra:
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: logger.child({ component: 'feeds' }) });
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler });
-  const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(config.port, config.host, () => ok(s));
-    s.once('error', fail);
-  });
+  let stopping = false;
+  const readiness: Readiness = {
+    checks: { store: () => store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() },
+    notReady: () => (stopping ? 'The controller is shutting down.' : undefined),
+  };
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness });
+  const { server, url } = await listen(app, config.port, config.host);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
-  const { port } = server.address() as AddressInfo;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return {
     server,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     close: async () => {
+      // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered
+      stopping = true;
+      // a keep-alive connection becomes idle once its request is answered: close those as they come
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
       await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeIdleConnections();
       });
+      clearInterval(idle);
       await feeds.close(); // no alarm or Kafka feed fires past this point
       await balancer.close();
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records

@@ -13,7 +13,8 @@ import { RecordWriter } from '../common/record-writer.ts';
 export type InvokerConfig = Pick<
   Config,
   'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir' | 'invokerMemoryMb' | 'prewarm' | 'pauseGraceMs' | 'idleContainerTimeoutMs'
->;
+> &
+  Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages'>>;
 
 /**
  * One invoker: a container factory, the container pool with its stem cells, the

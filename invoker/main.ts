@@ -5,12 +5,14 @@ import { createLogger } from '../common/logger.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from './invoker.ts';
+import { startInvokerOps } from './ops.ts';
 import { InvokerService } from './service.ts';
 
 /**
  * `npm run invoker -- --id N`: a cluster invoker. Takes activations from `invoker<N>` on the
  * bus, runs them in containers, stores records in CouchDB, heartbeats to Redis. SIGTERM
- * finishes what is running (nothing new is taken) before it exits.
+ * finishes what is running (nothing new is taken) before it exits. Its operations
+ * endpoints (invoker/ops.ts) answer on SWIRL_INVOKER_PORT.
  */
 async function main(): Promise<void> {
   const program = new Command('invoker')
@@ -27,12 +29,15 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, `invoker${config.invokerId}`);
   const opened = await openStore(config);
   const infra = await openInfra(config, logger, `invoker${config.invokerId}`);
+  const ops = await startInvokerOps(config, { store: () => opened.store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() }, logger);
   const invoker = await Invoker.start(config, opened.store, logger, { onProgress: (line) => console.log(`runtime images: ${line}`) });
-  const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: logger });
+  const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: logger, url: ops.url });
+  ops.attach(service);
   console.log(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
+  console.log(`ops: ${ops.url} (GET /ping, /ready; POST /disable, /enable)`);
 
   // finish the activations in flight (nothing new is taken), then close
-  onShutdown(logger, [() => service.close(), () => invoker.close(), infra.close, opened.close], () => ({ inFlight: service.inFlight }));
+  onShutdown(logger, [() => service.close(), () => invoker.close(), ops.close, infra.close, opened.close], () => ({ inFlight: service.inFlight }));
 }
 
 startOrExit('swirl invoker', main);

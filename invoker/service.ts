@@ -46,6 +46,10 @@ export class InvokerService {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private draining = false;
+  /** Set by disable(), cleared by enable(). */
+  private disabling: Promise<void> | undefined;
+  private enabling: Promise<void> | undefined;
+  private offline = false;
   private closed = false;
   private running = 0;
   private lastBeatError = 0;
@@ -59,8 +63,7 @@ export class InvokerService {
     await opts.bus.ensureTopics([Topics.invoker(opts.id), Topics.health]);
     service.consumer = await service.consume(opts.id, false);
     await service.beat();
-    service.heartbeatTimer = setInterval(() => void service.tick(), opts.heartbeatMs ?? 1_000);
-    service.heartbeatTimer.unref();
+    service.startHeartbeats();
     opts.log.info({ invoker: opts.id, bus: opts.bus.name }, 'invoker is taking activations');
     return service;
   }
@@ -68,6 +71,13 @@ export class InvokerService {
   /** Activations being handled now (own topic and adopted ones). */
   get inFlight(): number {
     return this.running;
+  }
+
+  /** `up` (taking work), `draining` (finishing what runs), `disabled` (drained and offline), `stopped`. */
+  get state(): 'up' | 'draining' | 'disabled' | 'stopped' {
+    if (this.closed) return 'stopped';
+    if (!this.draining) return 'up';
+    return this.offline ? 'disabled' : 'draining';
   }
 
   /** Stop taking work (finishing what is running), say so in heartbeats. */
@@ -79,15 +89,49 @@ export class InvokerService {
     this.adopted.clear();
   }
 
+  /**
+   * An operator's drain (POST /disable): stop taking work, finish what is running, then
+   * report offline, so that another invoker takes over this invoker's topic (what was sent
+   * to it meanwhile runs there). The process stays up; `enable()` brings it back. Resolves
+   * once drained; calling it again while draining returns the same promise.
+   */
+  disable(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the invoker is stopping'));
+    this.disabling ??= (async () => {
+      this.opts.log.info({ inFlight: this.running }, 'disabled: finishing the activations in flight, taking nothing new');
+      await this.drain();
+      await this.goOffline();
+      this.offline = true;
+      this.opts.log.info('drained: reported offline until enabled');
+    })();
+    return this.disabling;
+  }
+
+  /** Take work again after `disable()` (waiting for its drain to end first). */
+  enable(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the invoker is stopping'));
+    if (!this.disabling) return Promise.resolve();
+    const disabling = this.disabling;
+    this.enabling ??= (async () => {
+      await disabling;
+      this.consumer = await this.consume(this.opts.id, false);
+      this.draining = false;
+      this.offline = false;
+      this.disabling = undefined;
+      await this.beat();
+      this.startHeartbeats();
+      this.opts.log.info('enabled: taking activations again');
+    })().finally(() => (this.enabling = undefined));
+    return this.enabling;
+  }
+
   /** Graceful stop: finish running activations, then report offline. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.disabling?.catch(() => undefined);
     await this.drain();
     this.closed = true;
-    clearInterval(this.heartbeatTimer);
-    await this.beating;
-    // a last heartbeat that expires at once: controllers see the invoker offline now
-    await this.opts.health.beat(this.heartbeat('draining'), 1).catch(() => undefined);
+    await this.goOffline();
   }
 
   /** Stop as a crash would (tests): nothing more is acknowledged or answered. */
@@ -234,8 +278,21 @@ export class InvokerService {
     return this.beating;
   }
 
+  private startHeartbeats(): void {
+    this.heartbeatTimer = setInterval(() => void this.tick(), this.opts.heartbeatMs ?? 1_000);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Stop heartbeating, with a last heartbeat that expires at once: controllers see the invoker offline now. */
+  private async goOffline(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    await this.beating;
+    await this.opts.health.beat(this.heartbeat('draining'), 1).catch(() => undefined);
+  }
+
   private async tick(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || !this.heartbeatTimer) return;
     await this.beat();
     await this.adoptOrphans().catch((e: Error) => this.opts.log.warn({ err: e.message }, 'could not check for offline invokers'));
   }

@@ -81,6 +81,13 @@ export class CouchStore implements EntityStore {
     }
   }
 
+  async ping(): Promise<boolean> {
+    return this.server.info().then(
+      () => true,
+      () => false,
+    );
+  }
+
   private async installDesign(name: DatabaseName): Promise<void> {
     const db = this.db[name];
     const id = `_design/${DESIGN}`;

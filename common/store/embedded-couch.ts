@@ -19,7 +19,7 @@ const POUCH_EVENTS = ['created', 'destroyed'];
 
 /**
  * The embedded CouchDB-API server of standalone mode: PouchDB (LevelDB on disk) behind
- * express-pouchdb, listening on 127.0.0.1 only. swirl talks to it with nano exactly as it
+ * express-pouchdb, listening on 127.0.0.1 (unless told otherwise). swirl talks to it with nano exactly as it
  * talks to real CouchDB. While it runs, `<dataDir>/couchdb.json` names its URL so that
  * tools (the admin command) reach the same store instead of opening the locked files.
  */
@@ -35,7 +35,8 @@ export class EmbeddedCouch {
     private readonly listeners: Array<[string, Listener]>,
   ) {}
 
-  static async start(dataDir: string, port = 0): Promise<EmbeddedCouch> {
+  /** `host` is the interface to listen on: 127.0.0.1 unless a cluster's invokers must reach it (it has no authentication). */
+  static async start(dataDir: string, port = 0, host = '127.0.0.1'): Promise<EmbeddedCouch> {
     const dir = resolve(dataDir, 'couchdb');
     mkdirSync(dir, { recursive: true });
     const Pouch = PouchDB.defaults({ prefix: dir + '/' });
@@ -60,7 +61,7 @@ export class EmbeddedCouch {
       }),
     );
     const server = await new Promise<Server>((ok, fail) => {
-      const s = app.listen(port, '127.0.0.1', () => ok(s));
+      const s = app.listen(port, host, () => ok(s));
       s.once('error', fail);
     });
     server.keepAliveTimeout = 60_000;

@@ -27,6 +27,8 @@ export interface GetOptions {
 export interface EntityStore {
   /** Create databases and design documents when missing or out of date. Idempotent. */
   init(): Promise<void>;
+  /** Whether the store answers now (for /ready). */
+  ping(): Promise<boolean>;
 
   /** Read an entity by its path (`ns` or `ns/pkg`) and name. A different kind under the name is a 409. */
   get<K extends EntityKind>(kind: K, path: string, name: string, opts?: GetOptions): Promise<Stored<EntityOf[K]>>;

@@ -3,17 +3,18 @@ import Dockerode from 'dockerode';
 import type { Config } from '../../common/config.ts';
 import type { ContainerFactory } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
-import { ensureImages, localProxy, RUNTIME_KINDS, runtimeImage } from '../../runtimes/index.ts';
+import { ensureImages, localProxy, requireImages, RUNTIME_KINDS, runtimeImage } from '../../runtimes/index.ts';
 import { DockerContainerFactory } from './docker.ts';
 import { ProcessContainerFactory } from './process.ts';
 
-type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'>;
+type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'> & Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages'>>;
 
 /**
  * The container factory the configuration asks for: Docker, local processes, or (auto)
  * Docker when a daemon answers and local processes otherwise. With Docker, missing
  * runtime images are built before the factory is returned (progress in the log), so an
- * invocation never fails for want of a runtime image.
+ * invocation never fails for want of a runtime image; with `runtimeImages: require` (an
+ * invoker in a container) they must already be there.
  */
 export async function selectFactory(config: FactoryConfig, log: Logger, onProgress?: (line: string) => void): Promise<ContainerFactory> {
   const progress = onProgress ?? ((line: string) => log.info({ images: line }, 'runtime images'));
@@ -27,12 +28,15 @@ export async function selectFactory(config: FactoryConfig, log: Logger, onProgre
       },
     );
     if (reachable) {
-      await ensureImages(docker, { onProgress: progress });
+      const build = config.runtimeImages !== 'require';
+      if (build) await ensureImages(docker, { onProgress: progress });
+      else await requireImages(docker);
       return new DockerContainerFactory(docker, {
         invokerId: config.invokerId,
         log,
         pidsLimit: config.containerPidsLimit,
-        provideImage: (image) => provideImage(docker, image, log, progress),
+        ...(config.dockerNetwork ? { network: config.dockerNetwork } : {}),
+        provideImage: (image) => provideImage(docker, image, log, progress, build),
       });
     }
     log.warn('no Docker daemon answers: actions will run as local processes');
@@ -41,10 +45,11 @@ export async function selectFactory(config: FactoryConfig, log: Logger, onProgre
 }
 
 /** A runtime image is (re)built; any other image (blackbox) is pulled. */
-async function provideImage(docker: Dockerode, image: string, log: Logger, progress: (line: string) => void): Promise<boolean> {
+async function provideImage(docker: Dockerode, image: string, log: Logger, progress: (line: string) => void, build: boolean): Promise<boolean> {
   const kind = RUNTIME_KINDS.find((k) => runtimeImage(k) === image);
   try {
     if (kind) {
+      if (!build) throw new Error('runtime images are not built here (SWIRL_RUNTIME_IMAGES=require)');
       await ensureImages(docker, { kinds: [kind], onProgress: progress });
       return true;
     }

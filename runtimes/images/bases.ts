@@ -80,3 +80,20 @@ export function pythonBase(): LocalBase {
     changes: [`ENV PATH=${PATH}`, 'ENV LANG=C.UTF-8', 'CMD ["python3"]'],
   };
 }
+
+/** Redis: Debian's redis-server and redis-cli (/usr/bin, on PATH as in the official image) with their libraries. */
+export function redisBase(): LocalBase {
+  const redis = '/usr/bin/redis-server';
+  if (!existsSync(redis)) throw new Error(`no ${redis} on this host to make a redis base image from (install Debian's redis-server, or make redis:7 pullable)`);
+  const plan = new RootfsPlan();
+  // redis-cli for health checks, where the host has it
+  plan.addPrograms([redis, ...['/usr/bin/redis-cli'].filter((p) => existsSync(p))]);
+  skeleton(plan);
+  const version = /v=(\S+)/.exec(execFileSync(redis, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  return {
+    image: 'swirl/base-redis:local',
+    description: `redis ${version} from ${redis}`,
+    plan,
+    changes: [`ENV PATH=${PATH}`, 'CMD ["redis-server"]'],
+  };
+}

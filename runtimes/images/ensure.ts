@@ -23,6 +23,35 @@ export const HASH_LABEL = 'swirl.runtime.hash';
 /** Label of a base image made from host files: identity of those files (inherited by the runtime image). */
 export const FINGERPRINT_LABEL = 'swirl.base.fingerprint';
 
+/**
+ * How to build one image: its tag, its build context (a Dockerfile starting `ARG BASE=…` and
+ * what it copies) with a hash that says when the image is stale, and the base to make from
+ * this host's files where `BASE` cannot be had.
+ */
+export interface ImageRecipe {
+  tag: string;
+  /** Labels besides the hash (e.g. the runtime kind). */
+  labels: Record<string, string>;
+  context(): Promise<BuildContext>;
+  localBase: () => LocalBase;
+}
+
+export interface BuildContext {
+  entries: TarEntry[];
+  hash: string;
+  /** Path of the Dockerfile in the context. */
+  dockerfile: string;
+  /** The Dockerfile's `ARG BASE=` default. */
+  defaultBase: string;
+}
+
+/** The `ARG BASE=<image>` default of a Dockerfile. */
+export function defaultBaseOf(dockerfile: string, text: string): string {
+  const base = /^ARG BASE=(\S+)/m.exec(text)?.[1];
+  if (!base) throw new Error(`${dockerfile} has no ARG BASE=<image>`);
+  return base;
+}
+
 interface RuntimeBuild {
   /** Folder of its Dockerfile under runtimes/. */
   dir: string;
@@ -53,21 +82,27 @@ async function inspect(docker: Dockerode, image: string): Promise<Dockerode.Imag
   }
 }
 
-/** The build context (a subset of runtimes/: the Dockerfile and the proxy) and its hash. */
-async function buildContext(build: RuntimeBuild): Promise<{ entries: TarEntry[]; hash: string; defaultBase: string; dockerfile: string }> {
-  const dockerfile = `${build.dir}/Dockerfile`;
-  const text = readFileSync(join(RUNTIMES_DIR, dockerfile));
-  const proxy = await build.proxy();
-  const code = readFileSync(proxy.file);
-  const mtime = statSync(proxy.file).mtimeMs;
-  const entries: TarEntry[] = [
-    { type: 'file', path: dockerfile, mode: 0o644, mtime, data: text },
-    { type: 'file', path: proxy.at, mode: 0o644, mtime, data: code },
-  ];
-  const hash = createHash('sha256').update(text).update('\0').update(code).digest('hex').slice(0, 16);
-  const defaultBase = /^ARG BASE=(\S+)/m.exec(text.toString())?.[1];
-  if (!defaultBase) throw new Error(`runtimes/${dockerfile} has no ARG BASE=<image>`);
-  return { entries, hash, defaultBase, dockerfile };
+/** A runtime image: its build context is a subset of runtimes/ (the Dockerfile and the proxy). */
+function runtimeRecipe(kind: string): ImageRecipe {
+  const build = BUILDS[kind]!;
+  return {
+    tag: runtimeImage(kind),
+    labels: { 'swirl.runtime.kind': kind },
+    localBase: build.localBase,
+    async context() {
+      const dockerfile = `${build.dir}/Dockerfile`;
+      const text = readFileSync(join(RUNTIMES_DIR, dockerfile));
+      const proxy = await build.proxy();
+      const code = readFileSync(proxy.file);
+      const mtime = statSync(proxy.file).mtimeMs;
+      const entries: TarEntry[] = [
+        { type: 'file', path: dockerfile, mode: 0o644, mtime, data: text },
+        { type: 'file', path: proxy.at, mode: 0o644, mtime, data: code },
+      ];
+      const hash = createHash('sha256').update(text).update('\0').update(code).digest('hex').slice(0, 16);
+      return { entries, hash, defaultBase: defaultBaseOf(`runtimes/${dockerfile}`, text.toString()), dockerfile };
+    },
+  };
 }
 
 /** Pull an image; false when it cannot be had (no registry, no network, unknown image). */
@@ -95,26 +130,25 @@ class ImageBuilder {
     private readonly log: (line: string) => void,
   ) {}
 
-  async runtime(kind: string): Promise<void> {
-    const tag = runtimeImage(kind);
-    const build = BUILDS[kind]!;
-    const context = await buildContext(build);
+  async build(recipe: ImageRecipe): Promise<void> {
+    const tag = recipe.tag;
+    const context = await recipe.context();
     const current = await inspect(this.docker, tag);
     const labels = current?.Config?.Labels ?? {};
-    let reason = !current ? 'missing' : labels[HASH_LABEL] !== context.hash ? 'its Dockerfile or proxy changed' : 'forced';
+    let reason = !current ? 'missing' : labels[HASH_LABEL] !== context.hash ? 'its Dockerfile or what it copies changed' : 'forced';
     if (!this.force && current && labels[HASH_LABEL] === context.hash) {
       const fingerprint = labels[FINGERPRINT_LABEL];
-      if (!fingerprint || fingerprint === this.localBase(build).plan.fingerprint()) return this.log(`${tag}: up to date`);
+      if (!fingerprint || fingerprint === this.localBase(recipe).plan.fingerprint()) return this.log(`${tag}: up to date`);
       reason = 'the host files of its base image changed';
     }
     const started = Date.now();
     this.log(`${tag}: building (${reason})`);
-    const base = await this.base(context.defaultBase, build);
+    const base = await this.base(context.defaultBase, recipe);
     const stream = await this.docker.buildImage(tarStream(context.entries), {
       t: tag,
       dockerfile: context.dockerfile,
       buildargs: { BASE: base },
-      labels: { [HASH_LABEL]: context.hash, 'swirl.runtime.kind': kind },
+      labels: { [HASH_LABEL]: context.hash, ...recipe.labels },
       rm: true,
       forcerm: true,
       nocache: this.force,
@@ -128,30 +162,30 @@ class ImageBuilder {
   }
 
   /** The image to build on: the Dockerfile's BASE when present or pullable, else a base made from host files. */
-  private base(wanted: string, build: RuntimeBuild): Promise<string> {
+  private base(wanted: string, recipe: ImageRecipe): Promise<string> {
     let pending = this.bases.get(wanted);
     if (!pending) {
-      pending = this.resolveBase(wanted, build);
+      pending = this.resolveBase(wanted, recipe);
       this.bases.set(wanted, pending);
     }
     return pending;
   }
 
-  private async resolveBase(wanted: string, build: RuntimeBuild): Promise<string> {
+  private async resolveBase(wanted: string, recipe: ImageRecipe): Promise<string> {
     if (await inspect(this.docker, wanted)) return wanted;
     if (await tryPull(this.docker, wanted, this.log)) return wanted;
-    const local = this.localBase(build);
+    const local = this.localBase(recipe);
     this.log(`${wanted} is not available: building on ${local.image}, made from this host's files`);
     await this.importBase(local);
     return local.image;
   }
 
-  /** The plan of a kind's local base, made once per call (nodejs and stdio share one). */
-  private localBase(build: RuntimeBuild): LocalBase {
-    let base = this.localBases.get(build.localBase);
+  /** The plan of a recipe's local base, made once per call (images on the same base share one). */
+  private localBase(recipe: ImageRecipe): LocalBase {
+    let base = this.localBases.get(recipe.localBase);
     if (!base) {
-      base = build.localBase();
-      this.localBases.set(build.localBase, base);
+      base = recipe.localBase();
+      this.localBases.set(recipe.localBase, base);
     }
     return base;
   }
@@ -187,27 +221,43 @@ class ImageBuilder {
  * Dockerfile is built on its `BASE` when that image is present or can be pulled; where it
  * cannot (no registry), on a base image imported from this host's files.
  */
-export async function ensureImages(docker: Dockerode, opts: EnsureImagesOptions = {}): Promise<void> {
+export function ensureImages(docker: Dockerode, opts: EnsureImagesOptions = {}): Promise<void> {
+  return buildRecipes(docker, (opts.kinds ?? Object.keys(BUILDS)).map(runtimeRecipe), opts);
+}
+
+/** Build these images where missing or stale, as ensureImages does; one that fails does not stop the others. */
+export async function buildRecipes(docker: Dockerode, recipes: ImageRecipe[], opts: Omit<EnsureImagesOptions, 'kinds'> = {}): Promise<void> {
   const log = opts.onProgress ?? (() => undefined);
   const builder = new ImageBuilder(docker, !!opts.force, log);
   const failed: string[] = [];
-  for (const kind of opts.kinds ?? Object.keys(BUILDS)) {
+  for (const recipe of recipes) {
     // a caller that asks while the same image is being built (say, at start-up and for an invoke) waits for that build
-    let pending = opts.force ? undefined : inflight.get(kind);
-    if (pending) log(`${runtimeImage(kind)}: being checked or built by another caller, waiting`);
+    let pending = opts.force ? undefined : inflight.get(recipe.tag);
+    if (pending) log(`${recipe.tag}: being checked or built by another caller, waiting`);
     else {
-      pending = builder.runtime(kind).finally(() => inflight.delete(kind));
-      inflight.set(kind, pending);
+      pending = builder.build(recipe).finally(() => inflight.delete(recipe.tag));
+      inflight.set(recipe.tag, pending);
     }
     try {
       await pending;
     } catch (e) {
-      // one kind that cannot be built does not keep the others from being built
-      log(`${kind}: failed: ${(e as Error).message}`);
-      failed.push(`${kind}: ${(e as Error).message}`);
+      // one image that cannot be built does not keep the others from being built
+      log(`${recipe.tag}: failed: ${(e as Error).message}`);
+      failed.push(`${recipe.tag}: ${(e as Error).message}`);
     }
   }
-  if (failed.length) throw new Error(`runtime images could not be built: ${failed.join('; ')}`);
+  if (failed.length) throw new Error(`images could not be built: ${failed.join('; ')}`);
 }
 
 const inflight = new Map<string, Promise<void>>();
+
+/**
+ * Check that the runtime images exist, building nothing: for an invoker in a container,
+ * whose own files say nothing about the Docker host's (the images are built there by
+ * `npm run images`). Throws naming the missing ones.
+ */
+export async function requireImages(docker: Dockerode, kinds: string[] = Object.keys(BUILDS)): Promise<void> {
+  const missing: string[] = [];
+  for (const kind of kinds) if (!(await inspect(docker, runtimeImage(kind)))) missing.push(runtimeImage(kind));
+  if (missing.length) throw new Error(`runtime images missing on the Docker host: ${missing.join(', ')} (build them there with npm run images)`);
+}

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import type { TarEntry } from './tar.ts';
 
@@ -49,24 +49,34 @@ export class RootfsPlan {
   /** Add a directory tree; `skip(relativePath)` leaves out an entry (and what is under it). */
   addTree(hostDir: string, skip: (rel: string) => boolean): void {
     this.addHost(hostDir);
-    const real = realpathSync(hostDir);
-    const walk = (dir: string, rel: string) => {
-      for (const name of readdirSync(dir).sort()) {
-        const childRel = rel ? `${rel}/${name}` : name;
-        if (skip(childRel)) continue;
-        const path = join(dir, name);
-        const st = lstatSync(path);
-        if (st.isSymbolicLink()) {
-          if (existsSync(path)) this.addHost(path); // a link and what it points to; dangling links are left out
-        } else if (st.isDirectory()) {
-          this.put({ type: 'dir', path: path.slice(1), mode: st.mode, mtime: st.mtimeMs });
-          walk(path, childRel);
-        } else if (st.isFile()) {
-          this.put({ type: 'file', path: path.slice(1), mode: st.mode, mtime: st.mtimeMs, size: st.size, source: path });
-        }
-      }
-    };
-    walk(real, '');
+    this.walk(realpathSync(hostDir), skip, (path, st) => {
+      if (!st.isSymbolicLink()) this.put(entryAt(path.slice(1), path, st));
+      else if (existsSync(path)) this.addHost(path); // a link and what it points to; dangling links are left out
+    });
+  }
+
+  /** Add a directory tree at another path (e.g. a source tree as `app/`), symbolic links kept as they are. */
+  addTreeAs(hostDir: string, dest: string, skip: (rel: string) => boolean = () => false): void {
+    const at = dest.replace(/^\//, '');
+    this.addDir(at, lstatSync(realpathSync(hostDir)).mode);
+    this.walk(realpathSync(hostDir), skip, (path, st, rel) => {
+      if (st.isSymbolicLink()) this.put({ type: 'symlink', path: posix.join(at, rel), target: readlinkSync(path), mtime: st.mtimeMs });
+      else this.put(entryAt(posix.join(at, rel), path, st));
+    });
+  }
+
+  /** Visit what is under `dir` (directories before what they hold), leaving out what `skip` names. */
+  private walk(dir: string, skip: (rel: string) => boolean, visit: (path: string, st: Stats, rel: string) => void, rel = ''): void {
+    for (const name of readdirSync(dir).sort()) {
+      const childRel = rel ? `${rel}/${name}` : name;
+      if (skip(childRel)) continue;
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      if (st.isDirectory()) {
+        visit(path, st, childRel);
+        this.walk(path, skip, visit, childRel);
+      } else if (st.isFile() || st.isSymbolicLink()) visit(path, st, childRel);
+    }
   }
 
   /** Add programs (or shared objects) and every library they load, with the loader. */
@@ -119,6 +129,11 @@ export class RootfsPlan {
     }
     return h.digest('hex').slice(0, 16);
   }
+}
+
+/** The archive entry of a host directory or file, at `path`. */
+function entryAt(path: string, source: string, st: Stats): TarEntry {
+  return st.isDirectory() ? { type: 'dir', path, mode: st.mode, mtime: st.mtimeMs } : { type: 'file', path, mode: st.mode, mtime: st.mtimeMs, size: st.size, source };
 }
 
 /** The libraries (and the dynamic loader) that `ldd` lists for these files. */

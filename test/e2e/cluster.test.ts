@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import Dockerode from 'dockerode';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,8 @@ import { RedisBus } from '../../common/bus/redis.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { sleep } from '../support/api.ts';
 import { startKafkaFixture } from '../support/kafka-fixture.ts';
-import { freePort, run, type Spawned } from '../support/process.ts';
+import { clusterEnv, createAdmin, recordOf as recordOfActivation, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
+import { freePort, type Spawned } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { call } from '../support/server.ts';
 import { type EmbeddedStore, startEmbeddedStore } from '../support/store-fixtures.ts';
@@ -45,37 +45,21 @@ for (const bus of ['redis', 'kafka'] as const) {
     const startCluster = async (): Promise<Cluster> => {
       const port = await freePort();
       const env: Record<string, string> = {
-        SWIRL_COUCHDB_URL: store.couch.url,
-        SWIRL_REDIS_URL: redis.url,
-        SWIRL_BUS: bus,
+        ...clusterEnv({ couchdbUrl: store.couch.url, redisUrl: redis.url, bus, dataDir }),
         ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}),
-        SWIRL_DATA_DIR: dataDir,
-        SWIRL_LOG_LEVEL: 'warn',
-        SWIRL_PREWARM: '[]',
-        SWIRL_CONTAINER_FACTORY: 'docker',
-        SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
-        SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
         SWIRL_CONTROLLER_COUNT: '2',
       };
-      const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1' });
+      const controller = startControllerProcess(env, port);
       const port2 = await freePort();
-      const controller2 = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port2), SWIRL_HOST: '127.0.0.1', SWIRL_CONTROLLER_ID: '1' });
-      const invokers = new Map(IDS.map((id) => [id, run('node', ['--import', 'tsx', 'invoker/main.ts', '--id', String(id)], env)] as const));
+      const controller2 = startControllerProcess(env, port2, 1);
+      const invokers = new Map(IDS.map((id) => [id, startInvokerProcess(env, id)] as const));
       const [, key] = await controller.waitFor(/guest key: (\S+)/, 60_000);
       await controller2.waitFor(/guest key: /, 60_000);
       for (const p of invokers.values()) await p.waitFor(/is up/, 90_000);
       const api = `http://127.0.0.1:${port}/api/v1`;
-      const admin = run('node', ['--import', 'tsx', 'cli/admin.ts', 'user', 'create', `ops${bus}`, '--admin'], env);
-      await admin.exited;
-      const adminKey = admin.stdout().trim();
-      expect(adminKey, admin.stderr()).to.match(/^[0-9a-f-]{36}:\w+$/);
+      const adminKey = await createAdmin(env, `ops${bus}`);
       // both invokers up, as the controller sees them
-      for (let i = 0; ; i++) {
-        const states = (await call('GET', `http://127.0.0.1:${port}/invokers`)).body;
-        if (IDS.every((id) => states[`invoker${id}`] === 'up')) break;
-        if (i > 200) throw new Error(`invokers not up: ${JSON.stringify(states)}`);
-        await sleep(50);
-      }
+      await waitForStates(`http://127.0.0.1:${port}`, IDS, 'up', 10_000);
       return {
         api,
         api2: `http://127.0.0.1:${port2}/api/v1`,
@@ -96,11 +80,7 @@ for (const bus of ['redis', 'kafka'] as const) {
     });
     after(async () => {
       for (const p of [cluster?.controller, cluster?.controller2, ...(cluster?.invokers.values() ?? [])]) p?.killGroup('SIGKILL');
-      const docker = new Dockerode();
-      for (const id of IDS) {
-        const left = await docker.listContainers({ all: true, filters: { label: [`swirl.invoker=${id}`] } });
-        await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-      }
+      await removeInvokerContainers(IDS);
       await kafka?.cleanup();
       await redis?.cleanup();
       await store?.cleanup();
@@ -109,15 +89,7 @@ for (const bus of ['redis', 'kafka'] as const) {
 
     const put = (name: string, code: string) => call('PUT', `${cluster.api}/namespaces/_/actions/${name}?overwrite=true`, { auth: cluster.key, body: { exec: { kind: 'nodejs:20', code } } });
     const invoke = (name: string, query: string, body: unknown = {}) => call('POST', `${cluster.api}/namespaces/_/actions/${name}${query}`, { auth: cluster.key, body });
-    const recordOf = async (id: string, ms: number) => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const r = await call('GET', `${cluster.api}/namespaces/_/activations/${id}`, { auth: cluster.key });
-        if (r.status === 200) return r.body;
-        if (Date.now() > deadline) return undefined;
-        await sleep(100);
-      }
-    };
+    const recordOf = (id: string, ms: number) => recordOfActivation(cluster.api, cluster.key, id, ms);
 
     it('invokes blocking and non-blocking through the invokers', async () => {
       expect((await put('hello', 'function main(p) { return { greeting: "hello " + p.name } }')).status).to.equal(200);

@@ -80,7 +80,7 @@ describe('runtime images (Docker)', function () {
     expect(stale.Config.Labels?.['swirl.runtime.hash']).to.not.equal(good.Config.Labels?.['swirl.runtime.hash']);
     const lines: string[] = [];
     await ensureImages(docker, { kinds: ['stdio'], onProgress: (l) => lines.push(l) });
-    expect(lines[0]).to.equal(`${tag}: building (its Dockerfile or proxy changed)`);
+    expect(lines[0]).to.equal(`${tag}: building (its Dockerfile or what it copies changed)`);
     expect(lines.some((l) => /^\s+Step \d+\/\d+ : COPY dist\/stdio\.mjs/.test(l))).to.equal(true);
     expect(lines.at(-1)).to.match(new RegExp(`^${tag}: built in [\\d.]+ s on \\S+, image [\\d.]+ MB$`));
     expect((await docker.getImage(tag).inspect()).Config.Labels?.['swirl.runtime.hash']).to.equal(good.Config.Labels?.['swirl.runtime.hash']);

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { removeInvokerContainers, waitForStates } from '../support/cluster.ts';
+import { clusterImages, invokeOnEveryInvoker, invokerOfHost, requireTool, runTool, waitHealthy } from '../support/deploy.ts';
+import { freePort } from '../support/process.ts';
+import { call } from '../support/server.ts';
+
+/** Invoker ids of this suite (the compose file's own are 0 and 1). */
+const IDS = [210, 211];
+
+/**
+ * docker-compose.yml, as CI can run it: validated by Debian's docker-compose, then its redis,
+ * controller and two invokers brought up from the locally built images with the CI override
+ * (embedded store, Redis bus: no CouchDB or Kafka image can be had), a smoke invoke through
+ * both invokers, a drain through the controller, and down.
+ */
+describe('docker compose: the cluster of docker-compose.yml', function () {
+  this.timeout(300_000);
+  const project = `swirlci${process.pid}`;
+  let env: Record<string, string>;
+  let port: number;
+  const compose = (args: string[], ms?: number) => runTool('docker-compose', ['-p', project, '-f', 'docker-compose.yml', '-f', 'deploy/compose.ci.yml', ...args], { env, ms });
+  const up = async (services: string[]) => {
+    const r = await compose(['up', '-d', '--no-deps', ...services]);
+    expect(r.code, r.stderr).to.equal(0);
+    for (const s of services) await waitHealthy(`${project}_${s}_1`);
+  };
+
+  before(async function () {
+    await requireTool(this, 'docker-compose', ['version'], "Debian's docker-compose");
+    await clusterImages();
+    port = await freePort();
+    env = { SWIRL_NETWORK: `${project}-net`, SWIRL_PUBLISH: `127.0.0.1:${port}`, SWIRL_INVOKER0_ID: String(IDS[0]), SWIRL_INVOKER1_ID: String(IDS[1]), SWIRL_OPS_TOKEN: 'compose-test-ops-token-0123' };
+  });
+  after(async () => {
+    if (!env) return;
+    // the invokers remove their action containers as they stop; then whatever is left, then the project (its network)
+    await compose(['stop', '-t', '30', 'invoker0', 'invoker1'], 60_000);
+    await removeInvokerContainers(IDS);
+    const down = await compose(['down', '-v', '--remove-orphans', '-t', '10'], 120_000);
+    if (down.code !== 0) console.warn(down.stderr);
+  });
+
+  it('docker-compose.yml is valid, alone and with the CI override', async () => {
+    for (const files of [['-f', 'docker-compose.yml'], ['-f', 'docker-compose.yml', '-f', 'deploy/compose.ci.yml']]) {
+      const r = await runTool('docker-compose', [...files, 'config', '-q'], { env });
+      expect(r.code, r.stderr).to.equal(0);
+    }
+    const services = (await runTool('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'])).stdout.trim().split('\n').sort();
+    expect(services).to.deep.equal(['controller', 'couchdb', 'invoker0', 'invoker1', 'kafka', 'redis']);
+  });
+
+  it('redis, the controller and two invokers come up healthy; an invoke runs through each invoker; an invoker drains through the controller', async () => {
+    await up(['redis']);
+    await up(['controller']);
+    await up(['invoker0', 'invoker1']);
+    const base = `http://127.0.0.1:${port}`;
+    const api = `${base}/api/v1`;
+    // as the README says: the guest key is in the controller's log
+    const logs = await compose(['logs', '--no-color', 'controller']);
+    const key = /guest key: (\S+)/.exec(logs.stdout)?.[1];
+    expect(key, logs.stdout.slice(-2000)).to.match(/^[0-9a-f-]{36}:\w+$/);
+    const admin = await compose(['exec', '-T', 'controller', 'node', '--import', 'tsx', 'cli/admin.ts', 'user', 'create', 'ops', '--admin']);
+    expect(admin.code, admin.stderr).to.equal(0);
+    const adminKey = admin.stdout.trim();
+    await waitForStates(base, IDS, 'up', 30_000);
+    expect((await call('GET', `${base}/ready`)).status).to.equal(200);
+
+    await invokeOnEveryInvoker(api, key!, IDS);
+
+    // the controller reaches the invokers' operations endpoints by their compose names, with the token
+    const disable = await call('POST', `${api}/invokers/${IDS[0]}/disable`, { auth: adminKey });
+    expect(disable.status, JSON.stringify(disable.body)).to.be.oneOf([200, 202]);
+    await waitForStates(base, [IDS[0]!], 'offline', 20_000);
+    const other = await call('POST', `${api}/namespaces/_/actions/s0?blocking=true&result=true`, { auth: key!, body: { n: 99 } });
+    expect(await invokerOfHost(other.body.host)).to.equal(String(IDS[1]));
+    expect((await call('POST', `${api}/invokers/${IDS[0]}/enable`, { auth: adminKey })).status).to.equal(200);
+    await waitForStates(base, IDS, 'up', 20_000);
+  });
+});
