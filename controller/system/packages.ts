@@ -13,7 +13,12 @@ export interface SystemAction {
   /** Node.js source (kind nodejs:20), or `exec` for an action the controller runs itself. */
   code?: string;
   exec?: ActionExec;
-  parameters?: KeyValue[];
+  /**
+   * The parameters it reads, described in its `parameters` annotation as OpenWhisk's
+   * catalog does. They get no default values: a default on the action would win over a
+   * binding's parameters (package < binding < action), and bindings are how users set them.
+   */
+  parameters?: Array<{ name: string; description: string }>;
   annotations?: KeyValue[];
 }
 
@@ -37,12 +42,12 @@ function actionFields(a: SystemAction): Fields<Action> {
     // OpenWhisk's catalog describes each action and its parameters in annotations
     annotations: [
       { key: 'description', value: a.description },
-      ...(a.parameters?.length ? [{ key: 'parameters', value: a.parameters.map((p) => ({ name: p.key })) }] : []),
+      ...(a.parameters?.length ? [{ key: 'parameters', value: a.parameters }] : []),
       ...(a.annotations ?? []),
       { key: 'exec', value: exec.kind },
     ],
     exec,
-    parameters: a.parameters ?? [],
+    parameters: [],
     limits: defaultLimits(),
   };
 }

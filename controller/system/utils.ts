@@ -18,7 +18,7 @@ export const utilsPackage: SystemPackage = {
     {
       name: 'cat',
       description: 'Concatenates input into a string',
-      parameters: [{ key: 'lines', value: [] }],
+      parameters: [{ name: 'lines', description: 'An array of strings' }],
       code: `function main(params) {
   const lines = Array.isArray(params.lines) ? params.lines : [];
   return { lines, payload: lines.join('\\n') };
@@ -27,7 +27,7 @@ export const utilsPackage: SystemPackage = {
     {
       name: 'sort',
       description: 'Sorts an array',
-      parameters: [{ key: 'lines', value: [] }],
+      parameters: [{ name: 'lines', description: 'An array of strings' }],
       code: `function main(params) {
   const lines = Array.isArray(params.lines) ? [...params.lines] : [];
   lines.sort();
@@ -38,8 +38,8 @@ export const utilsPackage: SystemPackage = {
       name: 'head',
       description: 'Extracts the head of an array',
       parameters: [
-        { key: 'lines', value: [] },
-        { key: 'num', value: 1 },
+        { name: 'lines', description: 'An array of strings' },
+        { name: 'num', description: 'How many to keep (default 1)' },
       ],
       code: `function main(params) {
   const lines = Array.isArray(params.lines) ? params.lines : [];
@@ -52,7 +52,10 @@ export const utilsPackage: SystemPackage = {
       name: 'split',
       description: 'Splits a string into an array of strings',
       // without a separator, lines (\n or \r\n)
-      parameters: [{ key: 'payload', value: '' }],
+      parameters: [
+        { name: 'payload', description: 'A string' },
+        { name: 'separator', description: 'Where to split (default: line ends)' },
+      ],
       code: `function main(params) {
   const payload = typeof params.payload === 'string' ? params.payload : '';
   const lines = typeof params.separator === 'string' && params.separator !== '' ? payload.split(params.separator) : payload.split(/\\r?\\n/);

@@ -4,6 +4,7 @@ import { SYSTEM_PACKAGES } from '../../controller/system/index.ts';
 import { ensureSystemPackages, SYSTEM_NAMESPACE } from '../../controller/system/packages.ts';
 import { expectError, sleep } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
+import { storedRecord } from '../support/records.ts';
 import { call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { expectConforms } from '../support/swagger.ts';
@@ -93,12 +94,7 @@ describe(`packages, bindings and /whisk.system (${factory} containers)`, functio
     // the activation is the caller's, not alice's
     expect(r.body.namespace).to.equal('guest');
     // (the blocking answer comes before the record is stored)
-    let stored = await call('GET', url('_', `/activations/${r.body.activationId}`), { auth: guest });
-    for (let i = 0; stored.status === 404 && i < 100; i++) {
-      await sleep(20);
-      stored = await call('GET', url('_', `/activations/${r.body.activationId}`), { auth: guest });
-    }
-    expect(stored.status).to.equal(200);
+    await storedRecord(url('_', `/activations/${r.body.activationId}`), guest);
     expectError(await call('GET', url('alice', `/activations/${r.body.activationId}`), { auth: guest }), 403);
   });
 
@@ -151,10 +147,10 @@ describe(`packages, bindings and /whisk.system (${factory} containers)`, functio
     expectError(await call('PUT', url(SYSTEM_NAMESPACE, '/actions/utils/echo?overwrite=true'), { auth: guest, body: echo }), 403);
     expectError(await call('DELETE', url(SYSTEM_NAMESPACE, '/packages/utils'), { auth: guest }), 403);
     expectError(await call('PUT', url(SYSTEM_NAMESPACE, '/packages/mine'), { auth: guest, body: {} }), 403);
-    // a binding to it works like any other
-    await ok(call('PUT', url('_', '/packages/myutils'), { auth: guest, body: { binding: { namespace: SYSTEM_NAMESPACE, name: 'utils' }, parameters: [{ key: 'num', value: 1 }] } }));
-    const one = await ok(call('POST', url('_', '/actions/myutils/head?blocking=true&result=true'), { auth: guest, body: { lines: ['x', 'y'] } }));
-    expect(one).to.deep.equal({ lines: ['x'], num: 1 });
+    // a binding to it works like any other: its parameters reach the actions (they have no defaults that would win)
+    await ok(call('PUT', url('_', '/packages/myutils'), { auth: guest, body: { binding: { namespace: SYSTEM_NAMESPACE, name: 'utils' }, parameters: [{ key: 'num', value: 3 }] } }));
+    const three = await ok(call('POST', url('_', '/actions/myutils/head?blocking=true&result=true'), { auth: guest, body: { lines: ['w', 'x', 'y', 'z'] } }));
+    expect(three).to.deep.equal({ lines: ['w', 'x', 'y'], num: 3 });
   });
 
   it('installing the system packages again changes nothing; a changed definition is updated with a new version', async () => {
