@@ -94,8 +94,10 @@ export class Client {
       }
     }
     if (reply.status >= 400 && !opts.accept?.includes(reply.status)) {
-      const b = body as { error?: unknown; code?: unknown } | string;
-      const message = typeof b === 'object' && b && typeof b.error === 'string' ? b.error : `${reply.status} ${typeof b === 'string' && b ? b.slice(0, 200) : 'error'}`;
+      const b = body as { error?: unknown; code?: unknown; response?: { result?: { error?: unknown } } } | string;
+      // an error reply carries `error`; a failed blocking activation (502) carries its record, with the action's error in the result
+      const shown = typeof b === 'object' && b ? (typeof b.error === 'string' ? b.error : b.response?.result?.error) : undefined;
+      const message = typeof shown === 'string' ? shown : `${reply.status} ${typeof b === 'string' && b ? b.slice(0, 200) : 'error'}`;
       const code = typeof b === 'object' && b && typeof b.code === 'string' ? b.code : txid;
       throw new ApiError(reply.status, `Unable to ${opts.what}: ${message}`, code, body);
     }

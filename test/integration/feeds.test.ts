@@ -179,8 +179,9 @@ describe(`feeds: alarms and kafkaFeed (${factory} containers)`, function () {
       expect((await run('property', 'set', '--apihost', s.url, '--auth', s.guestKey)).code).to.equal(0);
       const bad = await run('trigger', 'create', 'cliBad', '--feed', '/whisk.system/alarms/alarm', '-p', 'cron', 'nope');
       expect(bad.code).to.not.equal(0);
-      // (the CLI shows the 502 but not yet the record's error message: see the report)
+      // the feed action's own message, from the failed activation's record
       expect(bad.stderr).to.contain("Unable to create trigger 'cliBad'");
+      expect(bad.stderr).to.match(/cron pattern 'nope' is not valid/);
       expect((await call('GET', `${s.api}/namespaces/_/triggers/cliBad`, { auth: s.guestKey })).status).to.equal(404);
 
       const created = await run('trigger', 'create', 'cliAlarm', '--feed', '/whisk.system/alarms/alarm', '-p', 'cron', '* * * * * *', '-p', 'trigger_payload', '{"via":"cli"}');
