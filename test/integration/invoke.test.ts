@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { expectError, sleep } from '../support/api.ts';
+import { expectError } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
+import { storedRecord } from '../support/records.ts';
 import { call, startTestServer } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { expectAllConform, expectConforms } from '../support/swagger.ts';
@@ -23,14 +24,7 @@ describe(`invoke and activations API (${factory} containers)`, function () {
   };
   const invoke = (name: string, query = '', body: unknown = {}) => call('POST', api(`/actions/${name}${query}`), { auth, body });
   /** Wait until the activation's record is readable (non-blocking invokes store it a little later). */
-  const record = async (id: string) => {
-    for (let i = 0; i < 200; i++) {
-      const r = await call('GET', api(`/activations/${id}`), { auth });
-      if (r.status === 200) return r.body;
-      await sleep(25);
-    }
-    throw new Error(`no record for ${id}`);
-  };
+  const record = (id: string) => storedRecord(api(`/activations/${id}`), auth);
 
   before(async () => {
     s = await startTestStack(factory, { SWIRL_INVOKER_MEMORY_MB: '1024', SWIRL_BLOCKING_TIMEOUT_MS: '20000' });

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import openwhisk from 'openwhisk';
+import { factoryNames } from '../support/invoker-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /** The official `openwhisk` npm client, unchanged, against swirl. */
 describe('the openwhisk npm client', function () {
@@ -69,5 +71,58 @@ describe('the openwhisk npm client', function () {
     } catch (e) {
       expect((e as { statusCode?: number }).statusCode).to.equal(401);
     }
+  });
+});
+
+/** The client driving the programming model with real activations: bindings, sequences, trigger fires, rule switches. */
+describe(`the openwhisk npm client, with an invoker (${factoryNames()[0]!} containers)`, function () {
+  this.timeout(60_000);
+  let s: TestStack;
+  let ow: ReturnType<typeof openwhisk>;
+
+  before(async function () {
+    s = await startTestStack(factoryNames()[0]!, { SWIRL_INVOKER_MEMORY_MB: '1024' });
+    ow = openwhisk({ apihost: s.url, api_key: s.guestKey, namespace: '_' });
+  });
+  after(async function () {
+    await s?.destroy();
+  });
+
+  /** Poll the activations of an action until `n` are stored (or give up after 10 s). */
+  const activationsOf = async (name: string, n: number) => {
+    for (let i = 0; i < 200; i++) {
+      const list = (await ow.activations.list({ name, docs: true } as never)) as unknown as Array<{ cause?: string; response: { result: { got?: number } } }>;
+      if (list.length >= n) return list;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`fewer than ${n} activations of ${name}`);
+  };
+
+  it('invokes through a binding of /whisk.system/utils and runs a sequence of its actions', async function () {
+    await ow.packages.create({ name: 'u', package: { binding: { namespace: 'whisk.system', name: 'utils' }, parameters: [{ key: 'num', value: 2 }] } });
+    const head = await ow.actions.invoke({ name: 'u/head', params: { lines: ['a', 'b', 'c'] }, blocking: true, result: true });
+    expect(head).to.deep.equal({ lines: ['a', 'b'], num: 2 });
+    await ow.actions.create({ name: 'top', action: { exec: { kind: 'sequence', components: ['/whisk.system/utils/split', '/whisk.system/utils/sort', '/_/u/head'] } } as never });
+    const top = await ow.actions.invoke({ name: 'top', params: { payload: 'z\ny\nx' }, blocking: true, result: true });
+    expect(top).to.deep.equal({ lines: ['x', 'y'], num: 2 });
+  });
+
+  it('fires a trigger: the rule runs its action until the rule is disabled', async function () {
+    await ow.actions.create({ name: 'seen', action: 'function main(p) { return { got: p.n } }' });
+    await ow.triggers.create({ name: 'bell', trigger: { parameters: [{ key: 'n', value: 0 }] } });
+    await ow.rules.create({ name: 'ring', trigger: 'bell', action: 'seen' });
+    const fired = await ow.triggers.invoke({ name: 'bell', params: { n: 1 } });
+    expect(fired.activationId).to.match(/^[0-9a-f]{32}$/);
+    const [first] = await activationsOf('seen', 1);
+    expect(first!.response.result).to.deep.equal({ got: 1 });
+    expect(first!.cause).to.equal(fired.activationId);
+
+    await ow.rules.disable({ name: 'ring' });
+    expect((await ow.rules.get({ name: 'ring' })).status).to.equal('inactive');
+    await ow.triggers.invoke({ name: 'bell', params: { n: 2 } });
+    await ow.rules.enable({ name: 'ring' });
+    await ow.triggers.invoke({ name: 'bell', params: { n: 3 } });
+    const all = await activationsOf('seen', 2);
+    expect(all.map((a) => a.response.result.got).sort()).to.deep.equal([1, 3]);
   });
 });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { RuleResult } from '../../controller/triggers.ts';
 import { expectError, sleep } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
+import { storedRecord } from '../support/records.ts';
 import { call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { expectConforms } from '../support/swagger.ts';
@@ -30,14 +31,7 @@ describe(`triggers and rules: firing (${factory} containers)`, function () {
   const fire = (name: string, payload?: unknown, key = auth) => call('POST', api(`/triggers/${name}`), { auth: key, body: payload });
   const setStatus = (name: string, status: string) => call('POST', api(`/rules/${name}`), { auth, body: { status } });
   /** Wait until an activation's record is stored (fires and non-blocking invokes store it a little later). */
-  const record = async (id: string) => {
-    for (let i = 0; i < 400; i++) {
-      const r = await call('GET', api(`/activations/${id}`), { auth });
-      if (r.status === 200) return r.body;
-      await sleep(25);
-    }
-    throw new Error(`no record for ${id}`);
-  };
+  const record = (id: string) => storedRecord(api(`/activations/${id}`), auth);
   /** The trigger's record, its log lines parsed, in rule order. */
   const fired = async (id: string) => {
     const rec = await record(id);
