@@ -98,6 +98,8 @@ export const configSchema = z.object({
   invokerPort: port.default(0),
   /** Where controllers reach this invoker's operations endpoints (sent in its heartbeats); default `http://<host>:<port>`, 127.0.0.1 for 0.0.0.0. */
   invokerUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** The API's URL as actions see it (`__OW_API_HOST`, for actions that call swirl); standalone uses its own. */
+  apiHost: z.url({ protocol: /^https?$/ }).optional(),
   /** Shared secret for the invokers' POST /disable and /enable (Bearer); controllers send it. Unset: no check (keep the port private). */
   opsToken: z.string().min(16, 'at least 16 characters').optional(),
 });

@@ -30,7 +30,10 @@ async function main(): Promise<void> {
   const opened = await openStore(config);
   const infra = await openInfra(config, logger, `invoker${config.invokerId}`);
   const ops = await startInvokerOps(config, { store: () => opened.store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() }, logger);
-  const invoker = await Invoker.start(config, opened.store, logger, { onProgress: (line) => console.log(`runtime images: ${line}`) });
+  const invoker = await Invoker.start(config, opened.store, logger, {
+    ...(config.apiHost ? { apiHost: config.apiHost } : {}),
+    onProgress: (line) => console.log(`runtime images: ${line}`),
+  });
   const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: logger, url: ops.url });
   ops.attach(service);
   console.log(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
