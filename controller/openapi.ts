@@ -180,6 +180,22 @@ function activationPaths(): Record<string, Schema> {
         responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: { type: 'object' } }) }, ...pick('401', '403') },
       },
     },
+    ...Object.fromEntries(
+      (['disable', 'enable'] as const).map((op) => [
+        `/invokers/{id}/${op}`,
+        {
+          post: {
+            tags: ['Operations'],
+            summary:
+              op === 'disable'
+                ? 'Drain an invoker (operators only): it takes no new work, finishes what it runs, then reports offline; 202 while draining, 200 once drained'
+                : 'Let a drained invoker take work again (operators only)',
+            parameters: [pathParam('id', 'The invoker id')],
+            responses: { '200': { description: "The invoker's state", content: json({ type: 'object' }) }, '202': { description: 'Draining: activations still in flight', content: json({ type: 'object' }) }, ...pick('400', '401', '403', '404', '503') },
+          },
+        },
+      ]),
+    ),
   };
 }
 
