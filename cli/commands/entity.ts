@@ -37,13 +37,31 @@ export async function fetchEntity<T = EntitySummary>(cli: Cli, cmd: Command, col
   return (await cli.client(cmd).request<T>('GET', entityPath(collection, q), { query, what: `get ${KIND_OF[collection]} '${ref}'` })).body;
 }
 
-/** wsk's `--summary`: the kind, full name and description, and the bound parameters starred. */
-export function printSummary(cli: Cli, collection: Collection, entity: EntitySummary & { parameters?: KeyValue[] }): void {
+type Summarized = Pick<EntitySummary, 'name' | 'annotations'> & { parameters?: KeyValue[] };
+
+/** The parameters an entity reads: those its `parameters` annotation describes, and the bound ones, starred. */
+function summaryParams(entity: Summarized): string {
+  const bound = new Set((entity.parameters ?? []).map((p) => p.key));
+  const described = annotation(entity.annotations, 'parameters');
+  const names = Array.isArray(described) ? described.map((d: { name?: unknown }) => d?.name).filter((n): n is string => typeof n === 'string') : [];
+  // described ones in their order, then the other bound ones by name
+  const all = [...new Set([...names, ...[...bound].sort()])].map((n) => (bound.has(n) ? `*${n}` : n));
+  return all.length ? all.join(', ') : 'none defined';
+}
+
+function summaryLines(cli: Cli, kind: string, path: string, entity: Summarized, indent = ''): void {
   const { c } = cli.out;
-  const params = (entity.parameters ?? []).map((p) => `*${p.key}`).sort();
   const description = annotation(entity.annotations, 'description');
-  cli.out.line(`${c.bold(KIND_OF[collection])} /${entity.namespace}/${entity.name}${typeof description === 'string' ? `: ${description}` : ''}`);
-  cli.out.line(`   (${c.bold('parameters')}: ${params.length ? params.join(', ') : 'none defined'})`);
+  cli.out.line(`${indent}${c.bold(kind)} /${path}${typeof description === 'string' ? `: ${description}` : ''}`);
+  cli.out.line(`${indent}   (${c.bold('parameters')}: ${summaryParams(entity)})`);
+}
+
+/** wsk's `--summary`: kind, full name and description, the parameters (bound ones starred); for a package also its actions and feeds. */
+export function printSummary(cli: Cli, collection: Collection, entity: EntitySummary & { parameters?: KeyValue[]; actions?: Summarized[]; feeds?: Summarized[] }): void {
+  const path = `${entity.namespace}/${entity.name}`;
+  summaryLines(cli, KIND_OF[collection], path, entity);
+  for (const a of entity.actions ?? []) summaryLines(cli, 'action', `${path}/${a.name}`, a, ' ');
+  for (const f of entity.feeds ?? []) summaryLines(cli, 'feed', `${path}/${f.name}`, f, ' ');
 }
 
 /** `ok: got action hello` and the entity, or one field of it. */

@@ -239,10 +239,16 @@ describe('swirl CLI (bin/swirl.js against a live server)', function () {
       expect(await ok('package', 'create', 'utils', '--shared', 'yes', '-p', 'region', 'eu')).to.equal('ok: created package utils\n');
       expect(await ok('package', 'update', 'utils', '-a', 'description', 'tools')).to.equal('ok: updated package utils\n');
       expect(await ok('package', 'bind', 'utils', 'myutils', '-p', 'region', 'us')).to.equal('ok: created binding myutils\n');
-      const [b, summary] = await Promise.all([json('package', 'get', 'myutils'), ok('package', 'get', 'utils', '--summary'), ok('action', 'create', 'utils/greet', 'hello.js')]);
+      const [b] = await Promise.all([json('package', 'get', 'myutils'), ok('action', 'create', 'utils/greet', 'hello.js')]);
       expect(b.binding).to.deep.equal({ namespace: 'guest', name: 'utils' });
+      // a binding shows the bound package's parameters with its own on top, and its actions
       expect(b.parameters).to.deep.equal([{ key: 'region', value: 'us' }]);
-      expect(summary).to.equal('package /guest/utils: tools\n   (parameters: *region)\n');
+      expect(b.actions.map((a: { name: string }) => a.name)).to.deep.equal(['greet']);
+      expect(await ok('package', 'get', 'utils', '--summary')).to.equal('package /guest/utils: tools\n   (parameters: *region)\n action /guest/utils/greet\n    (parameters: none defined)\n');
+      // the system packages are there for everyone, their actions' parameters described
+      const [system, head] = await Promise.all([ok('package', 'list', '/whisk.system'), ok('package', 'get', '/whisk.system/utils', '--summary')]);
+      expect(system.split('\n').map((l) => l.split(/\s+/)[0])).to.include.members(['/whisk.system/utils', '/whisk.system/alarms', '/whisk.system/messaging']);
+      expect(head).to.contain(' action /whisk.system/utils/head: Extracts the head of an array\n    (parameters: lines, num)\n');
       const [inside, list, full] = await Promise.all([ok('action', 'list', 'utils'), ok('package', 'list', '--name-sort'), run('package', 'delete', 'utils')]);
       expect(inside).to.equal(`actions\n/guest/utils/greet${' '.repeat(52)} private nodejs:20 0.0.1\n`);
       expect(list).to.equal(`packages\n/guest/myutils${' '.repeat(56)} private 0.0.1\n/guest/utils${' '.repeat(58)} shared  0.0.2\n`);
