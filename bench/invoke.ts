@@ -19,12 +19,12 @@ const SEQUENTIAL = 1_000;
 const CLIENTS = 32;
 const BLOCKING_TOTAL = 6_000;
 const NONBLOCKING_TOTAL = 8_000;
-const INVOKER_ID = 150;
+export const INVOKER_ID = 150;
 
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS * 2 });
 
 /** One HTTP request on a kept-alive connection; resolves with the status and body text. */
-function http(method: string, url: string, body: string | undefined, auth?: string): Promise<{ status: number; text: string }> {
+export function http(method: string, url: string, body: string | undefined, auth?: string): Promise<{ status: number; text: string }> {
   return new Promise((ok, fail) => {
     const req = request(url, { method, agent, headers: { 'content-type': 'application/json', ...(auth ? { authorization: 'Basic ' + Buffer.from(auth).toString('base64') } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -36,7 +36,7 @@ function http(method: string, url: string, body: string | undefined, auth?: stri
   });
 }
 
-interface Setup {
+export interface Setup {
   name: string;
   api: string;
   key: string;
@@ -44,7 +44,7 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-const common = (dataDir: string): Record<string, string> => ({
+export const common = (dataDir: string): Record<string, string> => ({
   SWIRL_DATA_DIR: dataDir,
   SWIRL_LOG_LEVEL: 'warn',
   SWIRL_PREWARM: '[]',
@@ -55,10 +55,10 @@ const common = (dataDir: string): Record<string, string> => ({
   SWIRL_HOST: '127.0.0.1',
 });
 
-async function standalone(): Promise<Setup> {
+export async function standalone(env: Record<string, string> = {}): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'swirl-bench-'));
   const port = await freePort();
-  const controller = run('node', ['--import', 'tsx', 'controller/standalone.ts'], { ...common(dataDir), SWIRL_PORT: String(port) });
+  const controller = run('node', ['--import', 'tsx', 'controller/standalone.ts'], { ...common(dataDir), ...env, SWIRL_PORT: String(port) });
   const [, key] = await controller.waitFor(/guest key: (\S+)/, 120_000);
   return {
     name: 'standalone (memory bus)',
