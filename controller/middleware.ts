@@ -10,9 +10,19 @@ export { requestContext } from '../common/http.ts';
  * and OpenWhisk clients expect JSON to be accepted). An empty body is `undefined`.
  */
 export async function readJson(ctx: Ctx, limit: number = SIZES.requestBody): Promise<unknown> {
-  let text: string;
+  const text = (await readBody(ctx, limit)).toString('utf8');
+  if (text.trim() === '') return undefined;
   try {
-    text = await getRawBody(ctx.req, { limit, encoding: 'utf8', length: ctx.get('content-length') || undefined });
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BadRequestError(Messages.malformedBody(`invalid JSON: ${(e as Error).message}`));
+  }
+}
+
+/** The request body as bytes, up to `limit` (413 beyond it; 400 when it cannot be read). */
+export async function readBody(ctx: Ctx, limit: number = SIZES.requestBody): Promise<Buffer> {
+  try {
+    return await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined });
   } catch (e) {
     // the rest of the body is not read: close the connection after the reply instead of keeping it alive
     ctx.set('Connection', 'close');
@@ -20,11 +30,5 @@ export async function readJson(ctx: Ctx, limit: number = SIZES.requestBody): Pro
     if (err.type === 'entity.too.large') throw new PayloadTooLargeError(Messages.entityTooBig('request', err.length ?? limit + 1, limit));
     if (err.status && err.status < 500) throw new BadRequestError(Messages.malformedBody('the request body could not be read'));
     throw e;
-  }
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new BadRequestError(Messages.malformedBody(`invalid JSON: ${(e as Error).message}`));
   }
 }

@@ -1,11 +1,10 @@
 import type Router from '@koa/router';
-import getRawBody from 'raw-body';
 import { annotation } from '../../common/entities.ts';
-import { BadRequestError, Messages, NotFoundError, PayloadTooLargeError, SwirlError, UnauthorizedError } from '../../common/errors.ts';
+import { BadRequestError, NotFoundError, SwirlError, UnauthorizedError } from '../../common/errors.ts';
 import type { Identity } from '../../common/identity.ts';
-import { SIZES } from '../../common/limits.ts';
 import { isEntityName, type QualifiedName } from '../../common/names.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
+import { readBody } from '../middleware.ts';
 import type { ResolvedAction } from '../resolver.ts';
 import { actionArguments } from '../web/request.ts';
 import { decodeSegment, type Extension, project, splitExtension, transcode, type WebResponse, WebMessages } from '../web/response.ts';
@@ -68,18 +67,6 @@ function admitted(ctx: Ctx, resolved: ResolvedAction, user: Identity | undefined
 function immutableParams(resolved: ResolvedAction): Set<string> {
   if (annotation(resolved.action.annotations, 'final') !== true) return new Set();
   return new Set(Object.entries(resolved.params).filter(([, v]) => v !== null && v !== undefined).map(([k]) => k));
-}
-
-async function readBody(ctx: Ctx): Promise<Buffer> {
-  try {
-    return await getRawBody(ctx.req, { limit: SIZES.requestBody, length: ctx.get('content-length') || undefined });
-  } catch (e) {
-    ctx.set('Connection', 'close');
-    const err = e as { type?: string; length?: number; status?: number };
-    if (err.type === 'entity.too.large') throw new PayloadTooLargeError(Messages.entityTooBig('request', err.length ?? SIZES.requestBody + 1, SIZES.requestBody));
-    if (err.status && err.status < 500) throw new BadRequestError(Messages.malformedBody('the request body could not be read'));
-    throw e;
-  }
 }
 
 function applicationError(result: unknown): unknown {
