@@ -66,7 +66,11 @@ export class Activator {
   }
 
   async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
-    const resolved = await this.opts.resolver.action(req.identity.namespace, req.target);
+    return this.invokeResolved(req, await this.opts.resolver.action(req.identity.namespace, req.target));
+  }
+
+  /** `invoke` for a caller that has resolved `req.target` already (to look at its annotations or kind first). */
+  async invokeResolved(req: InvokeRequest, resolved: ResolvedAction): Promise<InvokeOutcome> {
     const params = { ...resolved.params, ...req.params };
     const local = this.local.get(resolved.action.exec.kind);
     if (local) return local(req, resolved, params, newActivationId());

@@ -70,7 +70,7 @@ export class Sequencer {
 
   constructor(
     private readonly deps: {
-      activator: Pick<Activator, 'invoke'>;
+      activator: Pick<Activator, 'invokeResolved'>;
       resolver: Pick<Resolver, 'action'>;
       admission: Admission;
       records: Pick<RecordWriter, 'write'>;
@@ -142,16 +142,19 @@ export class Sequencer {
     if (component.action.exec.kind !== 'sequence' && ++acc.atomic.count > SEQUENCE_LIMIT) return failed(ActivationStatus.applicationError, SequenceMessages.tooLong);
     let out: InvokeOutcome;
     try {
-      out = await this.deps.activator.invoke({
-        identity: req.identity,
-        target,
-        params: input,
-        blocking: true,
-        waitMs: component.action.limits.timeout + COMPONENT_MARGIN_MS,
-        tid: req.tid,
-        cause: activationId,
-        causedBy: 'sequence',
-      });
+      out = await this.deps.activator.invokeResolved(
+        {
+          identity: req.identity,
+          target,
+          params: input,
+          blocking: true,
+          waitMs: component.action.limits.timeout + COMPONENT_MARGIN_MS,
+          tid: req.tid,
+          cause: activationId,
+          causedBy: 'sequence',
+        },
+        component,
+      );
     } catch (e) {
       return refused(e);
     }

@@ -136,7 +136,7 @@ export function webRoutes(router: Router<SwirlState>, services: Services): void 
       annotation(annotations, 'raw-http') === true,
       immutableParams(resolved),
     );
-    const out = await services.activator.invoke({ identity: owner, target: address.target, params, blocking: true, waitMs: services.config.blockingTimeoutMs, tid: ctx.state.tid });
+    const out = await services.activator.invokeResolved({ identity: owner, target: address.target, params, blocking: true, waitMs: services.config.blockingTimeoutMs, tid: ctx.state.tid }, resolved);
     ctx.set(ACTIVATION_ID_HEADER, out.activationId);
     if (!out.record) throw new SwirlError(202, WebMessages.responseNotReady);
     const { statusCode, result } = out.record.response;
