@@ -299,7 +299,11 @@ async function putRule(store: EntityStore, next: Rule, old: Stored<Rule> | undef
   const saved = await store.put('rule', { ...next, status }, old?._rev);
   const moved = old && (old.trigger.path !== next.trigger.path || old.trigger.name !== next.trigger.name);
   if (moved) await unlinkRule(store, old.trigger, key);
-  if (!(await linkRule(store, next.trigger, key, { action: next.action, status }))) throw new NotFoundError(`The trigger '/${next.trigger.path}/${next.trigger.name}' does not exist.`);
+  if (!(await linkRule(store, next.trigger, key, { action: next.action, status }))) {
+    // the trigger went away since it was checked: a new rule is not left behind for a 404
+    if (!old) await store.delete(saved.namespace, saved.name, saved._rev).catch((e: unknown) => (e instanceof NotFoundError || e instanceof ConflictError ? undefined : Promise.reject(e)));
+    throw new NotFoundError(`The trigger '/${next.trigger.path}/${next.trigger.name}' does not exist.`);
+  }
   return saved;
 }
 
