@@ -82,3 +82,53 @@ export async function closeRedis(client: Redis): Promise<void> {
 }
 
 const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
+
+/**
+ * Either a URL (the store opens its own connection and closes it in `close()`), or an
+ * existing ioredis client the caller owns (shared with other stores; `close()` leaves it
+ * open). The client should come from `connectRedis` so an outage fails fast.
+ */
+export type RedisStoreOptions = ({ url: string; log: Logger } | { client: Redis }) & {
+  /** Key prefix, so several deployments (or tests) can share one Redis. */
+  prefix?: string;
+};
+
+/**
+ * What swirl's Redis-backed stores (health, throttles, leases) share: the connection and
+ * whether they own it, their key prefix, start-up and health checks, and commands whose
+ * failure while Redis is unreachable is a 503 naming the store.
+ */
+export abstract class RedisStore {
+  readonly name = 'redis' as const;
+  protected readonly client: Redis;
+  protected readonly prefix: string;
+  private readonly owned: boolean;
+
+  /** `what` names the store in 503s ("The lease store"). */
+  protected constructor(
+    opts: RedisStoreOptions,
+    defaultPrefix: string,
+    private readonly what: string,
+  ) {
+    ({ client: this.client, owned: this.owned } = redisClientFrom(opts));
+    this.prefix = opts.prefix ?? defaultPrefix;
+  }
+
+  /** Wait until Redis answers (start-up); a ServiceUnavailableError after `ms`. */
+  ready(ms?: number): Promise<void> {
+    return redisReady(this.client, ms);
+  }
+
+  ping(): Promise<boolean> {
+    return pingRedis(this.client);
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await closeRedis(this.client);
+  }
+
+  /** Run Redis commands as this store (see redisCall). */
+  protected call<T>(fn: () => Promise<T>): Promise<T> {
+    return redisCall(this.client, this.what, fn);
+  }
+}

@@ -1,17 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { HealthStore, InvokerHeartbeat, KnownInvoker } from '../health.ts';
-import type { Logger } from '../logger.ts';
-import { closeRedis, pingRedis, redisCall, redisClientFrom, redisReady } from '../redis.ts';
+import { RedisStore, type RedisStoreOptions } from '../redis.ts';
 
-/**
- * Either a URL (the store opens its own connection and closes it in `close()`), or an
- * existing ioredis client that the caller owns (shared with other stores; `close()` leaves
- * it open). The client should come from `connectRedis` so an outage fails fast.
- */
-export type RedisHealthStoreOptions = ({ url: string; log: Logger } | { client: Redis }) & {
-  /** Key prefix, so several deployments (or tests) can share one Redis. Default `swirl:health:`. */
-  prefix?: string;
-};
+/** Key prefix default `swirl:health:`. */
+export type RedisHealthStoreOptions = RedisStoreOptions;
 
 /**
  * HealthStore in Redis, shared by every controller. Per invoker:
@@ -23,25 +14,14 @@ export type RedisHealthStoreOptions = ({ url: string; log: Logger } | { client: 
  * - `<prefix>ids`: a set of the ids that ever beat.
  * A beat is one round trip (MULTI); `invokers()` is two (SMEMBERS, then one MGET).
  */
-export class RedisHealthStore implements HealthStore {
-  readonly name = 'redis' as const;
-  private readonly client: Redis;
-  private readonly owned: boolean;
-  private readonly prefix: string;
-
+export class RedisHealthStore extends RedisStore implements HealthStore {
   constructor(opts: RedisHealthStoreOptions) {
-    ({ client: this.client, owned: this.owned } = redisClientFrom(opts));
-    this.prefix = opts.prefix ?? 'swirl:health:';
-  }
-
-  /** Wait until Redis answers (start-up); a ServiceUnavailableError after `ms`. */
-  ready(ms?: number): Promise<void> {
-    return redisReady(this.client, ms);
+    super(opts, 'swirl:health:', 'The health store');
   }
 
   async beat(heartbeat: InvokerHeartbeat, ttlMs: number): Promise<void> {
     const id = heartbeat.id;
-    await redisCall(this.client, 'The health store', async () => {
+    await this.call(async () => {
       const replies = await this.client
         .multi()
         .set(this.hbKey(id), JSON.stringify(heartbeat))
@@ -53,7 +33,7 @@ export class RedisHealthStore implements HealthStore {
   }
 
   async invokers(): Promise<KnownInvoker[]> {
-    return redisCall(this.client, 'The health store', async () => {
+    return this.call(async () => {
       const ids = (await this.client.smembers(this.idsKey())).map(Number).sort((a, b) => a - b);
       if (ids.length === 0) return [];
       const values = await this.client.mget(...ids.map((id) => this.hbKey(id)), ...ids.map((id) => this.liveKey(id)));
@@ -68,18 +48,10 @@ export class RedisHealthStore implements HealthStore {
   }
 
   async forget(id: number): Promise<void> {
-    await redisCall(this.client, 'The health store', async () => {
+    await this.call(async () => {
       const replies = await this.client.multi().srem(this.idsKey(), String(id)).del(this.hbKey(id), this.liveKey(id)).exec();
       throwFirst(replies);
     });
-  }
-
-  ping(): Promise<boolean> {
-    return pingRedis(this.client);
-  }
-
-  async close(): Promise<void> {
-    if (this.owned) await closeRedis(this.client);
   }
 
   private hbKey = (id: number): string => `${this.prefix}hb:${id}`;

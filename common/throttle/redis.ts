@@ -1,17 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Logger } from '../logger.ts';
-import { closeRedis, pingRedis, redisCall, redisClientFrom, redisReady } from '../redis.ts';
+import { RedisStore, type RedisStoreOptions } from '../redis.ts';
 import type { ThrottleStore } from '../throttle.ts';
 import { WINDOW_MS } from './memory.ts';
 
-/**
- * Either a URL (the store opens its own connection and closes it in `close()`), or an
- * existing ioredis client the caller owns (`close()` leaves it open); use `connectRedis`.
- */
-export type RedisThrottleStoreOptions = ({ url: string; log: Logger } | { client: Redis }) & {
-  /** Key prefix. Default `swirl:throttle:`. */
-  prefix?: string;
+/** Key prefix default `swirl:throttle:`. */
+export type RedisThrottleStoreOptions = RedisStoreOptions & {
   /**
    * Clock for slot expiry and `hit` without `now`; epoch ms. Expiry compares `expiresAt`
    * (set by a controller on its clock) with this clock, not Redis's, so both sides agree.
@@ -49,29 +42,19 @@ const ACQUIRE_SHA = createHash('sha1').update(ACQUIRE).digest('hex');
  *   changed by one Lua script (one round trip), so concurrent controllers never exceed `max`
  *   and a lost release frees its slot when it expires.
  */
-export class RedisThrottleStore implements ThrottleStore {
-  readonly name = 'redis' as const;
-  private readonly client: Redis;
-  private readonly owned: boolean;
-  private readonly prefix: string;
+export class RedisThrottleStore extends RedisStore implements ThrottleStore {
   private readonly now: () => number;
 
   constructor(opts: RedisThrottleStoreOptions) {
-    ({ client: this.client, owned: this.owned } = redisClientFrom(opts));
-    this.prefix = opts.prefix ?? 'swirl:throttle:';
+    super(opts, 'swirl:throttle:', 'The throttle store');
     this.now = opts.now ?? Date.now;
-  }
-
-  /** Wait until Redis answers (start-up); a ServiceUnavailableError after `ms`. */
-  ready(ms?: number): Promise<void> {
-    return redisReady(this.client, ms);
   }
 
   async hit(key: string, now = this.now()): Promise<number> {
     const window = Math.floor(now / WINDOW_MS);
     const k = `${this.prefix}hit:${key}:${window}`;
     const ttl = (window + 1) * WINDOW_MS - now + WINDOW_MS;
-    return redisCall(this.client, 'The throttle store', async () => {
+    return this.call(async () => {
       const replies = await this.client.multi().incr(k).pexpire(k, ttl).exec();
       const incr = replies?.[0];
       if (!incr) throw new Error('Redis transaction aborted');
@@ -83,22 +66,14 @@ export class RedisThrottleStore implements ThrottleStore {
   async acquire(key: string, id: string, max: number, expiresAt: number): Promise<{ taken: boolean; held: number }> {
     const args = [String(this.now()), id, String(max), String(Math.round(expiresAt))];
     const k = `${this.prefix}slots:${key}`;
-    return redisCall(this.client, 'The throttle store', async () => {
+    return this.call(async () => {
       const [taken, held] = (await this.script(k, args)) as [number, number];
       return { taken: taken === 1, held };
     });
   }
 
   async release(key: string, id: string): Promise<void> {
-    await redisCall(this.client, 'The throttle store', () => this.client.zrem(`${this.prefix}slots:${key}`, id));
-  }
-
-  ping(): Promise<boolean> {
-    return pingRedis(this.client);
-  }
-
-  async close(): Promise<void> {
-    if (this.owned) await closeRedis(this.client);
+    await this.call(() => this.client.zrem(`${this.prefix}slots:${key}`, id));
   }
 
   /** EVALSHA, loading the script with EVAL when Redis does not have it (first use, or after a Redis restart). */
