@@ -6,7 +6,7 @@ import type { QualifiedName } from '../../common/names.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import { type AlarmConfig, type AlarmFeed, alarmConfig, AlarmSchedule, describeAlarm, updatedAlarmConfig } from './alarm-config.ts';
 import type { FeedFirer } from './fire.ts';
-import { activeFeeds, type FeedProvider, feedVersion } from './provider.ts';
+import { type FeedProvider, feedVersion, reconcile } from './provider.ts';
 
 /** A tick's lease outlives any delay between controllers' timers for that tick. */
 const TICK_LEASE_MS = 5 * 60_000;
@@ -64,28 +64,25 @@ export class Alarms implements FeedProvider {
 
   async sync(feeds: StoredFeed[]): Promise<void> {
     if (this.closed) return;
-    const active = activeFeeds(feeds);
-    for (const { id, feed, version } of active) {
-      const have = this.armed.get(id);
-      if (have?.version === version) {
-        have.feed = feed;
-        if (!have.timer) this.arm(have, Date.now()); // over: see whether it can be closed now
-        continue;
-      }
-      if (have) this.disarm(id);
-      let schedule: AlarmSchedule;
-      try {
-        schedule = new AlarmSchedule(feed.config as AlarmConfig);
-      } catch (e) {
-        this.opts.log.warn({ trigger: id, err: (e as Error).message }, 'an alarm in the store cannot be scheduled');
-        continue;
-      }
-      const entry: Armed = { feed, schedule, version };
-      this.armed.set(id, entry);
-      this.arm(entry, Date.now());
-    }
-    const ids = new Set(active.map((a) => a.id));
-    for (const id of this.armed.keys()) if (!ids.has(id)) this.disarm(id);
+    await reconcile(this.armed, feeds, {
+      keep: (entry, feed) => {
+        entry.feed = feed;
+        if (!entry.timer) this.arm(entry, Date.now()); // over: see whether it can be closed now
+      },
+      start: (id, feed, version) => {
+        let schedule: AlarmSchedule;
+        try {
+          schedule = new AlarmSchedule(feed.config as AlarmConfig);
+        } catch (e) {
+          this.opts.log.warn({ trigger: id, err: (e as Error).message }, 'an alarm in the store cannot be scheduled');
+          return;
+        }
+        const entry: Armed = { feed, schedule, version };
+        this.armed.set(id, entry);
+        this.arm(entry, Date.now());
+      },
+      stop: (id) => this.disarm(id),
+    });
   }
 
   async close(): Promise<void> {

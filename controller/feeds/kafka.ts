@@ -6,7 +6,7 @@ import type { QualifiedName } from '../../common/names.ts';
 import type { FeedFirer } from './fire.ts';
 import { feedMessage, type KafkaFeedConfig, kafkaFeedConfig } from './kafka-config.ts';
 import { FeedParamError } from './params.ts';
-import { activeFeeds, type FeedProvider } from './provider.ts';
+import { type FeedProvider, type FeedRunner, reconcile } from './provider.ts';
 
 const RETRY = { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 };
 
@@ -21,7 +21,7 @@ class FeedFireFailed extends Error {
  * once), firing the trigger with the messages of each fetched batch, at most
  * `maxBatchSize` per fire, and committing only what was fired.
  */
-class FeedConsumer {
+class FeedConsumer implements FeedRunner {
   private readonly client: KafkaClient;
   private readonly consumer: Consumer;
   private readonly config: KafkaFeedConfig;
@@ -110,18 +110,7 @@ export class KafkaFeeds implements FeedProvider {
 
   async sync(feeds: StoredFeed[]): Promise<void> {
     if (this.closed) return;
-    const active = activeFeeds(feeds);
-    for (const { id, feed, version } of active) {
-      const have = this.consumers.get(id);
-      if (have?.version === version) {
-        have.refresh(feed);
-        continue;
-      }
-      if (have) await this.stop(id);
-      this.begin(id, feed, version);
-    }
-    const ids = new Set(active.map((a) => a.id));
-    for (const id of [...this.consumers.keys()]) if (!ids.has(id)) await this.stop(id);
+    await reconcile(this.consumers, feeds, { keep: (consumer, feed) => consumer.refresh(feed), start: (id, feed, version) => this.begin(id, feed, version), stop: (id) => this.stop(id) });
   }
 
   async close(): Promise<void> {

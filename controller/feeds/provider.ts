@@ -24,6 +24,32 @@ export interface FeedProvider {
 /** Identifies what a feed runs (its creation and config): a runner restarts a feed whose version changed. */
 export const feedVersion = (f: StoredFeed): string => createHash('sha1').update(`${f.created}:${JSON.stringify(f.config)}`).digest('hex').slice(0, 16);
 
-/** The feeds a provider must run (the active ones), by id and version. */
-export const activeFeeds = (feeds: StoredFeed[]): Array<{ id: string; feed: StoredFeed; version: string }> =>
-  feeds.filter((f) => f.active).map((feed) => ({ id: feedId(feed), feed, version: feedVersion(feed) }));
+/** What a provider runs for one feed: the version it was started for. */
+export interface FeedRunner {
+  readonly version: string;
+}
+
+/**
+ * Bring a provider's runners (by feed id) in line with the feeds as stored: a runner whose
+ * feed is still active at the same version is kept (`keep` gets the feed as read now), one
+ * whose feed changed is stopped and started again, a new active feed is started, and a
+ * runner whose feed is gone or paused is stopped.
+ */
+export async function reconcile<R extends FeedRunner>(
+  running: Map<string, R>,
+  feeds: StoredFeed[],
+  on: { keep(runner: R, feed: StoredFeed): void; start(id: string, feed: StoredFeed, version: string): void; stop(id: string): Promise<void> | void },
+): Promise<void> {
+  const active = feeds.filter((f) => f.active).map((feed) => ({ id: feedId(feed), feed, version: feedVersion(feed) }));
+  for (const { id, feed, version } of active) {
+    const have = running.get(id);
+    if (have?.version === version) {
+      on.keep(have, feed);
+      continue;
+    }
+    if (have) await on.stop(id);
+    on.start(id, feed, version);
+  }
+  const ids = new Set(active.map((a) => a.id));
+  for (const id of [...running.keys()]) if (!ids.has(id)) await on.stop(id);
+}
