@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { NamespaceCredentials } from './identity.ts';
 
 /** A new key: 64 letters and digits, like OpenWhisk's. */
@@ -21,3 +21,8 @@ export function newCredentials(namespace: string, auth?: string): NamespaceCrede
 
 /** What `uuid:key` must look like (the key part as newKey makes it, or a configured one). */
 export const AUTH_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[A-Za-z0-9]{32,128}$/i;
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Compare secrets in constant time, whatever their lengths. */
+export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));

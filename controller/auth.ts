@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { sameSecret } from '../common/credentials.ts';
 import { ForbiddenError, UnauthorizedError } from '../common/errors.ts';
 import type { Identity, NamespaceCredentials, Subject } from '../common/identity.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
@@ -26,10 +26,6 @@ const identityOf = (subject: Subject, ns: NamespaceCredentials): Identity => ({
   ...(subject.admin ? { admin: true } : {}),
 });
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** Compare secrets in constant time, whatever their lengths. */
-export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
 
 /**
  * Authenticates callers: `Basic base64(uuid:key)` against the subjects database (the

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Config } from '../common/config.ts';
+import { sameSecret } from '../common/credentials.ts';
 import { SwirlError, UnauthorizedError } from '../common/errors.ts';
 import { listen, requestContext, type RequestState } from '../common/http.ts';
 import type { Logger } from '../common/logger.ts';
@@ -42,7 +43,7 @@ export async function startInvokerOps(config: Pick<Config, 'host' | 'invokerPort
     },
   });
   const operator = async (ctx: Koa.ParameterizedContext<RequestState>, next: Koa.Next) => {
-    if (config.opsToken && ctx.get('authorization') !== `Bearer ${config.opsToken}`) throw new UnauthorizedError();
+    if (config.opsToken && !sameSecret(ctx.get('authorization'), `Bearer ${config.opsToken}`)) throw new UnauthorizedError();
     await next();
   };
   router.post('/disable', operator, (ctx) => {

@@ -3,7 +3,8 @@ import jwt from 'jsonwebtoken';
 import { ForbiddenError, UnauthorizedError } from '../../common/errors.ts';
 import type { Subject } from '../../common/identity.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
-import { Authenticator, sameSecret } from '../../controller/auth.ts';
+import { sameSecret } from '../../common/credentials.ts';
+import { Authenticator } from '../../controller/auth.ts';
 
 const SECRET = 'x'.repeat(48);
 const alice: Subject = { subject: 'alice', namespaces: [{ name: 'alice', uuid: '11111111-1111-1111-1111-111111111111', key: 'k'.repeat(64) }] };
