@@ -74,8 +74,11 @@ interface Slot {
   key?: string;
   concurrency: number;
   active: number;
+  /** Idle and to be frozen: no activation may start before a resume. */
   paused: boolean;
-  /** Serializes pause/resume on the container. */
+  /** The container really is frozen (its pause succeeded and no resume followed). */
+  frozen: boolean;
+  /** Serializes pause/resume on the container; never rejects. */
   op: Promise<void>;
   lastUsed: number;
   removed: boolean;
@@ -255,20 +258,28 @@ export class ContainerPool {
   private take(slot: Slot, start: StartKind, req: PlacementRequest): Promise<Lease> {
     const container = slot.container!;
     const lease = this.addLease(slot, { container, start, needsInit: start === 'prewarm', shared: false, running: true, slot });
-    if (!slot.paused) return Promise.resolve(lease);
-    slot.paused = false;
-    const resumed = (slot.op = slot.op.then(() => container.resume()));
-    return resumed.then(
-      () => lease,
-      (e: Error) => {
-        // a container that cannot be resumed is replaced
-        this.opts.log.warn({ err: e.message, container: container.id }, 'resume failed; replacing the container');
+    if (slot.paused) {
+      slot.paused = false;
+      // resume only what a pause really froze: a pause that failed left the container running
+      slot.op = slot.op.then(async () => {
+        if (!slot.frozen) return;
+        await container.resume();
+        slot.frozen = false;
+      });
+      let failed: Error | undefined;
+      slot.op = slot.op.catch((e: Error) => void (failed = e));
+      return slot.op.then(() => {
+        if (!failed) return lease;
+        // a container that cannot be resumed is replaced (anything else leased in it was waiting for this resume too)
+        this.opts.log.warn({ err: failed, container: container.id }, 'resume failed; replacing the container');
         slot.active--;
         slot.leases.delete(lease);
         this.remove(slot);
         return this.placeAgain(req);
-      },
-    );
+      });
+    }
+    // a resume still under way (another activation's): start once it is done
+    return slot.op.then(() => lease);
   }
 
   private placeAgain(req: PlacementRequest): Promise<Lease> {
@@ -369,7 +380,7 @@ export class ContainerPool {
   }
 
   private newSlot(kind: string, image: string, memoryMb: number, key: string | undefined, concurrency: number): Slot {
-    const slot: Slot = { kind, image, memoryMb, key, concurrency, active: 0, paused: false, op: Promise.resolve(), lastUsed: Date.now(), removed: false, leases: new Set() };
+    const slot: Slot = { kind, image, memoryMb, key, concurrency, active: 0, paused: false, frozen: false, op: Promise.resolve(), lastUsed: Date.now(), removed: false, leases: new Set() };
     this.slots.add(slot);
     return slot;
   }
@@ -403,16 +414,20 @@ export class ContainerPool {
     this.clearTimers(slot);
     if (slot.key === undefined) return;
     slot.pauseTimer = setTimeout(() => {
+      // never a container with activations in flight
       if (slot.active > 0 || slot.removed || slot.paused) return;
       slot.paused = true;
       const container = slot.container!;
-      slot.op = slot.op.then(
-        () => container.pause(),
-        () => container.pause(),
-      );
-      slot.op.catch((e: Error) => {
-        this.opts.log.warn({ err: e.message, container: container.id }, 'pause failed; removing the container');
-        if (slot.active === 0) this.remove(slot);
+      slot.op = slot.op.then(async () => {
+        // an activation may have taken the container while an earlier operation ran
+        if (!slot.paused || slot.removed) return;
+        try {
+          await container.pause();
+          slot.frozen = true;
+        } catch (e) {
+          // a failed pause costs nothing but the CPU the idle container may use: it stays warm and running
+          this.opts.log.warn({ err: e, container: container.id }, 'pause failed; the container keeps running, unpaused');
+        }
       });
     }, this.opts.pauseGraceMs);
     slot.idleTimer = setTimeout(() => {

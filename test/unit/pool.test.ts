@@ -11,12 +11,18 @@ class FakeContainer implements Container {
   events: string[] = [];
   destroyed = false;
   crash!: () => void;
+  /** The next pause takes this long and then fails (as `docker pause` can). */
+  failPauseAfterMs: number | undefined;
   constructor(readonly spec: ContainerSpec, n: number) {
     this.id = `fake-${n}`;
     this.exited = new Promise((ok) => (this.crash = ok));
   }
   async pause() {
     this.events.push('pause');
+    if (this.failPauseAfterMs !== undefined) {
+      await sleep(this.failPauseAfterMs);
+      throw new Error('cannot freeze the cgroup');
+    }
   }
   async resume() {
     this.events.push('resume');
@@ -121,6 +127,41 @@ describe('container pool', () => {
     const b = await pool.acquire(req());
     await sleep(60);
     expect((b.container as FakeContainer).events).to.deep.equal([]);
+  });
+
+  it('never pauses a container while an activation runs in it', async () => {
+    make({ pauseGraceMs: 10 });
+    const a = await pool.acquire(req({ concurrency: 2 }));
+    pool.initialized(a, true);
+    const b = await pool.acquire(req({ concurrency: 2 }));
+    expect(b.container).to.equal(a.container);
+    pool.release(a);
+    await sleep(50);
+    expect((a.container as FakeContainer).events, 'b still runs').to.deep.equal([]);
+    pool.release(b);
+    await sleep(50);
+    expect((a.container as FakeContainer).events).to.deep.equal(['pause']);
+  });
+
+  it('keeps a container whose pause failed running, with every activation that arrived meanwhile, and says so', async () => {
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (_o: unknown, msg: string) => warnings.push(msg), debug: () => undefined, error: () => undefined, info: () => undefined } as unknown as typeof silentLogger;
+    make({ pauseGraceMs: 5, log });
+    const first = await pool.acquire(req({ concurrency: 40 }));
+    pool.initialized(first, true);
+    const fake = first.container as FakeContainer;
+    fake.failPauseAfterMs = 30;
+    pool.release(first);
+    await sleep(15); // the pause is under way
+    expect(fake.events).to.deep.equal(['pause']);
+    const leases = await Promise.all(Array.from({ length: 38 }, () => pool.acquire(req({ concurrency: 40 }))));
+    expect(leases.every((l) => l.container === fake), 'all in the one container').to.equal(true);
+    expect(fake.destroyed, 'not destroyed').to.equal(false);
+    expect(fake.events, 'nothing to resume: it never froze').to.deep.equal(['pause']);
+    expect(warnings).to.deep.equal(['pause failed; the container keeps running, unpaused']);
+    expect(pool.stats()).to.include({ containers: 1, busy: 1, paused: 0 });
+    for (const l of leases) pool.release(l);
+    expect(fake.destroyed).to.equal(false);
   });
 
   it('removes a container that stayed idle for the idle timeout', async () => {
