@@ -18,6 +18,8 @@ const NODE = 'nodejs:20';
 const CODE = 'function main(p) { return { ok: true } }';
 const COLD_SAMPLES = 15;
 const WARM_SAMPLES = 1000;
+/** The benchmarks' actions network (the factory creates it, with its firewall). */
+const BENCH_NETWORK = 'swirl-bench-actions';
 const nullStore = { putActivations: async (_: ActivationRecord[]) => undefined };
 
 const config = (over: Partial<InvokerConfig>): InvokerConfig => ({
@@ -63,7 +65,7 @@ export async function benchInvoker(): Promise<void> {
   const rawRow = sampled('docker: raw create+start+/init+first /run', raw);
 
   // 2. cold start through the pool, no stem cells: a new revision each time
-  let inv = await Invoker.start(config({}), nullStore, silentLogger, { factory: new DockerContainerFactory(docker, { invokerId: '77', log: silentLogger }) });
+  let inv = await Invoker.start(config({}), nullStore, silentLogger, { factory: new DockerContainerFactory(docker, { invokerId: '77', log: silentLogger, network: BENCH_NETWORK }) });
   const cold: number[] = [];
   for (let i = 0; i < COLD_SAMPLES; i++) cold.push((await timeRun(inv, `cold-${i}`)).ms);
   const coldP50 = pct(cold, 50);
@@ -72,7 +74,7 @@ export async function benchInvoker(): Promise<void> {
 
   // 3. cold start from a stem cell (wait for it to be replenished between samples)
   inv = await Invoker.start(config({ prewarm: [{ kind: NODE, memory: 256, count: 1 }] }), nullStore, silentLogger, {
-    factory: new DockerContainerFactory(docker, { invokerId: '77', log: silentLogger }),
+    factory: new DockerContainerFactory(docker, { invokerId: '77', log: silentLogger, network: BENCH_NETWORK }),
   });
   const stem: number[] = [];
   for (let i = 0; i < COLD_SAMPLES; i++) {
@@ -83,19 +85,19 @@ export async function benchInvoker(): Promise<void> {
   await inv.close();
 
   // 4. warm: through the pool vs a direct /run to the same container, interleaved
-  inv = await Invoker.start(config({}), nullStore, silentLogger, { factory: new DockerContainerFactory(docker, { invokerId: '77', log: silentLogger }) });
+  inv = await Invoker.start(config({}), nullStore, silentLogger, { factory: new DockerContainerFactory(docker, { invokerId: '77', log: silentLogger, network: BENCH_NETWORK }) });
   await timeRun(inv, 'warm');
-  const address = (await inv.pool.acquire({ key: 'guest|guest/hello|warm', kind: NODE, image, memoryMb: 256, concurrency: 1, name: 'x' }).then((l) => {
+  const { address, token } = await inv.pool.acquire({ key: 'guest|guest/hello|warm', kind: NODE, image, memoryMb: 256, concurrency: 1, name: 'x' }).then((l) => {
     inv.pool.release(l);
-    return l.container.address;
-  }))!;
+    return l.container;
+  });
   const viaPool: number[] = [];
   const direct: number[] = [];
   const body = { value: {}, namespace: 'guest', action_name: '/guest/hello', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 60_000) };
   for (let i = 0; i < WARM_SAMPLES; i++) {
     viaPool.push((await timeRun(inv, 'warm')).ms);
     const t0 = now();
-    await client.post(address, '/run', body, 10_000);
+    await client.post(address, '/run', body, 10_000, undefined, token);
     direct.push(now() - t0);
   }
   sampled('warm /run: direct HTTP to the container', direct);

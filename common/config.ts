@@ -90,8 +90,18 @@ export const configSchema = z.object({
   idleContainerTimeoutMs: z.coerce.number().int().min(1_000).max(24 * 3_600_000).default(600_000),
   /** Most processes one action container may run. */
   containerPidsLimit: z.coerce.number().int().min(16).max(65_536).default(512),
-  /** Docker network the action containers join (the invoker reaches them on it); default: the bridge. */
+  /**
+   * Docker network the action containers join: created when missing, with inter-container
+   * traffic off (an existing network must be such a bridge). Default: `swirl-actions-<id>`,
+   * one per data directory, so that two installations on one host keep to their own.
+   */
   dockerNetwork: z.string().regex(/^[\w][\w.-]*$/, 'a Docker network name').optional(),
+  /** `on`: the invoker installs the host firewall that keeps actions off this host's ports but the API's; `off`: the operator keeps such rules in place. */
+  actionFirewall: z.enum(['on', 'off']).default('on'),
+  /** `on`: actions reach networks beyond this host (the internet); `off`: only the API. */
+  actionOutbound: z.enum(['on', 'off']).default('on'),
+  /** Size of each action container's /tmp, a tmpfs counted against the action's memory (MB). */
+  actionTmpMb: z.coerce.number().int().min(1).max(4096).default(128),
   /** `build`: missing or stale runtime images are built at start; `require`: they must exist (built on the Docker host by `npm run images`). */
   runtimeImages: z.enum(['build', 'require']).default('build'),
   /** Port of the invoker's operations endpoints (/ping, /ready, POST /disable, /enable), on `host`; 0: any free port. */

@@ -8,6 +8,15 @@
 /** The line every runtime proxy writes on stdout and stderr after an activation. */
 export const LOG_SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
 
+/**
+ * The variable that gives swirl's own runtime proxies their container's secret: with it
+ * set, /init and /run answer only requests carrying `Authorization: Bearer <secret>`, so
+ * that nothing but the invoker that made the container can load or run code in it.
+ * (Images that follow OpenWhisk's contract know of no such thing; the network alone
+ * keeps others away from them.)
+ */
+export const PROXY_TOKEN_ENV = '__SWIRL_PROXY_TOKEN';
+
 export interface ContainerSpec {
   /** Resolved kind (`nodejs:20`, `python:3`, `stdio`, `blackbox`). */
   kind: string;
@@ -37,6 +46,8 @@ export interface Container {
   readonly spec: ContainerSpec;
   /** `host:port` where the runtime proxy serves /init and /run. */
   readonly address: string;
+  /** The secret /init and /run must carry (Bearer), when the proxy was given one. */
+  readonly token?: string;
   /** Resolves when the container stops for any reason (crash, kill, destroy). */
   readonly exited: Promise<void>;
   /** Freeze all processes of the container (no CPU while idle). */
@@ -54,7 +65,9 @@ export interface Container {
 
 export interface ContainerFactory {
   readonly name: 'docker' | 'process';
-  /** Prepare the factory: remove containers this invoker left behind when it last died. */
+  /** The API's URL as code in this factory's containers reaches it (`__OW_API_HOST`), when the factory knows better than the invoker. */
+  readonly apiHost?: string;
+  /** Prepare the factory: the isolation its containers need, and removing what dead invokers left behind. */
   init(): Promise<void>;
   /** Start a container and resolve once its proxy accepts connections. */
   create(spec: ContainerSpec): Promise<Container>;

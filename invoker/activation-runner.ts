@@ -231,7 +231,7 @@ export class ActivationRunner {
     timeoutMs: number,
   ): Promise<{ kind: 'ok'; res: ProxyResponse } | { kind: 'timeout' } | { kind: 'failed'; error: string }> {
     try {
-      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited) };
+      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token) };
     } catch (e) {
       if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
       this.opts.log.info({ container: container.id, err: (e as Error).message }, `${path} failed`);

@@ -14,7 +14,7 @@ export type InvokerConfig = Pick<
   Config,
   'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir' | 'invokerMemoryMb' | 'prewarm' | 'pauseGraceMs' | 'idleContainerTimeoutMs'
 > &
-  Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages'>>;
+  Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages' | 'actionFirewall' | 'actionOutbound' | 'actionTmpMb'>>;
 
 /**
  * One invoker: a container factory, the container pool with its stem cells, the
@@ -32,7 +32,7 @@ export class Invoker {
   ) {}
 
   static async start(config: InvokerConfig, store: Pick<EntityStore, 'putActivations'>, log: Logger, opts: { factory?: ContainerFactory; apiHost?: string; onProgress?: (line: string) => void } = {}): Promise<Invoker> {
-    const factory = opts.factory ?? (await selectFactory(config, log, opts.onProgress));
+    const factory = opts.factory ?? (await selectFactory(config, log, opts.onProgress, opts.apiHost));
     await factory.init();
     const pool = new ContainerPool(factory, {
       memoryMb: config.invokerMemoryMb,
@@ -43,7 +43,9 @@ export class Invoker {
     });
     const records = new RecordWriter(store, log);
     const client = new ProxyClient();
-    const runner = new ActivationRunner({ pool, client, store: (r) => records.write(r), imageOf: runtimeImage, log, apiHost: opts.apiHost });
+    // the factory knows how its containers reach the API (from a Docker container, the host's loopback is not the invoker's)
+    const apiHost = factory.apiHost ?? opts.apiHost;
+    const runner = new ActivationRunner({ pool, client, store: (r) => records.write(r), imageOf: runtimeImage, log, apiHost });
     await pool.start();
     log.info({ factory: factory.name, memoryMb: config.invokerMemoryMb, prewarm: config.prewarm }, 'invoker ready');
     return new Invoker(factory, pool, runner, records, client, config.invokerMemoryMb);

@@ -37,7 +37,7 @@ export class ProxyClient {
 
   constructor(private readonly maxResponseBytes = MAX_RESPONSE_BYTES) {}
 
-  post(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort?: Promise<unknown>): Promise<ProxyResponse> {
+  post(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort?: Promise<unknown>, token?: string): Promise<ProxyResponse> {
     const payload = Buffer.from(JSON.stringify(body));
     const [host, port] = splitAddress(address);
     return new Promise((ok, fail) => {
@@ -54,7 +54,7 @@ export class ProxyClient {
       };
       const timer = setTimeout(() => finish(new ProxyRequestError(`no response to ${path} within ${timeoutMs} ms`, true)), timeoutMs);
       const req = request(
-        { host, port, path, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': payload.length } },
+        { host, port, path, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': payload.length, ...(token ? { authorization: `Bearer ${token}` } : {}) } },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;

@@ -1,15 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
+import { runtimeImage } from '../../runtimes/index.ts';
 import { LogCollector } from '../log-collector.ts';
+import { firewallScript } from './firewall.ts';
+import { hostShell } from './host-shell.ts';
+import { type ActionsNetwork, ensureActionsNetwork, ownBridges } from './network.ts';
+import { ownerState, selfOwner } from './owner.ts';
 import { waitForPort } from './ports.ts';
 
 export const LABEL_INVOKER = 'swirl.invoker';
 export const LABEL_KIND = 'swirl.kind';
+/** The process that made the container (see owner.ts): its containers are leftovers once it is dead. */
+export const LABEL_OWNER = 'swirl.owner';
+/** The actions network the container is on: invokers sharing a network are one installation. */
+export const LABEL_NETWORK = 'swirl.network';
 const RUNTIME_PORT = 8080;
 const MiB = 1024 * 1024;
+/** The unprivileged user swirl's own runtimes run as (the images say the same with USER). */
+export const RUNTIME_USER = '10001:10001';
+/** How the API host is named inside action containers: Docker maps it to the host's gateway address. */
+const HOST_NAME = 'host.docker.internal';
 
 export interface DockerFactoryOptions {
   invokerId: string;
@@ -21,45 +35,131 @@ export interface DockerFactoryOptions {
   provideImage?: (image: string) => Promise<boolean>;
   /** Most processes a container may run (fork bombs stop here). */
   pidsLimit?: number;
-  /** Docker network to attach containers to (default: the bridge). */
-  network?: string;
+  /** The actions network: created when missing; an existing one must keep its containers apart. */
+  network: string;
   startTimeoutMs?: number;
+  /** The API's URL as the invoker's host knows it; a loopback address is rewritten to reach the host from a container. */
+  apiHost?: string;
+  /** Install the host firewall around the actions network (default true; false leaves it to the operator). */
+  firewall?: boolean;
+  /** Whether actions reach networks beyond this host (default true). */
+  outbound?: boolean;
+  /** An image with `chroot` to run the firewall through when this process is not root on the host itself. */
+  helperImage?: string;
+  /** Memory of all action containers together (MB): an action's CPU share is its part of it, as in OpenWhisk. */
+  invokerMemoryMb?: number;
+  /** Size of each container's /tmp, a tmpfs (MB; also counted against the action's memory). */
+  tmpMb?: number;
 }
 
 /**
- * Runtime containers on a Docker daemon (dockerode). Each container gets the action's
- * memory limit (no swap), a pids limit, no privileges, and labels naming the invoker so
- * that a restarted invoker removes what it left behind. The invoker reaches the proxy on
- * the container's bridge address, port 8080.
+ * An action's CPU weight (`--cpu-shares`), as OpenWhisk computes it: 1024 divided by how
+ * many containers of its memory size the invoker can hold, at least 2 (Docker's minimum).
+ */
+export const cpuShares = (memoryMb: number, invokerMemoryMb: number): number => Math.max(Math.floor(1024 / Math.max(1, Math.floor(invokerMemoryMb / memoryMb))), 2);
+
+/** The URL by which code in a container reaches `url` on the invoker's host. */
+export function reachFromContainer(url: string): string {
+  const u = new URL(url);
+  if (['127.0.0.1', 'localhost', '0.0.0.0', '[::1]', '[::]'].includes(u.hostname) || u.hostname.startsWith('127.')) u.hostname = HOST_NAME;
+  return u.toString().replace(/\/$/, '');
+}
+
+const portOf = (url: string): number => {
+  const u = new URL(url);
+  return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+};
+
+/**
+ * Runtime containers on a Docker daemon (dockerode). Every container joins the actions
+ * network, where containers cannot reach each other, behind a host firewall that keeps
+ * them off the host's ports but the API's (firewall.ts). Each gets the action's memory
+ * limit (no swap), a CPU share proportional to it, a pids limit, no capabilities, no new
+ * privileges and a size-capped /tmp; swirl's own runtimes also run as an unprivileged user
+ * on a read-only root filesystem and answer /init and /run only with the container's own
+ * token. Labels name the invoker and the process that made the container, so that any
+ * invoker of the same installation removes a dead one's leftovers, and nothing else.
  */
 export class DockerContainerFactory implements ContainerFactory {
   readonly name = 'docker';
+  readonly apiHost: string | undefined;
   private readonly live = new Set<DockerContainer>();
+  private readonly owner = selfOwner();
   private seq = 0;
+  private network: ActionsNetwork | undefined;
 
   constructor(
     private readonly docker: Dockerode,
     private readonly opts: DockerFactoryOptions,
-  ) {}
+  ) {
+    this.apiHost = opts.apiHost ? reachFromContainer(opts.apiHost) : undefined;
+  }
 
   async init(): Promise<void> {
     await this.docker.ping();
-    const leftovers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INVOKER}=${this.opts.invokerId}`] } });
+    this.network = await ensureActionsNetwork(this.docker, this.opts.network);
+    if (this.opts.firewall !== false) await this.installFirewall(this.network);
+    else this.opts.log.warn({ network: this.network.name }, 'the host firewall is off (SWIRL_ACTION_FIREWALL=off): actions can reach every port this host listens on');
+    await this.removeLeftovers();
+  }
+
+  private async installFirewall(network: ActionsNetwork): Promise<void> {
+    const plan = {
+      bridge: network.bridge,
+      apiPorts: this.apiHost ? [portOf(this.apiHost)] : [],
+      trusted: await ownBridges(this.docker, network.name),
+      outbound: this.opts.outbound !== false,
+    };
+    const shell = hostShell(this.docker, this.opts.helperImage ?? runtimeImage('nodejs:20'));
+    try {
+      await shell.run(firewallScript(plan));
+    } catch (e) {
+      throw new Error(
+        `cannot install the firewall that keeps actions off this host's ports (${shell.how}): ${(e as Error).message}. ` +
+          'Run the invoker as root or with access to the Docker socket, or set SWIRL_ACTION_FIREWALL=off and keep such rules in place yourself (README, Security).',
+        { cause: e },
+      );
+    }
+    this.opts.log.info({ network: network.name, ...plan, via: shell.how }, 'actions network firewall in place');
+  }
+
+  /**
+   * Remove what dead invokers of this installation left behind: containers on this actions
+   * network whose maker is gone, and, from swirl versions before owners were recorded, this
+   * invoker id's containers. A live owner's containers are never touched.
+   */
+  private async removeLeftovers(): Promise<void> {
+    const onNetwork = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_NETWORK}=${this.opts.network}`] } });
+    const legacy = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INVOKER}=${this.opts.invokerId}`] } });
+    const candidates = [...onNetwork, ...legacy.filter((c) => !c.Labels[LABEL_OWNER])];
+    const states = new Map<string, Promise<string>>();
     await Promise.all(
-      leftovers.map(async (c) => {
+      candidates.map(async (c) => {
+        const owner = c.Labels[LABEL_OWNER];
+        if (owner === this.owner) return;
+        if (owner) {
+          if (!states.has(owner)) states.set(owner, ownerState(owner, this.docker));
+          if ((await states.get(owner)) !== 'dead') return;
+        }
         await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-        this.opts.log.info({ container: c.Id.slice(0, 12), name: c.Names[0] }, 'removed a container left by a previous run');
+        this.opts.log.info({ container: c.Id.slice(0, 12), name: c.Names[0], owner: owner ?? 'unknown (an older swirl)' }, 'removed a container left by an invoker that is gone');
       }),
     );
   }
 
   async create(spec: ContainerSpec): Promise<Container> {
-    const name = `swirl_${this.opts.invokerId}_${process.pid}_${++this.seq}_${spec.name.replace(/[^\w.-]/g, '_').slice(0, 60)}`;
+    if (!this.network) throw new Error('the Docker container factory is not initialized');
+    // the name tells nothing of the tenant: containers on one network can resolve each other's names
+    const name = `swirl_${this.opts.invokerId}_${process.pid}_${++this.seq}_${spec.kind.replace(/[^\w.-]/g, '-')}`;
+    const ownRuntime = spec.kind !== 'blackbox';
+    const token = ownRuntime ? randomBytes(24).toString('base64url') : undefined;
+    const tmpMb = Math.min(this.opts.tmpMb ?? 128, spec.memoryMb);
     const options: Dockerode.ContainerCreateOptions = {
       name,
       Image: spec.image,
-      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_INVOKER]: this.opts.invokerId, [LABEL_KIND]: spec.kind },
+      Env: Object.entries({ ...spec.env, ...(token ? { [PROXY_TOKEN_ENV]: token, HOME: '/tmp' } : {}) }).map(([k, v]) => `${k}=${v}`),
+      Labels: { [LABEL_INVOKER]: this.opts.invokerId, [LABEL_KIND]: spec.kind, [LABEL_OWNER]: this.owner, [LABEL_NETWORK]: this.opts.network },
+      ...(ownRuntime ? { User: RUNTIME_USER } : {}),
       Tty: false,
       OpenStdin: false,
       AttachStdout: true,
@@ -68,20 +168,28 @@ export class DockerContainerFactory implements ContainerFactory {
       HostConfig: {
         Memory: spec.memoryMb * MiB,
         MemorySwap: spec.memoryMb * MiB,
+        CpuShares: cpuShares(spec.memoryMb, this.opts.invokerMemoryMb ?? 2048),
         PidsLimit: this.opts.pidsLimit ?? 512,
         Privileged: false,
+        CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
-        NetworkMode: this.opts.network ?? 'bridge',
+        // swirl's runtimes write nothing but /tmp; an image that follows OpenWhisk's contract
+        // writes its action where it likes, so there each file is bounded instead (fsize)
+        ReadonlyRootfs: ownRuntime,
+        Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${tmpMb}m,mode=1777` },
+        ...(ownRuntime ? {} : { Ulimits: [{ Name: 'fsize', Soft: tmpMb * MiB, Hard: tmpMb * MiB }] }),
+        NetworkMode: this.network.name,
+        ExtraHosts: [`${HOST_NAME}:host-gateway`],
         // swirl reads the output from the attach stream; a log driver would only make dockerd
         // write every line to disk a second time (about a fifth of dockerd's CPU per activation)
         LogConfig: { Type: 'none', Config: {} },
       },
     };
     const handle = await this.createWithImage(options, spec.image);
-    const container = new DockerContainer(handle, spec, () => this.live.delete(container));
+    const container = new DockerContainer(handle, spec, token, () => this.live.delete(container));
     this.live.add(container);
     try {
-      await container.start(this.docker, this.opts.network ?? 'bridge', this.opts.startTimeoutMs ?? 15_000);
+      await container.start(this.docker, this.network.name, this.opts.startTimeoutMs ?? 15_000);
     } catch (e) {
       await container.destroy();
       throw e;
@@ -115,6 +223,7 @@ class DockerContainer implements Container {
   constructor(
     private readonly handle: Dockerode.Container,
     readonly spec: ContainerSpec,
+    readonly token: string | undefined,
     private readonly onGone: () => void,
   ) {
     this.id = handle.id.slice(0, 12);

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { LogCollector } from '../log-collector.ts';
 import { freePort, waitForPort } from './ports.ts';
@@ -56,6 +57,8 @@ export class ProcessContainerFactory implements ContainerFactory {
     }
     const { command, args } = await this.opts.launcher(spec.kind);
     const port = await freePort();
+    // any local process can connect to a loopback port: the proxy answers only with this secret
+    const token = randomBytes(24).toString('base64url');
     const cwd = mkdtempSync(join(tmpdir(), `swirl-${spec.name.replace(/[^\w.-]/g, '_').slice(0, 40)}-`));
     const child = spawn(command, args, {
       cwd,
@@ -70,9 +73,10 @@ export class ProcessContainerFactory implements ContainerFactory {
         ...spec.env,
         PORT: String(port),
         HOST: '127.0.0.1',
+        [PROXY_TOKEN_ENV]: token,
       },
     });
-    const container = new ProcessContainer(child, spec, `127.0.0.1:${port}`, cwd, () => {
+    const container = new ProcessContainer(child, spec, `127.0.0.1:${port}`, token, cwd, () => {
       this.live.delete(container);
       rmSync(join(this.pidDir, String(child.pid)), { force: true });
     });
@@ -105,6 +109,7 @@ class ProcessContainer implements Container {
     private readonly child: ChildProcess,
     readonly spec: ContainerSpec,
     readonly address: string,
+    readonly token: string,
     private readonly cwd: string,
     private readonly onGone: () => void,
   ) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import Dockerode from 'dockerode';
 import type { Config } from '../../common/config.ts';
@@ -7,7 +8,11 @@ import { ensureImages, localProxy, requireImages, RUNTIME_KINDS, runtimeImage } 
 import { DockerContainerFactory } from './docker.ts';
 import { ProcessContainerFactory } from './process.ts';
 
-type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'> & Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages'>>;
+type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'> &
+  Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages' | 'actionFirewall' | 'actionOutbound' | 'actionTmpMb' | 'invokerMemoryMb'>>;
+
+/** The actions network of an installation that names none: one per data directory. */
+export const defaultActionsNetwork = (dataDir: string): string => `swirl-actions-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 8)}`;
 
 /**
  * The container factory the configuration asks for: Docker, local processes, or (auto)
@@ -16,7 +21,7 @@ type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerP
  * invocation never fails for want of a runtime image; with `runtimeImages: require` (an
  * invoker in a container) they must already be there.
  */
-export async function selectFactory(config: FactoryConfig, log: Logger, onProgress?: (line: string) => void): Promise<ContainerFactory> {
+export async function selectFactory(config: FactoryConfig, log: Logger, onProgress?: (line: string) => void, apiHost?: string): Promise<ContainerFactory> {
   const progress = onProgress ?? ((line: string) => log.info({ images: line }, 'runtime images'));
   if (config.containerFactory !== 'process') {
     const docker = new Dockerode();
@@ -35,7 +40,12 @@ export async function selectFactory(config: FactoryConfig, log: Logger, onProgre
         invokerId: config.invokerId,
         log,
         pidsLimit: config.containerPidsLimit,
-        ...(config.dockerNetwork ? { network: config.dockerNetwork } : {}),
+        network: config.dockerNetwork ?? defaultActionsNetwork(config.dataDir),
+        apiHost,
+        firewall: config.actionFirewall !== 'off',
+        outbound: config.actionOutbound !== 'off',
+        tmpMb: config.actionTmpMb,
+        invokerMemoryMb: config.invokerMemoryMb,
         provideImage: (image) => provideImage(docker, image, log, progress, build),
       });
     }

@@ -28,6 +28,7 @@ export const Messages = {
   runFailed: (reason: string) => `An error has occurred: ${reason}`,
   notADictionary: 'The action did not return a dictionary.',
   badRequest: 'The request body is not a JSON object.',
+  forbidden: 'Forbidden: this container answers only the invoker that started it.',
 } as const;
 
 /** A failure reported to the invoker as is: 502 `{"error": message}`. */

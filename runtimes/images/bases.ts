@@ -27,12 +27,20 @@ function skeleton(plan: RootfsPlan): void {
   plan.addDir('/root', 0o700);
 }
 
+/**
+ * `chroot`, which node:20-slim has too: the invoker runs its host firewall through a helper
+ * container of the nodejs runtime image that chroots into the host's root filesystem
+ * (invoker/factory/host-shell.ts). Actions cannot use it: they have no capabilities.
+ */
+const NODE_EXTRAS = ['/usr/sbin/chroot'];
+
 /** Node.js: the node running this build (as /usr/local/bin/node, where node:20-slim has it), its libraries, a shell. */
 export function nodeBase(): LocalBase {
   const plan = new RootfsPlan();
   const node = realpathSync(process.execPath);
   plan.addHostAs(node, '/usr/local/bin/node');
   plan.addLibrariesOf([node]);
+  plan.addPrograms(NODE_EXTRAS.filter((t) => existsSync(t)));
   skeleton(plan);
   return {
     image: 'swirl/base-node:local',

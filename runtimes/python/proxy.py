@@ -10,6 +10,8 @@ and stderr carry only what the action prints.
 import base64
 import binascii
 import glob
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -30,6 +32,21 @@ NOT_INITIALIZED = "Cannot invoke an uninitialized action."
 NOT_A_DICTIONARY = "The action did not return a dictionary."
 BAD_REQUEST = "The request body is not a JSON object."
 NOT_FOUND = "Not found: the proxy serves POST /init and POST /run."
+FORBIDDEN = "Forbidden: this container answers only the invoker that started it."
+
+# the container's secret (common/container.ts PROXY_TOKEN_ENV): with it, /init and /run answer
+# only the invoker that started the container. Taken out of the environment before any action loads.
+_TOKEN = os.environ.pop("__SWIRL_PROXY_TOKEN", None)
+TOKEN_DIGEST = hashlib.sha256(_TOKEN.encode("utf-8")).digest() if _TOKEN else None
+del _TOKEN
+
+
+def admits(authorization):
+    if TOKEN_DIGEST is None:
+        return True
+    if not authorization or not authorization.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(hashlib.sha256(authorization[7:].strip().encode("utf-8")).digest(), TOKEN_DIGEST)
 
 
 class InitFailure(Exception):
@@ -153,6 +170,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
+        if self.path in ("/init", "/run") and not admits(self.headers.get("Authorization")):
+            # refused before anything is read or written: a stranger's request is no activation and leaves no log marker
+            self.rfile.read(length)
+            self.send(403, {"error": FORBIDDEN})
+            return
         try:
             body = json.loads(self.rfile.read(length) or b"null")
         except ValueError:

@@ -1,12 +1,13 @@
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import Dockerode from 'dockerode';
-import { type Container, type ContainerFactory, ImageUnavailableError } from '../../common/container.ts';
+import { type Container, type ContainerFactory, ImageUnavailableError, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import { silentLogger } from '../../common/logger.ts';
-import { DockerContainerFactory, LABEL_INVOKER } from '../../invoker/factory/docker.ts';
+import { DockerContainerFactory, LABEL_INVOKER, LABEL_OWNER, RUNTIME_USER } from '../../invoker/factory/docker.ts';
 import { ProcessContainerFactory } from '../../invoker/factory/process.ts';
 import { ProxyClient, ProxyRequestError } from '../../invoker/proxy-client.ts';
 import { localProxy, runtimeImage } from '../../runtimes/index.ts';
-import { factoryNames, makeFactory, processStateDir } from '../support/invoker-fixtures.ts';
+import { type FactoryName, factoryNames, makeFactory, processStateDir, TEST_NETWORK } from '../support/invoker-fixtures.ts';
 
 /**
  * One conformance suite for every ContainerFactory: what the pool relies on must behave
@@ -14,9 +15,9 @@ import { factoryNames, makeFactory, processStateDir } from '../support/invoker-f
  */
 const NODE = 'nodejs:20';
 const spec = (over: Partial<Parameters<ContainerFactory['create']>[0]> = {}) => ({ kind: NODE, image: runtimeImage(NODE), memoryMb: 256, name: 'conformance', ...over });
-const init = (client: ProxyClient, c: Container, code: string) => client.post(c.address, '/init', { value: { name: 'a', main: 'main', code, binary: false, env: {} } }, 10_000);
+const init = (client: ProxyClient, c: Container, code: string) => client.post(c.address, '/init', { value: { name: 'a', main: 'main', code, binary: false, env: {} } }, 10_000, undefined, c.token);
 const run = (client: ProxyClient, c: Container, value: unknown = {}, timeoutMs = 10_000) =>
-  client.post(c.address, '/run', { value, namespace: 'guest', action_name: '/guest/a', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 60_000) }, timeoutMs);
+  client.post(c.address, '/run', { value, namespace: 'guest', action_name: '/guest/a', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 60_000) }, timeoutMs, undefined, c.token);
 
 for (const name of factoryNames()) {
   describe(`container factory conformance: ${name}`, function () {
@@ -82,7 +83,7 @@ for (const name of factoryNames()) {
       const c = await factory.create(spec());
       await init(client, c, 'function main() { process.exit(3) }');
       let error: unknown;
-      await client.post(c.address, '/run', { value: {}, deadline: String(Date.now() + 10_000) }, 10_000, c.exited).catch((e: unknown) => (error = e));
+      await client.post(c.address, '/run', { value: {}, deadline: String(Date.now() + 10_000) }, 10_000, c.exited, c.token).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(ProxyRequestError);
       expect((error as ProxyRequestError).timedOut).to.equal(false);
       await c.exited;
@@ -99,56 +100,128 @@ for (const name of factoryNames()) {
       expect(error).to.be.instanceOf(ProxyRequestError);
     });
 
-    it('removes containers left behind by a previous invoker with the same id when it starts', async () => {
+    it('removes the containers of an invoker that died when the next one starts, and no live one', async () => {
       const id = String(9000 + Math.floor(Math.random() * 999));
-      const crashed = await makeFactory(name, id);
-      await crashed.init();
-      const orphan = await crashed.create(spec());
-      // the first invoker "dies" without closing; a new one with the same id starts
+      const orphan = await orphanOf(name, id);
+      const live = await factory.create(spec());
       const restarted = await makeFactory(name, id);
       await restarted.init();
-      await orphan.exited;
       let error: unknown;
-      await init(client, orphan, 'function main() { return {} }').catch((e: unknown) => (error = e));
+      await client.post(orphan.address, '/init', { value: { name: 'a', main: 'main', code: 'function main() { return {} }', binary: false, env: {} } }, 5_000, undefined, orphan.token).catch((e: unknown) => (error = e));
       expect(error, 'the orphan is gone').to.be.instanceOf(ProxyRequestError);
-      await restarted.close();
+      expect((await init(client, live, 'function main() { return { alive: true } }')).status, 'a live invoker keeps its containers').to.equal(200);
+      await Promise.all([restarted.close(), live.destroy()]);
     });
 
     it('runs python and stdio runtimes too', async () => {
       const py = await factory.create(spec({ kind: 'python:3', image: runtimeImage('python:3') }));
-      await client.post(py.address, '/init', { value: { name: 'p', main: 'main', code: 'def main(args):\n    return {"py": args.get("x")}\n', binary: false, env: {} } }, 10_000);
+      await client.post(py.address, '/init', { value: { name: 'p', main: 'main', code: 'def main(args):\n    return {"py": args.get("x")}\n', binary: false, env: {} } }, 10_000, undefined, py.token);
       expect(JSON.parse((await run(client, py, { x: 7 })).body)).to.deep.equal({ py: 7 });
       const sh = await factory.create(spec({ kind: 'stdio', image: runtimeImage('stdio') }));
-      await client.post(sh.address, '/init', { value: { name: 's', main: 'main', code: '#!/bin/sh\nread line\necho "{\\"got\\": $line}"\n', binary: false, env: {} } }, 10_000);
+      await client.post(sh.address, '/init', { value: { name: 's', main: 'main', code: '#!/bin/sh\nread line\necho "{\\"got\\": $line}"\n', binary: false, env: {} } }, 10_000, undefined, sh.token);
       expect(JSON.parse((await run(client, sh, { y: 1 })).body)).to.deep.equal({ got: { y: 1 } });
       await Promise.all([py.destroy(), sh.destroy()]);
     });
   });
 }
 
+/** A container left by an invoker process that was killed (SIGKILL: no clean-up). */
+async function orphanOf(name: FactoryName, invokerId: string, network = TEST_NETWORK): Promise<{ id: string; address: string; token?: string }> {
+  const maker = spawn(process.execPath, ['--import', 'tsx', 'test/support/orphan-maker.ts', name, invokerId, network, processStateDir()], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((ok, fail) => {
+    let out = '';
+    maker.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) ok(out.split('\n')[0]!);
+    });
+    maker.once('exit', (code) => fail(new Error(`the orphan maker exited with ${code}`)));
+  });
+  const exited = new Promise((ok) => maker.once('exit', ok));
+  maker.kill('SIGKILL');
+  await exited;
+  return JSON.parse(line) as { id: string; address: string; token?: string };
+}
+
 describe('container factory specifics', function () {
   this.timeout(60_000);
 
   if (factoryNames().includes('docker')) {
-    it('docker: sets the memory and pids limits, no privileges, and the invoker label', async () => {
+    it('docker: limits memory, pids and CPU share, drops every privilege, runs swirl runtimes unprivileged and read-only, and labels the owner', async () => {
       const factory = (await makeFactory('docker', '4242')) as DockerContainerFactory;
       try {
+        await factory.init();
         const c = await factory.create(spec({ memoryMb: 128 }));
         const info = await new Dockerode().getContainer(c.id).inspect();
         expect(info.HostConfig.Memory).to.equal(128 * 1024 * 1024);
         expect(info.HostConfig.MemorySwap, 'no swap beyond the limit').to.equal(128 * 1024 * 1024);
+        expect(info.HostConfig.CpuShares, 'OpenWhisk: 1024 / (2048 MB / 128 MB)').to.equal(64);
         expect(info.HostConfig.PidsLimit).to.be.a('number').greaterThan(0);
         expect(info.HostConfig.Privileged).to.equal(false);
+        expect(info.HostConfig.CapDrop).to.deep.equal(['ALL']);
         expect(info.HostConfig.SecurityOpt).to.include('no-new-privileges');
+        expect(info.HostConfig.ReadonlyRootfs).to.equal(true);
+        expect(info.HostConfig.Tmpfs).to.deep.equal({ '/tmp': 'rw,exec,nosuid,nodev,size=128m,mode=1777' });
+        expect(info.Config.User).to.equal(RUNTIME_USER);
         expect(info.Config.Labels[LABEL_INVOKER]).to.equal('4242');
-        expect(c.address.startsWith(info.NetworkSettings.Networks.bridge!.IPAddress + ':')).to.equal(true);
+        expect(info.Config.Labels[LABEL_OWNER]).to.match(/^process:/);
+        expect(info.Config.Env.join(' '), 'the secret is in the environment the proxy removes at start').to.include(`${PROXY_TOKEN_ENV}=${c.token}`);
+        expect(Object.keys(info.NetworkSettings.Networks)).to.deep.equal([TEST_NETWORK]);
+        expect(c.address.startsWith(info.NetworkSettings.Networks[TEST_NETWORK]!.IPAddress + ':')).to.equal(true);
+        expect(info.Name, 'no tenant in the name: containers on a network can resolve names').to.match(/^\/swirl_4242_\d+_\d+_nodejs-20$/);
       } finally {
         await factory.close();
       }
     });
 
+    it('docker: /init and /run answer only the invoker that holds the container\'s secret', async () => {
+      const factory = await makeFactory('docker', '4245');
+      const client = new ProxyClient();
+      try {
+        await factory.init();
+        const c = await factory.create(spec());
+        const body = { value: { name: 'x', main: 'main', code: 'function main() { return { mine: true } }', binary: false, env: {} } };
+        for (const token of [undefined, 'guessed', `${c.token}x`]) {
+          const res = await client.post(c.address, '/init', body, 5_000, undefined, token);
+          expect(res.status, `token ${token}`).to.equal(403);
+          expect(JSON.parse(res.body)).to.deep.equal({ error: 'Forbidden: this container answers only the invoker that started it.' });
+        }
+        expect((await init(client, c, 'function main() { return { mine: true } }')).status).to.equal(200);
+        expect((await client.post(c.address, '/run', { value: {} }, 5_000)).status).to.equal(403);
+        expect(JSON.parse((await run(client, c)).body)).to.deep.equal({ mine: true });
+        const logs = await c.logs(1024 * 1024, 2_000);
+        expect(logs.lines, 'refused requests leave no log marker: one activation, one segment').to.deep.equal([]);
+        expect(logs.complete).to.equal(true);
+      } finally {
+        client.close();
+        await factory.close();
+      }
+    });
+
+    it('docker: leftover clean-up keeps to its own actions network: a dead invoker elsewhere is another installation\'s business', async () => {
+      const other = 'swirl-test-actions-b';
+      const id = String(9000 + Math.floor(Math.random() * 999));
+      const elsewhere = await orphanOf('docker', id, other);
+      const factory = await makeFactory('docker', id);
+      await factory.init();
+      const docker = new Dockerode();
+      try {
+        expect((await docker.getContainer(elsewhere.id).inspect()).State.Running, 'same invoker id, other installation: untouched').to.equal(true);
+      } finally {
+        await docker.getContainer(elsewhere.id).remove({ force: true });
+        await factory.close();
+      }
+    });
+
+    it('docker: refuses a network whose containers can reach each other', async () => {
+      const factory = new DockerContainerFactory(new Dockerode(), { invokerId: '4246', log: silentLogger, network: 'bridge' });
+      let error: unknown;
+      await factory.init().catch((e: unknown) => (error = e));
+      expect((error as Error).message).to.match(/Docker network 'bridge' cannot hold action containers: its containers can reach each other/);
+    });
+
     it('docker: a missing image that cannot be pulled is an ImageUnavailableError', async () => {
-      const factory = new DockerContainerFactory(new Dockerode(), { invokerId: '4243', log: silentLogger, provideImage: async () => false });
+      const factory = new DockerContainerFactory(new Dockerode(), { invokerId: '4243', log: silentLogger, network: TEST_NETWORK, provideImage: async () => false });
+      await factory.init();
       let error: unknown;
       await factory.create(spec({ kind: 'blackbox', image: 'swirl/no-such-image:never' })).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(ImageUnavailableError);

@@ -23,8 +23,20 @@ export const factoryNames = (): FactoryName[] => (process.env.SWIRL_TEST_NO_DOCK
 
 let imagesReady: Promise<void> | undefined;
 
+/** The actions network of the tests' Docker factories (created, with its firewall, by the first one). */
+export const TEST_NETWORK = 'swirl-test-actions';
+
+export interface FactoryOptions {
+  /** The API as the invoker's host sees it (what actions may reach). */
+  apiHost?: string;
+  network?: string;
+  outbound?: boolean;
+  /** Where the process factory keeps its pid files (a dead invoker's successor must use the same). */
+  stateDir?: string;
+}
+
 /** A factory of the named kind, with a unique invoker id so tests never touch each other's containers. */
-export async function makeFactory(name: FactoryName, invokerId = String(1000 + Math.floor(Math.random() * 8999))): Promise<ContainerFactory> {
+export async function makeFactory(name: FactoryName, invokerId = String(1000 + Math.floor(Math.random() * 8999)), opts: FactoryOptions = {}): Promise<ContainerFactory> {
   if (name === 'docker') {
     const docker = new Dockerode();
     await docker.ping().catch((e: Error) => {
@@ -32,9 +44,9 @@ export async function makeFactory(name: FactoryName, invokerId = String(1000 + M
     });
     imagesReady ??= ensureImages(docker);
     await imagesReady;
-    return new DockerContainerFactory(docker, { invokerId, log: silentLogger });
+    return new DockerContainerFactory(docker, { invokerId, log: silentLogger, network: opts.network ?? TEST_NETWORK, apiHost: opts.apiHost, outbound: opts.outbound });
   }
-  return new ProcessContainerFactory({ invokerId, launcher: localProxy, stateDir: processStateDir(), log: silentLogger });
+  return new ProcessContainerFactory({ invokerId, launcher: localProxy, stateDir: opts.stateDir ?? processStateDir(), log: silentLogger });
 }
 
 let stateDir: string | undefined;

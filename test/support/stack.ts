@@ -1,7 +1,7 @@
 import { silentLogger } from '../../common/logger.ts';
 import { Invoker } from '../../invoker/invoker.ts';
 import { InvokerService } from '../../invoker/service.ts';
-import { type FactoryName, makeFactory } from './invoker-fixtures.ts';
+import { type FactoryName, type FactoryOptions, makeFactory } from './invoker-fixtures.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
 /** A controller and one invoker in this process on the memory bus (standalone's shape), on a fresh embedded store. */
@@ -10,9 +10,9 @@ export interface TestStack extends TestServer {
   service: InvokerService;
 }
 
-export async function startTestStack(factory: FactoryName, env: Record<string, string> = {}): Promise<TestStack> {
+export async function startTestStack(factory: FactoryName, env: Record<string, string> = {}, factoryOptions: Omit<FactoryOptions, 'apiHost'> = {}): Promise<TestStack> {
   const server = await startTestServer({ SWIRL_PREWARM: '[]', ...env });
-  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory), apiHost: server.url });
+  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory, undefined, { ...factoryOptions, apiHost: server.url }), apiHost: server.url });
   const service = await InvokerService.start({ id: 0, bus: server.infra.bus, health: server.infra.health, store: server.opened.store, invoker, log: silentLogger });
   await waitUntilUp(server.url, 0);
   const closeInvoker = async () => {
