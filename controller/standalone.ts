@@ -35,7 +35,8 @@ async function main(): Promise<void> {
   // builds missing runtime images first (with progress), so no invocation waits for one
   const invokerLog = logger.child({ component: 'invoker' });
   const invoker = await Invoker.start(config, opened.store, invokerLog, {
-    apiHost: controller.url,
+    // what actions call: SWIRL_API_HOST, else this server (the Docker factory rewrites loopback to the host's gateway)
+    apiHost: config.apiHost ?? controller.url,
     onProgress: (line) => console.log(`runtime images: ${line}`),
   });
   const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: invokerLog });

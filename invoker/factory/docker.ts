@@ -178,7 +178,7 @@ export class DockerContainerFactory implements ContainerFactory {
         ReadonlyRootfs: ownRuntime,
         Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${tmpMb}m,mode=1777` },
         ...(ownRuntime ? {} : { Ulimits: [{ Name: 'fsize', Soft: tmpMb * MiB, Hard: tmpMb * MiB }] }),
-        NetworkMode: this.network.name,
+        NetworkMode: this.network.id,
         ExtraHosts: [`${HOST_NAME}:host-gateway`],
         // swirl reads the output from the attach stream; a log driver would only make dockerd
         // write every line to disk a second time (about a fifth of dockerd's CPU per activation)
@@ -189,7 +189,7 @@ export class DockerContainerFactory implements ContainerFactory {
     const container = new DockerContainer(handle, spec, token, () => this.live.delete(container));
     this.live.add(container);
     try {
-      await container.start(this.docker, this.network.name, this.opts.startTimeoutMs ?? 15_000);
+      await container.start(this.docker, this.network.id, this.opts.startTimeoutMs ?? 15_000);
     } catch (e) {
       await container.destroy();
       throw e;
@@ -231,7 +231,7 @@ class DockerContainer implements Container {
   }
 
   /** Attach to the output (before start, so no line is missed), start, find the address, wait for the proxy. */
-  async start(docker: Dockerode, network: string, timeoutMs: number): Promise<void> {
+  async start(docker: Dockerode, networkId: string, timeoutMs: number): Promise<void> {
     const stream = (await this.handle.attach({ stream: true, stdout: true, stderr: true, logs: false })) as NodeJS.ReadableStream;
     docker.modem.demuxStream(stream, this.sink('stdout'), this.sink('stderr'));
     const ended = () => {
@@ -243,8 +243,8 @@ class DockerContainer implements Container {
     stream.once('error', ended);
     await this.handle.start();
     const info = await this.handle.inspect();
-    const ip = info.NetworkSettings.Networks?.[network]?.IPAddress;
-    if (!ip) throw new Error(`container ${this.id} has no address on network ${network}`);
+    const ip = Object.values(info.NetworkSettings.Networks ?? {}).find((n) => n.NetworkID === networkId)?.IPAddress;
+    if (!ip) throw new Error(`container ${this.id} has no address on network ${networkId}`);
     this.address = `${ip}:${RUNTIME_PORT}`;
     await waitForPort(ip, RUNTIME_PORT, timeoutMs, this.exited);
   }

@@ -68,7 +68,14 @@ export function firewallScript(plan: FirewallPlan): string {
   const ipt = 'iptables -w 5';
   return [
     'set -e',
+    // one invoker at a time on this host (several start together): no chain is flushed under another's hands, no jump doubled
+    'if command -v flock >/dev/null 2>&1; then exec 9>/run/swirl-firewall.lock && flock -w 30 9; fi',
     `if ! ${ipt} -L DOCKER-USER -n >/dev/null 2>&1; then echo "no DOCKER-USER chain: Docker does not manage this host's iptables, so it cannot keep action containers apart" >&2; exit 3; fi`,
+    // the chains of actions networks removed since (their bridge is gone) go, with their jumps
+    `for c in $(${ipt} -S | sed -n 's/^-N \\(SWIRL-[A-Z]*-.*\\)$/\\1/p'); do`,
+    '  b=${c#SWIRL-*-}; [ -e "/sys/class/net/$b" ] && continue',
+    `  ${ipt} -D INPUT -i "$b" -j "$c" 2>/dev/null || true; ${ipt} -D DOCKER-USER -j "$c" 2>/dev/null || true; ${ipt} -F "$c" 2>/dev/null || true; ${ipt} -X "$c" 2>/dev/null || true`,
+    'done',
     `iptables-restore -w 5 --noflush <<'SWIRL_RULES'`,
     firewallRules(plan) + 'SWIRL_RULES',
     `${ipt} -C INPUT -i ${plan.bridge} -j ${input} 2>/dev/null || ${ipt} -I INPUT 1 -i ${plan.bridge} -j ${input}`,

@@ -4,6 +4,7 @@ import { selfContainerId } from './owner.ts';
 /** The Docker network action containers join, as the firewall needs to know it. */
 export interface ActionsNetwork {
   name: string;
+  id: string;
   /** The host interface of the network. */
   bridge: string;
 }
@@ -22,9 +23,16 @@ export class UnsafeNetworkError extends Error {
 interface NetworkInfo {
   Id: string;
   Name: string;
+  Created: string;
   Driver: string;
   Options?: Record<string, string>;
 }
+
+/** `Created` (RFC 3339 with up to 9 digits of fraction, trailing zeros cut) as a string that sorts in time order. */
+const createdKey = (n: NetworkInfo): string => {
+  const m = /^(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(n.Created);
+  return m ? `${new Date(`${m[1]}${m[3]}`).toISOString().slice(0, 19)}.${(m[2] ?? '').padEnd(9, '0')}` : n.Created;
+};
 
 const bridgeOf = (n: NetworkInfo): string => n.Options?.[BRIDGE_NAME] ?? `br-${n.Id.slice(0, 12)}`;
 
@@ -36,29 +44,31 @@ const bridgeOf = (n: NetworkInfo): string => n.Options?.[BRIDGE_NAME] ?? `br-${n
  * tenants reach each other's containers.
  */
 export async function ensureActionsNetwork(docker: Dockerode, name: string): Promise<ActionsNetwork> {
-  let info = await inspect(docker, name);
-  if (!info) {
+  let found = await byName(docker, name);
+  if (found.length === 0) {
     try {
       await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Options: { [ICC]: 'false' }, Labels: { 'swirl.network': 'actions' } });
     } catch (e) {
-      // another invoker on this host created it at the same moment
       if ((e as { statusCode?: number }).statusCode !== 409) throw e;
     }
-    info = await inspect(docker, name);
-    if (!info) throw new Error(`Docker network '${name}' could not be created`);
+    found = await byName(docker, name);
   }
+  // invokers starting together can each create it (Docker does not prevent that): all keep the
+  // first one made, which is the one any invoker that looked earlier saw alone
+  found.sort((a, b) => createdKey(a).localeCompare(createdKey(b)) || a.Id.localeCompare(b.Id));
+  for (const extra of found.slice(1)) await docker.getNetwork(extra.Id).remove().catch(() => undefined);
+  const info = found[0];
+  if (!info) throw new Error(`Docker network '${name}' could not be created`);
   if (info.Driver !== 'bridge') throw new UnsafeNetworkError(name, `its driver is ${info.Driver}, not bridge`);
   if (info.Options?.[ICC] !== 'false') throw new UnsafeNetworkError(name, `its containers can reach each other (create it with -o ${ICC}=false)`);
-  return { name: info.Name, bridge: bridgeOf(info) };
+  return { name: info.Name, id: info.Id, bridge: bridgeOf(info) };
 }
 
-async function inspect(docker: Dockerode, name: string): Promise<NetworkInfo | undefined> {
-  try {
-    return (await docker.getNetwork(name).inspect()) as NetworkInfo;
-  } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return undefined;
-    throw e;
-  }
+/** The networks of exactly this name (the API's name filter also matches parts of names). */
+async function byName(docker: Dockerode, name: string): Promise<NetworkInfo[]> {
+  const list = (await docker.listNetworks({ filters: { name: [name] } })) as NetworkInfo[];
+  const found = await Promise.all(list.filter((n) => n.Name === name).map((n) => docker.getNetwork(n.Id).inspect().catch(() => undefined) as Promise<NetworkInfo | undefined>));
+  return found.filter((n): n is NetworkInfo => n !== undefined);
 }
 
 /**
@@ -72,8 +82,8 @@ export async function ownBridges(docker: Dockerode, except: string): Promise<str
   const bridges: string[] = [];
   for (const [name, net] of Object.entries(info.NetworkSettings.Networks ?? {})) {
     if (name === except) continue;
-    const n = await inspect(docker, net.NetworkID || name);
-    if (n?.Driver === 'bridge') bridges.push(bridgeOf(n));
+    const n = (await docker.getNetwork(net.NetworkID).inspect()) as NetworkInfo;
+    if (n.Driver === 'bridge') bridges.push(bridgeOf(n));
   }
   return bridges;
 }

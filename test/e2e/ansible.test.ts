@@ -98,6 +98,8 @@ describe('ansible: deploy.yml and teardown.yml', function () {
     expect(teardown.code, teardown.stdout.slice(-4000)).to.equal(0);
     const docker = new Dockerode();
     expect(await docker.listContainers({ all: true, filters: { name: [prefix] } })).to.deep.equal([]);
-    expect(await docker.listContainers({ all: true, filters: { label: IDS.map((id) => `swirl.invoker=${id}`) } })).to.deep.equal([]);
+    // (one label per query: several labels in one filter must all match)
+    for (const id of IDS) expect(await docker.listContainers({ all: true, filters: { label: [`swirl.invoker=${id}`] } }), `invoker ${id}'s containers`).to.deep.equal([]);
+    expect(await docker.listNetworks({ filters: { name: [`${prefix}-actions`] } }), 'the actions network').to.deep.equal([]);
   });
 });

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import Dockerode from 'dockerode';
 import { removeInvokerContainers, waitForStates } from '../support/cluster.ts';
 import { clusterImages, invokeOnEveryInvoker, invokerOfHost, requireTool, runTool, waitHealthy } from '../support/deploy.ts';
 import { freePort } from '../support/process.ts';
+import { PROBE, type Target } from '../support/probe.ts';
 import { call } from '../support/server.ts';
 
 /** Invoker ids of this suite (the compose file's own are 0 and 1). */
@@ -16,6 +18,7 @@ const IDS = [210, 211];
 describe('docker compose: the cluster of docker-compose.yml', function () {
   this.timeout(300_000);
   const project = `swirlci${process.pid}`;
+  const docker = new Dockerode();
   let env: Record<string, string>;
   let port: number;
   const compose = (args: string[], ms?: number) => runTool('docker-compose', ['-p', project, '-f', 'docker-compose.yml', '-f', 'deploy/compose.ci.yml', ...args], { env, ms });
@@ -29,7 +32,8 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     await requireTool(this, 'docker-compose', ['version'], "Debian's docker-compose");
     await clusterImages();
     port = await freePort();
-    env = { SWIRL_NETWORK: `${project}-net`, SWIRL_PUBLISH: `127.0.0.1:${port}`, SWIRL_INVOKER0_ID: String(IDS[0]), SWIRL_INVOKER1_ID: String(IDS[1]), SWIRL_OPS_TOKEN: 'compose-test-ops-token-0123' };
+    // the API published on every interface (as by default), so that actions reach it through the host's gateway
+    env = { SWIRL_NETWORK: `${project}-net`, SWIRL_PUBLISH: String(port), SWIRL_INVOKER0_ID: String(IDS[0]), SWIRL_INVOKER1_ID: String(IDS[1]), SWIRL_OPS_TOKEN: 'compose-test-ops-token-0123' };
   });
   after(async () => {
     if (!env) return;
@@ -38,6 +42,8 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     await removeInvokerContainers(IDS);
     const down = await compose(['down', '-v', '--remove-orphans', '-t', '10'], 120_000);
     if (down.code !== 0) console.warn(down.stderr);
+    // the invokers' own network, which compose does not know
+    await new Dockerode().getNetwork(`${project}-net-actions`).remove().catch(() => undefined);
   });
 
   it('docker-compose.yml is valid, alone and with the CI override', async () => {
@@ -75,5 +81,25 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     expect(await invokerOfHost(other.body.host)).to.equal(String(IDS[1]));
     expect((await call('POST', `${api}/invokers/${IDS[0]}/enable`, { auth: adminKey })).status).to.equal(200);
     await waitForStates(base, IDS, 'up', 20_000);
+
+    // an action reaches the API, and none of the cluster's services nor the other actions
+    expect((await call('PUT', `${api}/namespaces/_/actions/probe`, { auth: key!, body: { exec: { kind: 'nodejs:20', code: PROBE } } })).status).to.equal(200);
+    const targets: Record<string, Target> = {};
+    const addressOf = async (service: string) => Object.values((await docker.getContainer(`${project}_${service}_1`).inspect()).NetworkSettings.Networks)[0]!.IPAddress;
+    targets['redis :6379'] = { host: await addressOf('redis'), port: 6379 };
+    targets['the store :5984'] = { host: await addressOf('controller'), port: 5984 };
+    targets['the controller itself :3233'] = { host: await addressOf('controller'), port: 3233 };
+    for (const i of [0, 1]) targets[`invoker${i} ops :3234`] = { host: await addressOf(`invoker${i}`), port: 3234 };
+    const actions = (await Promise.all(IDS.map((id) => docker.listContainers({ filters: { label: [`swirl.invoker=${id}`] } })))).flat();
+    for (const c of actions) {
+      targets[`action ${c.Id.slice(0, 12)} /run`] = { host: Object.values(c.NetworkSettings.Networks)[0]!.IPAddress, port: 8080, path: '/run', body: { value: {} } };
+    }
+    const probe = await call('POST', `${api}/namespaces/_/actions/probe?blocking=true&result=true`, { auth: key!, body: { targets, api: true } });
+    expect(probe.status, JSON.stringify(probe.body)).to.equal(200);
+    const { api: viaApi, ...outcomes } = probe.body as Record<string, string>;
+    expect(viaApi, 'actions call swirl').to.equal('answered 200');
+    const tried = Object.entries(outcomes).filter(([, o]) => o !== 'self');
+    expect(tried.length, `the services and at least one other action: ${JSON.stringify(probe.body)}`).to.be.at.least(6);
+    for (const [target, outcome] of tried) expect(outcome, target).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
   });
 });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
 import { call } from '../support/server.ts';
 
@@ -17,7 +18,7 @@ describe('standalone (npm start)', function () {
   let server: Spawned | undefined;
 
   const start = async (env: Record<string, string> = {}) => {
-    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', ...env });
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_DOCKER_NETWORK: TEST_NETWORK, ...env });
     const [, key] = await server.waitFor(/guest key: (\S+)/);
     const [, api] = await server.waitFor(/api: (\S+)/);
     return { key: key!, api: api! };

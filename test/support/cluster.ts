@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import Dockerode from 'dockerode';
 import { sleep } from './api.ts';
+import { TEST_NETWORK } from './invoker-fixtures.ts';
 import { run, type Spawned } from './process.ts';
 import { call } from './server.ts';
 
@@ -15,6 +16,8 @@ export const clusterEnv = (o: { couchdbUrl: string; redisUrl: string; bus: strin
   SWIRL_LOG_LEVEL: 'warn',
   SWIRL_PREWARM: '[]',
   SWIRL_CONTAINER_FACTORY: 'docker',
+  // one actions network for every test run (a data directory of its own would make one each time)
+  SWIRL_DOCKER_NETWORK: TEST_NETWORK,
   SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
   SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
 });

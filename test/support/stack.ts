@@ -10,9 +10,10 @@ export interface TestStack extends TestServer {
   service: InvokerService;
 }
 
-export async function startTestStack(factory: FactoryName, env: Record<string, string> = {}, factoryOptions: Omit<FactoryOptions, 'apiHost'> = {}): Promise<TestStack> {
+export async function startTestStack(factory: FactoryName, env: Record<string, string> = {}, factoryOptions: Omit<FactoryOptions, 'apiHost'> & { invokerId?: string } = {}): Promise<TestStack> {
   const server = await startTestServer({ SWIRL_PREWARM: '[]', ...env });
-  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory, undefined, { ...factoryOptions, apiHost: server.url }), apiHost: server.url });
+  const { invokerId, ...opts } = factoryOptions;
+  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory, invokerId, { ...opts, apiHost: server.url }), apiHost: server.url });
   const service = await InvokerService.start({ id: 0, bus: server.infra.bus, health: server.infra.health, store: server.opened.store, invoker, log: silentLogger });
   await waitUntilUp(server.url, 0);
   const closeInvoker = async () => {

@@ -1,0 +1,136 @@
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { expect } from 'chai';
+import Dockerode from 'dockerode';
+import { silentLogger } from '../../common/logger.ts';
+import { Invoker } from '../../invoker/invoker.ts';
+import { makeFactory, testAction, testJob } from '../support/invoker-fixtures.ts';
+import { type OutsideHost, startOutsideHost } from '../support/netns.ts';
+import { sleep } from '../support/api.ts';
+import { PROBE, type Target } from '../support/probe.ts';
+import { call } from '../support/server.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+/**
+ * Attacks from inside an action, on real Docker containers, as a tenant would run them
+ * against another tenant and against the host (issue: tenant isolation). The probe action
+ * (test/support/probe.ts) tries what it is given and reports what happened.
+ */
+const STEAL = 'function main(p) { return { stolen: p } }';
+const docker = new Dockerode();
+
+/** The addresses of this host that are not loopback (what a container could aim at besides its gateway). */
+const hostAddresses = (): string[] =>
+  Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === 'IPv4' && !i.internal)
+    .map((i) => i!.address);
+
+/** Each container of the invoker, by id, with its address on its network. */
+async function containersOf(invokerId: string): Promise<Array<{ id: string; ip: string }>> {
+  const list = await docker.listContainers({ filters: { label: [`swirl.invoker=${invokerId}`] } });
+  return list.map((c) => ({ id: c.Id, ip: Object.values(c.NetworkSettings.Networks)[0]!.IPAddress }));
+}
+
+function listenOnAllInterfaces(): Promise<Server> {
+  return new Promise((ok) => {
+    const s = createServer((sock) => sock.on('error', () => undefined).end('a host service\n'));
+    s.listen(0, '0.0.0.0', () => ok(s));
+  });
+}
+
+describe('tenant isolation on Docker: attacks from inside an action', function () {
+  this.timeout(180_000);
+  const invokerId = String(5000 + Math.floor(Math.random() * 999));
+  let stack: TestStack;
+  let alice: string;
+  let hostService: Server;
+  let outside: OutsideHost;
+  const actionUrl = (name: string) => `${stack.api}/namespaces/_/actions/${name}?blocking=true&result=true`;
+
+  before(async () => {
+    // the API on every interface, as npm start serves it, so that actions can call it; victims' containers stay unpaused
+    stack = await startTestStack('docker', { SWIRL_HOST: '0.0.0.0', SWIRL_PREWARM: '[{"kind":"nodejs:20","memory":256,"count":2}]', SWIRL_PAUSE_GRACE_MS: '600000' }, { invokerId });
+    alice = await stack.createUser('alice');
+    hostService = await listenOnAllInterfaces();
+    outside = await startOutsideHost();
+    const secret = { exec: { kind: 'nodejs:20', code: 'function main(p) { return { length: p.secret.length } }' }, parameters: [{ key: 'secret', value: 'alice-s3cr3t' }] };
+    expect((await call('PUT', `${stack.api}/namespaces/_/actions/secret`, { auth: alice, body: secret })).status).to.equal(200);
+    expect((await call('POST', actionUrl('secret'), { auth: alice, body: {} })).body).to.deep.equal({ length: 12 });
+    expect((await call('PUT', `${stack.api}/namespaces/_/actions/probe`, { auth: stack.guestKey, body: { exec: { kind: 'nodejs:20', code: PROBE } } })).status).to.equal(200);
+  });
+  after(async () => {
+    hostService?.close();
+    await outside?.close();
+    await stack?.destroy();
+  });
+
+  it("reaches no other container: neither /init on an idle stem cell nor /run in another tenant's warm container", async () => {
+    // alice's warm container and two stem cells (the probe will run in one of them)
+    while (stack.invoker.stats().prewarm < 2) await sleep(20);
+    const containers = await containersOf(invokerId);
+    expect(containers.length).to.equal(3);
+    const targets: Record<string, Target> = {};
+    for (const c of containers) {
+      targets[`init ${c.id.slice(0, 12)}`] = { host: c.ip, port: 8080, path: '/init', body: { value: { name: 'x', main: 'main', code: STEAL, binary: false } } };
+      targets[`run ${c.id.slice(0, 12)}`] = { host: c.ip, port: 8080, path: '/run', body: { value: {}, namespace: 'guest', api_key: 'forged' } };
+    }
+    const res = await call('POST', actionUrl('probe'), { auth: stack.guestKey, body: { targets } });
+    expect(res.status).to.equal(200);
+    const outcomes = Object.entries(res.body as Record<string, string>).filter(([, o]) => o !== 'self');
+    expect(outcomes.length, 'every other container was tried').to.be.at.least(4);
+    for (const [target, outcome] of outcomes) expect(outcome, target).to.be.oneOf(['timeout', 'EHOSTUNREACH', 'ECONNREFUSED']);
+
+    // the victim's action still runs its own code, with its own parameters, and its records are its own
+    expect((await call('POST', actionUrl('secret'), { auth: alice, body: {} })).body).to.deep.equal({ length: 12 });
+    const records = await call<Array<{ name: string }>>('GET', `${stack.api}/namespaces/_/activations?docs=true`, { auth: alice });
+    expect(records.body.map((r) => r.name)).to.deep.equal(['secret', 'secret']);
+    for (const r of records.body as unknown as Array<{ response: { success: boolean; result: unknown } }>) expect(r.response).to.deep.include({ success: true, result: { length: 12 } });
+  });
+
+  it("reaches the API and the outside network, and none of this host's other ports", async () => {
+    const couchPort = Number(new URL(stack.opened.url).port);
+    const port = (hostService.address() as { port: number }).port;
+    const targets: Record<string, Target> = { outside: { host: outside.ip, port: outside.port }, 'host.docker.internal (host service)': { host: 'host.docker.internal', port }, 'host.docker.internal (the store)': { host: 'host.docker.internal', port: couchPort } };
+    for (const addr of hostAddresses()) targets[`${addr} (host service)`] = { host: addr, port };
+    const res = await call('POST', actionUrl('probe'), { auth: stack.guestKey, body: { targets, api: true } });
+    expect(res.status).to.equal(200);
+    const { api, outside: out, ...host } = res.body as Record<string, string>;
+    expect(api, 'actions call swirl').to.equal('answered 200');
+    expect(out, 'outbound traffic is on by default').to.equal('connected');
+    expect(Object.keys(host).length).to.be.at.least(3);
+    for (const [target, outcome] of Object.entries(host)) expect(outcome, target).to.equal('ECONNREFUSED');
+  });
+
+  it('runs as an unprivileged user without capabilities, cannot write its image, and cannot fill the disk', async () => {
+    const code = `
+const fs = require('node:fs');
+function main() {
+  const capEff = /CapEff:\\s*(\\w+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
+  let image;
+  try { fs.writeFileSync('/proxy/evil.js', 'x'); image = 'written'; } catch (e) { image = e.code; }
+  let mb = 0, full;
+  const chunk = Buffer.alloc(1 << 20, 1);
+  try { const fd = fs.openSync('/tmp/fill', 'w'); for (; mb < 300; mb++) fs.writeSync(fd, chunk); fs.closeSync(fd); } catch (e) { full = e.code; }
+  fs.rmSync('/tmp/fill', { force: true });
+  return { uid: process.getuid(), capEff, image, mb, full };
+}`;
+    await call('PUT', `${stack.api}/namespaces/_/actions/harden`, { auth: stack.guestKey, body: { exec: { kind: 'nodejs:20', code } } });
+    const res = await call('POST', actionUrl('harden'), { auth: stack.guestKey, body: {} });
+    expect(res.status).to.equal(200);
+    expect(res.body).to.deep.equal({ uid: 10001, capEff: '0000000000000000', image: 'EROFS', mb: 128, full: 'ENOSPC' });
+  });
+
+  it('reaches nothing beyond this host when outbound traffic is off', async () => {
+    const factory = await makeFactory('docker', undefined, { network: 'swirl-test-actions-closed', outbound: false });
+    const invoker = await Invoker.start({ ...stack.config, prewarm: [] }, stack.opened.store, silentLogger, { factory });
+    try {
+      const port = (hostService.address() as { port: number }).port;
+      const targets = { outside: { host: outside.ip, port: outside.port }, host: { host: 'host.docker.internal', port } };
+      const record = await invoker.run(testJob(testAction(PROBE, { name: 'probe' }), { targets }));
+      expect(record.response.result).to.deep.equal({ outside: 'timeout', host: 'ECONNREFUSED' });
+    } finally {
+      await invoker.close();
+    }
+  });
+});
