@@ -6,6 +6,8 @@ import { type Config, ConfigError, envName, loadConfig } from './config.ts';
  * for invoker health and throttles. Invokers also need a CouchDB URL (the controller may
  * run the embedded store itself). Exits with status 2 and the offending keys otherwise.
  */
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
 export function loadClusterConfig(role: 'controller' | 'invoker', overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   try {
     const config = loadConfig(process.env, overrides);
@@ -13,6 +15,9 @@ export function loadClusterConfig(role: 'controller' | 'invoker', overrides: Par
     if (config.bus === 'memory') problems.push(`${envName('bus')}: must be redis or kafka for separate processes (memory is for npm start)`);
     if (!config.redisUrl) problems.push(`${envName('redisUrl')}: required: invoker health and throttles are kept in Redis`);
     if (role === 'invoker' && !config.couchdbUrl) problems.push(`${envName('couchdbUrl')}: required: invokers read actions and write records there`);
+    if (role === 'invoker' && !config.opsToken && !isLoopback(config.host)) {
+      problems.push(`${envName('opsToken')}: required when the invoker's operations endpoints listen beyond loopback (${envName('host')}=${config.host}): anyone who reaches the port could drain the invoker`);
+    }
     if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
     return config;
   } catch (e) {

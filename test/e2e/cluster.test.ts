@@ -166,3 +166,15 @@ for (const bus of ['redis', 'kafka'] as const) {
     });
   });
 }
+
+describe('cluster: start-up refuses an exposed invoker', function () {
+  this.timeout(60_000);
+
+  it('an invoker whose operations endpoints listen on every interface needs an ops token, and says so', async () => {
+    const env = clusterEnv({ couchdbUrl: 'http://127.0.0.1:1', redisUrl: 'redis://127.0.0.1:1', bus: 'redis', dataDir: tmpdir() });
+    delete env.SWIRL_OPS_TOKEN;
+    const invoker = startInvokerProcess({ ...env, SWIRL_HOST: '0.0.0.0' }, 102);
+    expect(await invoker.exited).to.equal(2);
+    expect(invoker.stderr()).to.match(/SWIRL_OPS_TOKEN: required when the invoker's operations endpoints listen beyond loopback \(SWIRL_HOST=0\.0\.0\.0\)/);
+  });
+});

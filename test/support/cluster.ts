@@ -18,6 +18,8 @@ export const clusterEnv = (o: { couchdbUrl: string; redisUrl: string; bus: strin
   SWIRL_CONTAINER_FACTORY: 'docker',
   // one actions network for every test run (a data directory of its own would make one each time)
   SWIRL_DOCKER_NETWORK: TEST_NETWORK,
+  // an invoker's operations endpoints on every interface need a token
+  SWIRL_OPS_TOKEN: 'cluster-test-ops-token-0123',
   SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000',
   SWIRL_LIMIT_CONCURRENT_INVOKES: '1000',
 });
