@@ -27,6 +27,7 @@ export const Messages = {
   unavailable: (what: string) => `${what} is currently unavailable; try again later.`,
   entityTooBig: (field: string, size: number, allowed: number) => `${field} larger than allowed: ${size} > ${allowed} bytes.`,
   malformedBody: (why: string) => `The request content was malformed:\n${why}`,
+  tooDeep: (maxDepth: number) => `JSON nested more than ${maxDepth} levels deep.`,
   listLimitOutOfRange: (collection: string, value: string, max: number) =>
     `The value '${value}' is not in the range of 0 to ${max} for ${collection}.`,
   listSkipOutOfRange: (collection: string, value: string) =>
@@ -41,6 +42,12 @@ export const Messages = {
 export class BadRequestError extends SwirlError {
   constructor(message: string) {
     super(400, message);
+  }
+}
+/** JSON nested deeper than the bound (common/json.ts): refused before anything recursive sees it. */
+export class JsonTooDeepError extends BadRequestError {
+  constructor(readonly maxDepth: number) {
+    super(Messages.malformedBody(Messages.tooDeep(maxDepth)));
   }
 }
 export class UnauthorizedError extends SwirlError {
