@@ -1,4 +1,4 @@
-import { JsonTooDeepError, Messages, PayloadTooLargeError } from './errors.ts';
+import { BadRequestError, JsonTooDeepError, Messages, PayloadTooLargeError, SwirlError } from './errors.ts';
 
 /**
  * JSON with a bound on nesting and size, for everything that enters from outside: request
@@ -85,6 +85,16 @@ export function parseJson(input: string | Buffer, bounds: JsonBounds = {}): unkn
   const text = typeof input === 'string' ? input : input.toString('utf8');
   if (jsonTooDeep(text, maxDepth)) throw new JsonTooDeepError(maxDepth);
   return JSON.parse(text);
+}
+
+/** JSON from a request: invalid or too deep is a 400 in OpenWhisk's words, too large a 413. */
+export function parseRequestJson(input: string | Buffer, bounds: JsonBounds = {}): unknown {
+  try {
+    return parseJson(input, bounds);
+  } catch (e) {
+    if (e instanceof SwirlError) throw e;
+    throw new BadRequestError(Messages.malformedBody(`invalid JSON: ${(e as Error).message}`));
+  }
 }
 
 /** Whether a value nests arrays and objects deeper than `maxDepth` (a cycle counts as infinitely deep). Iterative. */

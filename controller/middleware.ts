@@ -1,5 +1,6 @@
 import getRawBody from 'raw-body';
 import { BadRequestError, Messages, PayloadTooLargeError } from '../common/errors.ts';
+import { parseRequestJson } from '../common/json.ts';
 import { SIZES } from '../common/limits.ts';
 import type { Ctx } from './context.ts';
 
@@ -7,20 +8,17 @@ export { requestContext } from '../common/http.ts';
 
 /**
  * Read the request body as JSON, whatever its Content-Type (curl -d sends form encoding,
- * and OpenWhisk clients expect JSON to be accepted). An empty body is `undefined`.
+ * and OpenWhisk clients expect JSON to be accepted). An empty body is `undefined`. Up to
+ * `limit` bytes (413) and MAX_JSON_DEPTH levels (400).
  */
-export async function readJson(ctx: Ctx, limit: number = SIZES.requestBody): Promise<unknown> {
+export async function readJson(ctx: Ctx, limit: number = SIZES.payload): Promise<unknown> {
   const text = (await readBody(ctx, limit)).toString('utf8');
   if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new BadRequestError(Messages.malformedBody(`invalid JSON: ${(e as Error).message}`));
-  }
+  return parseRequestJson(text);
 }
 
 /** The request body as bytes, up to `limit` (413 beyond it; 400 when it cannot be read). */
-export async function readBody(ctx: Ctx, limit: number = SIZES.requestBody): Promise<Buffer> {
+export async function readBody(ctx: Ctx, limit: number = SIZES.payload): Promise<Buffer> {
   try {
     return await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined });
   } catch (e) {
