@@ -24,6 +24,9 @@ const SECRET_PREFIX = 'swirl:secret:';
 /** Map a nano failure to the error catalogue. */
 function storeError(e: unknown, notFound: () => SwirlError = () => new NotFoundError()): Error {
   if (e instanceof SwirlError) return e;
+  // nano wraps every connection failure in a plain Error: these come from the data (a value
+  // JSON.stringify cannot write), a fault of ours to log as such, not an unavailable store
+  if (e instanceof RangeError || e instanceof TypeError) return e;
   const err = e as NanoError;
   if (err.statusCode === 404) return notFound();
   if (err.statusCode === 409 || err.statusCode === 412) return new ConflictError();
