@@ -18,7 +18,7 @@ const NODE = 'nodejs:20';
 const CODE = 'function main(p) { return { ok: true } }';
 const COLD_SAMPLES = 15;
 const WARM_SAMPLES = 1000;
-const nullStore = { putActivations: async (_: ActivationRecord[]) => undefined };
+const nullStore = { putActivations: async (_: ActivationRecord[]) => [] };
 
 const config = (over: Partial<InvokerConfig>): InvokerConfig => ({
   containerFactory: 'docker',
