@@ -47,6 +47,12 @@ export const SIZES = {
   payload: 1024 * 1024,
   /** Parameters (and annotations) of one entity, serialized. */
   parameters: 1024 * 1024,
+  /**
+   * One activation record, serialized: room for the largest logs an action may keep (10 MB of
+   * text, plus each line's time and stream) and a 1 MB result. A larger record is stored with
+   * its logs cut (common/record-fit.ts).
+   */
+  record: 16 * 1024 * 1024,
   /** Code longer than this is kept as a CouchDB attachment, not inline in the document. */
   inlineCode: 1024 * 1024,
 } as const;
