@@ -35,6 +35,10 @@ export const Messages = {
   argumentNotInteger: (collection: string, value: string) => `The value '${value}' is not an integer for ${collection}.`,
   entityNameIllegal: 'The name of the entity contains illegal characters.',
   namespaceIllegal: 'The namespace contains illegal characters.',
+  headersTooLarge: (max: number) => `The request headers are larger than allowed: ${max} bytes.`,
+  requestUnparsable: 'The request is not well-formed HTTP.',
+  requestTimeout: 'The request was not received in time.',
+  chunkExtensionsTooLarge: 'The request chunk extensions are larger than allowed.',
   packageNotEmpty: (n: number) => `Package not empty (contains ${n} ${n === 1 ? 'entity' : 'entities'}). Set force param or delete package contents.`,
   notAllowedOnBinding: 'Operation not permitted on package binding.',
 } as const;
