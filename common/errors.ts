@@ -4,6 +4,9 @@
  * class's status. Anything else that escapes is an internal error: logged, never returned.
  */
 export class SwirlError extends Error {
+  /** Response headers that go with the error (Retry-After...). */
+  headers?: Record<string, string>;
+
   constructor(
     readonly status: number,
     message: string,
@@ -38,6 +41,8 @@ export const Messages = {
   headersTooLarge: (max: number) => `The request headers are larger than allowed: ${max} bytes.`,
   requestUnparsable: 'The request is not well-formed HTTP.',
   requestTimeout: 'The request was not received in time.',
+  tooManyBodies: (count: number, allowed: number) =>
+    `Too many request bodies without credentials are being received (count: ${count}, allowed: ${allowed}); try again later.`,
   chunkExtensionsTooLarge: 'The request chunk extensions are larger than allowed.',
   packageNotEmpty: (n: number) => `Package not empty (contains ${n} ${n === 1 ? 'entity' : 'entities'}). Set force param or delete package contents.`,
   notAllowedOnBinding: 'Operation not permitted on package binding.',
@@ -81,8 +86,9 @@ export class PayloadTooLargeError extends SwirlError {
   }
 }
 export class TooManyRequestsError extends SwirlError {
-  constructor(message: string) {
+  constructor(message: string, retryAfterSeconds?: number) {
     super(429, message);
+    if (retryAfterSeconds !== undefined) this.headers = { 'Retry-After': String(retryAfterSeconds) };
   }
 }
 /** A backing service (store, bus, health store) cannot be reached. */

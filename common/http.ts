@@ -36,6 +36,7 @@ export function requestContext<S extends RequestState>(logger: Logger): Middlewa
       ctx.status = status;
       ctx.body = { error: message, code: tid };
       if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="swirl"');
+      if (err instanceof SwirlError && err.headers) ctx.set(err.headers);
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
