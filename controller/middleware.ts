@@ -31,11 +31,16 @@ export interface BodyReadOptions {
  */
 export async function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: BodyReadOptions = {}): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || 0);
+  if (declared > limit) refuseUnread(ctx, new PayloadTooLargeError(Messages.entityTooBig('request', declared, limit)));
+  let started = false;
+  const read = () => {
+    started = true;
+    return within(getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }), opts.deadlineMs);
+  };
   try {
-    if (declared > limit) throw new PayloadTooLargeError(Messages.entityTooBig('request', declared, limit));
-    const read = () => within(getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }), opts.deadlineMs);
     return await (opts.gate ? opts.gate.through(read) : read());
   } catch (e) {
+    if (!started) refuseUnread(ctx, e);
     // the rest of the body is not read: close the connection after the reply instead of keeping it alive
     ctx.set('Connection', 'close');
     if (e instanceof SwirlError) throw e;
@@ -44,6 +49,21 @@ export async function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: Bo
     if (err.status && err.status < 500) throw new BadRequestError(Messages.malformedBody('the request body could not be read'));
     throw e;
   }
+}
+
+/** How long Node may go on reading (and dropping) the body of a request refused unread. */
+const DISCARD_MS = 10_000;
+
+/**
+ * Refuse a request before any of its body is read. Node reads and drops the body after the
+ * answer, keeping none of it, so a client still sending gets the answer — closing at once
+ * would reset the connection and lose it — but for DISCARD_MS at most.
+ */
+function refuseUnread(ctx: Ctx, err: unknown): never {
+  const timer = setTimeout(() => ctx.req.socket?.destroy(), DISCARD_MS).unref();
+  const stop = () => clearTimeout(timer);
+  ctx.req.once('end', stop).once('close', stop);
+  throw err;
 }
 
 /** `reading`, or a 408 once `ms` have passed (the read then ends with the connection, unheeded). */
