@@ -40,6 +40,8 @@ export const Messages = {
   namespaceIllegal: 'The namespace contains illegal characters.',
   headersTooLarge: (max: number) => `The request headers are larger than allowed: ${max} bytes.`,
   requestUnparsable: 'The request is not well-formed HTTP.',
+  hostMissing: 'The request has no Host header.',
+  methodNotAllowed: 'The method is not allowed for this resource.',
   requestTimeout: 'The request was not received in time.',
   tooManyBodies: (count: number, allowed: number) =>
     `Too many request bodies without credentials are being received (count: ${count}, allowed: ${allowed}); try again later.`,

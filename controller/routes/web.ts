@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { annotation } from '../../common/entities.ts';
-import { BadRequestError, NotFoundError, SwirlError, UnauthorizedError } from '../../common/errors.ts';
+import { BadRequestError, Messages, NotFoundError, SwirlError, UnauthorizedError } from '../../common/errors.ts';
 import type { Identity } from '../../common/identity.ts';
 import { isEntityName, type QualifiedName } from '../../common/names.ts';
 import { SIZES } from '../../common/limits.ts';
@@ -102,7 +102,7 @@ export function webRoutes(router: Router<SwirlState>, services: Services): void 
   // bodies from anyone: how many are read at once is bounded, so is the memory they take
   const anonymous = new BodyGate(services.config.webBodyReads);
   const handle = async (ctx: Ctx) => {
-    if (!METHODS.has(ctx.method)) throw new SwirlError(405, 'The method is not allowed for this resource.');
+    if (!METHODS.has(ctx.method)) throw new SwirlError(405, Messages.methodNotAllowed);
     const address = parseAddress(ctx.path);
     if (!address) throw new NotFoundError();
     const owner = await services.auth.ownerOf(address.target.namespace);

@@ -119,7 +119,7 @@ describe(`bad input costs one clear error (${factory} containers)`, function () 
     expect((await call('GET', api('/activations?since=1000&upto=1000&count=true'), { auth })).body).to.deep.equal({ activations: 0 });
   });
 
-  it('what Node refuses before swirl runs — a bad request line, headers over its limit — is answered in OpenWhisk’s shape', async () => {
+  it('what Node refuses before swirl runs — a bad request line, headers over its limit, no Host, CONNECT — is answered in OpenWhisk’s shape', async () => {
     for (const line of ['GARBAGE\r\n\r\n', 'GET /api/v1 HTTP/9.9\r\n\r\n', 'G\u0000T / HTTP/1.1\r\nHost: x\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n']) {
       const r = await rawRequest(s.url, line);
       expectError(r, 400, 'The request is not well-formed HTTP.');
@@ -127,6 +127,8 @@ describe(`bad input costs one clear error (${factory} containers)`, function () 
     }
     const big = await rawRequest(s.url, `GET /api/v1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expectError(big, 431, 'The request headers are larger than allowed: 16384 bytes.');
+    expectError(await rawRequest(s.url, 'GET /api/v1 HTTP/1.1\r\n\r\n'), 400, 'The request has no Host header.');
+    expectError(await rawRequest(s.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'), 405, 'The method is not allowed for this resource.');
     await stillServing();
   });
 
