@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { fires } from '../../controller/feeds/kafka.ts';
 import { feedMessage, type KafkaFeedConfig } from '../../controller/feeds/kafka-config.ts';
 import { triggerPayload } from '../../controller/feeds/params.ts';
 
@@ -16,5 +17,14 @@ describe('feed inputs from outside', () => {
     const message = (value: string) => feedMessage(config, 't', 0, { offset: '7', key: null, value: Buffer.from(value) });
     expect(message('{"n":1}').value).to.deep.equal({ n: 1 });
     expect(message(deep)).to.deep.equal({ topic: 't', partition: 0, offset: 7, key: null, value: deep });
+  });
+
+  it('kafkaFeed: a fetched batch fires in chunks of at most maxBatchSize messages and about 1 MB, a larger message alone', () => {
+    const m = (bytes: number, key: string | null = null) => ({ key: key === null ? null : Buffer.from(key), value: Buffer.alloc(bytes) });
+    const sizes = (chunks: Array<Array<{ value: Buffer | null }>>) => chunks.map((c) => c.map((x) => x.value!.length));
+    expect(sizes([...fires([m(1), m(1), m(1), m(1), m(1)], 2, 1000)])).to.deep.equal([[1, 1], [1, 1], [1]]);
+    expect(sizes([...fires([m(400), m(400), m(400), m(2000), m(10)], 100, 1000)])).to.deep.equal([[400, 400], [400], [2000], [10]]);
+    expect([...fires([m(500, 'k'.repeat(500)), m(1)], 100, 1000)].map((c) => c.length)).to.deep.equal([1, 1]);
+    expect([...fires([], 100, 1000)]).to.deep.equal([]);
   });
 });
