@@ -41,6 +41,8 @@ export interface Setup {
   api: string;
   key: string;
   controller: Spawned;
+  /** Standalone's data directory (where the admin command finds its store). */
+  dataDir?: string;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function standalone(env: Record<string, string> = {}): Promise<Setu
     api: `http://127.0.0.1:${port}/api/v1`,
     key: key!,
     controller,
+    dataDir,
     async stop() {
       controller.kill('SIGTERM');
       await controller.exited;
