@@ -119,7 +119,8 @@ export function stringifyBounded(value: unknown, bounds: JsonBounds = {}): strin
   const maxDepth = bounds.maxDepth ?? MAX_JSON_DEPTH;
   if (valueTooDeep(value, maxDepth)) throw new JsonTooDeepError(maxDepth);
   const text = JSON.stringify(value) ?? '';
-  if (bounds.maxBytes !== undefined) {
+  // a UTF-16 unit is at most 3 bytes of UTF-8: most texts need no count
+  if (bounds.maxBytes !== undefined && text.length * 3 > bounds.maxBytes) {
     const size = Buffer.byteLength(text);
     if (size > bounds.maxBytes) throw new PayloadTooLargeError(Messages.entityTooBig(bounds.what ?? 'JSON', size, bounds.maxBytes));
   }
