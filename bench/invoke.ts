@@ -10,6 +10,7 @@ import { Agent, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROXY_TOKEN_ENV } from '../common/container.ts';
 import { freePort, run, type Spawned } from '../test/support/process.ts';
 import { startRedis } from '../test/support/redis.ts';
 import { startEmbeddedStore } from '../test/support/store-fixtures.ts';
@@ -26,7 +27,8 @@ const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS * 2 });
 /** One HTTP request on a kept-alive connection; resolves with the status and body text. */
 export function http(method: string, url: string, body: string | undefined, auth?: string): Promise<{ status: number; text: string }> {
   return new Promise((ok, fail) => {
-    const req = request(url, { method, agent, headers: { 'content-type': 'application/json', ...(auth ? { authorization: 'Basic ' + Buffer.from(auth).toString('base64') } : {}) } }, (res) => {
+    const authorization = auth?.startsWith('Bearer ') ? auth : auth && 'Basic ' + Buffer.from(auth).toString('base64');
+    const req = request(url, { method, agent, headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => ok({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
@@ -41,6 +43,8 @@ export interface Setup {
   api: string;
   key: string;
   controller: Spawned;
+  /** Standalone's data directory (where the admin command finds its store). */
+  dataDir?: string;
   stop(): Promise<void>;
 }
 
@@ -49,6 +53,7 @@ export const common = (dataDir: string): Record<string, string> => ({
   SWIRL_LOG_LEVEL: 'warn',
   SWIRL_PREWARM: '[]',
   SWIRL_CONTAINER_FACTORY: 'docker',
+  SWIRL_DOCKER_NETWORK: 'swirl-bench-actions',
   SWIRL_INVOKER_ID: String(INVOKER_ID),
   SWIRL_LIMIT_INVOKES_PER_MINUTE: '10000000',
   SWIRL_LIMIT_CONCURRENT_INVOKES: '100000',
@@ -65,6 +70,7 @@ export async function standalone(env: Record<string, string> = {}): Promise<Setu
     api: `http://127.0.0.1:${port}/api/v1`,
     key: key!,
     controller,
+    dataDir,
     async stop() {
       controller.kill('SIGTERM');
       await controller.exited;
@@ -100,11 +106,13 @@ async function cluster(bus: 'redis' | 'kafka'): Promise<Setup> {
   };
 }
 
-/** The warm container's address (the only container of the bench invoker). */
-async function warmContainer(docker: Dockerode): Promise<string> {
+/** The warm container's address and secret (the only container of the bench invoker; its environment holds the secret). */
+async function warmContainer(docker: Dockerode): Promise<{ address: string; auth: string }> {
   const [c] = await docker.listContainers({ filters: { label: [`swirl.invoker=${INVOKER_ID}`] } });
   if (!c) throw new Error('no warm container found');
-  return `${(await docker.getContainer(c.Id).inspect()).NetworkSettings.Networks.bridge!.IPAddress}:8080`;
+  const info = await docker.getContainer(c.Id).inspect();
+  const token = info.Config.Env.find((e) => e.startsWith(`${PROXY_TOKEN_ENV}=`))?.slice(PROXY_TOKEN_ENV.length + 1);
+  return { address: `${Object.values(info.NetworkSettings.Networks)[0]!.IPAddress}:8080`, auth: `Bearer ${token}` };
 }
 
 async function measure(setup: Setup, docker: Dockerode): Promise<void> {
@@ -119,7 +127,7 @@ async function measure(setup: Setup, docker: Dockerode): Promise<void> {
     if (i > 300) throw new Error(`invoke does not work: ${r.status} ${r.text}`);
     await new Promise((ok) => setTimeout(ok, 100));
   }
-  const address = await warmContainer(docker);
+  const { address, auth } = await warmContainer(docker);
   const runBody = JSON.stringify({ value: {}, namespace: 'guest', action_name: '/guest/noop', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 3_600_000) });
 
   // sequential: blocking invoke and direct /run interleaved, so both see the same machine state
@@ -131,7 +139,7 @@ async function measure(setup: Setup, docker: Dockerode): Promise<void> {
     full.push(now() - t0);
     if (r.status !== 200) throw new Error(`invoke failed: ${r.status} ${r.text}`);
     t0 = now();
-    await http('POST', `http://${address}/run`, runBody);
+    await http('POST', `http://${address}/run`, runBody, auth);
     floor.push(now() - t0);
   }
   rows.push({ what: `${name}: direct /run to the warm container (floor)`, n: SEQUENTIAL, p50: pct(floor, 50), p99: pct(floor, 99), unit: 'ms' });

@@ -20,7 +20,7 @@ const COLD_SAMPLES = 15;
 const WARM_SAMPLES = 1000;
 /** The benchmarks' actions network (the factory creates it, with its firewall). */
 const BENCH_NETWORK = 'swirl-bench-actions';
-const nullStore = { putActivations: async (_: ActivationRecord[]) => undefined };
+const nullStore = { putActivations: async (_: ActivationRecord[]) => [] };
 
 const config = (over: Partial<InvokerConfig>): InvokerConfig => ({
   containerFactory: 'docker',

@@ -1,5 +1,6 @@
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { ENVELOPE_DEPTH, MAX_JSON_DEPTH, parseJson } from '../common/json.ts';
 import { ApiError, CliError, EXIT } from './errors.ts';
 
 export interface ClientOptions {
@@ -88,7 +89,8 @@ export class Client {
     let body: unknown = reply.text;
     if (/json/.test(String(reply.headers['content-type'] ?? '')) && reply.text) {
       try {
-        body = JSON.parse(reply.text);
+        // a reply is a server's record at most: deeper is not swirl's, and would overflow the output's JSON.stringify
+        body = parseJson(reply.text, { maxDepth: MAX_JSON_DEPTH + ENVELOPE_DEPTH });
       } catch {
         // leave the text
       }

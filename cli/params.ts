@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { KeyValue } from '../common/entities.ts';
+import { JsonTooDeepError, Messages } from '../common/errors.ts';
+import { parseJson } from '../common/json.ts';
 import { UsageError } from './errors.ts';
 
 /**
@@ -30,8 +32,10 @@ export function joinPairs(argv: string[]): string[] {
 /** A value as wsk reads it: JSON when it parses (`3`, `true`, `{"a":1}`), else the string itself. */
 export function parseValue(text: string): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
+    return parseJson(text);
+  } catch (e) {
+    // the server would refuse it: say so here, rather than send it as a string
+    if (e instanceof JsonTooDeepError) throw new UsageError(`The value '${text.slice(0, 40)}…' is ${Messages.tooDeep(e.maxDepth)}`);
     return text;
   }
 }
@@ -53,9 +57,9 @@ export function readJsonObject(file: string, cwd: string): Record<string, unknow
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text);
   } catch (e) {
-    throw new UsageError(`Invalid JSON in '${file}': ${(e as Error).message}`);
+    throw new UsageError(`Invalid JSON in '${file}': ${e instanceof JsonTooDeepError ? Messages.tooDeep(e.maxDepth) : (e as Error).message}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`'${file}' must hold a JSON object.`);
   return value as Record<string, unknown>;

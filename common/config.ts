@@ -59,6 +59,8 @@ export const configSchema = z.object({
   limitInvokesPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(60),
   limitConcurrentInvokes: z.coerce.number().int().min(0).max(1_000_000).default(30),
   limitFiresPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(60),
+  /** Web action request bodies without credentials read at once (each up to 1 MB); past it, 429 with Retry-After. */
+  webBodyReads: z.coerce.number().int().min(1).max(10_000).default(32),
 
   // ---- invoker ----
   /** Id of this invoker (its Kafka topic is `invoker<id>`; its containers carry the id as a label). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError, Messages, PayloadTooLargeError } from './errors.ts';
+import { stringifyBounded } from './json.ts';
 import { resolveKind, knownKinds } from './kinds.ts';
 import { type ActionLimits, defaultLimits, mergeLimits, SIZES } from './limits.ts';
 import { entityPath, parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
@@ -202,7 +203,7 @@ export const isBinaryCode = (code: string): boolean => ZIP_MAGIC_BASE64.test(cod
 
 function checkSize(field: string, value: unknown, allowed: number): void {
   if (value === undefined) return;
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : Buffer.byteLength(JSON.stringify(value));
+  const size = Buffer.byteLength(typeof value === 'string' ? value : stringifyBounded(value));
   if (size > allowed) throw new PayloadTooLargeError(Messages.entityTooBig(field, size, allowed));
 }
 

@@ -4,6 +4,9 @@
  * class's status. Anything else that escapes is an internal error: logged, never returned.
  */
 export class SwirlError extends Error {
+  /** Response headers that go with the error (Retry-After...). */
+  headers?: Record<string, string>;
+
   constructor(
     readonly status: number,
     message: string,
@@ -27,6 +30,7 @@ export const Messages = {
   unavailable: (what: string) => `${what} is currently unavailable; try again later.`,
   entityTooBig: (field: string, size: number, allowed: number) => `${field} larger than allowed: ${size} > ${allowed} bytes.`,
   malformedBody: (why: string) => `The request content was malformed:\n${why}`,
+  tooDeep: (maxDepth: number) => `JSON nested more than ${maxDepth} levels deep.`,
   listLimitOutOfRange: (collection: string, value: string, max: number) =>
     `The value '${value}' is not in the range of 0 to ${max} for ${collection}.`,
   listSkipOutOfRange: (collection: string, value: string) =>
@@ -34,6 +38,14 @@ export const Messages = {
   argumentNotInteger: (collection: string, value: string) => `The value '${value}' is not an integer for ${collection}.`,
   entityNameIllegal: 'The name of the entity contains illegal characters.',
   namespaceIllegal: 'The namespace contains illegal characters.',
+  headersTooLarge: (max: number) => `The request headers are larger than allowed: ${max} bytes.`,
+  requestUnparsable: 'The request is not well-formed HTTP.',
+  hostMissing: 'The request has no Host header.',
+  methodNotAllowed: 'The method is not allowed for this resource.',
+  requestTimeout: 'The request was not received in time.',
+  tooManyBodies: (count: number, allowed: number) =>
+    `Too many request bodies without credentials are being received (count: ${count}, allowed: ${allowed}); try again later.`,
+  chunkExtensionsTooLarge: 'The request chunk extensions are larger than allowed.',
   packageNotEmpty: (n: number) => `Package not empty (contains ${n} ${n === 1 ? 'entity' : 'entities'}). Set force param or delete package contents.`,
   notAllowedOnBinding: 'Operation not permitted on package binding.',
 } as const;
@@ -41,6 +53,12 @@ export const Messages = {
 export class BadRequestError extends SwirlError {
   constructor(message: string) {
     super(400, message);
+  }
+}
+/** JSON nested deeper than the bound (common/json.ts): refused before anything recursive sees it. */
+export class JsonTooDeepError extends BadRequestError {
+  constructor(readonly maxDepth: number) {
+    super(Messages.malformedBody(Messages.tooDeep(maxDepth)));
   }
 }
 export class UnauthorizedError extends SwirlError {
@@ -70,8 +88,9 @@ export class PayloadTooLargeError extends SwirlError {
   }
 }
 export class TooManyRequestsError extends SwirlError {
-  constructor(message: string) {
+  constructor(message: string, retryAfterSeconds?: number) {
     super(429, message);
+    if (retryAfterSeconds !== undefined) this.headers = { 'Retry-After': String(retryAfterSeconds) };
   }
 }
 /** A backing service (store, bus, health store) cannot be reached. */

@@ -1,7 +1,8 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Middleware } from 'koa';
-import { Messages, SwirlError } from './errors.ts';
+import { BadRequestError, Messages, SwirlError } from './errors.ts';
+import { answerRefusals } from './http-refusals.ts';
 import type { Logger } from './logger.ts';
 import { transactionIdFrom } from './txid.ts';
 
@@ -26,6 +27,8 @@ export function requestContext<S extends RequestState>(logger: Logger): Middlewa
     ctx.set('X-Request-ID', tid);
     const started = process.hrtime.bigint();
     try {
+      // HTTP/1.1 requires it (Node's own check would answer with an empty body)
+      if (ctx.req.httpVersion === '1.1' && ctx.get('host') === '') throw new BadRequestError(Messages.hostMissing);
       await next();
       // a status without a body (no route matched, method not allowed): give it the error shape
       if (ctx.status >= 400 && ctx.body == null) throw new SwirlError(ctx.status, defaultMessage(ctx.status));
@@ -35,6 +38,7 @@ export function requestContext<S extends RequestState>(logger: Logger): Middlewa
       ctx.status = status;
       ctx.body = { error: message, code: tid };
       if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="swirl"');
+      if (err instanceof SwirlError && err.headers) ctx.set(err.headers);
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
@@ -57,7 +61,7 @@ function defaultMessage(status: number): string {
     case 404:
       return Messages.routeNotFound;
     case 405:
-      return 'The method is not allowed for this resource.';
+      return Messages.methodNotAllowed;
     case 501:
       return 'The server does not support this method.';
     default:
@@ -65,11 +69,20 @@ function defaultMessage(status: number): string {
   }
 }
 
-/** Listen on `host:port` (0: any free port); the URL names 127.0.0.1 when bound to every interface. */
-export async function listen(app: { listen: (port: number, host: string, cb: () => void) => Server }, port: number, host: string): Promise<{ server: Server; url: string }> {
-  const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(port, host, () => ok(s));
-    s.once('error', fail);
+/**
+ * Listen on `host:port` (0: any free port); the URL names 127.0.0.1 when bound to every
+ * interface. What Node would refuse itself is answered in OpenWhisk's shape
+ * (answerRefusals): the Host header's absence too, left to requestContext.
+ */
+export async function listen(app: { callback: () => RequestListener }, port: number, host: string, log: Logger): Promise<{ server: Server; url: string }> {
+  const server = createServer({ requireHostHeader: false }, app.callback());
+  answerRefusals(server, log);
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
   });
   const bound = (server.address() as AddressInfo).port;
   const name = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;

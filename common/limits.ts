@@ -37,10 +37,22 @@ export function mergeLimits(base: ActionLimits, requested: Partial<Record<LimitN
 export const SIZES = {
   /** Action code (source text or base64 zip). */
   actionCode: 48 * 1024 * 1024,
-  /** Everything a request body may hold: code plus the rest of the entity. */
+  /** What the body of an entity PUT may hold: code plus the rest of the entity. */
   requestBody: 50 * 1024 * 1024,
+  /**
+   * Any other request body: an invocation's or trigger fire's parameters (OpenWhisk's
+   * documented limit: "The maximum POST content size ... for an action invocation or trigger
+   * firing is 1MB"), a web action's body, the small bodies of the other routes.
+   */
+  payload: 1024 * 1024,
   /** Parameters (and annotations) of one entity, serialized. */
   parameters: 1024 * 1024,
+  /**
+   * One activation record, serialized: room for the largest logs an action may keep (10 MB of
+   * text, plus each line's time and stream) and a 1 MB result. A larger record is stored with
+   * its logs cut (common/record-fit.ts).
+   */
+  record: 16 * 1024 * 1024,
   /** Code longer than this is kept as a CouchDB attachment, not inline in the document. */
   inlineCode: 1024 * 1024,
 } as const;

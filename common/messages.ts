@@ -1,5 +1,6 @@
 import type { ActivationRecord } from './activation.ts';
 import type { KeyValue } from './entities.ts';
+import { ENVELOPE_DEPTH, MAX_JSON_DEPTH, parseJson } from './json.ts';
 
 /**
  * What controllers and invokers say to each other over the bus (OpenWhisk's
@@ -41,8 +42,11 @@ export type CompletionMessage =
 
 export const encode = (m: ActivationMessage | CompletionMessage): string => JSON.stringify(m);
 
+/** A message holds values from outside a few levels down: deeper is not one of ours, and is refused like any malformed message. */
+const decode = (value: Buffer): unknown => parseJson(value, { maxDepth: MAX_JSON_DEPTH + ENVELOPE_DEPTH });
+
 export function decodeActivation(value: Buffer): ActivationMessage {
-  const m = JSON.parse(value.toString('utf8')) as ActivationMessage;
+  const m = decode(value) as ActivationMessage;
   if (typeof m?.activationId !== 'string' || typeof m.action?.name !== 'string' || typeof m.controllerId !== 'string') {
     throw new Error('not an activation message');
   }
@@ -50,7 +54,7 @@ export function decodeActivation(value: Buffer): ActivationMessage {
 }
 
 export function decodeCompletion(value: Buffer): CompletionMessage {
-  const m = JSON.parse(value.toString('utf8')) as CompletionMessage;
+  const m = decode(value) as CompletionMessage;
   if ((m?.type !== 'result' && m?.type !== 'completion') || typeof m.activationId !== 'string') throw new Error('not a completion message');
   return m;
 }

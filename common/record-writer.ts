@@ -1,6 +1,7 @@
 import type { ActivationRecord } from './activation.ts';
 import type { Logger } from './logger.ts';
-import type { EntityStore } from './store/entity-store.ts';
+import { fitRecord, refusedReplacement } from './record-fit.ts';
+import type { EntityStore, RefusedRecord } from './store/entity-store.ts';
 
 interface Pending {
   record: ActivationRecord;
@@ -13,6 +14,10 @@ interface Pending {
  * stored go together in the next `_bulk_docs` request (group commit), so a busy invoker
  * makes few large writes and an idle one writes each record at once. `write()` resolves
  * when the record is stored.
+ *
+ * One bad record never sinks its batch: each is fitted to the record bounds before it joins
+ * one (common/record-fit.ts), and one the store refuses is replaced by a record with the same
+ * activation id saying why, stored after the batch.
  */
 export class RecordWriter {
   private pending: Pending[] = [];
@@ -26,8 +31,10 @@ export class RecordWriter {
   ) {}
 
   write(record: ActivationRecord): Promise<void> {
+    const fitted = fitRecord(record);
+    if (fitted.why) this.log.warn({ activationId: record.activationId, why: fitted.why }, 'an activation record was cut to be storable');
     return new Promise((ok, fail) => {
-      this.pending.push({ record, ok, fail });
+      this.pending.push({ record: fitted.record, ok, fail });
       if (!this.flushing) this.schedule();
     });
   }
@@ -59,8 +66,13 @@ export class RecordWriter {
     while (this.pending.length) {
       const batch = this.pending.splice(0, this.opts.maxBatch);
       try {
-        await this.storeWithRetry(batch.map((p) => p.record));
-        for (const p of batch) p.ok();
+        const refused = await this.storeWithRetry(batch.map((p) => p.record));
+        const lost = refused.length ? await this.replace(refused) : new Map<string, string>();
+        for (const p of batch) {
+          const why = lost.get(p.record.activationId);
+          if (why === undefined) p.ok();
+          else p.fail(new Error(why));
+        }
       } catch (e) {
         this.log.error({ err: (e as Error).message, records: batch.length }, 'could not store activation records');
         for (const p of batch) p.fail(e as Error);
@@ -68,7 +80,21 @@ export class RecordWriter {
     }
   }
 
-  private async storeWithRetry(records: ActivationRecord[]): Promise<void> {
+  /** Store replacements for what the store refused; what is refused again is lost (activation id → why). */
+  private async replace(refused: RefusedRecord[]): Promise<Map<string, string>> {
+    for (const { record, reason } of refused) this.log.warn({ activationId: record.activationId, reason }, 'the store refused an activation record; storing a replacement');
+    let again: RefusedRecord[];
+    try {
+      again = await this.storeWithRetry(refused.map(({ record, reason }) => refusedReplacement(record, reason)));
+    } catch (e) {
+      // the rest of the batch is stored: only the refused records are lost
+      again = refused.map(({ record }) => ({ record, reason: (e as Error).message }));
+    }
+    for (const { record, reason } of again) this.log.error({ activationId: record.activationId, reason }, 'could not store the replacement of a refused activation record');
+    return new Map(again.map(({ record, reason }) => [record.activationId, `the activation store refused the record: ${reason}`]));
+  }
+
+  private async storeWithRetry(records: ActivationRecord[]): Promise<RefusedRecord[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.store.putActivations(records);

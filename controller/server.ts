@@ -68,7 +68,7 @@ export async function startController(config: Config, store: EntityStore, infra:
     notReady: () => (stopping ? 'The controller is shutting down.' : undefined),
   };
   const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness });
-  const { server, url } = await listen(app, config.port, config.host);
+  const { server, url } = await listen(app, config.port, config.host, logger);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
   return {

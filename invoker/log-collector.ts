@@ -1,4 +1,5 @@
 import { LOG_SENTINEL, type LogSegment } from '../common/container.ts';
+import { LIMITS } from '../common/limits.ts';
 
 type Stream = 'stdout' | 'stderr';
 
@@ -7,17 +8,41 @@ interface Line {
   time: string;
   stream: Stream;
   text: string;
+  /** Bytes of `text`; Infinity for a line whose text was not kept (longer than any log limit, or past the buffer bound). */
+  size: number;
 }
+
+/** The line being received on one stream: its pieces, never joined until its newline comes. */
+interface Partial {
+  chunks: string[];
+  /** Characters kept in `chunks`. */
+  kept: number;
+  /** Characters received; with `dropped`, the pieces are gone and only this is counted. */
+  seen: number;
+  dropped: boolean;
+}
+
+const emptyPartial = (): Partial => ({ chunks: [], kept: 0, seen: 0, dropped: false });
+
+/** What a line costs the buffer besides its text: an empty line is not free. */
+const LINE_OVERHEAD = 64;
 
 /**
  * Cuts a container's stdout and stderr into per-activation segments. Factories feed raw
  * output as it arrives; after an activation the invoker takes the segment: the lines up
  * to the next sentinel on both streams. Lines keep their arrival order across streams.
+ *
+ * Linear in the output, however it is split: only a new chunk is searched for newlines, a
+ * line in progress is a list of chunks joined once at its end, and the text of a line longer
+ * than `maxLine` — more than any activation may keep — is dropped as it streams (only its
+ * length is counted), as is every line past `maxBuffered`; either shows as a truncation.
  */
 export class LogCollector {
-  private readonly partial: Record<Stream, string> = { stdout: '', stderr: '' };
+  private readonly partial: Record<Stream, Partial> = { stdout: emptyPartial(), stderr: emptyPartial() };
   private readonly lines: Line[] = [];
   private readonly sentinels: Record<Stream, number> = { stdout: 0, stderr: 0 };
+  /** A stream's lines are being dropped for the buffer bound (one marker line says so). */
+  private readonly overflowing: Record<Stream, boolean> = { stdout: false, stderr: false };
   private seq = 0;
   private queue: Promise<void> = Promise.resolve();
   private ended = false;
@@ -25,21 +50,27 @@ export class LogCollector {
   /** Bound on buffered text when nobody takes segments (e.g. output after a dead activation). */
   private buffered = 0;
 
-  constructor(private readonly maxBuffered = 16 * 1024 * 1024) {}
+  constructor(
+    private readonly maxBuffered = 16 * 1024 * 1024,
+    private readonly maxLine = LIMITS.logs.max * 1024 * 1024,
+  ) {}
 
   feed(stream: Stream, chunk: string, time = new Date().toISOString()): void {
-    const parts = (this.partial[stream] + chunk).split('\n');
-    this.partial[stream] = parts.pop() ?? '';
-    for (const text of parts) this.push(stream, text.endsWith('\r') ? text.slice(0, -1) : text, time);
-    if (parts.length) this.wake();
+    let from = 0;
+    let pushed = false;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+      this.append(stream, chunk, from, nl);
+      this.endLine(stream, time);
+      pushed = true;
+      from = nl + 1;
+    }
+    this.append(stream, chunk, from, chunk.length);
+    if (pushed) this.wake();
   }
 
   /** No more output will come (the container exited). */
   end(): void {
-    for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.partial[stream]) this.push(stream, this.partial[stream], new Date().toISOString());
-      this.partial[stream] = '';
-    }
+    for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream].seen > 0) this.endLine(stream, new Date().toISOString());
     this.ended = true;
     this.wake();
   }
@@ -69,11 +100,50 @@ export class LogCollector {
     return this.cut(limitBytes);
   }
 
-  private push(stream: Stream, text: string, time: string): void {
-    if (text === LOG_SENTINEL) this.sentinels[stream]++;
-    else if (this.buffered > this.maxBuffered) return;
-    else this.buffered += text.length;
-    this.lines.push({ seq: this.seq++, time, stream, text });
+  /** Add `chunk[start, end)` to the stream's line in progress, or only count it once the line is too long to keep. */
+  private append(stream: Stream, chunk: string, start: number, end: number): void {
+    const n = end - start;
+    if (n === 0) return;
+    const p = this.partial[stream];
+    p.seen += n;
+    if (p.dropped) return;
+    if (p.kept + n > this.maxLine) {
+      p.dropped = true;
+      p.chunks = [];
+      p.kept = 0;
+      return;
+    }
+    p.chunks.push(start === 0 && end === chunk.length ? chunk : chunk.slice(start, end));
+    p.kept += n;
+  }
+
+  private endLine(stream: Stream, time: string): void {
+    const p = this.partial[stream];
+    this.partial[stream] = emptyPartial();
+    if (p.dropped) return this.push(stream, '', Infinity, time);
+    const joined = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.join('');
+    const text = joined.endsWith('\r') ? joined.slice(0, -1) : joined;
+    this.push(stream, text, Buffer.byteLength(text), time);
+  }
+
+  private push(stream: Stream, text: string, size: number, time: string): void {
+    const cost = (size === Infinity ? 0 : size) + LINE_OVERHEAD;
+    if (size !== Infinity && text === LOG_SENTINEL) {
+      // never dropped: it is how the next activation's lines are told apart
+      this.sentinels[stream]++;
+      this.overflowing[stream] = false;
+      this.buffered += cost;
+      this.lines.push({ seq: this.seq++, time, stream, text, size });
+      return;
+    }
+    if (this.buffered + cost > this.maxBuffered) {
+      // past the bound: one line without text marks where this stream's output was dropped
+      if (!this.overflowing[stream]) this.lines.push({ seq: this.seq++, time, stream, text: '', size: Infinity });
+      this.overflowing[stream] = true;
+      return;
+    }
+    this.buffered += cost;
+    this.lines.push({ seq: this.seq++, time, stream, text, size });
   }
 
   private ready(): boolean {
@@ -92,25 +162,24 @@ export class LogCollector {
     const kept: Line[] = [];
     for (const line of this.lines) {
       if (!open[line.stream]) kept.push(line);
-      else if (line.text === LOG_SENTINEL) {
+      else if (line.size !== Infinity && line.text === LOG_SENTINEL) {
         open[line.stream] = false;
         this.sentinels[line.stream]--;
       } else taken.push(line);
     }
     this.lines.length = 0;
     this.lines.push(...kept);
-    this.buffered = kept.reduce((n, l) => n + l.text.length, 0);
+    this.buffered = kept.reduce((n, l) => n + (l.size === Infinity ? 0 : l.size) + LINE_OVERHEAD, 0);
 
     const out: string[] = [];
     let bytes = 0;
     let truncated = false;
     for (const l of taken) {
-      const size = Buffer.byteLength(l.text);
-      if (bytes + size > limitBytes) {
+      if (bytes + l.size > limitBytes) {
         truncated = true;
         break;
       }
-      bytes += size;
+      bytes += l.size;
       out.push(`${l.time} ${l.stream}: ${l.text}`);
     }
     return { lines: out, truncated, complete };

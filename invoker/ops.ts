@@ -68,7 +68,7 @@ export async function startInvokerOps(config: Pick<Config, 'host' | 'invokerPort
   app.use(router.routes());
   app.use(router.allowedMethods());
 
-  const { server, url } = await listen(app, config.invokerPort, config.host);
+  const { server, url } = await listen(app, config.invokerPort, config.host, log);
   return {
     url: config.invokerUrl?.replace(/\/$/, '') ?? url,
     attach: (s) => (service = s),

@@ -1,4 +1,6 @@
 import { ActivationStatus, type ActivationResponse } from '../common/activation.ts';
+import { JsonTooDeepError } from '../common/errors.ts';
+import { MAX_JSON_DEPTH, parseJson } from '../common/json.ts';
 import type { ProxyResponse } from './proxy-client.ts';
 
 /**
@@ -11,6 +13,7 @@ export const RunMessages = {
   abnormalInit: 'The action did not initialize and exited unexpectedly.',
   invalidJson: (body: string) => `The action did not produce a valid JSON response: ${body}`,
   notADictionary: 'The action did not return a dictionary.',
+  tooDeep: (levels: number) => `The action produced a response nested more than ${levels} levels deep.`,
   tooLarge: (size: number, max: number) => `The action produced a response that exceeded the allowed length: ${size} > ${max} bytes.`,
   logsTruncated: (bytes: number) => `Logs were truncated because the total bytes size exceeds the limit of ${bytes} bytes.`,
   logsShared: 'Logs are not kept for an activation that ran at the same time as others in one container (concurrency limit above 1).',
@@ -34,8 +37,11 @@ export function classify(res: ProxyResponse, maxBytes: number): ActivationRespon
   if (res.truncated) return developerError(RunMessages.tooLarge(res.size, maxBytes));
   let parsed: unknown;
   try {
-    parsed = JSON.parse(res.body);
-  } catch {
+    // within the depth bound: a deeper result would overflow whatever handles it next (the
+    // record's serialization, the bus, the caller's client), so it is the action's error
+    parsed = parseJson(res.body, { maxDepth: MAX_JSON_DEPTH });
+  } catch (e) {
+    if (e instanceof JsonTooDeepError) return developerError(RunMessages.tooDeep(e.maxDepth));
     return developerError(RunMessages.invalidJson(res.body.slice(0, 1000)));
   }
   if (res.status === 200) {

@@ -96,6 +96,9 @@ export class LoadBalancer {
    * undefined when the balancer gave up waiting.
    */
   async publish(message: ActivationMessage, placement: Placement): Promise<{ invokerId: number; result: Promise<ActivationRecord | undefined> }> {
+    // encoded before a slot is taken and outside the bus's try: a value that cannot be
+    // written is our fault (500), not a bus that is down
+    const encoded = encode(message);
     let chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb);
     if (!chosen && this.opts.health.refresh) {
       // an invoker that started since the last poll is not missed; callers arriving meanwhile share one read
@@ -117,7 +120,7 @@ export class LoadBalancer {
     const result = message.blocking ? new Promise<ActivationRecord | undefined>((ok) => (entry.result = ok)) : Promise.resolve(undefined);
     this.inFlight.set(message.activationId, entry);
     try {
-      await this.opts.bus.produce(Topics.invoker(invokerId), [encode(message)]);
+      await this.opts.bus.produce(Topics.invoker(invokerId), [encoded]);
     } catch (e) {
       this.finish(message.activationId, entry);
       this.opts.log.error({ err: (e as Error).message, invoker: invokerId }, 'could not post an activation');

@@ -7,7 +7,7 @@ import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
 import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
-import type { EntityStore, GetOptions, ListOptions, ListScope } from './entity-store.ts';
+import type { EntityStore, GetOptions, ListOptions, ListScope, RefusedRecord } from './entity-store.ts';
 
 type Doc = Record<string, unknown> & { _id?: string; _rev?: string };
 
@@ -19,11 +19,16 @@ interface NanoError {
 }
 
 const CODE_ATTACHMENT = 'codefile';
+/** `_bulk_docs` errors about a document's content (CouchDB and PouchDB): retrying cannot help. */
+const DOCUMENT_ERRORS = new Set(['doc_validation', 'forbidden', 'too_large', 'document_too_large', 'bad_request', 'illegal_docid', 'unauthorized']);
 const SECRET_PREFIX = 'swirl:secret:';
 
 /** Map a nano failure to the error catalogue. */
 function storeError(e: unknown, notFound: () => SwirlError = () => new NotFoundError()): Error {
   if (e instanceof SwirlError) return e;
+  // nano wraps every connection failure in a plain Error: these come from the data (a value
+  // JSON.stringify cannot write), a fault of ours to log as such, not an unavailable store
+  if (e instanceof RangeError || e instanceof TypeError) return e;
   const err = e as NanoError;
   if (err.statusCode === 404) return notFound();
   if (err.statusCode === 409 || err.statusCode === 412) return new ConflictError();
@@ -31,6 +36,14 @@ function storeError(e: unknown, notFound: () => SwirlError = () => new NotFoundE
   unavailable.cause = e;
   if (err.statusCode === undefined || err.statusCode >= 500) return unavailable;
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Why the store refused a write for what it holds (not for being unreachable), or undefined. */
+function refusal(e: unknown): string | undefined {
+  if (e instanceof RangeError || e instanceof TypeError) return `the record cannot be serialized: ${e.message}`;
+  const err = e as NanoError & { reason?: string };
+  if ((err.error !== undefined && DOCUMENT_ERRORS.has(err.error)) || err.statusCode === 400 || err.statusCode === 413) return err.reason ? `${err.error}: ${err.reason}` : (err.error ?? `status ${err.statusCode}`);
+  return undefined;
 }
 
 async function attempt<T>(fn: () => Promise<T>, notFound?: () => SwirlError): Promise<T> {
@@ -312,16 +325,36 @@ export class CouchStore implements EntityStore {
 
   // ---------------------------------------------------------------------------------- activations
 
-  async putActivations(records: ActivationRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const docs = records.map((r) => ({ ...r, _id: `${r.namespace}/${r.activationId}` }));
-    const res = await attempt(() => this.db.activations.bulk({ docs }));
-    const failed = res.filter((r) => r.error && r.error !== 'conflict');
-    if (failed.length > 0) {
-      const err = new ServiceUnavailableError(Messages.unavailable('The activation store'));
-      err.cause = failed;
-      throw err;
+  async putActivations(records: ActivationRecord[]): Promise<RefusedRecord[]> {
+    if (records.length === 0) return [];
+    try {
+      return await this.bulkActivations(records);
+    } catch (e) {
+      // the store refused the whole request for what one record holds (CouchDB: 413
+      // document_too_large, 400 doc_validation; PouchDB: 500 doc_validation), or a record
+      // cannot be serialized: halve the batch until the record is found, storing the rest
+      const reason = refusal(e);
+      if (reason === undefined) throw storeError(e);
+      if (records.length === 1) return [{ record: records[0]!, reason }];
+      const half = records.length >> 1;
+      return [...(await this.putActivations(records.slice(0, half))), ...(await this.putActivations(records.slice(half)))];
     }
+  }
+
+  /** One `_bulk_docs` request; what it refuses one by one comes back, a transient failure throws. */
+  private async bulkActivations(records: ActivationRecord[]): Promise<RefusedRecord[]> {
+    const byId = new Map(records.map((r) => [`${r.namespace}/${r.activationId}`, r]));
+    const res = await this.db.activations.bulk({ docs: [...byId].map(([_id, r]) => ({ ...r, _id })) });
+    // conflict: stored already (a redelivered activation); a refusal of the document itself is
+    // that record's alone; anything else is the store's trouble: the whole batch is tried again
+    // (what was stored meanwhile then conflicts, which is fine)
+    const failed = res.filter((r) => r.error && r.error !== 'conflict');
+    const transient = failed.filter((r) => !DOCUMENT_ERRORS.has(r.error!));
+    if (transient.length > 0) throw new ServiceUnavailableError(Messages.unavailable('The activation store'), { cause: transient });
+    return failed.flatMap((r) => {
+      const record = r.id !== undefined ? byId.get(r.id) : undefined;
+      return record ? [{ record, reason: r.reason ? `${r.error}: ${r.reason}` : r.error! }] : [];
+    });
   }
 
   async getActivation(namespace: string, activationId: string): Promise<ActivationRecord> {

@@ -14,6 +14,12 @@ export interface ListScope {
   pkg?: string;
 }
 
+/** A record the store would not take, and the store's reason. */
+export interface RefusedRecord {
+  record: ActivationRecord;
+  reason: string;
+}
+
 export interface GetOptions {
   /** Load action code kept as an attachment (default true). An entity read without it must not be written back. */
   code?: boolean;
@@ -55,8 +61,12 @@ export interface EntityStore {
   /** The subject that owns a namespace, or undefined. */
   subjectByNamespace(namespace: string): Promise<Subject | undefined>;
 
-  /** Store activation records in one batch (`_bulk_docs`). */
-  putActivations(records: ActivationRecord[]): Promise<void>;
+  /**
+   * Store activation records in one batch (`_bulk_docs`). Resolves with the records the store
+   * refused one by one for what they hold (too large, invalid): the others are stored. A
+   * record stored already counts as stored. An unreachable store rejects the whole batch.
+   */
+  putActivations(records: ActivationRecord[]): Promise<RefusedRecord[]>;
   getActivation(namespace: string, activationId: string): Promise<ActivationRecord>;
   /** Newest first; brief records (no logs, no response), or the full records with `docs: true`. */
   listActivations(namespace: string, query: ActivationQuery & { docs?: boolean }): Promise<ActivationRecord[]>;

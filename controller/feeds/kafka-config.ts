@@ -1,3 +1,4 @@
+import { parseJson } from '../../common/json.ts';
 import { booleanParam, FeedParamError, positiveInteger } from './params.ts';
 
 /**
@@ -57,9 +58,9 @@ export function feedMessage(c: KafkaFeedConfig, topic: string, partition: number
     value = c.isBinaryValue ? m.value.toString('base64') : m.value.toString('utf8');
     if (c.isJSONData) {
       try {
-        value = JSON.parse(value as string);
+        value = parseJson(value as string);
       } catch {
-        // not JSON after all: delivered as the string it is (as OpenWhisk's feed does)
+        // not JSON after all, or nested too deep to hand on: delivered as the string it is (as OpenWhisk's feed does)
       }
     }
   }

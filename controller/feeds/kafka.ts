@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { createClient, type KafkaClient } from '../../common/bus/kafka-client.ts';
 import { feedId, type StoredFeed } from '../../common/feed.ts';
+import { SIZES } from '../../common/limits.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { QualifiedName } from '../../common/names.ts';
 import type { FeedFirer } from './fire.ts';
@@ -16,10 +17,30 @@ class FeedFireFailed extends Error {
 }
 
 /**
+ * Messages in fires of at most `count` messages and, as OpenWhisk bounds a fire's payload,
+ * about `bytes` of keys and values (a message larger than that fires alone).
+ */
+export function* fires<M extends { key: Buffer | null; value: Buffer | null }>(messages: M[], count: number, bytes: number): Generator<M[]> {
+  let chunk: M[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
+    if (chunk.length > 0 && (chunk.length >= count || size + n > bytes)) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(m);
+    size += n;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
  * One kafkaFeed on this controller: a kafkajs consumer in the feed's own group (every
  * controller joins it, so Kafka gives each partition to one of them and a message fires
  * once), firing the trigger with the messages of each fetched batch, at most
- * `maxBatchSize` per fire, and committing only what was fired.
+ * `maxBatchSize` (and about 1 MB) per fire, and committing only what was fired.
  */
 class FeedConsumer implements FeedRunner {
   private readonly client: KafkaClient;
@@ -65,9 +86,8 @@ class FeedConsumer implements FeedRunner {
       resolveOffset(offset);
       await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }] });
     };
-    for (let i = 0; i < fresh.length; i += this.config.maxBatchSize) {
+    for (const chunk of fires(fresh, this.config.maxBatchSize, SIZES.payload)) {
       if (!isRunning() || isStale() || this.stopped) return;
-      const chunk = fresh.slice(i, i + this.config.maxBatchSize);
       const result = await this.firer.fire(this.feed, { messages: chunk.map((m) => feedMessage(this.config, topic, partition, m)) });
       if (result === 'gone') return this.onGone();
       if (result === 'failed') throw new FeedFireFailed(`could not fire /${this.feed.namespace}/${this.feed.name}`);

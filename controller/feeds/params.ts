@@ -1,3 +1,5 @@
+import { parseJson } from '../../common/json.ts';
+
 /**
  * Reading a feed action's parameters. A parameter the caller got wrong is a FeedParamError:
  * the feed action's activation ends as an application error with its message (the CLI
@@ -30,10 +32,10 @@ export function triggerPayload(value: unknown): Record<string, unknown> {
   if (typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
   if (typeof value === 'string') {
     try {
-      const parsed: unknown = JSON.parse(value);
+      const parsed: unknown = parseJson(value);
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
     } catch {
-      // not JSON: the string itself is the payload
+      // not JSON (or nested too deep to hand on): the string itself is the payload
     }
     return { payload: value };
   }

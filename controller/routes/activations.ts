@@ -39,6 +39,10 @@ export function activationRoutes(router: Router<SwirlState>, { store }: Services
     const c = ctx as Ctx;
     const namespace = resolveNamespace(c);
     const query = { name: nameFilter(c, namespace), since: epochMs(c, 'since'), upto: epochMs(c, 'upto') };
+    // the store would be asked for an inverted key range, which CouchDB refuses
+    if (query.since !== undefined && query.upto !== undefined && query.since > query.upto) {
+      throw new BadRequestError(`The value of 'since' (${query.since}) is later than the value of 'upto' (${query.upto}).`);
+    }
     if (flag(c, 'count')) {
       ctx.body = { activations: await store.countActivations(namespace, query) };
       return;

@@ -26,7 +26,7 @@ import {
   updateTrigger,
 } from '../../common/entities.ts';
 import { BadRequestError, ConflictError, ForbiddenError, Messages, NotFoundError } from '../../common/errors.ts';
-import { LIST_LIMIT } from '../../common/limits.ts';
+import { LIST_LIMIT, SIZES } from '../../common/limits.ts';
 import { assertEntityName, entityPath, parseQualifiedName, type QualifiedName } from '../../common/names.ts';
 import type { EntityStore, ListScope } from '../../common/store/entity-store.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
@@ -211,7 +211,7 @@ async function deleteContents(store: EntityStore, namespace: string, pkg: string
 async function put(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
   const a = address(ctx);
   const callerNamespace = ctx.state.identity!.namespace;
-  const body = (await readJson(ctx)) ?? {};
+  const body = (await readJson(ctx, SIZES.requestBody)) ?? {};
   const overwrite = flag(ctx, 'overwrite');
   const existing = overwrite ? await findExisting(store, a) : undefined;
   const target = { namespace: a.path, name: a.name, callerNamespace };

@@ -1,5 +1,7 @@
 import type Router from '@koa/router';
 import { BadRequestError, ForbiddenError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../../common/errors.ts';
+import { MAX_JSON_DEPTH, parseJson } from '../../common/json.ts';
+import { SIZES } from '../../common/limits.ts';
 import { healthRoutes } from '../../common/ops.ts';
 import type { Services, SwirlState } from '../context.ts';
 
@@ -35,7 +37,8 @@ export function opsRoutes(open: Router<SwirlState>, api: Router<SwirlState>, { h
         ctx.state.log.warn({ invoker: id, url, err: (e as Error).message }, `could not reach the invoker to ${op} it`);
         throw new ServiceUnavailableError(`The invoker ${id} cannot be reached at ${url}.`);
       }
-      const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      // the invoker's answer, as any JSON from another process: within the bounds, or none
+      const body = (await res.text().then((t) => parseJson(t, { maxDepth: MAX_JSON_DEPTH, maxBytes: SIZES.payload })).catch(() => undefined)) as Record<string, unknown> | undefined;
       if (!res.ok) throw new SwirlError(res.status === 401 ? 502 : res.status, typeof body?.error === 'string' ? `invoker ${id}: ${body.error}` : `The invoker ${id} answered ${res.status}.`);
       ctx.status = res.status;
       ctx.body = { invoker: Number(id), ...body };

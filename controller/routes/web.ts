@@ -1,8 +1,10 @@
 import type Router from '@koa/router';
 import { annotation } from '../../common/entities.ts';
-import { BadRequestError, NotFoundError, SwirlError, UnauthorizedError } from '../../common/errors.ts';
+import { BadRequestError, Messages, NotFoundError, SwirlError, UnauthorizedError } from '../../common/errors.ts';
 import type { Identity } from '../../common/identity.ts';
+import { SIZES } from '../../common/limits.ts';
 import { isEntityName, type QualifiedName } from '../../common/names.ts';
+import { BodyGate } from '../body-gate.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readBody } from '../middleware.ts';
 import type { ResolvedAction } from '../resolver.ts';
@@ -10,6 +12,8 @@ import { actionArguments } from '../web/request.ts';
 import { decodeSegment, type Extension, project, splitExtension, transcode, type WebResponse, WebMessages } from '../web/response.ts';
 
 export const ACTIVATION_ID_HEADER = 'x-openwhisk-activation-id';
+/** A body without credentials must arrive within this long (at least ~35 KB/s for 1 MB), so a slow sender cannot keep a slot of the gate. */
+const ANONYMOUS_BODY_DEADLINE_MS = 30_000;
 const PREFIX = '/api/v1/web/';
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -95,8 +99,10 @@ function respond(ctx: Ctx, out: WebResponse): void {
  * result into the response the extension names. Registered on the unauthenticated router.
  */
 export function webRoutes(router: Router<SwirlState>, services: Services): void {
+  // bodies from anyone: how many are read at once is bounded, so is the memory they take
+  const anonymous = new BodyGate(services.config.webBodyReads);
   const handle = async (ctx: Ctx) => {
-    if (!METHODS.has(ctx.method)) throw new SwirlError(405, 'The method is not allowed for this resource.');
+    if (!METHODS.has(ctx.method)) throw new SwirlError(405, Messages.methodNotAllowed);
     const address = parseAddress(ctx.path);
     if (!address) throw new NotFoundError();
     const owner = await services.auth.ownerOf(address.target.namespace);
@@ -130,7 +136,7 @@ export function webRoutes(router: Router<SwirlState>, services: Services): void 
         rawQuery,
         query: new URLSearchParams(rawQuery),
         contentType: ctx.request.type,
-        body: await readBody(ctx),
+        body: await readBody(ctx, SIZES.payload, user ? {} : { gate: anonymous, deadlineMs: ANONYMOUS_BODY_DEADLINE_MS }),
         ...(user ? { user: user.namespace } : {}),
       },
       annotation(annotations, 'raw-http') === true,

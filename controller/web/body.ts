@@ -1,4 +1,4 @@
-import { BadRequestError, Messages } from '../../common/errors.ts';
+import { parseRequestJson } from '../../common/json.ts';
 import { isJsonFamily, isTextual } from './media.ts';
 
 /** A request body as a web action receives it: properties to merge, or one opaque value for `__ow_body`. */
@@ -17,12 +17,7 @@ export interface DecodedBody {
 export function decodeBody(contentType: string, body: Buffer, raw: boolean): DecodedBody {
   if (body.length === 0) return {};
   if (!raw && isJsonFamily(contentType)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch (e) {
-      throw new BadRequestError(Messages.malformedBody(`invalid JSON: ${(e as Error).message}`));
-    }
+    const parsed = parseRequestJson(body);
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? { fields: parsed as Record<string, unknown> } : { value: parsed };
   }
   if (!raw && contentType === 'application/x-www-form-urlencoded') return { fields: Object.fromEntries(new URLSearchParams(body.toString('utf8'))) };

@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { expectError } from '../support/api.ts';
+import { rawRequest } from '../support/raw-http.ts';
 import { basic, call, type Reply, startTestServer, type TestServer } from '../support/server.ts';
 import { expectConforms } from '../support/swagger.ts';
 
 /**
  * Property-based fuzzing of the entity API over HTTP: whatever a client sends as the name
  * and the body of a PUT, the server answers with a client error in OpenWhisk's
- * `{error, code}` shape or a valid entity, never a 5xx, and keeps serving.
+ * `{error, code}` shape or a valid entity, never a 5xx, and keeps serving. The same for
+ * nesting and size at the bounds, and for headers and request lines on bare sockets.
  */
 
 const NUM_RUNS = 150;
@@ -267,6 +269,128 @@ describe('API fuzz: other inputs', function () {
         expect(r.status, `${raw.slice(0, 100)}: ${JSON.stringify(r.body).slice(0, 300)}`).to.be.oneOf([200, 400]);
         if (r.status === 400) expectError(r, 400);
         else expect(r.body.namespace).to.equal('guest');
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+// ------------------------------------------------------------------------------- nesting, sizes, headers, request lines
+
+const TOO_DEEP = 'The request content was malformed:\nJSON nested more than 100 levels deep.';
+const MiB = 1024 * 1024;
+
+/** JSON text nested `levels` deep by a mix of arrays and objects, with brackets, quotes and escapes in strings and keys beside. */
+const nestedJson = fc
+  .record({
+    levels: fc.integer({ min: 1, max: 300 }),
+    kinds: fc.array(fc.boolean(), { minLength: 300, maxLength: 300 }),
+    decoy: fc.constantFrom('"]]]"', '"{\\"[["', '"\\\\"', '"}}}}"', '1', 'null', '"\\u005b"'),
+    space: fc.constantFrom('', ' ', '\n  '),
+  })
+  .map(({ levels, kinds, decoy, space }) => {
+    let text: string = decoy;
+    for (let i = 0; i < levels; i++) text = kinds[i] ? `[${space}${decoy},${space}${text}]` : `{"k[${i}":${space}${text},"d":${decoy}}`;
+    return { levels, text };
+  });
+
+/** A request line (and what follows it) as a client might get it wrong. */
+const requestHead = fc
+  .record({
+    method: fc.oneof(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'PROPFIND', 'TRACE', 'BREW', 'get', ''), fc.stringMatching(/^[!-~]{1,12}$/)),
+    target: fc.oneof(
+      fc.constantFrom('/', '/api/v1', '/api/v1/namespaces/_/actions', '/api/v1/web/guest/default/x.json', '*', 'http://127.0.0.1/api/v1', '//', '/%ZZ', '/a b', ''),
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 20 }),
+    ),
+    version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.10', 'HTTP/1', 'http/1.1', 'HTTP/1.1 extra', ''),
+    host: fc.constantFrom('Host: x\r\n', '', 'Host:\r\n', 'Host: a\r\nHost: b\r\n'),
+    eol: fc.constantFrom('\r\n', '\n'),
+  })
+  .filter(({ method }) => method.toUpperCase() !== 'HEAD');
+
+describe('API fuzz: nesting, sizes, headers and request lines', function () {
+  this.timeout(120_000);
+  let s: TestServer;
+  before(async function () {
+    s = await startTestServer();
+    expect((await call('PUT', `${s.api}/namespaces/_/triggers/idle`, { auth: s.guestKey, body: {} })).status).to.equal(200);
+  });
+  after(async function () {
+    await s?.destroy();
+  });
+  afterEach(async function () {
+    await stillServing(s);
+  });
+
+  it('JSON nested past 100 levels, on every JSON route, is one 400 naming the bound; within it, never that error nor a 5xx', async function () {
+    const routes = [
+      { method: 'PUT', path: '/namespaces/_/triggers/f?overwrite=true', wrap: (x: string) => `{"parameters":[{"key":"p","value":${x}}]}`, added: 3 },
+      { method: 'POST', path: '/namespaces/_/triggers/idle', wrap: (x: string) => `{"p":${x}}`, added: 1 },
+      { method: 'POST', path: '/namespaces/_/actions/missing?blocking=true', wrap: (x: string) => x, added: 0 },
+      { method: 'POST', path: '/token', wrap: (x: string) => `{"expiresIn":${x}}`, added: 1 },
+    ];
+    await fc.assert(
+      fc.asyncProperty(nestedJson, fc.constantFrom(...routes), async ({ levels, text }, route) => {
+        const r = await call(route.method, `${s.api}${route.path}`, { auth: s.guestKey, raw: route.wrap(text), headers: { 'content-type': 'application/json' } });
+        const what = `${route.method} ${route.path} with ${levels + route.added} levels`;
+        if (levels + route.added > 100) return expectError(r, 400, TOO_DEEP);
+        expect(r.status, `${what}: ${JSON.stringify(r.body).slice(0, 200)}`).to.be.below(500);
+        if (r.status >= 400) {
+          expectError(r, r.status);
+          expect(r.body.error, what).to.not.equal(TOO_DEEP);
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('a fire or token body over 1 MB is a 413 naming both sizes; one within it is not', async function () {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: -64, max: 64 }), fc.constantFrom('/namespaces/_/triggers/idle', '/token'), async (delta, path) => {
+        const raw = `{"p":"${'x'.repeat(MiB + delta - 8)}"}`;
+        const r = await call('POST', `${s.api}${path}`, { auth: s.guestKey, raw });
+        if (raw.length > MiB) expectError(r, 413, `request larger than allowed: ${raw.length} > ${MiB} bytes.`);
+        else expect(r.status, `${raw.length} bytes`).to.be.below(400);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('headers of any number and size: served, or one 431 (or 400) in OpenWhisk shape, never a 5xx', async function () {
+    const value = fc.oneof(fc.tuple(fc.constantFrom('v', ' ', '~', 'é'), fc.integer({ min: 0, max: 3000 })).map(([c, n]) => c.repeat(n)), fc.string({ maxLength: 50 }));
+    const header = fc.tuple(fc.stringMatching(/^X-[A-Za-z0-9-]{1,20}$/), value);
+    const seen = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(fc.array(header, { minLength: 1, maxLength: 40 }), async (headers) => {
+        const lines = headers.map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        const r = await rawRequest(s.url, `GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(s.guestKey)}\r\nConnection: close\r\n${lines}\r\n`);
+        // about what Node counts against its limit: names and values without their surrounding blanks
+        const size = headers.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v.trim()), 0);
+        const slack = 200 + 8 * headers.length;
+        if (r.status === 200) {
+          expect(r.body).to.deep.equal(['guest']);
+          expect(size, 'served despite headers over the limit').to.be.at.most(16_384 + slack);
+        } else {
+          expect(r.status, `${size} bytes of headers`).to.be.oneOf([400, 431]);
+          expectError(r, r.status);
+          if (size > 16_384 + slack) expect(r.status).to.equal(431);
+        }
+        seen.add(r.status);
+      }),
+      { numRuns: 60, examples: [[[['X-Big', 'v'.repeat(20_000)]]], [Array.from({ length: 8 }, (_, i): [string, string] => [`X-H${i}`, 'v'.repeat(2_100)])]] },
+    );
+    expect([...seen], 'both sides of the limit were tried').to.include.members([200, 431]);
+  });
+
+  it('any request line: an answer in OpenWhisk shape whenever it is an error, never a failure or a dropped connection', async function () {
+    await fc.assert(
+      fc.asyncProperty(requestHead, async ({ method, target, version, host, eol }) => {
+        const head = `${method} ${target} ${version}${eol}${host.replace(/\r\n/g, eol)}Connection: close${eol}${eol}`;
+        const r = await rawRequest(s.url, head);
+        // 501 is HTTP's answer to a method no route implements (PROPFIND, BREW), not a failure
+        if (r.status !== 501) expect(r.status, JSON.stringify(head)).to.be.below(500);
+        if (r.status >= 400) expectError(r, r.status);
       }),
       { numRuns: NUM_RUNS },
     );

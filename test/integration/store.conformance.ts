@@ -592,10 +592,26 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
       });
 
       it('writing a record again (redelivery) is not an error and does not duplicate it', async function () {
-        await store.putActivations(records.slice(0, 5));
-        await store.putActivations([]);
+        expect(await store.putActivations(records.slice(0, 5))).to.deep.equal([]);
+        expect(await store.putActivations([])).to.deep.equal([]);
         expect(await store.countActivations(ns, {})).to.equal(50);
         expect(await store.getActivation(ns, records[0]!.activationId)).to.deep.equal(records[0]);
+      });
+
+      it('a record the store refuses is named with its reason, and the rest of its batch is stored', async function () {
+        const batchNs = uniqueName('refused');
+        const batch = [0, 1, 2].map((i) => sampleActivation({ namespace: batchNs, name: 'alpha', start: T0 + i }));
+        // a top-level member starting with _ is refused by CouchDB and PouchDB alike
+        const bad = { ...sampleActivation({ namespace: batchNs, name: 'alpha', start: T0 + 3 }), _bogus: 1 } as ActivationRecord;
+        // and one that cannot be serialized at all
+        const cyclic = sampleActivation({ namespace: batchNs, name: 'alpha', start: T0 + 4 });
+        (cyclic.response as { result: Record<string, unknown> }).result = { me: cyclic };
+        const refused = await store.putActivations([batch[0]!, bad, batch[1]!, cyclic, batch[2]!]);
+        expect(refused.map((r) => r.record)).to.deep.equal([bad, cyclic]);
+        expect(refused[0]!.reason).to.match(/^doc_validation/);
+        expect(refused[1]!.reason).to.match(/^the record cannot be serialized: Converting circular structure to JSON/);
+        expect(await store.countActivations(batchNs, {})).to.equal(3);
+        for (const r of batch) expect(await store.getActivation(batchNs, r.activationId)).to.deep.equal(r);
       });
     });
 

@@ -12,6 +12,8 @@ export interface Seen {
 export interface StubReply {
   status: number;
   body?: unknown;
+  /** The body as text, sent as it is (what JSON.stringify could not write). */
+  raw?: string;
 }
 
 export type Route = (req: Seen) => StubReply | undefined;
@@ -28,9 +30,9 @@ export class ApiStub {
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req).then(({ status, body }) => {
+    this.server = createServer((req, res) => void this.handle(req).then(({ status, body, raw }) => {
       res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'f'.repeat(32) });
-      res.end(body === undefined ? '' : JSON.stringify(body));
+      res.end(raw ?? (body === undefined ? '' : JSON.stringify(body)));
     }));
     await new Promise<void>((ok) => this.server!.listen(0, '127.0.0.1', ok));
     this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;

@@ -84,6 +84,14 @@ describe('swirl CLI against a stub API (routes the controller does not serve yet
       expect(r.stderr).to.equal(`error: Unable to invoke action 'hello': no name given (code ${TXID})\n`);
     });
 
+    it('a reply nested deeper than any swirl sends is shown as text, not a crash', async () => {
+      const deep = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+      stub.on(`POST ${A}/actions/hello`, { status: 200, raw: deep });
+      const r = await run('action', 'invoke', 'hello', '-r');
+      expect(r).to.deep.include({ code: 0, stderr: '' });
+      expect(r.stdout).to.equal(`${JSON.stringify(deep)}\n`);
+    });
+
     it('a blocking call still running after the wait (202): says so and exits 202', async () => {
       stub.on(`POST ${A}/actions/slow`, { status: 202, body: { activationId: ID } });
       const r = await run('action', 'invoke', 'slow', '-b');

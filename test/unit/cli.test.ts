@@ -11,6 +11,7 @@ import { duration, entityRows, truncate } from '../../cli/format.ts';
 import { qualify } from '../../cli/names.ts';
 import { collectPair, joinPairs, keyValues, parseValue } from '../../cli/params.ts';
 import { propsPath, readPropsFile, resolveProp, updatePropsFile } from '../../cli/props.ts';
+import { UsageError } from '../../cli/errors.ts';
 import { capture, swirlInProcess } from '../support/cli.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'swirl-cli-unit-'));
@@ -71,6 +72,14 @@ describe('swirl CLI parts', () => {
       expect(keyValues(undefined, undefined, dir)).to.equal(undefined);
       expect(() => keyValues(undefined, 'list.json', dir)).to.throw(/must hold a JSON object/);
       expect(() => keyValues(undefined, 'missing.json', dir)).to.throw(/does not exist/);
+    });
+
+    it('a value or -P file nested deeper than the server accepts is a usage error here, not a crash or a string', () => {
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      expect(() => collectPair(`p${'\u0000'}${deep}`)).to.throw(UsageError, /^The value '\[{40}…' is JSON nested more than 100 levels deep\.$/);
+      const dir = tmp();
+      writeFileSync(join(dir, 'deep.json'), `{"a":${deep}}`);
+      expect(() => keyValues(undefined, 'deep.json', dir)).to.throw(UsageError, "Invalid JSON in 'deep.json': JSON nested more than 100 levels deep.");
     });
   });
 

@@ -75,6 +75,20 @@ describe('run response classification', () => {
       error: 'The action produced a response that exceeded the allowed length: 2000000 > 1048576 bytes.',
     });
   });
+
+  it('makes a result nested deeper than the bound a developer error, from a run or a failed one', () => {
+    const deep = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+    for (const status of [200, 502]) {
+      expect(classify({ status, body: deep, truncated: false, size: deep.length }, 1e6)).to.deep.equal({
+        status: 'action developer error',
+        statusCode: 2,
+        success: false,
+        result: { error: 'The action produced a response nested more than 100 levels deep.' },
+      });
+    }
+    const ok = '{"a":'.repeat(99) + '1' + '}'.repeat(99);
+    expect(classify({ status: 200, body: ok, truncated: false, size: ok.length }, 1e6).statusCode).to.equal(0);
+  });
 });
 
 describe('proxy client', () => {

@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { LOG_SENTINEL } from '../../common/container.ts';
+import { LogCollector } from '../../invoker/log-collector.ts';
+
+/**
+ * The collector against output split in every way a pipe may split it, and against output
+ * no activation may keep (lines longer than any log limit, floods of lines), which must cost
+ * time and memory in proportion to the output and show as a truncation.
+ */
+const strip = (lines: string[]) => lines.map((l) => l.replace(/^\S+ /, ''));
+const END = `${LOG_SENTINEL}\n`;
+const MiB = 1024 * 1024;
+
+/** Feed `text` to `stream` in pieces cut at `cuts` (positions, any order, duplicates allowed). */
+function feedSplit(c: LogCollector, stream: 'stdout' | 'stderr', text: string, cuts: number[]): void {
+  const at = [...new Set(cuts.map((x) => x % (text.length + 1)))].sort((a, b) => a - b);
+  let from = 0;
+  for (const to of [...at, text.length]) {
+    if (to > from) c.feed(stream, text.slice(from, to));
+    from = to;
+  }
+}
+
+/** Feed `bytes` characters without a newline, in pipe-sized chunks. */
+function feedLong(c: LogCollector, bytes: number, chunk = 64 * 1024): void {
+  const piece = 'x'.repeat(chunk);
+  for (let sent = 0; sent < bytes; sent += chunk) c.feed('stdout', sent + chunk <= bytes ? piece : piece.slice(0, bytes - sent));
+}
+
+describe('log collector: splits, floods and limits', () => {
+  it('gives the same segments however the output is split, CRLF and the sentinel across chunks included', async () => {
+    const line = fc.stringMatching(/^[a-z \t\r]{0,12}$/);
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { maxLength: 6 }), fc.array(line, { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 20 }), fc.boolean(), async (first, second, cuts, crlf) => {
+        const nl = crlf ? '\r\n' : '\n';
+        const text = [...first, LOG_SENTINEL, ...second, LOG_SENTINEL].map((l) => l + nl).join('');
+        const expected = (ls: string[]) => ls.map((l) => `stdout: ${crlf || !l.endsWith('\r') ? l : l.slice(0, -1)}`);
+        const c = new LogCollector();
+        feedSplit(c, 'stdout', text, cuts);
+        c.feed('stderr', END + END);
+        expect(strip((await c.take(1000, 50)).lines)).to.deep.equal(expected(first));
+        expect(strip((await c.take(1000, 50)).lines)).to.deep.equal(expected(second));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('cuts at a sentinel split one character at a time, and strips a CR whose LF comes in the next chunk', async () => {
+    const c = new LogCollector();
+    for (const ch of `a\r\nb\n${LOG_SENTINEL}\r\nnext\n`) c.feed('stdout', ch);
+    c.feed('stderr', END);
+    const seg = await c.take(1000, 50);
+    expect(strip(seg.lines)).to.deep.equal(['stdout: a', 'stdout: b']);
+    expect(seg.complete).to.equal(true);
+  });
+
+  it('takes 40 MB without a newline in linear time, keeping none of it, and says the logs were truncated', async () => {
+    const c = new LogCollector();
+    c.feed('stdout', 'before\n');
+    const started = Date.now();
+    feedLong(c, 40 * MiB);
+    c.feed('stdout', `\n${END}`);
+    c.feed('stderr', END);
+    const seg = await c.take(10 * MiB, 50);
+    // the old collector joined the partial line with every chunk: minutes for this
+    expect(Date.now() - started).to.be.below(2_000);
+    expect(strip(seg.lines)).to.deep.equal(['stdout: before']);
+    expect(seg).to.deep.include({ truncated: true, complete: true });
+    // and the next activation's logs are whole
+    c.feed('stdout', `after\n${END}`);
+    c.feed('stderr', END);
+    expect(strip((await c.take(10 * MiB, 50)).lines)).to.deep.equal(['stdout: after']);
+  });
+
+  it('costs time in proportion to the output: twice the output, about twice the time', () => {
+    const time = (bytes: number) => {
+      const c = new LogCollector(16 * MiB, 64 * MiB);
+      const t0 = process.hrtime.bigint();
+      feedLong(c, bytes, 16 * 1024);
+      c.feed('stdout', '\n');
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    };
+    time(4 * MiB); // warm up
+    const small = time(8 * MiB);
+    const large = time(32 * MiB);
+    // quadratic work would take 16 times as long for 4 times the output
+    expect(large / Math.max(small, 1)).to.be.below(8);
+  });
+
+  it('keeps a long line that fits the limit whole, and drops one longer than any limit as it streams', async () => {
+    const c = new LogCollector(16 * MiB, MiB);
+    feedLong(c, MiB - 10, 1000);
+    c.feed('stdout', '\n');
+    feedLong(c, MiB + 10, 1000);
+    c.feed('stdout', `\nlast\n${END}`);
+    c.feed('stderr', END);
+    const seg = await c.take(4 * MiB, 50);
+    expect(seg.lines).to.have.length(1);
+    expect(seg.lines[0]!.endsWith(`stdout: ${'x'.repeat(MiB - 10)}`)).to.equal(true);
+    expect(seg.truncated).to.equal(true);
+  });
+
+  it('keeps lines up to the limit in bytes of text, then marks the segment truncated', async () => {
+    const c = new LogCollector();
+    c.feed('stdout', `${'é'.repeat(30)}\n${'a'.repeat(41)}\n${'b'.repeat(10)}\n${END}`);
+    c.feed('stderr', END);
+    const seg = await c.take(100, 50);
+    expect(strip(seg.lines)).to.deep.equal([`stdout: ${'é'.repeat(30)}`]);
+    expect(seg.truncated).to.equal(true);
+  });
+
+  it('bounds what a flood of empty lines holds, says so, and still cuts at the sentinel', async () => {
+    const c = new LogCollector(64 * 1024);
+    c.feed('stdout', '\n'.repeat(1_000_000));
+    c.feed('stdout', END);
+    c.feed('stderr', END);
+    const seg = await c.take(10 * MiB, 50);
+    expect(seg.lines.length).to.be.below(1_100);
+    expect(seg).to.deep.include({ truncated: true, complete: true });
+    c.feed('stdout', `next\n${END}`);
+    c.feed('stderr', END);
+    expect(strip((await c.take(10 * MiB, 50)).lines)).to.deep.equal(['stdout: next']);
+  });
+});
