@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { ensureGuest } from './bootstrap.ts';
@@ -14,9 +14,10 @@ import { startController } from './server.ts';
  * store from its data directory, and invokers reach it at the URL it logs).
  */
 async function main(): Promise<void> {
+  privateByDefault();
   const config = loadClusterConfig('controller');
   const logger = createLogger(config.logLevel, `controller${config.controllerId}`);
-  mkdirSync(config.dataDir, { recursive: true });
+  privateDir(config.dataDir);
   const opened = await openStore(config);
   logger.info({ store: opened.embedded ? `embedded at ${opened.url.replace(/\/\/[^@/]*@/, '//***@')}` : 'couchdb' }, 'store ready');
   const guest = await ensureGuest(opened.store, config);

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from '../invoker/invoker.ts';
@@ -14,6 +14,7 @@ import { startController } from './server.ts';
  * SWIRL_DATA_DIR unless SWIRL_COUCHDB_URL names a real CouchDB.
  */
 async function main(): Promise<void> {
+  privateByDefault();
   let config;
   try {
     config = loadConfig();
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel, 'standalone');
-  mkdirSync(config.dataDir, { recursive: true });
+  privateDir(config.dataDir);
   const opened = await openStore(config);
   logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
   const guest = await ensureGuest(opened.store, config);

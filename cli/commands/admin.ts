@@ -14,7 +14,9 @@ import { integer } from './options.ts';
  * here, so other commands do not pay for the store's modules.
  */
 async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore) => Promise<T>): Promise<T> {
-  const [{ ConfigError, loadConfig }, { attachStore }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts')]);
+  const [{ ConfigError, loadConfig }, { attachStore }, { privateByDefault }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts'), import('../../common/private-files.ts')]);
+  // the store's files (when no server runs, this process opens them) and the key files it writes are this user's alone
+  privateByDefault();
   let config;
   try {
     config = loadConfig(env);

@@ -16,13 +16,13 @@ export interface OpenedStore {
  * Open the configured store: real CouchDB at `couchdbUrl`, or else the embedded
  * CouchDB-API server on `dataDir`. Databases and views are created when missing.
  */
-export async function openStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost'>>): Promise<OpenedStore> {
+export async function openStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost' | 'embeddedCouchdbPassword'>>): Promise<OpenedStore> {
   if (config.couchdbUrl) {
     const store = new CouchStore(config.couchdbUrl, config.dbPrefix);
     await store.init();
     return { store, url: config.couchdbUrl, embedded: false, close: () => store.close() };
   }
-  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost);
+  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
   try {
     const store = new CouchStore(couch.url, config.dbPrefix);
     await store.init();
@@ -45,7 +45,7 @@ export async function openStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' |
  * For tools run beside a server (the admin command): use the embedded store of a running
  * standalone server when there is one (its files are locked while it runs), else open it.
  */
-export async function attachStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost'>>): Promise<OpenedStore> {
+export async function attachStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost' | 'embeddedCouchdbPassword'>>): Promise<OpenedStore> {
   const marker = join(resolve(config.dataDir), 'couchdb.json');
   if (!config.couchdbUrl && existsSync(marker)) {
     try {

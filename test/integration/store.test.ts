@@ -1,12 +1,17 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import nano from 'nano';
 import { ServiceUnavailableError } from '../../common/errors.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
+import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
+import { privateDir } from '../../common/private-files.ts';
 import { expectReject, sampleAction, sampleActivation, sampleSubject, startEmbeddedStore, uniqueName } from '../support/store-fixtures.ts';
 import { storeConformance } from './store.conformance.ts';
 
@@ -57,13 +62,64 @@ describe('EmbeddedCouch', function () {
     }
   });
 
+  it('answers only user swirl with its password (401 otherwise); its marker, with the URL and password, is 0600 in a 0700 directory', async function () {
+    const embedded = await startEmbeddedStore();
+    try {
+      const { origin, authorization } = embedded.couch;
+      const wrong = 'Basic ' + Buffer.from('swirl:guessed-password-0123').toString('base64');
+      for (const [method, path, headers] of [
+        ['GET', '/subjects/_all_docs?include_docs=true', {}],
+        ['GET', '/_all_dbs', { authorization: wrong }],
+        ['PUT', '/subjects/mallory', {}],
+        ['GET', '/', { authorization: authorization.toLowerCase() }],
+      ] as const) {
+        const res = await fetch(`${origin}${path}`, { method, headers, ...(method === 'PUT' ? { body: '{"subject":"mallory","namespaces":[]}' } : {}) });
+        expect(res.status, `${method} ${path}`).to.equal(401);
+        expect(await res.json()).to.deep.equal({ error: 'unauthorized', reason: 'Name or password is incorrect.' });
+      }
+      expect((await fetch(`${origin}/subjects`, { headers: { authorization } })).status).to.equal(200);
+      const marker = join(embedded.dataDir, 'couchdb.json');
+      expect(statSync(marker).mode & 0o777).to.equal(0o600);
+      expect(statSync(embedded.dataDir).mode & 0o777).to.equal(0o700);
+      expect(JSON.parse(readFileSync(marker, 'utf8')).url).to.equal(embedded.couch.url).and.match(/^http:\/\/swirl:[^@]{16,}@127\.0\.0\.1:\d+$/);
+    } finally {
+      await embedded.cleanup();
+    }
+  });
+
+  it('privateDir() makes an existing data directory private: 0700 directories, 0600 files, LevelDB\'s included; the store opens as before', async function () {
+    const dataDir = mkdtempSync(join(tmpdir(), 'swirl-old-'));
+    try {
+      const first = await EmbeddedCouch.start(dataDir);
+      const ns = uniqueName('old');
+      await new CouchStore(first.url).init();
+      await new CouchStore(first.url).putSubject(sampleSubject({ namespaces: [ns] }));
+      await first.stop();
+      // as an install before this change left it
+      const all = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...all(join(dir, e.name))] : [join(dir, e.name)]));
+      for (const path of [dataDir, ...all(dataDir)]) chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+      expect(all(dataDir).filter((p) => /\.(ldb|log)$|CURRENT$|MANIFEST-/.test(p)).length, 'LevelDB files').to.be.greaterThan(3);
+      privateDir(dataDir);
+      for (const path of [dataDir, ...all(dataDir)]) expect(statSync(path).mode & 0o777, path).to.equal(statSync(path).isDirectory() ? 0o700 : 0o600);
+      const second = await EmbeddedCouch.start(dataDir);
+      try {
+        expect(await new CouchStore(second.url).subjectByNamespace(ns)).to.not.equal(undefined);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses multipart requests (which would crash its parser) and keeps serving', async function () {
     const embedded = await startEmbeddedStore();
     try {
       const body = '--b\r\ncontent-type: application/json\r\n\r\nnot json\r\n--b--\r\n';
-      const res = await fetch(`${embedded.couch.url}/whisks/doc1`, { method: 'PUT', headers: { 'content-type': 'multipart/related; boundary=b' }, body });
+      const { origin, authorization } = embedded.couch;
+      const res = await fetch(`${origin}/whisks/doc1`, { method: 'PUT', headers: { authorization, 'content-type': 'multipart/related; boundary=b' }, body });
       expect(res.status).to.equal(415);
-      const stillUp = await fetch(`${embedded.couch.url}/whisks`);
+      const stillUp = await fetch(`${origin}/whisks`, { headers: { authorization } });
       expect(stillUp.status).to.equal(200);
     } finally {
       await embedded.cleanup();
