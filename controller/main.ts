@@ -4,7 +4,7 @@ import { createLogger } from '../common/logger.ts';
 import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
-import { ensureGuest } from './bootstrap.ts';
+import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
 
 /**
@@ -20,12 +20,12 @@ async function main(): Promise<void> {
   privateDir(config.dataDir);
   const opened = await openStore(config);
   logger.info({ store: opened.embedded ? `embedded at ${opened.url.replace(/\/\/[^@/]*@/, '//***@')}` : 'couchdb' }, 'store ready');
-  const guest = await ensureGuest(opened.store, config);
+  const guest = await prepareStore(opened.store, config, logger);
   const infra = await openInfra(config, logger, `controller${config.controllerId}`);
   const controller = await startController(config, opened.store, infra, logger);
   console.log(`swirl controller${config.controllerId} is up (bus: ${infra.bus.name})`);
   console.log(`api: ${controller.url}/api/v1`);
-  console.log(`guest key: ${guest.uuid}:${guest.key}`);
+  for (const line of guestKeyLines(guest, config)) console.log(line);
 
   onShutdown(logger, [controller.close, infra.close, opened.close]);
 }

@@ -6,7 +6,7 @@ import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from '../invoker/invoker.ts';
 import { InvokerService } from '../invoker/service.ts';
-import { ensureGuest } from './bootstrap.ts';
+import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
 
 /**
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   privateDir(config.dataDir);
   const opened = await openStore(config);
   logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
-  const guest = await ensureGuest(opened.store, config);
+  const guest = await prepareStore(opened.store, config, logger);
   // the memory bus, health and throttles unless configured otherwise: everything in this process
   const infra = await openInfra(config, logger, 'standalone');
   const controller = await startController(config, opened.store, infra, logger);
@@ -43,8 +43,8 @@ async function main(): Promise<void> {
 
   console.log(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
   console.log(`api: ${controller.url}/api/v1`);
-  console.log(`guest key: ${guest.uuid}:${guest.key}`);
-  console.log(`try: curl -u ${guest.uuid}:${guest.key} ${controller.url}/api/v1/namespaces/_/actions`);
+  for (const line of guestKeyLines(guest, config)) console.log(line);
+  if (guest.issued) console.log(`try: curl -u ${guest.issued} ${controller.url}/api/v1/namespaces/_/actions`);
 
   // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
   onShutdown(logger, [controller.close, () => service.close(), () => invoker.close(), infra.close, opened.close]);

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, run, type Spawned } from '../support/process.ts';
+import { guestKeyPath, readGuestKey } from '../../common/guest-key.ts';
 import { call } from '../support/server.ts';
 
 const exec = promisify(execFile);
@@ -16,11 +17,14 @@ describe('standalone (npm start)', function () {
   let port: number;
   let server: Spawned | undefined;
 
+  // (an invoker id of its own: an invoker removes, at start, the containers of its id)
+  const invokerId = String(1000 + Math.floor(Math.random() * 9000));
+  /** Start `npm start`; the guest key as printed on first start, and as kept in the data directory. */
   const start = async (env: Record<string, string> = {}) => {
-    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', ...env });
-    const [, key] = await server.waitFor(/guest key: (\S+)/);
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, ...env });
+    const [, printed] = await server.waitFor(/guest key: (.+)/);
     const [, api] = await server.waitFor(/api: (\S+)/);
-    return { key: key!, api: api! };
+    return { key: readGuestKey(dataDir)!, printed: printed!, api: api! };
   };
   const stop = async () => {
     server?.kill('SIGTERM');
@@ -39,10 +43,13 @@ describe('standalone (npm start)', function () {
   after(() => server?.killGroup('SIGKILL'));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('prints the API URL and guest key, and keeps an action created with curl across a restart', async () => {
+  it('prints the API URL, and the guest key once, kept in guest.key (0600); keeps an action created with curl across a restart', async () => {
     const first = await start();
     expect(first.api).to.equal(`http://127.0.0.1:${port}/api/v1`);
     expect(first.key).to.match(/^[0-9a-f-]{36}:[A-Za-z0-9]{64}$/);
+    expect(first.printed).to.equal(first.key);
+    expect(server!.stdout()).to.contain(`(shown this once; kept in ${guestKeyPath(dataDir)}, readable by this user only)`);
+    expect(statSync(guestKeyPath(dataDir)).mode & 0o777).to.equal(0o600);
     // what `curl -u KEY -X PUT -d '{...}'` sends: a form content type
     const code = 'function main(p) { return { greeting: "hello " + p.name } }';
     const created = await call('PUT', `${first.api}/namespaces/_/actions/hello`, {
@@ -59,6 +66,9 @@ describe('standalone (npm start)', function () {
 
     const second = await start();
     expect(second.key).to.equal(first.key);
+    // not shown again: where it is
+    expect(second.printed).to.equal(`kept in ${guestKeyPath(dataDir)}`);
+    expect(server!.stdout()).to.not.contain(first.key.split(':')[1]);
     const got = await call('GET', `${second.api}/namespaces/_/actions/hello`, { auth: second.key });
     expect(got.status).to.equal(200);
     expect(got.body.exec.code).to.equal(code);
@@ -89,6 +99,28 @@ describe('standalone (npm start)', function () {
     await exec('npm', ['run', '-s', 'admin', '--', 'user', 'delete', 'bob'], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
     // with the identity cache off (SWIRL_AUTH_CACHE_MS=0) a deleted user is refused at once
     expect((await call('GET', `${api}/namespaces`, { auth: key })).status).to.equal(401);
+  });
+
+  it('admin: `user get` says a key cannot be shown; `user key guest` issues a new one, printed once and kept in guest.key; the old key and its tokens stop working', async () => {
+    const { api, key: old } = await start({ SWIRL_AUTH_CACHE_MS: '0' });
+    const env = { env: { ...process.env, SWIRL_DATA_DIR: dataDir } };
+    const token = (await call('POST', `${api}/token`, { auth: old })).body.token;
+    expect((await call('GET', `${api}/namespaces`, { auth: `Bearer ${token}` })).status).to.equal(200);
+    const got = await exec('npm', ['run', '-s', 'admin', '--', 'user', 'get', 'guest'], env);
+    expect(got.stdout).to.contain(old.split(':')[0]).and.contain('the key cannot be shown: it is stored hashed').and.not.contain(old.split(':')[1]);
+    const issued = await exec('npm', ['run', '-s', 'admin', '--', 'user', 'key', 'guest'], env);
+    const fresh = issued.stdout.trim();
+    expect(fresh).to.match(/^[0-9a-f-]{36}:\w{64}$/).and.not.equal(old);
+    expect(fresh.split(':')[0], 'the same uuid').to.equal(old.split(':')[0]);
+    expect(issued.stderr).to.contain(`the guest key is kept in ${guestKeyPath(dataDir)} as well`);
+    expect(readGuestKey(dataDir)).to.equal(fresh);
+    expect((await call('GET', `${api}/namespaces`, { auth: fresh })).body).to.deep.equal(['guest']);
+    expect((await call('GET', `${api}/namespaces`, { auth: old })).status).to.equal(401);
+    expect((await call('GET', `${api}/namespaces`, { auth: `Bearer ${token}` })).status).to.equal(401);
+    // `swirl admin` is the same command
+    const viaCli = await exec(process.execPath, ['bin/swirl.js', 'admin', 'user', 'key', 'guest'], env);
+    expect(viaCli.stdout.trim()).to.match(/^[0-9a-f-]{36}:\w{64}$/).and.equal(readGuestKey(dataDir));
+    expect((await call('GET', `${api}/namespaces`, { auth: fresh })).status).to.equal(401);
   });
 
   it('runs an action through its own invoker; `admin limits` throttles the namespace at once', async () => {

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { ActivationStatus, type ActivationRecord } from '../../common/activation.ts';
 import type { Action, KeyValue, Package, PackageBinding, Rule, Trigger } from '../../common/entities.ts';
 import type { Subject } from '../../common/identity.ts';
+import { hashKey } from '../../common/credentials.ts';
 import { defaultLimits } from '../../common/limits.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
@@ -130,7 +131,7 @@ export function sampleSubject(o: { subject?: string; namespaces?: string[] } = {
   const namespaces = o.namespaces ?? [uniqueName('ns')];
   return {
     subject,
-    namespaces: namespaces.map((name) => ({ name, uuid: randomUUIDLike(), key: randomBytes(32).toString('hex') })),
+    namespaces: namespaces.map((name) => ({ name, uuid: randomUUIDLike(), keyHash: hashKey(randomBytes(32).toString('hex')) })),
   };
 }
 
