@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { isMasterKey } from './master-key.ts';
 
 /**
  * One configuration schema for every swirl component. Each key is read from the
@@ -30,7 +31,13 @@ export const configSchema = z.object({
   guestKey: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[A-Za-z0-9]{32,128}$/i, 'expected <uuid>:<key> with a key of 32 to 128 letters and digits').optional(),
   /** Namespace of the guest identity. */
   guestNamespace: z.string().regex(/^[A-Za-z0-9][\w@.&-]{0,254}$/, 'a namespace name that does not start with _').default('guest'),
-  /** HMAC secret for Bearer tokens; generated once and kept in the store when unset. */
+  /**
+   * Base64 of 32 random bytes: encrypts action, package and trigger parameters and the
+   * server's secrets in the store. Required for a cluster controller; standalone makes one
+   * in the data directory when unset.
+   */
+  masterKey: z.string().refine(isMasterKey, 'base64 of 32 bytes (e.g. openssl rand -base64 32)').optional(),
+  /** HMAC secret for Bearer tokens; generated once and kept in the store (encrypted) when unset. */
   jwtSecret: z.string().min(32, 'at least 32 characters').optional(),
   /** Lifetime of tokens issued by POST /api/v1/token when the caller does not ask for less. */
   jwtTtlSeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
@@ -112,7 +119,7 @@ export type ConfigKey = keyof Config;
 export class ConfigError extends Error {}
 
 /** Keys whose values are secrets. */
-const SECRETS = new Set<string>(['guestKey', 'jwtSecret', 'opsToken', 'embeddedCouchdbPassword']);
+const SECRETS = new Set<string>(['guestKey', 'jwtSecret', 'opsToken', 'embeddedCouchdbPassword', 'masterKey']);
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 

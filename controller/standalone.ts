@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { masterKey } from '../common/master-key.ts';
 import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, 'standalone');
   privateDir(config.dataDir);
-  const opened = await openStore(config);
+  // a master key of its own, in the data directory, unless one is configured
+  const opened = await openStore(config, masterKey(config, { generate: true }));
   logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
   const guest = await prepareStore(opened.store, config, logger);
   // the memory bus, health and throttles unless configured otherwise: everything in this process

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const { id } = program.opts<{ id?: string }>();
   const config = loadClusterConfig('invoker', id === undefined ? {} : { invokerId: id });
   const logger = createLogger(config.logLevel, `invoker${config.invokerId}`);
+  // no master key: an invoker gets its parameters in the activation message, and keeps no secret of the store's
   const opened = await openStore(config);
   const infra = await openInfra(config, logger, `invoker${config.invokerId}`);
   const ops = await startInvokerOps(config, { store: () => opened.store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() }, logger);

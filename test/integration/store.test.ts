@@ -8,11 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import nano from 'nano';
-import { ServiceUnavailableError } from '../../common/errors.ts';
+import type { KeyValue } from '../../common/entities.ts';
+import { BadRequestError, ServiceUnavailableError, UnsealError } from '../../common/errors.ts';
+import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
 import { privateDir } from '../../common/private-files.ts';
-import { expectReject, sampleAction, sampleActivation, sampleSubject, startEmbeddedStore, uniqueName } from '../support/store-fixtures.ts';
+import { type EmbeddedStore, expectReject, sampleAction, sampleActivation, samplePackage, sampleSubject, sampleTrigger, startEmbeddedStore, uniqueName } from '../support/store-fixtures.ts';
 import { storeConformance } from './store.conformance.ts';
 
 storeConformance('embedded CouchDB-API server', async () => {
@@ -154,5 +156,92 @@ describe('CouchStore', function () {
     await expectReject(store.putActivations([sampleActivation({ namespace: 'ns', name: 'a', start: 1 })]), ServiceUnavailableError);
     await expectReject(store.listActivations('ns', { skip: 0, limit: 1 }), ServiceUnavailableError);
     await expectReject(store.init(), ServiceUnavailableError);
+  });
+});
+
+describe('CouchStore: parameters and secrets encrypted at rest', function () {
+  this.timeout(30_000);
+  let embedded: EmbeddedStore;
+  /** The document as it is in the database: what a copy of the store holds. */
+  const raw = (db: string, id: string) => nano(embedded.couch.url).use(db).get(id) as Promise<Record<string, any>>;
+  const other = (sealer?: Sealer) => new CouchStore(embedded.couch.url, '', sealer);
+  before(async () => {
+    embedded = await startEmbeddedStore();
+  });
+  after(() => embedded?.cleanup());
+
+  it('action, package and trigger parameters are sealed in the documents (aes-256, OpenWhisk\'s marking) and read back in plain', async () => {
+    const ns = uniqueName('sealed');
+    const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
+    const params = [{ key: 'password', value: secret }, { key: 'nested', value: { token: secret, n: 1 } }, { key: 'n', value: 9876543210123 }];
+    const entities = [
+      await embedded.store.put('action', sampleAction({ namespace: ns, name: 'a', parameters: params })),
+      await embedded.store.put('package', samplePackage({ namespace: ns, name: 'p', parameters: params })),
+      await embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 't', parameters: params })),
+    ];
+    for (const e of entities) {
+      expect(e.parameters, 'what put returns').to.deep.equal(params);
+      expect(((await embedded.store.get(e.entityType, ns, e.name)) as { parameters?: unknown }).parameters).to.deep.equal(params);
+      const doc = await raw('whisks', `${ns}/${e.name}`);
+      expect(JSON.stringify(doc)).to.not.contain(secret).and.not.contain('9876543210123');
+      expect(doc.parameters.map((p: KeyValue) => [p.key, p.encryption])).to.deep.equal([['password', 'aes-256'], ['nested', 'aes-256'], ['n', 'aes-256']]);
+      // a random IV per value: the same value seals differently
+      expect(new Set(doc.parameters.map((p: KeyValue) => p.value)).size).to.equal(3);
+    }
+  });
+
+  it('server secrets are kept sealed; one an older version kept in plain text is replaced by a new one', async () => {
+    const name = uniqueName('jwt');
+    const value = await embedded.store.secret(name, () => randomBytes(32).toString('base64url'));
+    const doc = await raw('subjects', `swirl:secret:${name}`);
+    expect(doc).to.not.have.property('value');
+    expect(JSON.stringify(doc)).to.not.contain(value);
+    expect(await embedded.store.secret(name, () => 'not made again')).to.equal(value);
+
+    const legacy = uniqueName('legacy');
+    await other().secret(legacy, () => 'plain-and-exposed');
+    expect((await raw('subjects', `swirl:secret:${legacy}`)).value).to.equal('plain-and-exposed');
+    const replaced = await embedded.store.secret(legacy, () => 'a new one');
+    expect(replaced).to.equal('a new one');
+    expect(JSON.stringify(await raw('subjects', `swirl:secret:${legacy}`))).to.not.contain('plain-and-exposed').and.not.contain('a new one');
+    expect(await embedded.store.secret(legacy, () => 'not again')).to.equal('a new one');
+  });
+
+  it('another master key gets a clear error naming SWIRL_MASTER_KEY, not garbage', async () => {
+    const ns = uniqueName('wrongkey');
+    await embedded.store.put('action', sampleAction({ namespace: ns, name: 'a', parameters: [{ key: 'k', value: 'v' }] }));
+    const name = uniqueName('secret');
+    await embedded.store.secret(name, () => 'made');
+    const wrong = other(new Sealer(randomBytes(32)));
+    const e = await expectReject(wrong.get('action', ns, 'a'), UnsealError);
+    expect(e.message).to.equal(`The parameter 'k' of '${ns}/a' cannot be decrypted with the configured master key (SWIRL_MASTER_KEY): it was encrypted with another key, or altered.`);
+    expect((await expectReject(wrong.secret(name, () => 'x'), UnsealError)).message).to.match(new RegExp(`^The server secret '${name}' cannot be decrypted`));
+    // a store without a key (an invoker's) reads them as they are, sealed
+    const [p] = (await other().get('action', ns, 'a')).parameters;
+    expect(p).to.include({ key: 'k', encryption: 'aes-256' }).and.not.deep.include({ value: 'v' });
+  });
+
+  it('parameters stored before encryption are read as they are, and sealed when next written', async () => {
+    const ns = uniqueName('old');
+    const plain = await other().put('action', sampleAction({ namespace: ns, name: 'a', parameters: [{ key: 'k', value: 'old-plain' }] }));
+    expect(JSON.stringify(await raw('whisks', `${ns}/a`))).to.contain('old-plain');
+    const read = await embedded.store.get('action', ns, 'a');
+    expect(read.parameters).to.deep.equal([{ key: 'k', value: 'old-plain' }]);
+    await embedded.store.put('action', { ...read, version: '0.0.2' }, plain._rev);
+    expect(JSON.stringify(await raw('whisks', `${ns}/a`))).to.not.contain('old-plain');
+    expect((await embedded.store.get('action', ns, 'a')).parameters).to.deep.equal([{ key: 'k', value: 'old-plain' }]);
+  });
+
+  it('a sealed value sent back is taken for its own entity only: copied to another one it is a 400', async () => {
+    const ns = uniqueName('copy');
+    const shownA = embedded.store.sealedParameters(ns, 'a', [{ key: 'k', value: 'mine' }]);
+    expect(shownA[0]).to.include({ key: 'k', encryption: 'aes-256' });
+    expect(embedded.store.sealedParameters(ns, 'a', [{ key: 'k', value: 'mine' }]), 'shown the same every time').to.deep.equal(shownA);
+    expect(embedded.store.sealedParameters(ns, 'a', [{ key: 'k', value: 'yours' }])).to.not.deep.equal(shownA);
+    const a = await embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'a', parameters: shownA }));
+    expect(a.parameters).to.deep.equal([{ key: 'k', value: 'mine' }]);
+    await expectReject(embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'b', parameters: shownA })), BadRequestError, "The parameter 'k' is encrypted for another entity or with another key: send its value instead.");
+    const renamed = [{ ...shownA[0]!, key: 'other' }];
+    await expectReject(embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'c', parameters: renamed })), BadRequestError);
   });
 });

@@ -8,6 +8,7 @@ import type { Action, KeyValue, Package, PackageBinding, Rule, Trigger } from '.
 import type { Subject } from '../../common/identity.ts';
 import { hashKey } from '../../common/credentials.ts';
 import { defaultLimits } from '../../common/limits.ts';
+import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
 
@@ -26,11 +27,13 @@ export interface EmbeddedStore {
   cleanup(): Promise<void>;
 }
 
+/** The store seals parameters and secrets with a master key of its own (kept across restarts), as a controller's does. */
 export async function startEmbeddedStore(opts: { prefix?: string } = {}): Promise<EmbeddedStore> {
   const dataDir = mkdtempSync(join(tmpdir(), 'swirl-store-'));
+  const sealer = new Sealer(randomBytes(32));
   const open = async (): Promise<{ couch: EmbeddedCouch; store: CouchStore }> => {
     const couch = await EmbeddedCouch.start(dataDir);
-    const store = new CouchStore(couch.url, opts.prefix);
+    const store = new CouchStore(couch.url, opts.prefix, sealer);
     await store.init();
     return { couch, store };
   };
