@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, run, type Spawned } from '../support/process.ts';
 import { guestKeyPath, readGuestKey } from '../../common/guest-key.ts';
+import { masterKeyPath } from '../../common/master-key.ts';
 import { call } from '../support/server.ts';
+import { asStranger, ensureStranger, openParent, strangerStatus } from '../support/stranger.ts';
 
 const exec = promisify(execFile);
 
@@ -20,12 +22,14 @@ describe('standalone (npm start)', function () {
   // (an invoker id of its own: an invoker removes, at start, the containers of its id)
   const invokerId = String(1000 + Math.floor(Math.random() * 9000));
   /** Start `npm start`; the guest key as printed on first start, and as kept in the data directory. */
-  const start = async (env: Record<string, string> = {}) => {
-    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, ...env });
+  const startIn = async (dir: string, env: Record<string, string> = {}) => {
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, ...env });
     const [, printed] = await server.waitFor(/guest key: (.+)/);
     const [, api] = await server.waitFor(/api: (\S+)/);
-    return { key: readGuestKey(dataDir)!, printed: printed!, api: api! };
+    return { key: readGuestKey(dir)!, printed: printed!, api: api! };
   };
+  const start = (env: Record<string, string> = {}) => startIn(dataDir, env);
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...walk(join(dir, e.name))] : [join(dir, e.name)]));
   const stop = async () => {
     server?.kill('SIGTERM');
     const code = await server?.exited;
@@ -154,6 +158,53 @@ describe('standalone (npm start)', function () {
     }
     expect(failed?.code).to.equal(2);
     expect(failed?.stderr).to.contain('may not start with _');
+  });
+
+  it('another local user gets nothing: not the data directory or its files (an older install\'s repaired at start), not the embedded store (the takeovers that worked before)', async function () {
+    await ensureStranger(this);
+    const parent = openParent('swirl-e2e-open-');
+    const own = join(parent, 'data');
+    try {
+      // an install before this change: a running server, then its directory as it left it, readable by all
+      const first = await startIn(own);
+      const hello = 'function main() { return { mine: true } }';
+      await call('PUT', `${first.api}/namespaces/_/actions/hello`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code: hello }, parameters: [{ key: 'pw', value: 'p4ss' }] } });
+      await stop();
+      for (const path of [own, ...walk(own)]) chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+
+      const { api, key } = await startIn(own);
+      for (const path of [own, ...walk(own)]) expect(statSync(path).mode & 0o777, path).to.equal(statSync(path).isDirectory() ? 0o700 : 0o600);
+      expect(walk(own).filter((f) => /\.(ldb|log)$/.test(f)).length, 'LevelDB files checked').to.be.greaterThan(2);
+      for (const [cmd, ...args] of [['ls', own], ['cat', guestKeyPath(own)], ['cat', join(own, 'couchdb.json')], ['cat', masterKeyPath(own)], ['cat', join(own, 'couchdb', 'subjects', 'CURRENT')], ['find', own]]) {
+        const r = await asStranger(cmd!, args);
+        expect(r.code, `${cmd} ${args.join(' ')}: ${r.stdout}`).to.not.equal(0);
+        expect(r.stderr).to.match(/Permission denied/);
+      }
+      // the store's port is no secret (a stranger can scan for it), but it answers nothing without the password
+      const couch = new URL(JSON.parse(readFileSync(join(own, 'couchdb.json'), 'utf8')).url).origin;
+      const admin = JSON.stringify({ subject: 'mallory', admin: true, namespaces: [{ name: 'mallory', uuid: '00000000-0000-4000-8000-000000000001', keyHash: 'sha256$x$y' }] });
+      const takeovers: Array<[string, string, string?]> = [
+        ['GET', `${couch}/subjects/_all_docs?include_docs=true`], // read every key
+        ['PUT', `${couch}/subjects/mallory`, admin], // create an admin
+        ['GET', `${couch}/whisks/guest%2Fhello`], // read, then change, another user's action
+        ['PUT', `${couch}/whisks/guest%2Fhello`, JSON.stringify({ exec: { kind: 'nodejs:20', code: 'function main() { return { yours: true } }' } })],
+        ['GET', `${couch}/subjects/swirl:secret:jwt`], // take the token secret to forge tokens
+      ];
+      for (const [method, url, body] of takeovers) expect(await strangerStatus(method, url, body), `${method} ${url}`).to.equal('401');
+      expect(await strangerStatus('GET', `${couch}/_all_dbs`, undefined, ['Authorization: Basic c3dpcmw6c3dpcmw='])).to.equal('401');
+      const got = await call('GET', `${api}/namespaces/_/actions/hello`, { auth: key });
+      expect(got.body.exec.code).to.equal(hello);
+      expect((await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: own } })).stdout).to.not.contain('mallory');
+    } finally {
+      await stop();
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('a cluster controller refuses to start without SWIRL_MASTER_KEY (controllers must share one; it cannot make its own)', async () => {
+    const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { SWIRL_DATA_DIR: dataDir, SWIRL_BUS: 'redis', SWIRL_REDIS_URL: 'redis://127.0.0.1:1', SWIRL_MASTER_KEY: '' });
+    expect(await controller.exited).to.equal(2);
+    expect(controller.stderr()).to.contain('SWIRL_MASTER_KEY: required: parameters and server secrets are encrypted in the store with it');
   });
 
   it('refuses to start on invalid configuration, naming the key', async () => {

@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
+import { newKey } from '../../common/credentials.ts';
+import type { Subject } from '../../common/identity.ts';
 import { expectError, GENERATED_TID, sleep } from '../support/api.ts';
 import { basic, call, type Reply, startTestServer, suiteServer, type TestServer } from '../support/server.ts';
 import { conformanceErrors, expectAllConform, expectConforms } from '../support/swagger.ts';
@@ -1189,7 +1191,7 @@ describe('API: persistence across a restart', function () {
     await first?.destroy();
   });
 
-  it('entities and the guest key survive a restart on the same data directory', async function () {
+  it('entities, the guest key and keys stored in plain text by older versions survive a restart on the same data directory', async function () {
     first = await startTestServer();
     const code = 'function main() { return { kept: true }; }';
     const created = await call('PUT', entityUrl(first, 'actions', 'survivor'), { auth: first.guestKey, body: { ...nodeAction(code), parameters: [{ key: 'p', value: 'v' }] } });
@@ -1197,9 +1199,15 @@ describe('API: persistence across a restart', function () {
     expectOk(await call('PUT', entityUrl(first, 'packages', 'box'), { auth: first.guestKey, body: {} }));
     expectOk(await call('PUT', entityUrl(first, 'actions', 'box/inner'), { auth: first.guestKey, body: nodeAction() }));
     const { token } = (await call('POST', `${first.api}/token`, { auth: first.guestKey })).body;
+    // a user as versions before hashed keys stored it: the key in plain text
+    const legacy = { uuid: randomUUID(), key: newKey() };
+    await first.opened.store.putSubject({ subject: 'oldtimer', namespaces: [{ name: 'oldtimer', ...legacy }] } as unknown as Subject);
     await first.stop();
 
     second = await startTestServer({}, first.dataDir);
+    // its key was hashed at start, and still works
+    expect(JSON.stringify(await second.opened.store.getSubject('oldtimer'))).to.not.contain(legacy.key);
+    expect((await call('GET', `${second.api}/namespaces`, { auth: `${legacy.uuid}:${legacy.key}` })).body).to.deep.equal(['oldtimer']);
     expect(second.guestKey).to.equal(first.guestKey);
     const got = await call('GET', entityUrl(second, 'actions', 'survivor'), { auth: second.guestKey });
     expectOk(got);
