@@ -145,8 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      // a secret, even a malformed one, is not repeated into logs
-      const got = SECRETS.has(key) ? `${String(raw[key]).length} characters` : JSON.stringify(raw[key]);
+      // a secret, even a malformed one, is not repeated into logs; nor are the credentials of a URL
+      const got = SECRETS.has(key) ? `${String(raw[key]).length} characters` : JSON.stringify(raw[key])?.replace(/\/\/[^@/"]*@/, '//***@');
       return `${envName(key)}: ${i.message} (got ${got})`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);

@@ -50,6 +50,10 @@ describe('config', () => {
     }
   });
 
+  it('does not repeat the credentials of a URL in its message', () => {
+    expect(() => loadConfig({ SWIRL_REDIS_URL: 'http://:hunter2pw@redis:6379' })).to.throw(ConfigError, /SWIRL_REDIS_URL: .*\(got "http:\/\/\*\*\*@redis:6379"\)/);
+  });
+
   it('an embedded store served beyond loopback needs a password (invokers are given it)', () => {
     expect(() => loadConfig({ SWIRL_EMBEDDED_COUCHDB_HOST: '0.0.0.0' })).to.throw(ConfigError, /SWIRL_EMBEDDED_COUCHDB_PASSWORD: required when SWIRL_EMBEDDED_COUCHDB_HOST is not a loopback address/);
     expect(loadConfig({ SWIRL_EMBEDDED_COUCHDB_HOST: '0.0.0.0', SWIRL_EMBEDDED_COUCHDB_PASSWORD: 'p'.repeat(16) }).embeddedCouchdbPassword).to.equal('p'.repeat(16));
