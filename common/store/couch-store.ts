@@ -6,8 +6,8 @@ import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlE
 import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
-import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
 import type { Sealer } from '../sealing.ts';
+import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
 import type { EntityStore, GetOptions, ListOptions, ListScope } from './entity-store.ts';
 import { openIncomingParams, openStoredParams, sealParams } from './sealed-params.ts';
 
