@@ -5,6 +5,7 @@
  * /run to the same warm container), blocking throughput at 32 concurrent clients,
  * non-blocking accepts/s, and the controller's RSS afterwards.
  */
+import { randomBytes } from 'node:crypto';
 import Dockerode from 'dockerode';
 import { Agent, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -85,7 +86,7 @@ async function cluster(bus: 'redis' | 'kafka'): Promise<Setup> {
   const redis = await startRedis();
   const kafka = bus === 'kafka' ? await (await import('../test/support/kafka-fixture.ts')).startKafkaFixture() : undefined;
   const port = await freePort();
-  const env = { ...common(dataDir), SWIRL_COUCHDB_URL: store.couch.url, SWIRL_REDIS_URL: redis.url, SWIRL_BUS: bus, ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}) };
+  const env = { ...common(dataDir), SWIRL_COUCHDB_URL: store.couch.url, SWIRL_MASTER_KEY: randomBytes(32).toString('base64'), SWIRL_REDIS_URL: redis.url, SWIRL_BUS: bus, ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}) };
   const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port) });
   const invoker = run('node', ['--import', 'tsx', 'invoker/main.ts'], env);
   const [, key] = await controller.waitFor(/guest key: (\S+)/, 60_000);

@@ -4,7 +4,8 @@ import { type Config, ConfigError, envName, loadConfig } from './config.ts';
  * Configuration for a cluster process (controller or invoker): like standalone's, but the
  * parts that processes share must be shared services — a bus other than memory, and Redis
  * for invoker health and throttles. Invokers also need a CouchDB URL (the controller may
- * run the embedded store itself). Exits with status 2 and the offending keys otherwise.
+ * run the embedded store itself), controllers the master key. Exits with status 2 and the
+ * offending keys otherwise.
  */
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
@@ -18,6 +19,9 @@ export function loadClusterConfig(role: 'controller' | 'invoker', overrides: Par
     if (role === 'invoker' && !config.opsToken && !isLoopback(config.host)) {
       problems.push(`${envName('opsToken')}: required when the invoker's operations endpoints listen beyond loopback (${envName('host')}=${config.host}): anyone who reaches the port could drain the invoker`);
     }
+    // controllers share it (one cannot make its own), and storing parameters unencrypted is
+    // what it is there to prevent: no key, no start, rather than a warning nobody reads
+    if (role === 'controller' && !config.masterKey) problems.push(`${envName('masterKey')}: required: parameters and server secrets are encrypted in the store with it (every controller the same; e.g. openssl rand -base64 32)`);
     if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
     return config;
   } catch (e) {

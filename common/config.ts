@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { isMasterKey } from './master-key.ts';
 
 /**
  * One configuration schema for every swirl component. Each key is read from the
@@ -20,15 +21,23 @@ export const configSchema = z.object({
   couchdbUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Port of the embedded CouchDB-API server (0: any free port). */
   embeddedCouchdbPort: port.default(0),
-  /** Interface of the embedded CouchDB-API server. It has no authentication: anything but 127.0.0.1 only on a private network (a cluster whose invokers use the controller's embedded store). */
+  /** Interface of the embedded CouchDB-API server: anything but 127.0.0.1 only for a cluster whose invokers use the controller's embedded store. */
   embeddedCouchdbHost: z.string().min(1).default('127.0.0.1'),
+  /** Password of user `swirl` of the embedded CouchDB-API server; unset: a random one per start (invokers cannot be told it). */
+  embeddedCouchdbPassword: z.string().min(16, 'at least 16 characters').optional(),
   /** Prefix for database names (subjects, whisks, activations), to share one CouchDB. */
   dbPrefix: z.string().regex(/^[a-z][a-z0-9_$()+/-]*$|^$/, 'lower-case letters, digits and _$()+-/ only, starting with a letter').default(''),
   /** `uuid:key` of the guest identity; generated once and kept in the store when unset. */
   guestKey: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[A-Za-z0-9]{32,128}$/i, 'expected <uuid>:<key> with a key of 32 to 128 letters and digits').optional(),
   /** Namespace of the guest identity. */
   guestNamespace: z.string().regex(/^[A-Za-z0-9][\w@.&-]{0,254}$/, 'a namespace name that does not start with _').default('guest'),
-  /** HMAC secret for Bearer tokens; generated once and kept in the store when unset. */
+  /**
+   * Base64 of 32 random bytes: encrypts action, package and trigger parameters and the
+   * server's secrets in the store. Required for a cluster controller; standalone makes one
+   * in the data directory when unset.
+   */
+  masterKey: z.string().refine(isMasterKey, 'base64 of 32 bytes (e.g. openssl rand -base64 32)').optional(),
+  /** HMAC secret for Bearer tokens; generated once and kept in the store (encrypted) when unset. */
   jwtSecret: z.string().min(32, 'at least 32 characters').optional(),
   /** Lifetime of tokens issued by POST /api/v1/token when the caller does not ask for less. */
   jwtTtlSeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
@@ -121,6 +130,11 @@ export type ConfigKey = keyof Config;
 
 export class ConfigError extends Error {}
 
+/** Keys whose values are secrets. */
+const SECRETS = new Set<string>(['guestKey', 'jwtSecret', 'opsToken', 'embeddedCouchdbPassword', 'masterKey']);
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
 export const envName = (key: string): string => 'SWIRL_' + key.replace(/([A-Z])/g, '_$1').toUpperCase();
 
 /** Build the configuration from `env` (and the optional JSON file); throws ConfigError naming every bad key. */
@@ -143,12 +157,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      return `${envName(key)}: ${i.message} (got ${JSON.stringify(raw[key])})`;
+      // a secret, even a malformed one, is not repeated into logs; nor are the credentials of a URL
+      const got = SECRETS.has(key) ? `${String(raw[key]).length} characters` : JSON.stringify(raw[key])?.replace(/\/\/[^@/"]*@/, '//***@');
+      return `${envName(key)}: ${i.message} (got ${got})`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const c = parsed.data;
-  const missing = [c.bus === 'redis' && !c.redisUrl && 'redisUrl', c.bus === 'kafka' && !c.kafkaBrokers && 'kafkaBrokers'].filter(Boolean) as string[];
-  if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.map((k) => `${envName(k)}: required when ${envName('bus')}=${c.bus}`).join('\n  ')}`);
+  const missing = [
+    c.bus === 'redis' && !c.redisUrl && `${envName('redisUrl')}: required when ${envName('bus')}=${c.bus}`,
+    c.bus === 'kafka' && !c.kafkaBrokers && `${envName('kafkaBrokers')}: required when ${envName('bus')}=${c.bus}`,
+    // a store served beyond this machine must have a password others can be given
+    !c.couchdbUrl && !LOOPBACK.test(c.embeddedCouchdbHost) && !c.embeddedCouchdbPassword && `${envName('embeddedCouchdbPassword')}: required when ${envName('embeddedCouchdbHost')} is not a loopback address`,
+  ].filter(Boolean) as string[];
+  if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.join('\n  ')}`);
   return c;
 }

@@ -20,6 +20,11 @@ export type Collection = keyof typeof COLLECTIONS;
 export interface KeyValue {
   key: string;
   value: unknown;
+  /**
+   * Parameters only: the value is sealed at rest (`aes-256`), as OpenWhisk marks encrypted
+   * parameters. The API shows parameters so, and takes them back so on a PUT.
+   */
+  encryption?: string;
 }
 
 /** The value of an annotation (or parameter) by key, or undefined. */
@@ -113,6 +118,15 @@ const keyValues = z
   .array(z.object({ key: z.string().min(1, 'key must not be empty'), value: z.unknown().optional() }).transform((kv) => ({ key: kv.key, value: kv.value ?? null })))
   .max(10_000);
 
+/** Parameters: key-value pairs, each perhaps sealed as the API showed it (`encryption`). */
+const parameterValues = z
+  .array(
+    z
+      .object({ key: z.string().min(1, 'key must not be empty'), value: z.unknown().optional(), encryption: z.string().optional() })
+      .transform((kv) => ({ key: kv.key, value: kv.value ?? null, ...(kv.encryption !== undefined ? { encryption: kv.encryption } : {}) })),
+  )
+  .max(10_000);
+
 const limitsInput = z
   .object({
     timeout: z.number().optional(),
@@ -133,7 +147,7 @@ const execInput = z.object({
 
 export const actionPutSchema = z.object({
   exec: execInput.optional(),
-  parameters: keyValues.optional(),
+  parameters: parameterValues.optional(),
   annotations: keyValues.optional(),
   limits: limitsInput.optional(),
   publish: z.boolean().optional(),
@@ -141,7 +155,7 @@ export const actionPutSchema = z.object({
 });
 
 export const triggerPutSchema = z.object({
-  parameters: keyValues.optional(),
+  parameters: parameterValues.optional(),
   annotations: keyValues.optional(),
   limits: z.object({}).passthrough().optional(),
   publish: z.boolean().optional(),
@@ -156,7 +170,7 @@ export const rulePutSchema = z.object({
 });
 
 export const packagePutSchema = z.object({
-  parameters: keyValues.optional(),
+  parameters: parameterValues.optional(),
   annotations: keyValues.optional(),
   publish: z.boolean().optional(),
   binding: z.union([z.object({ namespace: z.string().optional(), name: z.string().optional() }), z.null()]).optional(),

@@ -99,3 +99,13 @@ export class ServiceUnavailableError extends SwirlError {
     super(503, message, options);
   }
 }
+/**
+ * Something kept encrypted at rest (parameters, the server's secrets) does not open with the
+ * configured master key: it was encrypted with another key, or altered. A configuration
+ * error of the operator's, said plainly rather than answered with garbage.
+ */
+export class UnsealError extends SwirlError {
+  constructor(what: string) {
+    super(500, `${what} cannot be decrypted with the configured master key (SWIRL_MASTER_KEY): it was encrypted with another key, or altered.`);
+  }
+}

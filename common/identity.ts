@@ -9,7 +9,8 @@ export interface NamespaceLimits {
 export interface NamespaceCredentials {
   name: string;
   uuid: string;
-  key: string;
+  /** The key, hashed (common/credentials.ts hashKey): the key itself is never stored. */
+  keyHash: string;
   limits?: NamespaceLimits;
 }
 
@@ -27,9 +28,18 @@ export interface Identity {
   subject: string;
   namespace: string;
   uuid: string;
-  key: string;
+  /** The namespace's key hash: what tokens and action keys are tied to, so that they die with the key. */
+  keyHash: string;
   limits?: NamespaceLimits;
   admin?: boolean;
 }
 
-export const authKey = (i: Pick<Identity, 'uuid' | 'key'>): string => `${i.uuid}:${i.key}`;
+/** The identity of `ns` of `subject`. */
+export const identityOf = (subject: Subject, ns: NamespaceCredentials): Identity => ({
+  subject: subject.subject,
+  namespace: ns.name,
+  uuid: ns.uuid,
+  keyHash: ns.keyHash,
+  ...(ns.limits ? { limits: ns.limits } : {}),
+  ...(subject.admin ? { admin: true } : {}),
+});

@@ -18,7 +18,7 @@ export interface ActivationMessage {
   /** The namespace the activation runs in (the caller's). */
   namespace: string;
   subject: string;
-  /** `uuid:key` of the caller, for actions annotated `provide-api-key`. */
+  /** `uuid:key` acting as the caller's namespace (its action key, controller/action-keys.ts), for actions annotated `provide-api-key`. */
   apiKey?: string;
   /** The action by reference (its code may be megabytes): path `ns` or `ns/pkg`, name, revision. */
   action: { path: string; name: string; rev: string };

@@ -1,10 +1,11 @@
 import { type ActivationRecord, newActivationId } from '../common/activation.ts';
 import { annotation } from '../common/entities.ts';
-import { authKey, type Identity } from '../common/identity.ts';
+import type { Identity } from '../common/identity.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ActivationMessage } from '../common/messages.ts';
 import type { QualifiedName } from '../common/names.ts';
 import type { LoadBalancer } from '../loadbalancer/balancer.ts';
+import type { ActionKeys } from './action-keys.ts';
 import type { ResolvedAction, Resolver } from './resolver.ts';
 
 /** Admission per namespace (Throttler): throws TooManyRequestsError; `finished` frees the concurrency slot. */
@@ -56,6 +57,7 @@ export class Activator {
       resolver: Resolver;
       admission: Admission;
       balancer: LoadBalancer;
+      actionKeys: Pick<ActionKeys, 'keyFor'>;
       log: Logger;
     },
   ) {}
@@ -92,8 +94,8 @@ export class Activator {
       blocking: req.blocking,
       namespace: identity.namespace,
       subject: identity.subject,
-      // the key travels only to actions that asked for it
-      ...(annotation(action.annotations, 'provide-api-key') === true ? { apiKey: authKey(identity) } : {}),
+      // a key travels only to actions that asked for it: the namespace's action key, as swirl keeps no key itself
+      ...(annotation(action.annotations, 'provide-api-key') === true ? { apiKey: this.opts.actionKeys.keyFor(identity) } : {}),
       action: { path, name: target.name, rev: action._rev },
       params,
       ...(req.cause ? { cause: req.cause } : {}),

@@ -1,14 +1,22 @@
 import jwt from 'jsonwebtoken';
-import { sameSecret } from '../common/credentials.ts';
+import { keyDigest, keyMatches } from '../common/credentials.ts';
 import { ForbiddenError, UnauthorizedError } from '../common/errors.ts';
-import type { Identity, NamespaceCredentials, Subject } from '../common/identity.ts';
+import { type Identity, identityOf } from '../common/identity.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
+import type { ActionKeys } from './action-keys.ts';
 
 const TOKEN_ISSUER = 'swirl';
 
+/**
+ * What a token says: the subject and namespace, and the namespace's uuid and a digest of its
+ * key hash — a user deleted and created again under the same name gets a new uuid, a new
+ * key a new hash, so the tokens issued before either no longer verify.
+ */
 interface TokenClaims {
   sub: string;
   ns: string;
+  uid: string;
+  kd: string;
 }
 
 export interface IssuedToken {
@@ -17,20 +25,12 @@ export interface IssuedToken {
   namespace: string;
 }
 
-const identityOf = (subject: Subject, ns: NamespaceCredentials): Identity => ({
-  subject: subject.subject,
-  namespace: ns.name,
-  uuid: ns.uuid,
-  key: ns.key,
-  ...(ns.limits ? { limits: ns.limits } : {}),
-  ...(subject.admin ? { admin: true } : {}),
-});
-
-
 /**
- * Authenticates callers: `Basic base64(uuid:key)` against the subjects database (the
- * scheme is case-insensitive, the key compared in constant time), or `Bearer <JWT>` issued
- * by `issue()` and scoped to one namespace. Verified identities are cached briefly.
+ * Authenticates callers: `Basic base64(uuid:key)` against the key hashes of the subjects
+ * database (the scheme is case-insensitive, comparisons constant-time) — the namespace's
+ * key or the action key derived from it (ActionKeys) —, or `Bearer <JWT>` issued by
+ * `issue()`, scoped to one namespace and valid while that namespace keeps its uuid and key.
+ * Identities read from the store are cached briefly.
  */
 export class Authenticator {
   private readonly cache = new Map<string, { identity: Identity; expires: number }>();
@@ -38,6 +38,7 @@ export class Authenticator {
   constructor(
     private readonly store: EntityStore,
     private readonly secret: string,
+    private readonly actionKeys: ActionKeys,
     private readonly opts: { cacheMs: number; tokenTtlSeconds: number },
   ) {}
 
@@ -58,7 +59,11 @@ export class Authenticator {
     const uuid = decoded.slice(0, colon);
     const key = decoded.slice(colon + 1);
     const identity = await this.byUuid(uuid);
-    if (!identity || !sameSecret(identity.key, key)) throw new UnauthorizedError();
+    // (a namespace without a hash holds a key an older version stored: usable once a controller start has hashed it)
+    if (!identity?.keyHash) throw new UnauthorizedError();
+    // both checked, so that the time taken does not tell which kind of key was sent
+    const [own, action] = [keyMatches(key, identity.keyHash), this.actionKeys.matches(identity, key)];
+    if (!own && !action) throw new UnauthorizedError();
     return identity;
   }
 
@@ -70,10 +75,12 @@ export class Authenticator {
       throw new UnauthorizedError();
     }
     if (typeof claims.sub !== 'string' || typeof claims.ns !== 'string') throw new UnauthorizedError();
-    // the subject must still own the namespace: deleting a user revokes its tokens
+    // the subject must still own the namespace, with the uuid and key the token was issued
+    // for: deleting a user (even if one of that name is created again) or replacing its key
+    // revokes its tokens
     const subject = await this.store.getSubject(claims.sub);
     const ns = subject?.namespaces.find((n) => n.name === claims.ns);
-    if (!subject || !ns || subject.blocked) throw new UnauthorizedError();
+    if (!subject || !ns || subject.blocked || ns.uuid !== claims.uid || !ns.keyHash || keyDigest(ns.keyHash) !== claims.kd) throw new UnauthorizedError();
     return identityOf(subject, ns);
   }
 
@@ -121,7 +128,8 @@ export class Authenticator {
   issue(identity: Identity, viaKey: boolean, expiresIn?: number): IssuedToken {
     if (!viaKey) throw new ForbiddenError('A token can only be issued to a caller authenticated with its key.');
     const ttl = Math.min(expiresIn ?? this.opts.tokenTtlSeconds, this.opts.tokenTtlSeconds);
-    const token = jwt.sign({ ns: identity.namespace } satisfies Omit<TokenClaims, 'sub'>, this.secret, {
+    const claims: Omit<TokenClaims, 'sub'> = { ns: identity.namespace, uid: identity.uuid, kd: keyDigest(identity.keyHash) };
+    const token = jwt.sign(claims, this.secret, {
       algorithm: 'HS256',
       subject: identity.subject,
       issuer: TOKEN_ISSUER,

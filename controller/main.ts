@@ -1,30 +1,33 @@
-import { mkdirSync } from 'node:fs';
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { masterKey } from '../common/master-key.ts';
+import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
-import { ensureGuest } from './bootstrap.ts';
+import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
 
 /**
  * `npm run controller`: a cluster controller. Activations go to invokers over the bus
  * (SWIRL_BUS=redis|kafka), invoker health and throttles live in Redis (SWIRL_REDIS_URL),
  * entities in CouchDB (SWIRL_COUCHDB_URL; without it this controller serves the embedded
- * store from its data directory, and invokers reach it at the URL it logs).
+ * store from its data directory, and invokers reach it at the URL it logs), parameters and
+ * server secrets encrypted there with SWIRL_MASTER_KEY.
  */
 async function main(): Promise<void> {
+  privateByDefault();
   const config = loadClusterConfig('controller');
   const logger = createLogger(config.logLevel, `controller${config.controllerId}`);
-  mkdirSync(config.dataDir, { recursive: true });
-  const opened = await openStore(config);
+  privateDir(config.dataDir);
+  const opened = await openStore(config, masterKey(config, { generate: false }));
   logger.info({ store: opened.embedded ? `embedded at ${opened.url.replace(/\/\/[^@/]*@/, '//***@')}` : 'couchdb' }, 'store ready');
-  const guest = await ensureGuest(opened.store, config);
+  const guest = await prepareStore(opened.store, config, logger);
   const infra = await openInfra(config, logger, `controller${config.controllerId}`);
   const controller = await startController(config, opened.store, infra, logger);
   console.log(`swirl controller${config.controllerId} is up (bus: ${infra.bus.name})`);
   console.log(`api: ${controller.url}/api/v1`);
-  console.log(`guest key: ${guest.uuid}:${guest.key}`);
+  for (const line of guestKeyLines(guest, config)) console.log(line);
 
   onShutdown(logger, [controller.close, infra.close, opened.close]);
 }

@@ -268,7 +268,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
         ErrorMessage: { type: 'object', required: ['error', 'code'], properties: { error: { type: 'string' }, code: { type: 'string', description: 'transaction id' } } },
-        KeyValue: { type: 'object', required: ['key'], properties: { key: { type: 'string' }, value: {} } },
+        KeyValue: {
+          type: 'object',
+          required: ['key'],
+          properties: {
+            key: { type: 'string' },
+            value: {},
+            encryption: { type: 'string', enum: ['aes-256'], description: 'Parameters: the value is encrypted at rest, as shown (send it back so, or the plain value)' },
+          },
+        },
         EntityBrief: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: briefProps },
         ActionLimits: {
           type: 'object',

@@ -12,7 +12,8 @@ import { Throttler } from '../loadbalancer/throttles.ts';
 import { Activator } from './activator.ts';
 import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
-import { tokenSecret } from './bootstrap.ts';
+import { ActionKeys } from './action-keys.ts';
+import { serverSecrets } from './bootstrap.ts';
 import { EntityCache } from './entity-cache.ts';
 import { startFeeds } from './feeds/index.ts';
 import { Resolver } from './resolver.ts';
@@ -34,7 +35,9 @@ export interface RunningController {
  */
 export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger): Promise<RunningController> {
   await ensureSystemPackages(store, SYSTEM_PACKAGES, logger);
-  const auth = new Authenticator(store, await tokenSecret(store, config), { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
+  const secrets = await serverSecrets(store, config);
+  const actionKeys = new ActionKeys(secrets.actionKey);
+  const auth = new Authenticator(store, secrets.jwt, actionKeys, { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
   const lbLog = logger.child({ component: 'loadbalancer' });
   const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
   const health = new HealthMonitor(infra.health, { log: lbLog, scheduler });
@@ -57,7 +60,7 @@ export async function startController(config: Config, store: EntityStore, infra:
   const cache = new EntityCache(store, config.entityCacheMs);
   const resolver = new Resolver(cache);
   const records = new RecordWriter(store, logger.child({ component: 'records' }));
-  const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, log: lbLog });
+  const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
   const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }) });
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });

@@ -1,12 +1,13 @@
-import { mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { masterKey } from '../common/master-key.ts';
+import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from '../invoker/invoker.ts';
 import { InvokerService } from '../invoker/service.ts';
-import { ensureGuest } from './bootstrap.ts';
+import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
 
 /**
@@ -14,6 +15,7 @@ import { startController } from './server.ts';
  * SWIRL_DATA_DIR unless SWIRL_COUCHDB_URL names a real CouchDB.
  */
 async function main(): Promise<void> {
+  privateByDefault();
   let config;
   try {
     config = loadConfig();
@@ -25,10 +27,11 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel, 'standalone');
-  mkdirSync(config.dataDir, { recursive: true });
-  const opened = await openStore(config);
+  privateDir(config.dataDir);
+  // a master key of its own, in the data directory, unless one is configured
+  const opened = await openStore(config, masterKey(config, { generate: true }));
   logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
-  const guest = await ensureGuest(opened.store, config);
+  const guest = await prepareStore(opened.store, config, logger);
   // the memory bus, health and throttles unless configured otherwise: everything in this process
   const infra = await openInfra(config, logger, 'standalone');
   const controller = await startController(config, opened.store, infra, logger);
@@ -43,8 +46,8 @@ async function main(): Promise<void> {
 
   console.log(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
   console.log(`api: ${controller.url}/api/v1`);
-  console.log(`guest key: ${guest.uuid}:${guest.key}`);
-  console.log(`try: curl -u ${guest.uuid}:${guest.key} ${controller.url}/api/v1/namespaces/_/actions`);
+  for (const line of guestKeyLines(guest, config)) console.log(line);
+  if (guest.issued) console.log(`try: curl -u ${guest.issued} ${controller.url}/api/v1/namespaces/_/actions`);
 
   // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
   onShutdown(logger, [controller.close, () => service.close(), () => invoker.close(), infra.close, opened.close]);

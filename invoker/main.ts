@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
+import { privateByDefault } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStore } from '../common/store/open.ts';
 import { Invoker } from './invoker.ts';
@@ -15,6 +16,7 @@ import { InvokerService } from './service.ts';
  * endpoints (invoker/ops.ts) answer on SWIRL_INVOKER_PORT.
  */
 async function main(): Promise<void> {
+  privateByDefault();
   const program = new Command('invoker')
     .description('a swirl invoker (configuration from SWIRL_* variables)')
     .option('--id <n>', 'invoker id (overrides SWIRL_INVOKER_ID)')
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   const { id } = program.opts<{ id?: string }>();
   const config = loadClusterConfig('invoker', id === undefined ? {} : { invokerId: id });
   const logger = createLogger(config.logLevel, `invoker${config.invokerId}`);
+  // no master key: an invoker gets its parameters in the activation message, and keeps no secret of the store's
   const opened = await openStore(config);
   const infra = await openInfra(config, logger, `invoker${config.invokerId}`);
   const ops = await startInvokerOps(config, { store: () => opened.store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() }, logger);

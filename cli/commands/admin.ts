@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import type { Config } from '../../common/config.ts';
 import { AUTH_KEY, newCredentials } from '../../common/credentials.ts';
-import { SwirlError } from '../../common/errors.ts';
-import { authKey, type NamespaceLimits } from '../../common/identity.ts';
+import { ConflictError, SwirlError } from '../../common/errors.ts';
+import { guestKeyPath, writeGuestKey } from '../../common/guest-key.ts';
+import type { NamespaceLimits } from '../../common/identity.ts';
 import { assertEntityName } from '../../common/names.ts';
 import type { OpenedStore } from '../../common/store/open.ts';
 import type { Cli } from '../context.ts';
@@ -13,8 +15,10 @@ import { integer } from './options.ts';
  * standalone server (reached through its data directory), or real CouchDB. Loaded only
  * here, so other commands do not pay for the store's modules.
  */
-async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore) => Promise<T>): Promise<T> {
-  const [{ ConfigError, loadConfig }, { attachStore }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts')]);
+async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore, config: Config) => Promise<T>): Promise<T> {
+  const [{ ConfigError, loadConfig }, { attachStore }, { privateByDefault }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts'), import('../../common/private-files.ts')]);
+  // the store's files (when no server runs, this process opens them) and the key files it writes are this user's alone
+  privateByDefault();
   let config;
   try {
     config = loadConfig(env);
@@ -23,14 +27,14 @@ async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore) => Prom
   }
   const opened = await attachStore(config);
   try {
-    return await fn(opened);
+    return await fn(opened, config);
   } finally {
     await opened.close();
   }
 }
 
 function userCommand(cli: Cli): Command {
-  const user = new Command('user').description('create, list, get and delete users (subjects and their namespaces), in the store that SWIRL_* names');
+  const user = new Command('user').description('create, list, get and delete users (subjects and their namespaces) and issue new keys, in the store that SWIRL_* names');
   const env = cli.io.env;
 
   user
@@ -46,15 +50,16 @@ function userCommand(cli: Cli): Command {
       // `_` means "the caller's namespace" in paths, and CouchDB reserves ids that start with it
       if (name.startsWith('_') || namespace.startsWith('_')) throw new SwirlError(400, 'user and namespace names may not start with _');
       if (opts.auth && !AUTH_KEY.test(opts.auth)) throw new SwirlError(400, 'the key must be <uuid>:<key> with a key of 32 to 128 letters and digits');
-      const creds = newCredentials(namespace, opts.auth);
+      const { creds, auth } = newCredentials(namespace, opts.auth);
       await withStore(env, async ({ store }) => {
         const existing = await store.getSubject(name);
         if (existing?.namespaces.some((n) => n.name === namespace)) throw new SwirlError(409, `user ${name} already has namespace ${namespace}`);
         const admin = opts.admin || existing?.admin;
         await store.putSubject({ subject: name, namespaces: [...(existing?.namespaces ?? []), creds], ...(admin ? { admin: true } : {}) }, existing?._rev);
       });
-      if (cli.json(cmd)) return cli.out.json({ subject: name, namespace, uuid: creds.uuid, key: creds.key });
-      cli.out.line(authKey(creds));
+      // the only time the key is shown: the store keeps its hash
+      if (cli.json(cmd)) return cli.out.json({ subject: name, namespace, uuid: creds.uuid, key: auth.slice(creds.uuid.length + 1) });
+      cli.out.line(auth);
     });
 
   user
@@ -68,14 +73,43 @@ function userCommand(cli: Cli): Command {
 
   user
     .command('get')
-    .description("print a user's key for a namespace")
+    .description("print a user's uuid for a namespace (keys are kept hashed: `user key` issues a new one)")
     .argument('<name>', 'subject name')
     .option('-n, --namespace <namespace>', 'namespace (default: the first)')
-    .action(async (name: string, opts: { namespace?: string }) => {
+    .action(async (name: string, opts: { namespace?: string }, cmd: Command) => {
       const subject = await withStore(env, ({ store }) => store.getSubject(name));
       const ns = subject?.namespaces.find((n) => !opts.namespace || n.name === opts.namespace);
       if (!subject || !ns) throw new SwirlError(404, `no user ${name}${opts.namespace ? ` with namespace ${opts.namespace}` : ''}`);
-      cli.out.line(authKey(ns));
+      if (cli.json(cmd)) return cli.out.json({ subject: name, namespace: ns.name, uuid: ns.uuid, ...(subject.admin ? { admin: true } : {}) });
+      cli.out.line(`${ns.uuid}\tnamespace ${ns.name}${subject.admin ? '\tadmin' : ''}`);
+      cli.out.line(`the key cannot be shown: it is stored hashed. \`user key ${name}${opts.namespace ? ` -n ${ns.name}` : ''}\` issues a new one (the old one and its tokens stop working)`);
+    });
+
+  user
+    .command('key')
+    .description("issue a new key for a user's namespace and print it (uuid:key) once; the old key, its tokens and its action key stop working")
+    .argument('<name>', 'subject name')
+    .option('-n, --namespace <namespace>', 'namespace (default: the first)')
+    .action(async (name: string, opts: { namespace?: string }, cmd: Command) => {
+      const { auth, uuid, namespace, file } = await withStore(env, async ({ store }, config) => {
+        const subject = await store.getSubject(name);
+        const ns = subject?.namespaces.find((n) => !opts.namespace || n.name === opts.namespace);
+        if (!subject || !ns) throw new SwirlError(404, `no user ${name}${opts.namespace ? ` with namespace ${opts.namespace}` : ''}`);
+        // the same uuid (what the namespace is known by), a new key
+        const { creds, auth } = newCredentials(ns.name, undefined, ns.uuid);
+        const { _rev, ...body } = subject;
+        const namespaces = body.namespaces.map((n) => (n.name === ns.name ? { ...n, keyHash: creds.keyHash } : n));
+        await store.putSubject({ ...body, namespaces }, _rev).catch((e: unknown) => {
+          throw e instanceof ConflictError ? new SwirlError(409, `user ${name} was changed at the same time: try again`) : e;
+        });
+        // the guest's key is kept where servers look for it
+        const guest = name === config.guestNamespace && ns.name === config.guestNamespace;
+        if (guest) writeGuestKey(config.dataDir, auth);
+        return { auth, uuid: ns.uuid, namespace: ns.name, file: guest ? guestKeyPath(config.dataDir) : undefined };
+      });
+      if (cli.json(cmd)) return cli.out.json({ subject: name, namespace, uuid, key: auth.slice(uuid.length + 1), ...(file ? { file } : {}) });
+      cli.out.line(auth);
+      if (file) cli.out.note(`the guest key is kept in ${file} as well`);
     });
 
   user

@@ -1,13 +1,15 @@
 import nano, { type DocumentScope, type ServerScope } from 'nano';
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
-import type { Action, EntityKind, EntityOf, EntitySummary, Stored } from '../entities.ts';
+import type { Action, EntityKind, EntityOf, EntitySummary, KeyValue, Stored } from '../entities.ts';
 import { type FeedDoc, feedId, type StoredFeed } from '../feed.ts';
-import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../errors.ts';
+import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError, UnsealError } from '../errors.ts';
 import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
+import type { Sealer } from '../sealing.ts';
 import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
 import type { EntityStore, GetOptions, ListOptions, ListScope, RefusedRecord } from './entity-store.ts';
+import { openIncomingParams, openStoredParams, sealParams } from './sealed-params.ts';
 
 type Doc = Record<string, unknown> & { _id?: string; _rev?: string };
 
@@ -64,13 +66,20 @@ function content<T>(doc: Doc): T {
 
 /**
  * EntityStore on CouchDB's HTTP API through nano. The same code serves real CouchDB and
- * the embedded PouchDB-based server that standalone starts.
+ * the embedded PouchDB-based server that standalone starts. With a sealer (made from the
+ * master key) entity parameters and server secrets are encrypted in the documents, and
+ * opened on reading: a copy of the databases alone reveals neither. Without one (an
+ * invoker), sealed parameters are read as they are and nothing new is sealed.
  */
 export class CouchStore implements EntityStore {
   private readonly server: ServerScope;
   private readonly db: Record<DatabaseName, DocumentScope<Doc>>;
 
-  constructor(url: string, prefix = '') {
+  constructor(
+    url: string,
+    prefix = '',
+    private readonly sealer?: Sealer,
+  ) {
     this.server = nano(url);
     this.db = {
       whisks: this.server.use<Doc>(`${prefix}whisks`),
@@ -132,6 +141,7 @@ export class CouchStore implements EntityStore {
       throw storeError(e);
     }
     if (typeof doc.entityType !== 'string') return undefined;
+    if (Array.isArray(doc.parameters)) doc.parameters = openStoredParams(this.sealer, doc._id!, doc.parameters as KeyValue[]);
     const exec = doc.exec as (Action['exec'] & { attached?: boolean }) | undefined;
     if (exec?.attached) {
       delete exec.attached;
@@ -156,6 +166,9 @@ export class CouchStore implements EntityStore {
     const id = entityId(entity.namespace, entity.name);
     const doc: Doc = { ...(entity as unknown as Doc), entityType: kind, _id: id };
     delete doc._attachments;
+    const params = (entity as { parameters?: KeyValue[] }).parameters;
+    const plainParams = Array.isArray(params) ? openIncomingParams(this.sealer, id, params) : undefined;
+    if (plainParams) doc.parameters = this.sealer ? sealParams(this.sealer, id, plainParams) : plainParams;
     if (rev) doc._rev = rev;
     else delete doc._rev;
     let attachment: Buffer | undefined;
@@ -179,6 +192,7 @@ export class CouchStore implements EntityStore {
     }
     const { _id: _i, _attachments: _a, ...stored } = doc;
     if (attachment) stored.exec = exec;
+    if (plainParams) stored.parameters = plainParams;
     return { ...stored, _rev: newRev } as unknown as Stored<EntityOf[K]>;
   }
 
@@ -275,21 +289,37 @@ export class CouchStore implements EntityStore {
     return (await this.subjectVia('by-namespace', namespace))?.subject;
   }
 
+  sealedParameters(path: string, name: string, params: KeyValue[]): KeyValue[] {
+    return this.sealer ? sealParams(this.sealer, entityId(path, name), params, true) : params;
+  }
+
+  /**
+   * A secret is kept sealed (`{sealed}`) when the store has a sealer. One an older version
+   * kept in plain text (`{value}`) is not reused: it was readable by anyone holding the
+   * store, so a new one replaces it.
+   */
   async secret(name: string, make: () => string): Promise<string> {
     const id = SECRET_PREFIX + name;
+    const aad = `secret\n${name}`;
     for (;;) {
+      let current: Doc | undefined;
       try {
-        const doc = await this.db.subjects.get(id);
-        return doc.value as string;
+        current = await this.db.subjects.get(id);
       } catch (e) {
         if ((e as NanoError).statusCode !== 404) throw storeError(e);
       }
+      if (current && typeof current.sealed === 'string') {
+        const opened = this.sealer?.open(current.sealed, aad);
+        if (opened === undefined) throw new UnsealError(`The server secret '${name}'`);
+        return opened;
+      }
+      if (current && !this.sealer) return current.value as string;
       try {
         const value = make();
-        await this.db.subjects.insert({ _id: id, value });
+        await this.db.subjects.insert({ _id: id, ...(this.sealer ? { sealed: this.sealer.seal(value, aad) } : { value }), ...(current ? { _rev: current._rev } : {}) });
         return value;
       } catch (e) {
-        // a concurrent first start wrote it: read theirs
+        // a concurrent first start (or replacement) wrote it: read theirs
         if ((e as NanoError).statusCode !== 409) throw storeError(e);
       }
     }

@@ -1,5 +1,5 @@
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
-import type { EntityKind, EntityOf, EntitySummary, Stored } from '../entities.ts';
+import type { EntityKind, EntityOf, EntitySummary, KeyValue, Stored } from '../entities.ts';
 import type { FeedDoc, StoredFeed } from '../feed.ts';
 import type { Subject } from '../identity.ts';
 
@@ -42,7 +42,8 @@ export interface EntityStore {
   find(path: string, name: string, opts?: GetOptions): Promise<Stored | undefined>;
   /**
    * Create (no `rev`) or replace (with the current `rev`) an entity. Creating over an
-   * existing name, or replacing with a stale revision, is a 409.
+   * existing name, or replacing with a stale revision, is a 409. Parameters are encrypted
+   * at rest (get and find open them); one sent back sealed must be this entity's (else 400).
    */
   put<K extends EntityKind>(kind: K, entity: EntityOf[K], rev?: string): Promise<Stored<EntityOf[K]>>;
   /** Delete the entity at the given revision, as read by get() (stale → 409, missing → 404). */
@@ -81,7 +82,13 @@ export interface EntityStore {
   /** Every feed of a provider (every controller runs them all). */
   listFeeds(provider: string): Promise<StoredFeed[]>;
 
-  /** A server-wide secret (JWT key...), created with `make()` the first time it is asked for. */
+  /**
+   * Parameters of the entity `path/name` as they are kept at rest: sealed (`encryption:
+   * "aes-256"`) when the store encrypts parameters. The API shows them so, as OpenWhisk does.
+   */
+  sealedParameters(path: string, name: string, params: KeyValue[]): KeyValue[];
+
+  /** A server-wide secret (JWT key...), created with `make()` the first time it is asked for; kept encrypted when the store encrypts. */
   secret(name: string, make: () => string): Promise<string>;
 
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
+import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
 import { EmbeddedCouch } from './embedded-couch.ts';
 
@@ -12,19 +13,23 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
+type StoreConfig = Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost' | 'embeddedCouchdbPassword'>>;
+
 /**
  * Open the configured store: real CouchDB at `couchdbUrl`, or else the embedded
- * CouchDB-API server on `dataDir`. Databases and views are created when missing.
+ * CouchDB-API server on `dataDir`. Databases and views are created when missing. With the
+ * master key, parameters and server secrets are encrypted at rest (common/master-key.ts).
  */
-export async function openStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost'>>): Promise<OpenedStore> {
+export async function openStore(config: StoreConfig, masterKey?: Buffer): Promise<OpenedStore> {
+  const sealer = masterKey && new Sealer(masterKey);
   if (config.couchdbUrl) {
-    const store = new CouchStore(config.couchdbUrl, config.dbPrefix);
+    const store = new CouchStore(config.couchdbUrl, config.dbPrefix, sealer);
     await store.init();
     return { store, url: config.couchdbUrl, embedded: false, close: () => store.close() };
   }
-  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost);
+  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
   try {
-    const store = new CouchStore(couch.url, config.dbPrefix);
+    const store = new CouchStore(couch.url, config.dbPrefix, sealer);
     await store.init();
     return {
       store,
@@ -44,8 +49,9 @@ export async function openStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' |
 /**
  * For tools run beside a server (the admin command): use the embedded store of a running
  * standalone server when there is one (its files are locked while it runs), else open it.
+ * It has no master key: it is for subjects, which hold no sealed values.
  */
-export async function attachStore(config: Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost'>>): Promise<OpenedStore> {
+export async function attachStore(config: StoreConfig): Promise<OpenedStore> {
   const marker = join(resolve(config.dataDir), 'couchdb.json');
   if (!config.couchdbUrl && existsSync(marker)) {
     try {

@@ -158,7 +158,18 @@ async function get(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<vo
   }
   if (!withCode && entity.entityType === 'action') delete (entity as Stored<Action>).exec.code;
   // a rule's status is its trigger's to tell (inactive once the trigger is gone)
-  ctx.body = entity.entityType === 'rule' ? await ruleView(store, entity as Stored<Rule>) : publicView(entity);
+  ctx.body = entity.entityType === 'rule' ? await ruleView(store, entity as Stored<Rule>) : shown(store, entity, a.path, a.name);
+}
+
+/**
+ * An entity as the API shows it: without store bookkeeping, and its parameters as they are
+ * kept at rest — sealed, as OpenWhisk shows encrypted parameters — for the entity at
+ * `path/name`, where a PUT may send them back. So reading an entity (another namespace's
+ * published package, say) does not reveal the secrets it holds.
+ */
+function shown(store: EntityStore, e: Stored, path = e.namespace, name = e.name): object {
+  const view = publicView(e) as { parameters?: KeyValue[] };
+  return Array.isArray(view.parameters) ? { ...view, parameters: store.sealedParameters(path, name, view.parameters) } : view;
 }
 
 const toKeyValues = (o: Record<string, unknown>): KeyValue[] => Object.entries(o).map(([key, value]) => ({ key, value }));
@@ -172,8 +183,7 @@ async function packageView(store: EntityStore, pkg: ResolvedPackage): Promise<Re
   const brief = (s: EntitySummary) => ({ name: s.name, version: s.version, annotations: s.annotations });
   const isFeed = (s: EntitySummary) => s.annotations.some((kv) => kv.key === 'feed');
   return {
-    ...publicView(pkg.entity),
-    parameters: pkg.entity === pkg.origin ? pkg.entity.parameters : toKeyValues(pkg.params),
+    ...shown(store, { ...pkg.entity, parameters: pkg.entity === pkg.origin ? pkg.entity.parameters : toKeyValues(pkg.params) }),
     actions: contents.filter((s) => !isFeed(s)).map(brief),
     feeds: contents.filter(isFeed).map(brief),
   };
@@ -193,7 +203,7 @@ async function del(ctx: Ctx, store: EntityStore): Promise<void> {
   // action deleted instead leaves its rules in place, as in OpenWhisk)
   if (entity.entityType === 'rule') await unlinkRule(store, (entity as Stored<Rule>).trigger, ruleKey(entity));
   await store.delete(a.path, a.name, entity._rev);
-  ctx.body = entity.entityType === 'rule' ? { ...publicView(entity), status: 'inactive' } : publicView(entity);
+  ctx.body = entity.entityType === 'rule' ? { ...publicView(entity), status: 'inactive' } : shown(store, entity);
 }
 
 async function deleteContents(store: EntityStore, namespace: string, pkg: string): Promise<void> {
@@ -251,7 +261,7 @@ async function put(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<vo
       break;
     }
   }
-  ctx.body = publicView(saved);
+  ctx.body = shown(store, saved);
 }
 
 async function findExisting(store: EntityStore, a: Address): Promise<Stored | undefined> {

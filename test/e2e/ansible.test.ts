@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Dockerode from 'dockerode';
@@ -11,6 +11,14 @@ import { call } from '../support/server.ts';
 
 /** Invoker ids of this suite. */
 const IDS = [220, 221];
+
+/** The secrets deploy.yml refuses to run without (this deploy uses the embedded store, so no CouchDB password). */
+const SECRETS = {
+  swirl_ops_token: randomBytes(12).toString('hex'),
+  swirl_redis_password: randomBytes(12).toString('hex'),
+  swirl_embedded_couchdb_password: randomBytes(12).toString('hex'),
+  swirl_master_key: randomBytes(32).toString('base64'),
+};
 const ANSIBLE = resolve('ansible');
 
 /**
@@ -58,7 +66,7 @@ describe('ansible: deploy.yml and teardown.yml', function () {
         swirl_api_port: port,
         swirl_guest_key: guestKey,
         swirl_prewarm: [],
-        swirl_ops_token: 'ansible-test-ops-token-0123',
+        ...SECRETS,
       }),
     );
   });
@@ -80,6 +88,15 @@ describe('ansible: deploy.yml and teardown.yml', function () {
     }
   });
 
+  it('deploy.yml refuses to run while a secret it needs is empty, naming it', async () => {
+    for (const name of Object.keys(SECRETS)) {
+      const r = await playbook('deploy.yml', ['-e', `${name}=`]);
+      expect(r.code, name).to.not.equal(0);
+      expect(r.stdout, name).to.contain(`set ${name}`);
+    }
+    expect(await new Dockerode().listContainers({ all: true, filters: { name: [prefix] } }), 'nothing deployed').to.deep.equal([]);
+  });
+
   it('deploys redis, a controller and two invokers locally; an invoke runs on each invoker; teardown removes it all', async () => {
     const deploy = await playbook('deploy.yml');
     expect(deploy.code, deploy.stdout.slice(-4000) + deploy.stderr.slice(-2000)).to.equal(0);
@@ -89,6 +106,14 @@ describe('ansible: deploy.yml and teardown.yml', function () {
     await waitForStates(base, IDS, 'up', 30_000);
     // the guest key from group_vars reached the controller through the templated configuration
     await invokeOnEveryInvoker(`${base}/api/v1`, guestKey, IDS);
+    // the templated configuration holds the secrets: only its container's user reads it
+    for (const f of readdirSync(join(dir, 'etc'))) expect(statSync(join(dir, 'etc', f)).mode & 0o777, f).to.equal(0o600);
+    expect(statSync(join(dir, 'etc')).mode & 0o777).to.equal(0o700);
+    // Redis answers only with its password: a client on the network (where the action containers are) without it is refused
+    const redisCli = (args: string[]) => runTool('docker', ['run', '--rm', '--network', prefix, '--entrypoint', 'redis-cli', 'swirl/redis:0.1.0', '-h', `${prefix}-redis`, ...args]);
+    const refused = await redisCli(['get', 'anything']);
+    expect(refused.stdout + refused.stderr).to.contain('NOAUTH Authentication required');
+    expect((await redisCli(['-a', SECRETS.swirl_redis_password, '--no-auth-warning', 'ping'])).stdout.trim()).to.equal('PONG');
 
     const again = await playbook('deploy.yml');
     expect(again.code, again.stdout.slice(-4000)).to.equal(0);

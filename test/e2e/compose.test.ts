@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import Dockerode from 'dockerode';
 import { removeInvokerContainers, waitForStates } from '../support/cluster.ts';
@@ -8,6 +9,15 @@ import { call } from '../support/server.ts';
 
 /** Invoker ids of this suite (the compose file's own are 0 and 1). */
 const IDS = [210, 211];
+
+/** What the compose files refuse to start without. */
+const SECRETS = {
+  COUCHDB_PASSWORD: randomBytes(12).toString('hex'),
+  SWIRL_REDIS_PASSWORD: randomBytes(12).toString('hex'),
+  SWIRL_OPS_TOKEN: randomBytes(12).toString('hex'),
+  SWIRL_MASTER_KEY: randomBytes(32).toString('base64'),
+  SWIRL_EMBEDDED_COUCHDB_PASSWORD: randomBytes(12).toString('hex'),
+};
 
 /**
  * docker-compose.yml, as CI can run it: validated by Debian's docker-compose, then its redis,
@@ -33,7 +43,7 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     await clusterImages();
     port = await freePort();
     // the API published on every interface (as by default), so that actions reach it through the host's gateway
-    env = { SWIRL_NETWORK: `${project}-net`, SWIRL_PUBLISH: String(port), SWIRL_INVOKER0_ID: String(IDS[0]), SWIRL_INVOKER1_ID: String(IDS[1]), SWIRL_OPS_TOKEN: 'compose-test-ops-token-0123' };
+    env = { SWIRL_NETWORK: `${project}-net`, SWIRL_PUBLISH: String(port), SWIRL_INVOKER0_ID: String(IDS[0]), SWIRL_INVOKER1_ID: String(IDS[1]), ...SECRETS };
   });
   after(async () => {
     if (!env) return;
@@ -46,13 +56,20 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     await new Dockerode().getNetwork(`${project}-net-actions`).remove().catch(() => undefined);
   });
 
-  it('docker-compose.yml is valid, alone and with the CI override', async () => {
+  it('docker-compose.yml is valid, alone and with the CI override; without its secrets it refuses, naming each', async () => {
     for (const files of [['-f', 'docker-compose.yml'], ['-f', 'docker-compose.yml', '-f', 'deploy/compose.ci.yml']]) {
       const r = await runTool('docker-compose', [...files, 'config', '-q'], { env });
       expect(r.code, r.stderr).to.equal(0);
     }
-    const services = (await runTool('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'])).stdout.trim().split('\n').sort();
+    const services = (await runTool('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { env })).stdout.trim().split('\n').sort();
     expect(services).to.deep.equal(['controller', 'couchdb', 'invoker0', 'invoker1', 'kafka', 'redis']);
+    // no known default stands in for a secret that is not set
+    for (const name of Object.keys(SECRETS)) {
+      const files = name === 'SWIRL_EMBEDDED_COUCHDB_PASSWORD' ? ['-f', 'docker-compose.yml', '-f', 'deploy/compose.ci.yml'] : ['-f', 'docker-compose.yml'];
+      const r = await runTool('docker-compose', [...files, 'config', '-q'], { env: { ...env, [name]: '' } });
+      expect(r.code, name).to.not.equal(0);
+      expect(r.stderr, name).to.contain(`set ${name}`);
+    }
   });
 
   it('redis, the controller and two invokers come up healthy; an invoke runs through each invoker; an invoker drains through the controller', async () => {
@@ -65,6 +82,8 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     const logs = await compose(['logs', '--no-color', 'controller']);
     const key = /guest key: (\S+)/.exec(logs.stdout)?.[1];
     expect(key, logs.stdout.slice(-2000)).to.match(/^[0-9a-f-]{36}:\w+$/);
+    // shown once, and kept where the README says
+    expect((await compose(['exec', '-T', 'controller', 'cat', '/var/lib/swirl/guest.key'])).stdout.trim()).to.equal(key);
     const admin = await compose(['exec', '-T', 'controller', 'node', '--import', 'tsx', 'cli/admin.ts', 'user', 'create', 'ops', '--admin']);
     expect(admin.code, admin.stderr).to.equal(0);
     const adminKey = admin.stdout.trim();
@@ -72,6 +91,12 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     expect((await call('GET', `${base}/ready`)).status).to.equal(200);
 
     await invokeOnEveryInvoker(api, key!, IDS);
+
+    // Redis answers only with its password: a client on the project network (where the action containers are) without it is refused
+    const redisCli = (args: string[]) => runTool('docker', ['run', '--rm', '--network', env.SWIRL_NETWORK!, '--entrypoint', 'redis-cli', 'swirl/redis:0.1.0', '-h', 'redis', ...args]);
+    const refused = await redisCli(['get', 'anything']);
+    expect(refused.stdout + refused.stderr).to.contain('NOAUTH Authentication required');
+    expect((await redisCli(['-a', SECRETS.SWIRL_REDIS_PASSWORD, '--no-auth-warning', 'ping'])).stdout.trim()).to.equal('PONG');
 
     // the controller reaches the invokers' operations endpoints by their compose names, with the token
     const disable = await call('POST', `${api}/invokers/${IDS[0]}/disable`, { auth: adminKey });

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readGuestKey } from '../../common/guest-key.ts';
 import { sleep } from '../support/api.ts';
 import { clusterEnv, createAdmin, recordOf, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
 import { freePort, type Spawned } from '../support/process.ts';
@@ -49,7 +50,8 @@ describe('cluster operations: ready, drain, enable, SIGTERM', function () {
       invokers.set(id, p);
       procs.push(p);
     }
-    [, key] = (await controller.waitFor(/guest key: (\S+)/, 60_000)) as [string, string];
+    await controller.waitFor(/guest key: /, 60_000);
+    key = readGuestKey(dataDir)!;
     for (const p of invokers.values()) await p.waitFor(/is up/, 90_000);
     base = `http://127.0.0.1:${port}`;
     api = `${base}/api/v1`;

@@ -1,12 +1,15 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
+import { guestKeyPath, readGuestKey } from '../../common/guest-key.ts';
+import { masterKeyPath } from '../../common/master-key.ts';
 import { call } from '../support/server.ts';
+import { asStranger, ensureStranger, openParent, strangerStatus } from '../support/stranger.ts';
 
 const exec = promisify(execFile);
 
@@ -17,12 +20,17 @@ describe('standalone (npm start)', function () {
   let port: number;
   let server: Spawned | undefined;
 
-  const start = async (env: Record<string, string> = {}) => {
-    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_DOCKER_NETWORK: TEST_NETWORK, ...env });
-    const [, key] = await server.waitFor(/guest key: (\S+)/);
+  // (an invoker id of its own: an invoker removes, at start, the containers of its id)
+  const invokerId = String(1000 + Math.floor(Math.random() * 9000));
+  /** Start `npm start`; the guest key as printed on first start, and as kept in the data directory. */
+  const startIn = async (dir: string, env: Record<string, string> = {}) => {
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK, ...env });
+    const [, printed] = await server.waitFor(/guest key: (.+)/);
     const [, api] = await server.waitFor(/api: (\S+)/);
-    return { key: key!, api: api! };
+    return { key: readGuestKey(dir)!, printed: printed!, api: api! };
   };
+  const start = (env: Record<string, string> = {}) => startIn(dataDir, env);
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...walk(join(dir, e.name))] : [join(dir, e.name)]));
   const stop = async () => {
     server?.kill('SIGTERM');
     const code = await server?.exited;
@@ -40,10 +48,13 @@ describe('standalone (npm start)', function () {
   after(() => server?.killGroup('SIGKILL'));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('prints the API URL and guest key, and keeps an action created with curl across a restart', async () => {
+  it('prints the API URL, and the guest key once, kept in guest.key (0600); keeps an action created with curl across a restart', async () => {
     const first = await start();
     expect(first.api).to.equal(`http://127.0.0.1:${port}/api/v1`);
     expect(first.key).to.match(/^[0-9a-f-]{36}:[A-Za-z0-9]{64}$/);
+    expect(first.printed).to.equal(first.key);
+    expect(server!.stdout()).to.contain(`(shown this once; kept in ${guestKeyPath(dataDir)}, readable by this user only)`);
+    expect(statSync(guestKeyPath(dataDir)).mode & 0o777).to.equal(0o600);
     // what `curl -u KEY -X PUT -d '{...}'` sends: a form content type
     const code = 'function main(p) { return { greeting: "hello " + p.name } }';
     const created = await call('PUT', `${first.api}/namespaces/_/actions/hello`, {
@@ -60,6 +71,9 @@ describe('standalone (npm start)', function () {
 
     const second = await start();
     expect(second.key).to.equal(first.key);
+    // not shown again: where it is
+    expect(second.printed).to.equal(`kept in ${guestKeyPath(dataDir)}`);
+    expect(server!.stdout()).to.not.contain(first.key.split(':')[1]);
     const got = await call('GET', `${second.api}/namespaces/_/actions/hello`, { auth: second.key });
     expect(got.status).to.equal(200);
     expect(got.body.exec.code).to.equal(code);
@@ -90,6 +104,28 @@ describe('standalone (npm start)', function () {
     await exec('npm', ['run', '-s', 'admin', '--', 'user', 'delete', 'bob'], { env: { ...process.env, SWIRL_DATA_DIR: dataDir } });
     // with the identity cache off (SWIRL_AUTH_CACHE_MS=0) a deleted user is refused at once
     expect((await call('GET', `${api}/namespaces`, { auth: key })).status).to.equal(401);
+  });
+
+  it('admin: `user get` says a key cannot be shown; `user key guest` issues a new one, printed once and kept in guest.key; the old key and its tokens stop working', async () => {
+    const { api, key: old } = await start({ SWIRL_AUTH_CACHE_MS: '0' });
+    const env = { env: { ...process.env, SWIRL_DATA_DIR: dataDir } };
+    const token = (await call('POST', `${api}/token`, { auth: old })).body.token;
+    expect((await call('GET', `${api}/namespaces`, { auth: `Bearer ${token}` })).status).to.equal(200);
+    const got = await exec('npm', ['run', '-s', 'admin', '--', 'user', 'get', 'guest'], env);
+    expect(got.stdout).to.contain(old.split(':')[0]).and.contain('the key cannot be shown: it is stored hashed').and.not.contain(old.split(':')[1]);
+    const issued = await exec('npm', ['run', '-s', 'admin', '--', 'user', 'key', 'guest'], env);
+    const fresh = issued.stdout.trim();
+    expect(fresh).to.match(/^[0-9a-f-]{36}:\w{64}$/).and.not.equal(old);
+    expect(fresh.split(':')[0], 'the same uuid').to.equal(old.split(':')[0]);
+    expect(issued.stderr).to.contain(`the guest key is kept in ${guestKeyPath(dataDir)} as well`);
+    expect(readGuestKey(dataDir)).to.equal(fresh);
+    expect((await call('GET', `${api}/namespaces`, { auth: fresh })).body).to.deep.equal(['guest']);
+    expect((await call('GET', `${api}/namespaces`, { auth: old })).status).to.equal(401);
+    expect((await call('GET', `${api}/namespaces`, { auth: `Bearer ${token}` })).status).to.equal(401);
+    // `swirl admin` is the same command
+    const viaCli = await exec(process.execPath, ['bin/swirl.js', 'admin', 'user', 'key', 'guest'], env);
+    expect(viaCli.stdout.trim()).to.match(/^[0-9a-f-]{36}:\w{64}$/).and.equal(readGuestKey(dataDir));
+    expect((await call('GET', `${api}/namespaces`, { auth: fresh })).status).to.equal(401);
   });
 
   it('runs an action through its own invoker; `admin limits` throttles the namespace at once', async () => {
@@ -123,6 +159,53 @@ describe('standalone (npm start)', function () {
     }
     expect(failed?.code).to.equal(2);
     expect(failed?.stderr).to.contain('may not start with _');
+  });
+
+  it('another local user gets nothing: not the data directory or its files (an older install\'s repaired at start), not the embedded store (the takeovers that worked before)', async function () {
+    await ensureStranger(this);
+    const parent = openParent('swirl-e2e-open-');
+    const own = join(parent, 'data');
+    try {
+      // an install before this change: a running server, then its directory as it left it, readable by all
+      const first = await startIn(own);
+      const hello = 'function main() { return { mine: true } }';
+      await call('PUT', `${first.api}/namespaces/_/actions/hello`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code: hello }, parameters: [{ key: 'pw', value: 'p4ss' }] } });
+      await stop();
+      for (const path of [own, ...walk(own)]) chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+
+      const { api, key } = await startIn(own);
+      for (const path of [own, ...walk(own)]) expect(statSync(path).mode & 0o777, path).to.equal(statSync(path).isDirectory() ? 0o700 : 0o600);
+      expect(walk(own).filter((f) => /\.(ldb|log)$/.test(f)).length, 'LevelDB files checked').to.be.greaterThan(2);
+      for (const [cmd, ...args] of [['ls', own], ['cat', guestKeyPath(own)], ['cat', join(own, 'couchdb.json')], ['cat', masterKeyPath(own)], ['cat', join(own, 'couchdb', 'subjects', 'CURRENT')], ['find', own]]) {
+        const r = await asStranger(cmd!, args);
+        expect(r.code, `${cmd} ${args.join(' ')}: ${r.stdout}`).to.not.equal(0);
+        expect(r.stderr).to.match(/Permission denied/);
+      }
+      // the store's port is no secret (a stranger can scan for it), but it answers nothing without the password
+      const couch = new URL(JSON.parse(readFileSync(join(own, 'couchdb.json'), 'utf8')).url).origin;
+      const admin = JSON.stringify({ subject: 'mallory', admin: true, namespaces: [{ name: 'mallory', uuid: '00000000-0000-4000-8000-000000000001', keyHash: 'sha256$x$y' }] });
+      const takeovers: Array<[string, string, string?]> = [
+        ['GET', `${couch}/subjects/_all_docs?include_docs=true`], // read every key
+        ['PUT', `${couch}/subjects/mallory`, admin], // create an admin
+        ['GET', `${couch}/whisks/guest%2Fhello`], // read, then change, another user's action
+        ['PUT', `${couch}/whisks/guest%2Fhello`, JSON.stringify({ exec: { kind: 'nodejs:20', code: 'function main() { return { yours: true } }' } })],
+        ['GET', `${couch}/subjects/swirl:secret:jwt`], // take the token secret to forge tokens
+      ];
+      for (const [method, url, body] of takeovers) expect(await strangerStatus(method, url, body), `${method} ${url}`).to.equal('401');
+      expect(await strangerStatus('GET', `${couch}/_all_dbs`, undefined, ['Authorization: Basic c3dpcmw6c3dpcmw='])).to.equal('401');
+      const got = await call('GET', `${api}/namespaces/_/actions/hello`, { auth: key });
+      expect(got.body.exec.code).to.equal(hello);
+      expect((await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: own } })).stdout).to.not.contain('mallory');
+    } finally {
+      await stop();
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('a cluster controller refuses to start without SWIRL_MASTER_KEY (controllers must share one; it cannot make its own)', async () => {
+    const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { SWIRL_DATA_DIR: dataDir, SWIRL_BUS: 'redis', SWIRL_REDIS_URL: 'redis://127.0.0.1:1', SWIRL_MASTER_KEY: '' });
+    expect(await controller.exited).to.equal(2);
+    expect(controller.stderr()).to.contain('SWIRL_MASTER_KEY: required: parameters and server secrets are encrypted in the store with it');
   });
 
   it('refuses to start on invalid configuration, naming the key', async () => {

@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
+import { newKey } from '../../common/credentials.ts';
+import type { Subject } from '../../common/identity.ts';
 import { expectError, GENERATED_TID, sleep } from '../support/api.ts';
 import { basic, call, type Reply, startTestServer, suiteServer, type TestServer } from '../support/server.ts';
 import { conformanceErrors, expectAllConform, expectConforms } from '../support/swagger.ts';
@@ -110,8 +112,8 @@ interface CrudSpec {
   /** Entities the created one needs (a rule's trigger and action). */
   setup?: (s: TestServer) => Promise<void>;
   create: () => Record<string, unknown>;
-  /** What the created entity shows of the request. */
-  checkCreated: (e: any) => void;
+  /** What the created entity shows of the request (`reveal` opens its sealed parameters). */
+  checkCreated: (e: any, reveal: (e: any) => unknown) => void;
   /** A partial update (overwrite=true) and how the result merges it with the old entity. */
   update: Record<string, unknown>;
   checkMerged: (before: any, after: any) => void;
@@ -124,9 +126,9 @@ const crudSpecs: CrudSpec[] = [
     collection: 'actions',
     definition: 'Action',
     create: () => ({ ...nodeAction(), parameters: [{ key: 'name', value: 'world' }], annotations: [{ key: 'description', value: 'greets' }] }),
-    checkCreated: (e) => {
+    checkCreated: (e, reveal) => {
       expect(e.exec).to.include({ kind: 'nodejs:20', code: nodeAction().exec.code, binary: false });
-      expect(e.parameters).to.deep.equal([{ key: 'name', value: 'world' }]);
+      expect(reveal(e)).to.deep.equal([{ key: 'name', value: 'world' }]);
       expect(e.annotations).to.deep.include({ key: 'description', value: 'greets' });
       expect(e.limits).to.deep.equal({ timeout: 60000, memory: 256, logs: 10, concurrency: 1 });
     },
@@ -142,8 +144,8 @@ const crudSpecs: CrudSpec[] = [
     collection: 'triggers',
     definition: 'Trigger',
     create: () => ({ parameters: [{ key: 'color', value: 'blue' }] }),
-    checkCreated: (e) => {
-      expect(e.parameters).to.deep.equal([{ key: 'color', value: 'blue' }]);
+    checkCreated: (e, reveal) => {
+      expect(reveal(e)).to.deep.equal([{ key: 'color', value: 'blue' }]);
     },
     update: { annotations: [{ key: 'feed', value: 'none' }] },
     checkMerged: (before, after) => {
@@ -176,8 +178,8 @@ const crudSpecs: CrudSpec[] = [
     collection: 'packages',
     definition: 'Package',
     create: () => ({ parameters: [{ key: 'region', value: 'eu' }] }),
-    checkCreated: (e) => {
-      expect(e.parameters).to.deep.equal([{ key: 'region', value: 'eu' }]);
+    checkCreated: (e, reveal) => {
+      expect(reveal(e)).to.deep.equal([{ key: 'region', value: 'eu' }]);
       expect(e.binding).to.deep.equal({});
     },
     update: { publish: true },
@@ -218,7 +220,7 @@ for (const spec of crudSpecs) {
       expect(r.body).to.include({ namespace: 'guest', name: 'created', version: '0.0.1', publish: false });
       expect(r.body.updated).to.be.a('number').within(before - 1000, Date.now() + 1000);
       expect(r.body).to.not.have.any.keys('_rev', '_id', 'entityType');
-      spec.checkCreated(r.body);
+      spec.checkCreated(r.body, (e) => s.reveal(e));
     });
 
     it('GET returns what PUT stored; GET of a missing name is 404', async function () {
@@ -259,7 +261,7 @@ for (const spec of crudSpecs) {
       const r = await call('PUT', url('fresh', '?overwrite=true'), { auth: key, body: spec.create() });
       expectOk(r);
       expect(r.body.version).to.equal('0.0.1');
-      spec.checkCreated(r.body);
+      spec.checkCreated(r.body, (e) => s.reveal(e));
     });
 
     it('lists newest first as EntityBriefs, with limit, skip and count=true', async function () {
@@ -565,7 +567,7 @@ describe('API: action code', function () {
     expectOk(u);
     const again = await call('GET', entityUrl(s, 'actions', 'big'), { auth: key });
     expect(again.body.exec.code === code, 'code kept by an update without exec').to.equal(true);
-    expect(again.body.parameters).to.deep.equal([{ key: 'p', value: 1 }]);
+    expect(s.reveal(again.body)).to.deep.equal([{ key: 'p', value: 1 }]);
 
     // and replacing it with small code works too
     const small = await call('PUT', entityUrl(s, 'actions', 'big', '?overwrite=true'), { auth: key, body: nodeAction('function main() {}') });
@@ -738,7 +740,7 @@ describe('API: concurrent writes, sizes and body encodings', function () {
     for (const [name, type] of [['form', 'application/x-www-form-urlencoded'], ['text', 'text/plain'], ['none', undefined]] as const) {
       const r = await call('PUT', entityUrl(s, 'triggers', name), { auth: key, raw, headers: type ? { 'content-type': type } : {} });
       expectOk(r);
-      expect(r.body.parameters, name).to.deep.equal([{ key: 'a', value: 1 }]);
+      expect(s.reveal(r.body), name).to.deep.equal([{ key: 'a', value: 1 }]);
     }
   });
 });
@@ -1127,7 +1129,7 @@ describe('API: routing and request ids', function () {
   it('a parameter without a value is kept with value null', async function () {
     const r = await call('PUT', entityUrl(s, 'triggers', 'novalue'), { auth: s.guestKey, body: { parameters: [{ key: 'k' }] } });
     expectOk(r);
-    expect(r.body.parameters).to.deep.equal([{ key: 'k', value: null }]);
+    expect(s.reveal(r.body)).to.deep.equal([{ key: 'k', value: null }]);
   });
 
   it('only actions live in packages: /triggers/pkg/name is 404', async function () {
@@ -1189,7 +1191,7 @@ describe('API: persistence across a restart', function () {
     await first?.destroy();
   });
 
-  it('entities and the guest key survive a restart on the same data directory', async function () {
+  it('entities, the guest key and keys stored in plain text by older versions survive a restart on the same data directory', async function () {
     first = await startTestServer();
     const code = 'function main() { return { kept: true }; }';
     const created = await call('PUT', entityUrl(first, 'actions', 'survivor'), { auth: first.guestKey, body: { ...nodeAction(code), parameters: [{ key: 'p', value: 'v' }] } });
@@ -1197,9 +1199,15 @@ describe('API: persistence across a restart', function () {
     expectOk(await call('PUT', entityUrl(first, 'packages', 'box'), { auth: first.guestKey, body: {} }));
     expectOk(await call('PUT', entityUrl(first, 'actions', 'box/inner'), { auth: first.guestKey, body: nodeAction() }));
     const { token } = (await call('POST', `${first.api}/token`, { auth: first.guestKey })).body;
+    // a user as versions before hashed keys stored it: the key in plain text
+    const legacy = { uuid: randomUUID(), key: newKey() };
+    await first.opened.store.putSubject({ subject: 'oldtimer', namespaces: [{ name: 'oldtimer', ...legacy }] } as unknown as Subject);
     await first.stop();
 
     second = await startTestServer({}, first.dataDir);
+    // its key was hashed at start, and still works
+    expect(JSON.stringify(await second.opened.store.getSubject('oldtimer'))).to.not.contain(legacy.key);
+    expect((await call('GET', `${second.api}/namespaces`, { auth: `${legacy.uuid}:${legacy.key}` })).body).to.deep.equal(['oldtimer']);
     expect(second.guestKey).to.equal(first.guestKey);
     const got = await call('GET', entityUrl(second, 'actions', 'survivor'), { auth: second.guestKey });
     expectOk(got);

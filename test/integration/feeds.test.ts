@@ -1,9 +1,11 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Kafka, logLevel } from 'kafkajs';
 import openwhisk from 'openwhisk';
+import { newKey } from '../../common/credentials.ts';
 import { sleep } from '../support/api.ts';
 import { swirl } from '../support/cli.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
@@ -299,7 +301,9 @@ describe('alarms across controller restarts and several controllers', function (
     let b: TestServer | undefined;
     before(async () => {
       redis = await startRedis();
-      const env = { SWIRL_REDIS_URL: redis.url, SWIRL_LIMIT_FIRES_PER_MINUTE: '1000', SWIRL_CONTROLLER_COUNT: '2' };
+      // controllers of one store share its master key, and the guest key is known to both
+      const shared = { SWIRL_MASTER_KEY: randomBytes(32).toString('base64'), SWIRL_GUEST_KEY: `${randomUUID()}:${newKey()}` };
+      const env = { ...shared, SWIRL_REDIS_URL: redis.url, SWIRL_LIMIT_FIRES_PER_MINUTE: '1000', SWIRL_CONTROLLER_COUNT: '2' };
       a = await startTestServer({ ...env, SWIRL_CONTROLLER_ID: '0' });
       b = await startTestServer({ ...env, SWIRL_CONTROLLER_ID: '1', SWIRL_COUCHDB_URL: a.opened.url });
     });

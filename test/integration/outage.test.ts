@@ -17,6 +17,8 @@ const factory = factoryNames()[0]!;
  * When a backing service goes away the invoke path answers 503 with a message that says
  * which, and serves again on its own once the service is back — no restart.
  */
+const COUCH_PASSWORD = 'outage-test-password-0123';
+
 describe(`outages on the invoke path (${factory} containers)`, function () {
   this.timeout(90_000);
   let redis: TestRedis;
@@ -41,7 +43,7 @@ describe(`outages on the invoke path (${factory} containers)`, function () {
     redis = await startRedis();
     couchDir = mkdtempSync(join(tmpdir(), 'swirl-outage-'));
     couchPort = await freePort();
-    couch = await EmbeddedCouch.start(couchDir, couchPort);
+    couch = await EmbeddedCouch.start(couchDir, couchPort, '127.0.0.1', COUCH_PASSWORD);
     s = await startTestStack(factory, {
       SWIRL_REDIS_URL: redis.url,
       SWIRL_BUS: 'redis',
@@ -73,7 +75,7 @@ describe(`outages on the invoke path (${factory} containers)`, function () {
   it('the entity store down: 503 naming it; invokes work again once it is back', async () => {
     await couch.stop();
     expectError(await invoke(), 503, /store is currently unavailable/);
-    couch = await EmbeddedCouch.start(couchDir, couchPort);
+    couch = await EmbeddedCouch.start(couchDir, couchPort, '127.0.0.1', COUCH_PASSWORD); // the same credentials, as a CouchDB coming back has
     const back = await recovers(30_000);
     expect(back.body).to.deep.equal({ hi: 'x' });
   });

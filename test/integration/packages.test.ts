@@ -70,7 +70,7 @@ describe(`packages, bindings and /whisk.system (${factory} containers)`, functio
     expectConforms('Package', got);
     expect(got.binding).to.deep.equal({ namespace: 'guest', name: 'base' });
     expect(got.actions.map((a: { name: string }) => a.name)).to.deep.equal(['show']);
-    expect(Object.fromEntries(got.parameters.map((p: { key: string; value: unknown }) => [p.key, p.value]))).to.deep.equal({ a: 'pkg', b: 'binding', c: 'binding', d: 'pkg' });
+    expect(Object.fromEntries(s.reveal(got).map((p) => [p.key, p.value]))).to.deep.equal({ a: 'pkg', b: 'binding', c: 'binding', d: 'pkg' });
     const listed = await ok(call('GET', url('_', '/actions/mine/'), { auth: guest }));
     expect(listed.map((a: { name: string; namespace: string }) => `${a.namespace}/${a.name}`)).to.deep.equal(['guest/base/show']);
     const action = await ok(call('GET', url('_', '/actions/mine/show'), { auth: guest }));
@@ -83,6 +83,12 @@ describe(`packages, bindings and /whisk.system (${factory} containers)`, functio
   it('another namespace’s published package is readable and invokable, also through a binding to it', async () => {
     const pkg = await ok(call('GET', url('alice', '/packages/shared'), { auth: guest }));
     expect(pkg.actions.map((a: { name: string }) => a.name)).to.deep.equal(['show']);
+    // its parameters are shown sealed, as OpenWhisk shows encrypted parameters: reading them reveals nothing,
+    // and a sealed value copied into an entity of one's own is refused rather than opened there
+    expect(pkg.parameters.map((p: { key: string; encryption: string }) => [p.key, p.encryption])).to.deep.equal([['from', 'aes-256'], ['region', 'aes-256']]);
+    expect(JSON.stringify(pkg.parameters)).to.not.contain('shared').and.not.contain('"eu"');
+    const copied = await call('PUT', url('_', '/actions/copycat'), { auth: guest, body: { ...echo, parameters: pkg.parameters } });
+    expectError(copied, 400, "The parameter 'from' is encrypted for another entity or with another key: send its value instead.");
     await ok(call('GET', url('alice', '/actions/shared/show'), { auth: guest }));
     const direct = await ok(call('POST', url('alice', '/actions/shared/show?blocking=true&result=true'), { auth: guest, body: { x: 1 } }));
     expect(direct).to.deep.equal({ from: 'shared', region: 'eu', x: 1 });

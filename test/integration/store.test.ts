@@ -1,13 +1,20 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import nano from 'nano';
-import { ServiceUnavailableError } from '../../common/errors.ts';
+import type { KeyValue } from '../../common/entities.ts';
+import { BadRequestError, ServiceUnavailableError, UnsealError } from '../../common/errors.ts';
+import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
-import { expectReject, sampleAction, sampleActivation, sampleSubject, startEmbeddedStore, uniqueName } from '../support/store-fixtures.ts';
+import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
+import { privateDir } from '../../common/private-files.ts';
+import { type EmbeddedStore, expectReject, sampleAction, sampleActivation, samplePackage, sampleSubject, sampleTrigger, startEmbeddedStore, uniqueName } from '../support/store-fixtures.ts';
 import { storeConformance } from './store.conformance.ts';
 
 storeConformance('embedded CouchDB-API server', async () => {
@@ -57,13 +64,64 @@ describe('EmbeddedCouch', function () {
     }
   });
 
+  it('answers only user swirl with its password (401 otherwise); its marker, with the URL and password, is 0600 in a 0700 directory', async function () {
+    const embedded = await startEmbeddedStore();
+    try {
+      const { origin, authorization } = embedded.couch;
+      const wrong = 'Basic ' + Buffer.from('swirl:guessed-password-0123').toString('base64');
+      for (const [method, path, headers] of [
+        ['GET', '/subjects/_all_docs?include_docs=true', {}],
+        ['GET', '/_all_dbs', { authorization: wrong }],
+        ['PUT', '/subjects/mallory', {}],
+        ['GET', '/', { authorization: authorization.toLowerCase() }],
+      ] as const) {
+        const res = await fetch(`${origin}${path}`, { method, headers, ...(method === 'PUT' ? { body: '{"subject":"mallory","namespaces":[]}' } : {}) });
+        expect(res.status, `${method} ${path}`).to.equal(401);
+        expect(await res.json()).to.deep.equal({ error: 'unauthorized', reason: 'Name or password is incorrect.' });
+      }
+      expect((await fetch(`${origin}/subjects`, { headers: { authorization } })).status).to.equal(200);
+      const marker = join(embedded.dataDir, 'couchdb.json');
+      expect(statSync(marker).mode & 0o777).to.equal(0o600);
+      expect(statSync(embedded.dataDir).mode & 0o777).to.equal(0o700);
+      expect(JSON.parse(readFileSync(marker, 'utf8')).url).to.equal(embedded.couch.url).and.match(/^http:\/\/swirl:[^@]{16,}@127\.0\.0\.1:\d+$/);
+    } finally {
+      await embedded.cleanup();
+    }
+  });
+
+  it('privateDir() makes an existing data directory private: 0700 directories, 0600 files, LevelDB\'s included; the store opens as before', async function () {
+    const dataDir = mkdtempSync(join(tmpdir(), 'swirl-old-'));
+    try {
+      const first = await EmbeddedCouch.start(dataDir);
+      const ns = uniqueName('old');
+      await new CouchStore(first.url).init();
+      await new CouchStore(first.url).putSubject(sampleSubject({ namespaces: [ns] }));
+      await first.stop();
+      // as an install before this change left it
+      const all = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...all(join(dir, e.name))] : [join(dir, e.name)]));
+      for (const path of [dataDir, ...all(dataDir)]) chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+      expect(all(dataDir).filter((p) => /\.(ldb|log)$|CURRENT$|MANIFEST-/.test(p)).length, 'LevelDB files').to.be.greaterThan(3);
+      privateDir(dataDir);
+      for (const path of [dataDir, ...all(dataDir)]) expect(statSync(path).mode & 0o777, path).to.equal(statSync(path).isDirectory() ? 0o700 : 0o600);
+      const second = await EmbeddedCouch.start(dataDir);
+      try {
+        expect(await new CouchStore(second.url).subjectByNamespace(ns)).to.not.equal(undefined);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses multipart requests (which would crash its parser) and keeps serving', async function () {
     const embedded = await startEmbeddedStore();
     try {
       const body = '--b\r\ncontent-type: application/json\r\n\r\nnot json\r\n--b--\r\n';
-      const res = await fetch(`${embedded.couch.url}/whisks/doc1`, { method: 'PUT', headers: { 'content-type': 'multipart/related; boundary=b' }, body });
+      const { origin, authorization } = embedded.couch;
+      const res = await fetch(`${origin}/whisks/doc1`, { method: 'PUT', headers: { authorization, 'content-type': 'multipart/related; boundary=b' }, body });
       expect(res.status).to.equal(415);
-      const stillUp = await fetch(`${embedded.couch.url}/whisks`);
+      const stillUp = await fetch(`${origin}/whisks`, { headers: { authorization } });
       expect(stillUp.status).to.equal(200);
     } finally {
       await embedded.cleanup();
@@ -98,5 +156,92 @@ describe('CouchStore', function () {
     await expectReject(store.putActivations([sampleActivation({ namespace: 'ns', name: 'a', start: 1 })]), ServiceUnavailableError);
     await expectReject(store.listActivations('ns', { skip: 0, limit: 1 }), ServiceUnavailableError);
     await expectReject(store.init(), ServiceUnavailableError);
+  });
+});
+
+describe('CouchStore: parameters and secrets encrypted at rest', function () {
+  this.timeout(30_000);
+  let embedded: EmbeddedStore;
+  /** The document as it is in the database: what a copy of the store holds. */
+  const raw = (db: string, id: string) => nano(embedded.couch.url).use(db).get(id) as Promise<Record<string, any>>;
+  const other = (sealer?: Sealer) => new CouchStore(embedded.couch.url, '', sealer);
+  before(async () => {
+    embedded = await startEmbeddedStore();
+  });
+  after(() => embedded?.cleanup());
+
+  it('action, package and trigger parameters are sealed in the documents (aes-256, OpenWhisk\'s marking) and read back in plain', async () => {
+    const ns = uniqueName('sealed');
+    const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
+    const params = [{ key: 'password', value: secret }, { key: 'nested', value: { token: secret, n: 1 } }, { key: 'n', value: 9876543210123 }];
+    const entities = [
+      await embedded.store.put('action', sampleAction({ namespace: ns, name: 'a', parameters: params })),
+      await embedded.store.put('package', samplePackage({ namespace: ns, name: 'p', parameters: params })),
+      await embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 't', parameters: params })),
+    ];
+    for (const e of entities) {
+      expect(e.parameters, 'what put returns').to.deep.equal(params);
+      expect(((await embedded.store.get(e.entityType, ns, e.name)) as { parameters?: unknown }).parameters).to.deep.equal(params);
+      const doc = await raw('whisks', `${ns}/${e.name}`);
+      expect(JSON.stringify(doc)).to.not.contain(secret).and.not.contain('9876543210123');
+      expect(doc.parameters.map((p: KeyValue) => [p.key, p.encryption])).to.deep.equal([['password', 'aes-256'], ['nested', 'aes-256'], ['n', 'aes-256']]);
+      // a random IV per value: the same value seals differently
+      expect(new Set(doc.parameters.map((p: KeyValue) => p.value)).size).to.equal(3);
+    }
+  });
+
+  it('server secrets are kept sealed; one an older version kept in plain text is replaced by a new one', async () => {
+    const name = uniqueName('jwt');
+    const value = await embedded.store.secret(name, () => randomBytes(32).toString('base64url'));
+    const doc = await raw('subjects', `swirl:secret:${name}`);
+    expect(doc).to.not.have.property('value');
+    expect(JSON.stringify(doc)).to.not.contain(value);
+    expect(await embedded.store.secret(name, () => 'not made again')).to.equal(value);
+
+    const legacy = uniqueName('legacy');
+    await other().secret(legacy, () => 'plain-and-exposed');
+    expect((await raw('subjects', `swirl:secret:${legacy}`)).value).to.equal('plain-and-exposed');
+    const replaced = await embedded.store.secret(legacy, () => 'a new one');
+    expect(replaced).to.equal('a new one');
+    expect(JSON.stringify(await raw('subjects', `swirl:secret:${legacy}`))).to.not.contain('plain-and-exposed').and.not.contain('a new one');
+    expect(await embedded.store.secret(legacy, () => 'not again')).to.equal('a new one');
+  });
+
+  it('another master key gets a clear error naming SWIRL_MASTER_KEY, not garbage', async () => {
+    const ns = uniqueName('wrongkey');
+    await embedded.store.put('action', sampleAction({ namespace: ns, name: 'a', parameters: [{ key: 'k', value: 'v' }] }));
+    const name = uniqueName('secret');
+    await embedded.store.secret(name, () => 'made');
+    const wrong = other(new Sealer(randomBytes(32)));
+    const e = await expectReject(wrong.get('action', ns, 'a'), UnsealError);
+    expect(e.message).to.equal(`The parameter 'k' of '${ns}/a' cannot be decrypted with the configured master key (SWIRL_MASTER_KEY): it was encrypted with another key, or altered.`);
+    expect((await expectReject(wrong.secret(name, () => 'x'), UnsealError)).message).to.match(new RegExp(`^The server secret '${name}' cannot be decrypted`));
+    // a store without a key (an invoker's) reads them as they are, sealed
+    const [p] = (await other().get('action', ns, 'a')).parameters;
+    expect(p).to.include({ key: 'k', encryption: 'aes-256' }).and.not.deep.include({ value: 'v' });
+  });
+
+  it('parameters stored before encryption are read as they are, and sealed when next written', async () => {
+    const ns = uniqueName('old');
+    const plain = await other().put('action', sampleAction({ namespace: ns, name: 'a', parameters: [{ key: 'k', value: 'old-plain' }] }));
+    expect(JSON.stringify(await raw('whisks', `${ns}/a`))).to.contain('old-plain');
+    const read = await embedded.store.get('action', ns, 'a');
+    expect(read.parameters).to.deep.equal([{ key: 'k', value: 'old-plain' }]);
+    await embedded.store.put('action', { ...read, version: '0.0.2' }, plain._rev);
+    expect(JSON.stringify(await raw('whisks', `${ns}/a`))).to.not.contain('old-plain');
+    expect((await embedded.store.get('action', ns, 'a')).parameters).to.deep.equal([{ key: 'k', value: 'old-plain' }]);
+  });
+
+  it('a sealed value sent back is taken for its own entity only: copied to another one it is a 400', async () => {
+    const ns = uniqueName('copy');
+    const shownA = embedded.store.sealedParameters(ns, 'a', [{ key: 'k', value: 'mine' }]);
+    expect(shownA[0]).to.include({ key: 'k', encryption: 'aes-256' });
+    expect(embedded.store.sealedParameters(ns, 'a', [{ key: 'k', value: 'mine' }]), 'shown the same every time').to.deep.equal(shownA);
+    expect(embedded.store.sealedParameters(ns, 'a', [{ key: 'k', value: 'yours' }])).to.not.deep.equal(shownA);
+    const a = await embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'a', parameters: shownA }));
+    expect(a.parameters).to.deep.equal([{ key: 'k', value: 'mine' }]);
+    await expectReject(embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'b', parameters: shownA })), BadRequestError, "The parameter 'k' is encrypted for another entity or with another key: send its value instead.");
+    const renamed = [{ ...shownA[0]!, key: 'other' }];
+    await expectReject(embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'c', parameters: renamed })), BadRequestError);
   });
 });

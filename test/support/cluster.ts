@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import Dockerode from 'dockerode';
 import { sleep } from './api.ts';
@@ -7,9 +8,13 @@ import { call } from './server.ts';
 
 /** Real cluster processes for the e2e tier: `controller/main.ts`, `invoker/main.ts` and the admin command. */
 
-/** The settings cluster tests share: a store, Redis and a bus, Docker containers, throttles out of the way. */
+/** The master key every controller of one test cluster shares. */
+const MASTER_KEY = randomBytes(32).toString('base64');
+
+/** The settings cluster tests share: a store (and its master key), Redis and a bus, Docker containers, throttles out of the way. */
 export const clusterEnv = (o: { couchdbUrl: string; redisUrl: string; bus: string; dataDir: string }): Record<string, string> => ({
   SWIRL_COUCHDB_URL: o.couchdbUrl,
+  SWIRL_MASTER_KEY: MASTER_KEY,
   SWIRL_REDIS_URL: o.redisUrl,
   SWIRL_BUS: o.bus,
   SWIRL_DATA_DIR: o.dataDir,

@@ -3,11 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../common/config.ts';
 import { type Infra, openInfra } from '../../common/infra.ts';
-import { authKey, type Identity } from '../../common/identity.ts';
+import type { Identity } from '../../common/identity.ts';
 import { silentLogger } from '../../common/logger.ts';
+import type { KeyValue } from '../../common/entities.ts';
+import { masterKey } from '../../common/master-key.ts';
+import { Sealer } from '../../common/sealing.ts';
+import { openIncomingParams } from '../../common/store/sealed-params.ts';
 import { type OpenedStore, openStore } from '../../common/store/open.ts';
 import { newCredentials } from '../../common/credentials.ts';
-import { ensureGuest } from '../../controller/bootstrap.ts';
+import { readGuestKey } from '../../common/guest-key.ts';
+import { prepareStore } from '../../controller/bootstrap.ts';
 import { type RunningController, startController } from '../../controller/server.ts';
 
 /** A controller on a fresh embedded store in a temporary directory, on a free loopback port. */
@@ -20,8 +25,10 @@ export interface TestServer {
   /** The bus, health and throttle stores the controller uses (memory unless `env` says otherwise). */
   infra: Infra;
   guest: Identity;
-  /** `uuid:key` of the guest */
+  /** `uuid:key` of the guest: as configured, as made on first start, or as kept in `<dataDir>/guest.key` */
   guestKey: string;
+  /** The plain parameters of an entity as the API shows it (sealed for its namespace and name); throws when they are not sealed so. */
+  reveal(e: { namespace: string; name: string; parameters: KeyValue[] }): KeyValue[];
   /** Create another user (namespace = name) and return its `uuid:key`. */
   createUser(name: string): Promise<string>;
   /** Stop the controller and the store, keeping the data directory. */
@@ -32,8 +39,11 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'swirl-test-'))): Promise<TestServer> {
   const config = loadConfig({ SWIRL_PORT: '0', SWIRL_HOST: '127.0.0.1', SWIRL_DATA_DIR: dataDir, SWIRL_LOG_LEVEL: 'silent', ...env });
-  const opened = await openStore(config);
-  const guest = await ensureGuest(opened.store, config);
+  const key = masterKey(config, { generate: true })!;
+  const opened = await openStore(config, key);
+  const guest = await prepareStore(opened.store, config, silentLogger);
+  const guestKey = config.guestKey ?? guest.issued ?? readGuestKey(dataDir);
+  if (!guestKey) throw new Error(`no guest key: not configured, not made now, not in ${dataDir}/guest.key`);
   const infra: Infra = await openInfra(config, silentLogger, 'test');
   let controller: RunningController | undefined = await startController(config, opened.store, infra, silentLogger);
   const stop = async () => {
@@ -50,12 +60,16 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
     dataDir,
     opened,
     infra,
-    guest,
-    guestKey: authKey(guest),
+    guest: guest.identity,
+    guestKey,
+    reveal(e) {
+      if (!e.parameters.every((p) => p.encryption === 'aes-256')) throw new Error(`parameters not sealed: ${JSON.stringify(e.parameters)}`);
+      return openIncomingParams(new Sealer(key), `${e.namespace}/${e.name}`, e.parameters);
+    },
     async createUser(name: string) {
-      const creds = newCredentials(name);
+      const { creds, auth } = newCredentials(name);
       await opened.store.putSubject({ subject: name, namespaces: [creds] });
-      return `${creds.uuid}:${creds.key}`;
+      return auth;
     },
     stop,
     async destroy() {

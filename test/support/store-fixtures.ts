@@ -6,7 +6,9 @@ import { expect } from 'chai';
 import { ActivationStatus, type ActivationRecord } from '../../common/activation.ts';
 import type { Action, KeyValue, Package, PackageBinding, Rule, Trigger } from '../../common/entities.ts';
 import type { Subject } from '../../common/identity.ts';
+import { hashKey } from '../../common/credentials.ts';
 import { defaultLimits } from '../../common/limits.ts';
+import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
 
@@ -25,11 +27,13 @@ export interface EmbeddedStore {
   cleanup(): Promise<void>;
 }
 
+/** The store seals parameters and secrets with a master key of its own (kept across restarts), as a controller's does. */
 export async function startEmbeddedStore(opts: { prefix?: string } = {}): Promise<EmbeddedStore> {
   const dataDir = mkdtempSync(join(tmpdir(), 'swirl-store-'));
+  const sealer = new Sealer(randomBytes(32));
   const open = async (): Promise<{ couch: EmbeddedCouch; store: CouchStore }> => {
     const couch = await EmbeddedCouch.start(dataDir);
-    const store = new CouchStore(couch.url, opts.prefix);
+    const store = new CouchStore(couch.url, opts.prefix, sealer);
     await store.init();
     return { couch, store };
   };
@@ -130,7 +134,7 @@ export function sampleSubject(o: { subject?: string; namespaces?: string[] } = {
   const namespaces = o.namespaces ?? [uniqueName('ns')];
   return {
     subject,
-    namespaces: namespaces.map((name) => ({ name, uuid: randomUUIDLike(), key: randomBytes(32).toString('hex') })),
+    namespaces: namespaces.map((name) => ({ name, uuid: randomUUIDLike(), keyHash: hashKey(randomBytes(32).toString('hex')) })),
   };
 }
 

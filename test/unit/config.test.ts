@@ -41,6 +41,25 @@ describe('config', () => {
     expect(msg).to.contain('"abc"');
   });
 
+  it('does not repeat a secret in its message', () => {
+    expect(() => loadConfig({ SWIRL_JWT_SECRET: 'too-short-secret' })).to.throw(ConfigError, /SWIRL_JWT_SECRET: .*\(got 16 characters\)/);
+    try {
+      loadConfig({ SWIRL_JWT_SECRET: 'too-short-secret', SWIRL_EMBEDDED_COUCHDB_PASSWORD: 'short-pw' });
+    } catch (e) {
+      expect((e as Error).message).to.not.contain('too-short-secret').and.not.contain('short-pw');
+    }
+  });
+
+  it('does not repeat the credentials of a URL in its message', () => {
+    expect(() => loadConfig({ SWIRL_REDIS_URL: 'http://:hunter2pw@redis:6379' })).to.throw(ConfigError, /SWIRL_REDIS_URL: .*\(got "http:\/\/\*\*\*@redis:6379"\)/);
+  });
+
+  it('an embedded store served beyond loopback needs a password (invokers are given it)', () => {
+    expect(() => loadConfig({ SWIRL_EMBEDDED_COUCHDB_HOST: '0.0.0.0' })).to.throw(ConfigError, /SWIRL_EMBEDDED_COUCHDB_PASSWORD: required when SWIRL_EMBEDDED_COUCHDB_HOST is not a loopback address/);
+    expect(loadConfig({ SWIRL_EMBEDDED_COUCHDB_HOST: '0.0.0.0', SWIRL_EMBEDDED_COUCHDB_PASSWORD: 'p'.repeat(16) }).embeddedCouchdbPassword).to.equal('p'.repeat(16));
+    expect(loadConfig({ SWIRL_EMBEDDED_COUCHDB_HOST: '127.0.0.1' }).embeddedCouchdbPassword).to.equal(undefined);
+  });
+
   it('rejects out-of-range ports', () => {
     expect(() => loadConfig({ SWIRL_PORT: '70000' })).to.throw(ConfigError, /SWIRL_PORT/);
   });
