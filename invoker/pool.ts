@@ -258,28 +258,26 @@ export class ContainerPool {
   private take(slot: Slot, start: StartKind, req: PlacementRequest): Promise<Lease> {
     const container = slot.container!;
     const lease = this.addLease(slot, { container, start, needsInit: start === 'prewarm', shared: false, running: true, slot });
-    if (slot.paused) {
-      slot.paused = false;
-      // resume only what a pause really froze: a pause that failed left the container running
-      slot.op = slot.op.then(async () => {
-        if (!slot.frozen) return;
-        await container.resume();
+    // not paused: start at once, or once a resume under way (another activation's) is done
+    if (!slot.paused) return slot.op.then(() => lease);
+    slot.paused = false;
+    let failed: Error | undefined;
+    // resume only what a pause really froze: a pause that failed left the container running
+    slot.op = slot.op
+      .then(async () => {
+        if (slot.frozen) await container.resume();
         slot.frozen = false;
-      });
-      let failed: Error | undefined;
-      slot.op = slot.op.catch((e: Error) => void (failed = e));
-      return slot.op.then(() => {
-        if (!failed) return lease;
-        // a container that cannot be resumed is replaced (anything else leased in it was waiting for this resume too)
-        this.opts.log.warn({ err: failed, container: container.id }, 'resume failed; replacing the container');
-        slot.active--;
-        slot.leases.delete(lease);
-        this.remove(slot);
-        return this.placeAgain(req);
-      });
-    }
-    // a resume still under way (another activation's): start once it is done
-    return slot.op.then(() => lease);
+      })
+      .catch((e: Error) => void (failed = e));
+    return slot.op.then(() => {
+      if (!failed) return lease;
+      // a container that cannot be resumed is replaced (what else is leased in it waited for this resume too)
+      this.opts.log.warn({ err: failed, container: container.id }, 'resume failed; replacing the container');
+      slot.active--;
+      slot.leases.delete(lease);
+      this.remove(slot);
+      return this.placeAgain(req);
+    });
   }
 
   private placeAgain(req: PlacementRequest): Promise<Lease> {

@@ -1,3 +1,4 @@
+import type { ActivationRecord } from '../../common/activation.ts';
 import { sleep } from './api.ts';
 import { call } from './server.ts';
 
@@ -14,3 +15,20 @@ export async function storedRecord<T = any>(activationUrl: string, auth: string)
     await sleep(25);
   }
 }
+
+/** A successful activation record of guest/hello, as an invoker would store it. */
+export const testRecord = (over: Partial<ActivationRecord> = {}): ActivationRecord => ({
+  activationId: 'a'.repeat(32),
+  namespace: 'guest',
+  name: 'hello',
+  subject: 'guest',
+  version: '0.0.1',
+  publish: false,
+  start: 1,
+  end: 2,
+  duration: 1,
+  annotations: [],
+  logs: [],
+  response: { status: 'success', statusCode: 0, success: true, result: { ok: true } },
+  ...over,
+});

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { testRecord } from '../support/records.ts';
 import type { ActivationRecord } from '../../common/activation.ts';
 import { MemoryBus } from '../../common/bus/memory.ts';
 import { ServiceUnavailableError } from '../../common/errors.ts';
@@ -34,20 +35,7 @@ const message = (over: Partial<ActivationMessage> = {}): ActivationMessage => ({
   ...over,
 });
 
-const record = (id: string): ActivationRecord => ({
-  activationId: id,
-  namespace: 'guest',
-  name: 'hello',
-  subject: 'guest',
-  version: '0.0.1',
-  publish: false,
-  start: 1,
-  end: 2,
-  duration: 1,
-  annotations: [],
-  logs: [],
-  response: { status: 'success', statusCode: 0, success: true, result: { ok: true } },
-});
+const record = (activationId: string): ActivationRecord => testRecord({ activationId });
 
 describe('load balancer (memory bus)', () => {
   let bus: MemoryBus;

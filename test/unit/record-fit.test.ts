@@ -1,22 +1,10 @@
 import { expect } from 'chai';
 import type { ActivationRecord } from '../../common/activation.ts';
 import { fitRecord, refusedReplacement } from '../../common/record-fit.ts';
+import { testRecord } from '../support/records.ts';
 
-const record = (over: Partial<ActivationRecord> = {}): ActivationRecord => ({
-  activationId: 'a'.repeat(32),
-  namespace: 'guest',
-  name: 'act',
-  subject: 'guest',
-  version: '0.0.1',
-  publish: false,
-  start: 1,
-  end: 2,
-  duration: 1,
-  annotations: [{ key: 'path', value: 'guest/act' }],
-  logs: ['2024-01-01T00:00:00.000Z stdout: hello'],
-  response: { status: 'success', statusCode: 0, success: true, result: { ok: true } },
-  ...over,
-});
+const record = (over: Partial<ActivationRecord> = {}): ActivationRecord =>
+  testRecord({ name: 'act', annotations: [{ key: 'path', value: 'guest/act' }], logs: ['2024-01-01T00:00:00.000Z stdout: hello'], ...over });
 const size = (r: ActivationRecord) => Buffer.byteLength(JSON.stringify(r));
 const bounds = { maxBytes: 64 * 1024, maxDepth: 20 };
 
