@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import type { ActivationRecord } from '../../common/activation.ts';
 import type { KeyValue } from '../../common/entities.ts';
+import type { Container, ContainerFactory } from '../../common/container.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { Invoker, type InvokerConfig } from '../../invoker/invoker.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
+import { sleep } from '../support/api.ts';
 import { factoryNames, makeFactory, testAction, testJob } from '../support/invoker-fixtures.ts';
 import { type EmbeddedStore, startEmbeddedStore } from '../support/store-fixtures.ts';
 
@@ -169,6 +171,37 @@ for (const name of factoryNames()) {
       const next = await inv.run(testJob(action));
       expect(ann(next, 'initTime'), 'the same warm container').to.equal(undefined);
       expect(logText(next), 'nothing left over from the flood').to.deep.equal(['stdout: clean']);
+    });
+
+    it('a pause that fails while activations arrive costs none of them: they all run in the container, which stays', async () => {
+      const real = await makeFactory(name);
+      let pauses = 0;
+      // the real container, but its pause fails (as a freezer can) after taking a while
+      const failingPause = (c: Container): Container => ({
+        id: c.id,
+        spec: c.spec,
+        address: c.address,
+        token: c.token,
+        exited: c.exited,
+        pause: async () => {
+          pauses++;
+          await sleep(150);
+          throw new Error('cannot freeze the cgroup');
+        },
+        resume: () => c.resume(),
+        destroy: () => c.destroy(),
+        logs: (limit, wait) => c.logs(limit, wait),
+      });
+      const factory: ContainerFactory = { name: real.name, apiHost: real.apiHost, init: () => real.init(), close: () => real.close(), create: async (spec) => failingPause(await real.create(spec)) };
+      invoker = await Invoker.start(config({ pauseGraceMs: 5 }), store.store, silentLogger, { factory });
+      const action = testAction('async function main(p) { await new Promise((r) => setTimeout(r, 200)); return { n: p.n, pid: process.pid } }', { name: 'many', limits: { concurrency: 40 } });
+      const first = await invoker.run(testJob(action, { n: 0 }));
+      await sleep(40); // idle past the grace: the pause is under way
+      expect(pauses).to.equal(1);
+      const recs = await Promise.all(Array.from({ length: 38 }, (_, i) => invoker!.run(testJob(action, { n: i + 1 }))));
+      for (const r of recs) expect(r.response.status, JSON.stringify(r.response)).to.equal('success');
+      expect(new Set([first, ...recs].map((r) => (r.response.result as { pid: number }).pid)).size, 'one container').to.equal(1);
+      expect(invoker.stats()).to.include({ containers: 1 });
     });
 
     it('runs concurrent activations of a nodejs action in one container up to its concurrency limit', async () => {
