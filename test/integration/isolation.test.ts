@@ -8,6 +8,7 @@ import { makeFactory, testAction, testJob } from '../support/invoker-fixtures.ts
 import { type OutsideHost, startOutsideHost } from '../support/netns.ts';
 import { sleep } from '../support/api.ts';
 import { PROBE, type Target } from '../support/probe.ts';
+import { storedRecord } from '../support/records.ts';
 import { call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -82,10 +83,12 @@ describe('tenant isolation on Docker: attacks from inside an action', function (
     for (const [target, outcome] of outcomes) expect(outcome, target).to.be.oneOf(['timeout', 'EHOSTUNREACH', 'ECONNREFUSED']);
 
     // the victim's action still runs its own code, with its own parameters, and its records are its own
-    expect((await call('POST', actionUrl('secret'), { auth: alice, body: {} })).body).to.deep.equal({ length: 12 });
-    const records = await call<Array<{ name: string }>>('GET', `${stack.api}/namespaces/_/activations?docs=true`, { auth: alice });
+    const again = await call('POST', `${stack.api}/namespaces/_/actions/secret?blocking=true`, { auth: alice, body: {} });
+    expect(again.body.response.result).to.deep.equal({ length: 12 });
+    await storedRecord(`${stack.api}/namespaces/_/activations/${again.body.activationId}`, alice);
+    const records = await call<Array<{ name: string; response: { success: boolean; result: unknown } }>>('GET', `${stack.api}/namespaces/_/activations?docs=true`, { auth: alice });
     expect(records.body.map((r) => r.name)).to.deep.equal(['secret', 'secret']);
-    for (const r of records.body as unknown as Array<{ response: { success: boolean; result: unknown } }>) expect(r.response).to.deep.include({ success: true, result: { length: 12 } });
+    for (const r of records.body) expect(r.response).to.deep.include({ success: true, result: { length: 12 } });
   });
 
   it("reaches the API and the outside network, and none of this host's other ports", async () => {
