@@ -1,4 +1,4 @@
-import { type Config, ConfigError, envName, loadConfig } from './config.ts';
+import { type Config, ConfigError, envName, isLoopback, loadConfig } from './config.ts';
 
 /**
  * Configuration for a cluster process (controller or invoker): like standalone's, but the
@@ -7,8 +7,6 @@ import { type Config, ConfigError, envName, loadConfig } from './config.ts';
  * run the embedded store itself), controllers the master key. Exits with status 2 and the
  * offending keys otherwise.
  */
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');
-
 export function loadClusterConfig(role: 'controller' | 'invoker', overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   try {
     const config = loadConfig(process.env, overrides);

@@ -133,7 +133,8 @@ export class ConfigError extends Error {}
 /** Keys whose values are secrets. */
 const SECRETS = new Set<string>(['guestKey', 'jwtSecret', 'opsToken', 'embeddedCouchdbPassword', 'masterKey']);
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+/** Whether a host name or address (an IPv6 one as a URL writes it too) is this machine's loopback. */
+export const isLoopback = (host: string): boolean => /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(host);
 
 export const envName = (key: string): string => 'SWIRL_' + key.replace(/([A-Z])/g, '_$1').toUpperCase();
 
@@ -168,7 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     c.bus === 'redis' && !c.redisUrl && `${envName('redisUrl')}: required when ${envName('bus')}=${c.bus}`,
     c.bus === 'kafka' && !c.kafkaBrokers && `${envName('kafkaBrokers')}: required when ${envName('bus')}=${c.bus}`,
     // a store served beyond this machine must have a password others can be given
-    !c.couchdbUrl && !LOOPBACK.test(c.embeddedCouchdbHost) && !c.embeddedCouchdbPassword && `${envName('embeddedCouchdbPassword')}: required when ${envName('embeddedCouchdbHost')} is not a loopback address`,
+    !c.couchdbUrl && !isLoopback(c.embeddedCouchdbHost) && !c.embeddedCouchdbPassword && `${envName('embeddedCouchdbPassword')}: required when ${envName('embeddedCouchdbHost')} is not a loopback address`,
   ].filter(Boolean) as string[];
   if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.join('\n  ')}`);
   return c;

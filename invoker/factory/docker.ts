@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
 import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { isLoopback } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
 import { LogCollector } from '../log-collector.ts';
@@ -61,7 +62,8 @@ export const cpuShares = (memoryMb: number, invokerMemoryMb: number): number => 
 /** The URL by which code in a container reaches `url` on the invoker's host. */
 export function reachFromContainer(url: string): string {
   const u = new URL(url);
-  if (['127.0.0.1', 'localhost', '0.0.0.0', '[::1]', '[::]'].includes(u.hostname) || u.hostname.startsWith('127.')) u.hostname = HOST_NAME;
+  // a loopback address, or every interface (a server's own URL may name it so)
+  if (isLoopback(u.hostname) || u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = HOST_NAME;
   return u.toString().replace(/\/$/, '');
 }
 
