@@ -45,8 +45,6 @@ export interface DockerFactoryOptions {
   firewall?: boolean;
   /** Whether actions reach networks beyond this host (default true). */
   outbound?: boolean;
-  /** An image with `chroot` to run the firewall through when this process is not root on the host itself. */
-  helperImage?: string;
   /** Memory of all action containers together (MB): an action's CPU share is its part of it, as in OpenWhisk. */
   invokerMemoryMb?: number;
   /** Size of each container's /tmp, a tmpfs (MB; also counted against the action's memory). */
@@ -112,7 +110,7 @@ export class DockerContainerFactory implements ContainerFactory {
       trusted: await ownBridges(this.docker, network.name),
       outbound: this.opts.outbound !== false,
     };
-    const shell = hostShell(this.docker, this.opts.helperImage ?? runtimeImage('nodejs:20'));
+    const shell = hostShell(this.docker, runtimeImage('nodejs:20'));
     try {
       await shell.run(firewallScript(plan));
     } catch (e) {

@@ -53,6 +53,8 @@ function helperShell(docker: Dockerode, image: string): HostShell {
         Entrypoint: ['chroot', '/host', '/bin/sh', '-c', script],
         Cmd: [],
         Labels: { 'swirl.role': 'firewall' },
+        // a terminal: its log is the script's output as it is, not Docker's multiplexed frames
+        Tty: true,
         HostConfig: { NetworkMode: 'host', CapDrop: ['ALL'], CapAdd: ['NET_ADMIN', 'NET_RAW', 'SYS_CHROOT'], Binds: ['/:/host'], LogConfig: { Type: 'json-file', Config: {} } },
       });
       try {
@@ -60,22 +62,11 @@ function helperShell(docker: Dockerode, image: string): HostShell {
         const { StatusCode } = (await container.wait()) as { StatusCode: number };
         if (StatusCode !== 0) {
           const logs = (await container.logs({ stdout: true, stderr: true })) as Buffer;
-          throw new Error(`the firewall helper exited with ${StatusCode}: ${demux(logs).trim()}`);
+          throw new Error(`the firewall helper exited with ${StatusCode}: ${logs.toString('utf8').trim()}`);
         }
       } finally {
         await container.remove({ force: true }).catch(() => undefined);
       }
     },
   };
-}
-
-/** Text of a non-TTY container's multiplexed log stream (8-byte frame headers). */
-function demux(buf: Buffer): string {
-  let out = '';
-  for (let i = 0; i + 8 <= buf.length; ) {
-    const size = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
-    i += 8 + size;
-  }
-  return out;
 }
