@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ActionFailure, describeError, InitFailure, type InitValue, isDictionary, Messages, type RunMessage } from './protocol.ts';
 import { endActivation, trackOutput } from './output.ts';
 import { PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { sameSecret } from '../../common/credentials.ts';
 
 /** What a kind's proxy does with the two requests; the server does the protocol around it. */
 export interface ActionRuntime {
@@ -39,16 +39,15 @@ export class ProxyServer {
   private state: State = 'empty';
   private queue: Promise<unknown> = Promise.resolve();
   readonly server: Server;
-  /** Digest of the container's secret (PROXY_TOKEN_ENV), taken out of the environment before any action code loads. */
-  private readonly token: Buffer | undefined;
+  /** The container's secret (PROXY_TOKEN_ENV), taken out of the environment before any action code loads. */
+  private readonly token: string | undefined;
 
   constructor(
     private readonly runtime: ActionRuntime,
     private readonly opts: ProxyOptions = {},
   ) {
-    const token = process.env[PROXY_TOKEN_ENV];
+    this.token = process.env[PROXY_TOKEN_ENV] || undefined;
     delete process.env[PROXY_TOKEN_ENV];
-    this.token = token ? digest(token) : undefined;
     trackOutput();
     this.server = createServer((req, res) => void this.handle(req, res));
     // the invoker keeps connections open across activations (a paused container cannot time them out anyway)
@@ -96,7 +95,7 @@ export class ProxyServer {
   private admits(authorization: string | undefined): boolean {
     if (!this.token) return true;
     const m = /^Bearer (\S+)$/.exec(authorization ?? '');
-    return m !== null && timingSafeEqual(digest(m[1]!), this.token);
+    return m !== null && sameSecret(m[1]!, this.token);
   }
 
   private async init(body: unknown): Promise<Reply> {
@@ -150,8 +149,6 @@ export class ProxyServer {
 }
 
 const SELF = fileURLToPath(import.meta.url);
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** An exception's stack as the action's author wants it: without the proxy's frames and Node's internals. */
 function actionStack(e: unknown): string {
