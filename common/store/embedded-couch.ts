@@ -7,7 +7,7 @@ import express from 'express';
 import expressPouchDB from 'express-pouchdb';
 import PouchDB from 'pouchdb-node';
 import { sameSecret } from '../credentials.ts';
-import { privateDir, writePrivateFile } from '../private-files.ts';
+import { writePrivateFile } from '../private-files.ts';
 
 type Listener = (...args: unknown[]) => void;
 /** The parts of a PouchDB constructor that stop() needs (pouchdb-node ships no types). */
@@ -68,7 +68,7 @@ export class EmbeddedCouch {
    * (only the marker tells it).
    */
   static async start(dataDir: string, port = 0, host = '127.0.0.1', password = randomBytes(24).toString('base64url')): Promise<EmbeddedCouch> {
-    privateDir(resolve(dataDir));
+    // (the server that runs it has made its data directory private, older files included: privateDir)
     const dir = resolve(dataDir, 'couchdb');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const Pouch = PouchDB.defaults({ prefix: dir + '/' });
