@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import nano from 'nano';
 import { keyDigest, newCredentials } from '../../common/credentials.ts';
+import { expectOk } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
 import { call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -18,11 +19,6 @@ describe(`secrets at rest (${factory} containers)`, function () {
   let s: TestStack;
   let alice: string;
   const url = (path: string) => `${s.api}/namespaces/_${path}`;
-  const ok = async (p: Promise<{ status: number; body: any }>) => {
-    const r = await p;
-    expect(r.status, JSON.stringify(r.body)).to.equal(200);
-    return r.body;
-  };
   /** Every document of every database, as a copy of the store holds them. */
   const dump = async (): Promise<string> => {
     const server = nano(s.opened.url);
@@ -47,10 +43,10 @@ describe(`secrets at rest (${factory} containers)`, function () {
 
   it('a copy of the store reveals no secret parameter, key or server secret; invocations still get the parameters in plain', async () => {
     const secret = `hunter2-${Date.now()}`;
-    await ok(call('PUT', url('/packages/vault'), { auth: alice, body: { parameters: [{ key: 'dbPassword', value: secret }] } }));
-    await ok(call('PUT', url('/actions/vault/use'), { auth: alice, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { got: p.dbPassword, token: p.apiToken.length } }' }, parameters: [{ key: 'apiToken', value: `${secret}-token` }] } }));
-    await ok(call('PUT', url('/triggers/tick'), { auth: alice, body: { parameters: [{ key: 'webhookSecret', value: `${secret}-hook` }] } }));
-    const result = await ok(call('POST', url('/actions/vault/use?blocking=true&result=true'), { auth: alice, body: {} }));
+    await expectOk(call('PUT', url('/packages/vault'), { auth: alice, body: { parameters: [{ key: 'dbPassword', value: secret }] } }));
+    await expectOk(call('PUT', url('/actions/vault/use'), { auth: alice, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { got: p.dbPassword, token: p.apiToken.length } }' }, parameters: [{ key: 'apiToken', value: `${secret}-token` }] } }));
+    await expectOk(call('PUT', url('/triggers/tick'), { auth: alice, body: { parameters: [{ key: 'webhookSecret', value: `${secret}-hook` }] } }));
+    const result = await expectOk(call('POST', url('/actions/vault/use?blocking=true&result=true'), { auth: alice, body: {} }));
     expect(result).to.deep.equal({ got: secret, token: `${secret}-token`.length });
 
     const copy = await dump();
@@ -69,23 +65,23 @@ describe(`secrets at rest (${factory} containers)`, function () {
 
   it('provide-api-key: the action gets a key of its own that acts as its namespace, until the key is replaced or the user deleted', async () => {
     const code = 'function main() { return { key: process.env.__OW_API_KEY || null } }';
-    await ok(call('PUT', url('/actions/keyed'), { auth: alice, body: { exec: { kind: 'nodejs:20', code }, annotations: [{ key: 'provide-api-key', value: true }] } }));
-    await ok(call('PUT', url('/actions/unkeyed'), { auth: alice, body: { exec: { kind: 'nodejs:20', code } } }));
-    expect((await ok(call('POST', url('/actions/unkeyed?blocking=true&result=true'), { auth: alice, body: {} }))).key).to.equal(null);
-    const { key } = await ok(call('POST', url('/actions/keyed?blocking=true&result=true'), { auth: alice, body: {} }));
+    await expectOk(call('PUT', url('/actions/keyed'), { auth: alice, body: { exec: { kind: 'nodejs:20', code }, annotations: [{ key: 'provide-api-key', value: true }] } }));
+    await expectOk(call('PUT', url('/actions/unkeyed'), { auth: alice, body: { exec: { kind: 'nodejs:20', code } } }));
+    expect((await expectOk(call('POST', url('/actions/unkeyed?blocking=true&result=true'), { auth: alice, body: {} }))).key).to.equal(null);
+    const { key } = await expectOk(call('POST', url('/actions/keyed?blocking=true&result=true'), { auth: alice, body: {} }));
     expect(key).to.match(/^[0-9a-f-]{36}:[0-9a-f]{64}$/).and.not.equal(alice);
     expect(key.split(':')[0], 'the namespace uuid').to.equal(alice.split(':')[0]);
     // it is what the openwhisk client in an action sends: Basic uuid:key
-    expect(await ok(call('GET', `${s.api}/namespaces`, { auth: key }))).to.deep.equal(['alice']);
+    expect(await expectOk(call('GET', `${s.api}/namespaces`, { auth: key }))).to.deep.equal(['alice']);
     expect((await call('GET', `${s.api}/namespaces`, { auth: `${key.slice(0, -1)}0` })).status).to.equal(401);
     // long-lived: the same key every time
-    expect((await ok(call('POST', url('/actions/keyed?blocking=true&result=true'), { auth: alice, body: {} }))).key).to.equal(key);
+    expect((await expectOk(call('POST', url('/actions/keyed?blocking=true&result=true'), { auth: alice, body: {} }))).key).to.equal(key);
 
     const fresh = await newKeyFor('alice');
     expect((await call('GET', `${s.api}/namespaces`, { auth: key })).status, 'a new key for the namespace ends it').to.equal(401);
-    const next = (await ok(call('POST', url('/actions/keyed?blocking=true&result=true'), { auth: fresh, body: {} }))).key;
+    const next = (await expectOk(call('POST', url('/actions/keyed?blocking=true&result=true'), { auth: fresh, body: {} }))).key;
     expect(next).to.not.equal(key);
-    expect(await ok(call('GET', `${s.api}/namespaces`, { auth: next }))).to.deep.equal(['alice']);
+    expect(await expectOk(call('GET', `${s.api}/namespaces`, { auth: next }))).to.deep.equal(['alice']);
     await s.opened.store.deleteSubject('alice');
     expect((await call('GET', `${s.api}/namespaces`, { auth: next })).status, 'deleting the user ends it').to.equal(401);
     alice = await s.createUser('alice');
@@ -93,13 +89,13 @@ describe(`secrets at rest (${factory} containers)`, function () {
 
   it('tokens die with their user: deleted and created again under the same name, the old token is 401; so after a new key', async () => {
     const bob = await s.createUser('bob');
-    const { token } = await ok(call('POST', `${s.api}/token`, { auth: bob }));
-    expect(await ok(call('GET', `${s.api}/namespaces`, { auth: `Bearer ${token}` }))).to.deep.equal(['bob']);
+    const { token } = await expectOk(call('POST', `${s.api}/token`, { auth: bob }));
+    expect(await expectOk(call('GET', `${s.api}/namespaces`, { auth: `Bearer ${token}` }))).to.deep.equal(['bob']);
     await s.opened.store.deleteSubject('bob');
     const again = await s.createUser('bob');
     expect((await call('GET', `${s.api}/namespaces`, { auth: `Bearer ${token}` })).status).to.equal(401);
-    const { token: second } = await ok(call('POST', `${s.api}/token`, { auth: again }));
-    expect(await ok(call('GET', `${s.api}/namespaces`, { auth: `Bearer ${second}` }))).to.deep.equal(['bob']);
+    const { token: second } = await expectOk(call('POST', `${s.api}/token`, { auth: again }));
+    expect(await expectOk(call('GET', `${s.api}/namespaces`, { auth: `Bearer ${second}` }))).to.deep.equal(['bob']);
     await newKeyFor('bob');
     expect((await call('GET', `${s.api}/namespaces`, { auth: `Bearer ${second}` })).status).to.equal(401);
   });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { expectError, sleep } from '../support/api.ts';
+import { expectError, expectOk, sleep } from '../support/api.ts';
 import { storedRecord } from '../support/records.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
 import { call } from '../support/server.ts';
@@ -22,13 +22,8 @@ describe(`sequences (${factory} containers)`, function () {
   let s: TestStack;
   let auth: string;
   const api = (path: string) => `${s.api}/namespaces/_${path}`;
-  const ok = async (p: Promise<{ status: number; body: any }>) => {
-    const r = await p;
-    expect(r.status, JSON.stringify(r.body)).to.equal(200);
-    return r.body;
-  };
   const action = (name: string, code: string, extra: object = {}) =>
-    ok(call('PUT', api(`/actions/${name}?overwrite=true`), { auth, body: { exec: { kind: 'nodejs:20', code }, ...extra } }));
+    expectOk(call('PUT', api(`/actions/${name}?overwrite=true`), { auth, body: { exec: { kind: 'nodejs:20', code }, ...extra } }));
   const sequence = (name: string, components: string[]) => call('PUT', api(`/actions/${name}?overwrite=true`), { auth, body: { exec: { kind: 'sequence', components } } });
   const invoke = (name: string, query = '', body: unknown = {}) => call('POST', api(`/actions/${name}${query}`), { auth, body });
   const record = (id: string): Promise<Rec> => storedRecord(api(`/activations/${id}`), auth);
@@ -38,10 +33,10 @@ describe(`sequences (${factory} containers)`, function () {
     s = await startTestStack(factory, { SWIRL_INVOKER_MEMORY_MB: '1024', SWIRL_LIMIT_CONCURRENT_INVOKES: '1', SWIRL_LIMIT_INVOKES_PER_MINUTE: '1000' });
     auth = s.guestKey;
     // a binding of the shared utils, and a package of our own whose parameter feeds its action
-    await ok(call('PUT', api('/packages/myutils'), { auth, body: { binding: { namespace: 'whisk.system', name: 'utils' } } }));
-    await ok(call('PUT', api('/packages/text'), { auth, body: { parameters: [{ key: 'n', value: 2 }] } }));
+    await expectOk(call('PUT', api('/packages/myutils'), { auth, body: { binding: { namespace: 'whisk.system', name: 'utils' } } }));
+    await expectOk(call('PUT', api('/packages/text'), { auth, body: { parameters: [{ key: 'n', value: 2 }] } }));
     await action('text/top', 'function main(p) { return { top: p.lines.slice(0, p.n), from: p.length } }');
-    await ok(sequence('words', ['/whisk.system/utils/split', 'myutils/sort', 'text/top']));
+    await expectOk(sequence('words', ['/whisk.system/utils/split', 'myutils/sort', 'text/top']));
   });
   after(() => s?.destroy());
 
@@ -91,7 +86,7 @@ describe(`sequences (${factory} containers)`, function () {
     await action('one', 'function main(p) { return { n: 1 } }');
     await action('bad', 'function main(p) { return { error: "no good after " + p.n } }');
     await action('never', 'function main(p) { return { n: 3 } }');
-    await ok(sequence('shorted', ['one', 'bad', 'never']));
+    await expectOk(sequence('shorted', ['one', 'bad', 'never']));
 
     const r = await invoke('shorted', '?blocking=true');
     expect(r.status).to.equal(502);
@@ -108,8 +103,8 @@ describe(`sequences (${factory} containers)`, function () {
   });
 
   it('a sequence in a sequence: the inner one is a component with cause and causedBy, topmost only on the outer', async () => {
-    await ok(sequence('inner', ['/whisk.system/utils/split', '/whisk.system/utils/sort']));
-    await ok(sequence('outer', ['inner', '/whisk.system/utils/head']));
+    await expectOk(sequence('inner', ['/whisk.system/utils/split', '/whisk.system/utils/sort']));
+    await expectOk(sequence('outer', ['inner', '/whisk.system/utils/head']));
     const r = await invoke('outer', '?blocking=true', { payload: 'q\np' });
     expect(r.status, JSON.stringify(r.body)).to.equal(200);
     expect(r.body.response.result).to.deep.equal({ lines: ['p'], num: 1 });
@@ -131,7 +126,7 @@ describe(`sequences (${factory} containers)`, function () {
 
   it('blocking past the wait: 202 with the activation id while the sequence goes on, and its record is written', async () => {
     await action('slow', 'async function main(p) { await new Promise(r => setTimeout(r, 1200)); return { slept: true } }');
-    await ok(sequence('slowseq', ['/whisk.system/utils/echo', 'slow']));
+    await expectOk(sequence('slowseq', ['/whisk.system/utils/echo', 'slow']));
     const t0 = Date.now();
     const r = await invoke('slowseq', '?blocking=true&timeout=300');
     expect(r.status).to.equal(202);
@@ -144,8 +139,8 @@ describe(`sequences (${factory} containers)`, function () {
 
   it('a component deleted after the sequence was made: 502 with "Sequence component does not exist."', async () => {
     await action('doomed', 'function main(p) { return p }');
-    await ok(sequence('orphaned', ['/whisk.system/utils/echo', 'doomed']));
-    await ok(call('DELETE', api('/actions/doomed'), { auth }));
+    await expectOk(sequence('orphaned', ['/whisk.system/utils/echo', 'doomed']));
+    await expectOk(call('DELETE', api('/actions/doomed'), { auth }));
     const r = await invoke('orphaned', '?blocking=true');
     expect(r.status).to.equal(502);
     expect(r.body.response).to.deep.equal({ status: 'application error', statusCode: 1, success: false, result: { error: 'Sequence component does not exist.' } });
@@ -160,7 +155,7 @@ describe(`sequences (${factory} containers)`, function () {
     const { _rev, ...subject } = (await s.opened.store.getSubject('counted'))!;
     await s.opened.store.putSubject({ ...subject, namespaces: subject.namespaces.map((n) => ({ ...n, limits: { invocationsPerMinute: 3 } })) }, _rev);
     const url = `${s.api}/namespaces/counted/actions/pair`;
-    await ok(call('PUT', url, { auth: counted, body: { exec: { kind: 'sequence', components: ['/whisk.system/utils/echo', '/whisk.system/utils/echo'] } } }));
+    await expectOk(call('PUT', url, { auth: counted, body: { exec: { kind: 'sequence', components: ['/whisk.system/utils/echo', '/whisk.system/utils/echo'] } } }));
     expect((await call('POST', `${url}?blocking=true`, { auth: counted, body: {} })).status).to.equal(200);
     expectError(await call('POST', `${url}?blocking=true`, { auth: counted, body: {} }), 429, 'Too many requests in the last minute (count: 4, allowed: 3).');
   });
@@ -170,7 +165,7 @@ describe(`sequences (${factory} containers)`, function () {
       expectError(await sequence('broken', ['/whisk.system/utils/echo', 'nothere']), 400, 'Sequence component does not exist.');
       expectError(await sequence('broken', ['text/nothere']), 400, 'Sequence component does not exist.');
       const alice = await s.createUser('alice');
-      await ok(call('PUT', `${s.api}/namespaces/alice/actions/secret`, { auth: alice, body: { exec: { kind: 'nodejs:20', code: 'function main() { return {} }' } } }));
+      await expectOk(call('PUT', `${s.api}/namespaces/alice/actions/secret`, { auth: alice, body: { exec: { kind: 'nodejs:20', code: 'function main() { return {} }' } } }));
       expectError(await sequence('stolen', ['/alice/secret']), 403);
       expect((await call('GET', api('/actions/broken'), { auth })).status).to.equal(404);
     });
@@ -180,20 +175,20 @@ describe(`sequences (${factory} containers)`, function () {
       expectError(await sequence('loop', ['loop']), 400, 'Sequence may not refer to itself.');
       expect((await call('GET', api('/actions/loop'), { auth })).body.exec.kind).to.equal('nodejs:20');
 
-      await ok(sequence('s1', ['one']));
-      await ok(sequence('s2', ['/whisk.system/utils/echo', 's1']));
+      await expectOk(sequence('s1', ['one']));
+      await expectOk(sequence('s2', ['/whisk.system/utils/echo', 's1']));
       expectError(await sequence('s1', ['s2']), 400, 'Sequence may not refer to itself.');
       // through a binding of our own package too
-      await ok(call('PUT', api('/packages/textalias'), { auth, body: { binding: { namespace: '_', name: 'text' } } }));
-      await ok(sequence('text/s3', ['s2']));
+      await expectOk(call('PUT', api('/packages/textalias'), { auth, body: { binding: { namespace: '_', name: 'text' } } }));
+      await expectOk(sequence('text/s3', ['s2']));
       expectError(await sequence('s1', ['textalias/s3']), 400, 'Sequence may not refer to itself.');
     });
 
     it('rejects more than 50 atomic actions, nested sequences counted', async () => {
       const echo = '/whisk.system/utils/echo';
       expectError(await sequence('long', Array(51).fill(echo)), 400, 'Too many actions in the sequence.');
-      await ok(sequence('half', Array(25).fill(echo)));
-      await ok(sequence('fifty', ['half', 'half']));
+      await expectOk(sequence('half', Array(25).fill(echo)));
+      await expectOk(sequence('fifty', ['half', 'half']));
       expectError(await sequence('toolong', ['half', 'half', echo]), 400, 'Too many actions in the sequence.');
       expectError(await sequence('toolong', ['fifty', echo]), 400, 'Too many actions in the sequence.');
     });

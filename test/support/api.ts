@@ -2,6 +2,13 @@ import { expect } from 'chai';
 import type { Reply } from './server.ts';
 import { expectConforms } from './swagger.ts';
 
+/** The body of a reply that must be a 200 (the body is in the message when it is not). */
+export async function expectOk<T = any>(reply: Promise<Reply<T>>): Promise<T> {
+  const r = await reply;
+  expect(r.status, JSON.stringify(r.body)).to.equal(200);
+  return r.body;
+}
+
 /** A transaction id the server generated: 32 hex characters. */
 export const GENERATED_TID = /^[0-9a-f]{32}$/;
 

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { type Ran, runTool } from './deploy.ts';
 
 /**
  * Another local user of the machine, unprivileged, to try what swirl's files and ports give
@@ -12,12 +13,6 @@ import { promisify } from 'node:util';
 export const STRANGER = 'swirl-stranger';
 
 const exec = promisify(execFile);
-
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Make sure the user exists; skips (or fails in CI) when this process cannot make one. */
 export async function ensureStranger(ctx: Mocha.Context): Promise<void> {
@@ -34,12 +29,7 @@ export async function ensureStranger(ctx: Mocha.Context): Promise<void> {
 }
 
 /** Run a command as the stranger (runuser, no shell); never throws for a non-zero exit. */
-export async function asStranger(cmd: string, args: string[]): Promise<Ran> {
-  return exec('runuser', ['-u', STRANGER, '--', cmd, ...args], { timeout: 30_000 }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
-  );
-}
+export const asStranger = (cmd: string, args: string[]): Promise<Ran> => runTool('runuser', ['-u', STRANGER, '--', cmd, ...args], { ms: 30_000 });
 
 /**
  * A directory the stranger may enter (0755), for a data directory inside it: mkdtemp's own
