@@ -39,11 +39,16 @@ export interface Reply<T = unknown> {
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 
-/** `host[:port]` or a URL → the URL the API lives under; like wsk, https unless said otherwise (http for loopback). */
+/**
+ * `host[:port]` or a URL → the URL the API lives under, in the API host's scheme: the one it
+ * names, else https as wsk has it (http for a loopback host swirl serves itself, except on
+ * port 443).
+ */
 export function apiBase(apihost: string): string {
   const trimmed = apihost.trim().replace(/\/+$/, '');
-  if (/^https?:\/\//i.test(trimmed)) return trimmed.replace(/\/api(\/v1)?$/, '');
-  return `${LOOPBACK.test(trimmed) ? 'http' : 'https'}://${trimmed}`;
+  const scheme = /^(https?):\/\//i.exec(trimmed);
+  if (scheme) return `${scheme[1]!.toLowerCase()}${trimmed.slice(scheme[1]!.length).replace(/\/api(\/v\d+)?$/, '')}`;
+  return `${LOOPBACK.test(trimmed) && !trimmed.endsWith(':443') ? 'http' : 'https'}://${trimmed}`;
 }
 
 /** The Authorization header for a key (`uuid:key`) or a token. */

@@ -156,7 +156,7 @@ describe('swirl CLI (bin/swirl.js against a live server)', function () {
         ok('action', 'create', 'seq', '--sequence', 'hello,app'),
       ]);
       expect(noKind.code).to.equal(2);
-      expect(noKind.stderr).to.equal('error: Cannot tell the kind of a zip artifact; use --kind (one of nodejs:20, python:3, stdio, blackbox, sequence).\n');
+      expect(noKind.stderr).to.equal('error: creating an action from a .zip artifact requires specifying the action kind explicitly: use --kind with one of nodejs:20, python:3, stdio.\n');
       const [py, box, tool, seq] = await Promise.all(['py', 'box', 'tool', 'seq'].map((n) => json('action', 'get', n)));
       expect(py.exec).to.deep.include({ kind: 'python:3', binary: true });
       expect(box.exec).to.deep.include({ kind: 'blackbox', image: 'example/echo:1' });
