@@ -11,8 +11,8 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /**
  * The `swirl` command as users run it: bin/swirl.js spawned against a live server, its
- * output and exit codes checked per command group. (Package refresh is checked against a
- * stub in test/unit/cli-stub.test.ts until the controller serves it.)
+ * output and exit codes checked per command group. (Package refresh's 200 reply, which
+ * OpenWhisk's API no longer gives, is checked against a stub in test/unit/cli-stub.test.ts.)
  */
 describe('swirl CLI (bin/swirl.js against a live server)', function () {
   this.timeout(30_000);
