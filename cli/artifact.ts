@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { type Zippable, zipSync } from 'fflate';
-import { knownKinds, resolveKind } from '../common/kinds.ts';
+import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
 import { SIZES } from '../common/limits.ts';
 import { UsageError } from './errors.ts';
 import { fqn, qualify } from './names.ts';
@@ -84,6 +84,9 @@ function readCode(path: string, forStdio: boolean): Code {
   return { code: Buffer.from(zipSync({ exec: [buf, { os: 3, attrs: 0o755 << 16 }] })).toString('base64'), binary: true };
 }
 
+/** The kinds an artifact can be run by: those with a runtime image (not blackbox, whose image is the action's, nor sequence). */
+const runtimeKinds = (): string[] => KINDS.filter((k) => k.image).map((k) => k.kind);
+
 function checkKind(kind: string): string {
   if (!resolveKind(kind)) throw new UsageError(`kind '${kind}' is not supported; supported kinds are ${knownKinds().join(', ')}.`);
   return kind;
@@ -124,8 +127,9 @@ export function buildExec(artifact: string | undefined, flags: ExecFlags, opts: 
   checkSize(code.code);
   const kind = flags.native ? 'stdio' : flags.kind ? checkKind(flags.kind) : code.inferredKind;
   if (!kind) {
-    const what = code.binary ? `a ${statSync(path).isDirectory() ? 'directory' : 'zip'} artifact` : `'${basename(path)}'`;
-    throw new UsageError(`Cannot tell the kind of ${what}; use --kind (one of ${knownKinds().join(', ')}).`);
+    const choose = `use --kind with one of ${runtimeKinds().join(', ')}`;
+    if (code.binary && !statSync(path).isDirectory()) throw new UsageError(`creating an action from a .zip artifact requires specifying the action kind explicitly: ${choose}.`);
+    throw new UsageError(`Cannot tell the kind of ${code.binary ? 'a directory artifact' : `'${basename(path)}'`}; ${choose}.`);
   }
   return { kind, code: code.code, ...main };
 }

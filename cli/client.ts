@@ -12,6 +12,10 @@ export interface ClientOptions {
   /** Receives the text of every request and response (`-v`). */
   verbose?: (text: string) => void;
   userAgent: string;
+  /** The API version in the path (`--apiversion`); v1 by default. */
+  apiVersion?: string;
+  /** A client certificate and its key (PEM), presented when the API host is https (`--cert`, `--key`). */
+  clientCert?: { cert: Buffer; key: Buffer };
 }
 
 export interface RequestOptions {
@@ -19,6 +23,8 @@ export interface RequestOptions {
   body?: unknown;
   /** What the call does, for error messages: `get action 'hello'` → `Unable to get action 'hello': …`. */
   what: string;
+  /** The error message's lead when wsk words it otherwise (default `Unable to <what>`). */
+  failure?: string;
   /** Error statuses the caller handles itself (e.g. 502 of a blocking invoke, which carries the activation). */
   accept?: number[];
 }
@@ -33,11 +39,16 @@ export interface Reply<T = unknown> {
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 
-/** `host[:port]` or a URL → the URL the API lives under; like wsk, https unless said otherwise (http for loopback). */
+/**
+ * `host[:port]` or a URL → the URL the API lives under, in the API host's scheme: the one it
+ * names, else https as wsk has it (http for a loopback host swirl serves itself, except on
+ * port 443).
+ */
 export function apiBase(apihost: string): string {
   const trimmed = apihost.trim().replace(/\/+$/, '');
-  if (/^https?:\/\//i.test(trimmed)) return trimmed.replace(/\/api(\/v1)?$/, '');
-  return `${LOOPBACK.test(trimmed) ? 'http' : 'https'}://${trimmed}`;
+  const scheme = /^(https?):\/\//i.exec(trimmed);
+  if (scheme) return `${scheme[1]!.toLowerCase()}${trimmed.slice(scheme[1]!.length).replace(/\/api(\/v\d+)?$/, '')}`;
+  return `${LOOPBACK.test(trimmed) && !trimmed.endsWith(':443') ? 'http' : 'https'}://${trimmed}`;
 }
 
 /** The Authorization header for a key (`uuid:key`) or a token. */
@@ -63,7 +74,7 @@ export class Client {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const q = qs.toString();
-    return `${this.base}/api/v1${path}${q ? `?${q}` : ''}`;
+    return `${this.base}/api/${encodeURIComponent(this.opts.apiVersion ?? 'v1')}${path}${q ? `?${q}` : ''}`;
   }
 
   async request<T = unknown>(method: string, path: string, opts: RequestOptions): Promise<Reply<T>> {
@@ -101,7 +112,7 @@ export class Client {
       const shown = typeof b === 'object' && b ? (typeof b.error === 'string' ? b.error : b.response?.result?.error) : undefined;
       const message = typeof shown === 'string' ? shown : `${reply.status} ${typeof b === 'string' && b ? b.slice(0, 200) : 'error'}`;
       const code = typeof b === 'object' && b && typeof b.code === 'string' ? b.code : txid;
-      throw new ApiError(reply.status, `Unable to ${opts.what}: ${message}`, code, body);
+      throw new ApiError(reply.status, `${opts.failure ?? `Unable to ${opts.what}`}: ${message}`, code, body);
     }
     return { status: reply.status, headers: reply.headers, body: body as T, txid };
   }
@@ -109,7 +120,8 @@ export class Client {
   private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((ok, fail) => {
-      const req = request(url, { method, headers, agent: false, ...(url.protocol === 'https:' && this.opts.insecure ? { rejectUnauthorized: false } : {}) }, (res) => {
+      const tls = url.protocol === 'https:' ? { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } : {};
+      const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import yoctoSpinner from 'yocto-spinner';
 import { Client } from './client.ts';
-import { CliError } from './errors.ts';
+import { CliError, UsageError } from './errors.ts';
 import { type GlobalOptions, readGlobals } from './globals.ts';
 import { interactive, type Io } from './io.ts';
 import { Output } from './output.ts';
@@ -47,13 +49,39 @@ export class Cli {
     if (!s.apihost.value) throw new CliError("The API host is not set. Set it with 'swirl property set --apihost HOST', the --apihost flag or __OW_API_HOST.");
     if (!s.auth.value) throw new CliError("The API key is not set. Set it with 'swirl property set --auth KEY', the --auth (-u) flag or __OW_API_KEY.");
     const g = this.globals(cmd);
+    const file = readPropsFile(this.propsFile);
+    const apiVersion = g.apiversion ?? file.get('APIVERSION');
+    const clientCert = this.clientCert(g.cert ?? file.get('CERT'), g.key ?? file.get('KEY'));
+    if (g.debug) this.debug(`settings: apihost ${s.apihost.value} (from ${s.apihost.source}), auth from ${s.auth.source}, namespace ${s.namespace}, API version ${apiVersion ?? 'v1'}, props file ${this.propsFile}${clientCert ? ', client certificate ' + (g.cert ?? file.get('CERT')) : ''}`);
     return new Client({
       apihost: s.apihost.value,
       auth: s.auth.value,
       insecure: !!g.insecure,
       userAgent: `swirl-cli/${VERSION}`,
-      ...(g.verbose ? { verbose: (text: string) => this.out.note(text) } : {}),
+      ...(apiVersion ? { apiVersion } : {}),
+      ...(clientCert ? { clientCert } : {}),
+      ...(g.verbose || g.debug ? { verbose: (text: string) => this.out.note(text) } : {}),
     });
+  }
+
+  /** `--cert` and `--key` (or CERT and KEY in the props file): both or neither, as wsk has them. */
+  private clientCert(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+    if (!cert && !key) return undefined;
+    if (!cert) throw new UsageError('The Cert file is not configured. Please configure the missing Cert file.');
+    if (!key) throw new UsageError('The Key file is not configured. Please configure the missing Key file.');
+    const read = (file: string) => {
+      try {
+        return readFileSync(resolve(this.io.cwd, file));
+      } catch (e) {
+        throw new CliError(`Unable to load the X509 key pair due to the following reason: ${(e as Error).message}`);
+      }
+    };
+    return { cert: read(cert), key: read(key) };
+  }
+
+  /** A `-d` line on stderr: what the CLI decided, never the key. */
+  debug(text: string): void {
+    this.out.note(`${this.out.ce.dim('[debug]')} ${text}`);
   }
 
   /** The namespace segment of API paths: the configured namespace, `_` (the caller's) by default. */

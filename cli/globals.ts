@@ -6,6 +6,10 @@ export interface GlobalOptions {
   auth?: string;
   insecure?: boolean;
   verbose?: boolean;
+  debug?: boolean;
+  apiversion?: string;
+  cert?: string;
+  key?: string;
   json?: boolean;
 }
 
@@ -18,6 +22,10 @@ export function makeGlobalOptions(): Option[] {
     new Option('-u, --auth <key>', 'authorization key uuid:key, or a token (overrides __OW_API_KEY and the props file)'),
     new Option('-i, --insecure', 'accept any TLS certificate'),
     new Option('-v, --verbose', 'print HTTP requests and responses on stderr, the key masked'),
+    new Option('-d, --debug', 'debug output on stderr: the settings in use and, as -v, every HTTP request and response (the key masked)'),
+    new Option('--apiversion <version>', 'whisk API version (default v1: the only one OpenWhisk and swirl serve)'),
+    new Option('--cert <file>', 'client certificate (PEM) for an https API host that asks for one; with --key'),
+    new Option('--key <file>', 'private key (PEM) of the client certificate; with --cert'),
     new Option('--json', 'print raw JSON'),
   ];
   for (const o of options) globalOptions.add(o);

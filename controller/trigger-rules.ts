@@ -55,6 +55,20 @@ export async function ruleView(store: EntityStore, rule: Stored<Rule>): Promise<
   return { ...(publicView(rule) as Rule), status: ruleStatus(await findTrigger(store, rule.trigger), rule) };
 }
 
+/**
+ * Rules as a listing shows them: each with the status its trigger records, as a GET shows it
+ * (the rule document's copy goes stale when the trigger is deleted). Each trigger is read once.
+ */
+export async function ruleListView<T extends Pick<Rule, 'namespace' | 'name'> & { trigger?: Rule['trigger']; status?: Rule['status'] }>(store: EntityStore, rules: T[]): Promise<T[]> {
+  const triggers = new Map<string, Promise<Trigger | undefined>>();
+  const triggerOf = (t: Rule['trigger']) => {
+    const key = `${t.path}/${t.name}`;
+    if (!triggers.has(key)) triggers.set(key, findTrigger(store, t));
+    return triggers.get(key)!;
+  };
+  return Promise.all(rules.map(async (r) => (r.trigger ? { ...r, status: ruleStatus(await triggerOf(r.trigger), r) } : r)));
+}
+
 /** Add (or replace) a rule's link on a trigger. */
 export const linkRule = (store: EntityStore, trigger: Rule['trigger'], key: string, link: ReducedRule) =>
   updateTriggerRules(store, trigger, (rules) => ({ ...rules, [key]: link }));

@@ -1,10 +1,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { Action, KeyValue } from '../../common/entities.ts';
 import { knownKinds, resolveKind } from '../../common/kinds.ts';
 import { type LimitName, LIMITS, defaultLimits, mergeLimits } from '../../common/limits.ts';
-import { buildExec, type ExecFlags } from '../artifact.ts';
+import { buildExec, type ExecFlags, type ExecInput } from '../artifact.ts';
+import { merge, web, type WebFlags, webSettings } from './action-web.ts';
 import type { Cli } from '../context.ts';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.ts';
 import { annotation } from '../../common/entities.ts';
@@ -13,39 +14,14 @@ import { keyValues, payload } from '../params.ts';
 import { createAndUpdate, deleteCommand, fetchEntity, listEntities, listTarget, printSummary, putEntity, showEntity } from './entity.ts';
 import { type AnnotationOptions, integer, type PagingOptions, type ParamOptions, withAnnotations, withPaging, withParams } from './options.ts';
 
-type Web = 'true' | 'false' | 'raw';
-
-interface PutFlags extends ExecFlags, ParamOptions, AnnotationOptions {
-  web?: Web;
+interface PutFlags extends ExecFlags, ParamOptions, AnnotationOptions, WebFlags {
   timeout?: number;
   memory?: number;
   logsize?: number;
   concurrency?: number;
+  copy?: boolean;
+  delAnnotation?: string[];
 }
-
-function web(value: string): Web {
-  const v = value.toLowerCase();
-  if (v === 'true' || v === 'yes') return 'true';
-  if (v === 'false' || v === 'no') return 'false';
-  if (v === 'raw') return 'raw';
-  throw new InvalidArgumentError('must be true, false or raw');
-}
-
-/** The annotations wsk sets for `--web`. */
-function webAnnotations(w: Web): KeyValue[] {
-  const on = w !== 'false';
-  return [
-    { key: 'web-export', value: on },
-    { key: 'raw-http', value: w === 'raw' },
-    { key: 'final', value: on },
-  ];
-}
-
-const merge = (...lists: (KeyValue[] | undefined)[]): KeyValue[] => {
-  const m = new Map<string, unknown>();
-  for (const l of lists) for (const kv of l ?? []) m.set(kv.key, kv.value);
-  return [...m].map(([key, value]) => ({ key, value }));
-};
 
 /** Requested limits, checked against the allowed ranges before anything is sent. */
 function limits(f: PutFlags): Partial<Record<LimitName, number>> | undefined {
@@ -61,17 +37,47 @@ function limits(f: PutFlags): Partial<Record<LimitName, number>> | undefined {
   return requested;
 }
 
+/** The action being updated, or undefined when there is none yet (an update creates it). */
+async function existingAction(cli: Cli, cmd: Command, name: string): Promise<Action | undefined> {
+  return fetchEntity<Action>(cli, cmd, 'actions', name, { code: 'false' }).catch((e: unknown) => (e instanceof ApiError && e.status === 404 ? undefined : Promise.reject(e)));
+}
+
+/**
+ * `--copy`: the source action's exec, limits, parameters and annotations (also from a
+ * package or binding), under what the command line gives. A parameter the server shows
+ * sealed belongs to the source alone (the server opens it for that action only), so it is
+ * left out, with a warning that names it.
+ */
+async function copied(cli: Cli, cmd: Command, source: string | undefined, f: PutFlags): Promise<{ exec: ExecInput; parameters: KeyValue[]; annotations: KeyValue[]; limits: Action['limits'] }> {
+  if (!source) throw new UsageError('--copy needs the action to copy: action create NAME SOURCE --copy.');
+  const flags = [f.kind && '--kind', f.docker && '--docker', f.native && '--native', f.sequence && '--sequence', f.main && '--main'].filter(Boolean);
+  if (flags.length) throw new UsageError(`Do not give ${flags.join(', ')} with --copy: the copy runs what the source action runs.`);
+  const a = await fetchEntity<Action>(cli, cmd, 'actions', source);
+  const { kind, code, image, main, binary, components } = a.exec as Action['exec'] & ExecInput & { binary?: boolean };
+  const exec = Object.fromEntries(Object.entries({ kind, code, image, main, binary, components }).filter(([, v]) => v !== undefined)) as unknown as ExecInput;
+  const sealed = a.parameters.filter((p) => (p as { encryption?: unknown }).encryption !== undefined);
+  if (sealed.length) cli.out.note(`warning: the parameters ${sealed.map((p) => `'${p.key}'`).join(', ')} of '${source}' are encrypted for that action alone and are not copied; give them with -p.`);
+  return { exec, parameters: a.parameters.filter((p) => !sealed.includes(p)), annotations: a.annotations.filter((x) => x.key !== 'exec'), limits: a.limits };
+}
+
 async function put(cli: Cli, cmd: Command, name: string, artifact: string | undefined, f: PutFlags, update: boolean): Promise<void> {
   const lim = limits(f);
-  const exec = buildExec(artifact, f, { cwd: cli.io.cwd, namespace: cli.namespace(cmd), update });
-  let annotations = keyValues(f.annotation, f.annotationFile, cli.io.cwd);
-  if (f.web) {
-    // an update replaces the annotations: keep the action's others, as wsk does
-    const existing = update ? (await fetchEntity<Action>(cli, cmd, 'actions', name, { code: 'false' })).annotations.filter((a) => a.key !== 'exec') : [];
-    annotations = merge(existing, annotations, webAnnotations(f.web));
-  }
-  const parameters = keyValues(f.param, f.paramFile, cli.io.cwd);
-  const body = { ...(exec ? { exec } : {}), ...(parameters ? { parameters } : {}), ...(annotations ? { annotations } : {}), ...(lim ? { limits: lim } : {}) };
+  const copy = f.copy ? await copied(cli, cmd, artifact, f) : undefined;
+  const exec = copy ? copy.exec : buildExec(artifact, f, { cwd: cli.io.cwd, namespace: cli.namespace(cmd), update });
+  const given = keyValues(f.annotation, f.annotationFile, cli.io.cwd);
+  const existing = update && (f.web || f.webSecure !== undefined) ? await existingAction(cli, cmd, name) : undefined;
+  const web = webSettings(f, copy ? merge(copy.annotations, given) : given, existing?.annotations);
+  const delAnnotations = [...(f.delAnnotation ?? []), ...(web.delAnnotations ?? [])];
+  const givenParams = keyValues(f.param, f.paramFile, cli.io.cwd);
+  const parameters = copy ? merge(copy.parameters, givenParams) : givenParams;
+  const allLimits = copy ? { ...copy.limits, ...lim } : lim;
+  const body = {
+    ...(exec ? { exec } : {}),
+    ...(parameters ? { parameters } : {}),
+    ...(web.annotations ? { annotations: web.annotations } : {}),
+    ...(allLimits ? { limits: allLimits } : {}),
+    ...(delAnnotations.length ? { delAnnotations } : {}),
+  };
   await putEntity(cli, cmd, 'actions', name, body, { update, spin: !!exec?.code });
 }
 
@@ -135,17 +141,20 @@ export function actionCommand(cli: Cli): Command {
   const action = new Command('action').description('work with actions');
   createAndUpdate(action, 'action', (c, update) => {
     c.argument('<name>', NAME)
-      .argument('[artifact]', 'source file, .zip archive, or a directory (zipped for you)')
+      .argument('[artifact]', 'source file, .zip archive, or a directory (zipped for you); with --copy, the action to copy')
       .option('--kind <kind>', `the runtime: ${knownKinds().join(', ')} (or nodejs:default, python:default); told from a .js/.py file`)
       .option('--main <function>', 'the function (or entry point) to call; default main')
       .option('--docker <image>', 'run a Docker image serving /init and /run (kind blackbox)')
       .option('--native', 'the artifact is an executable reading JSON on stdin (kind stdio)')
       .option('--sequence <actions>', 'make a sequence of the comma-separated actions')
       .option('--web <true|false|raw>', 'make it a web action (raw: the raw HTTP request)', web)
+      .option('--web-secure <secret>', 'secure the web action: true (a generated secret), false (no secret), or the secret itself; callers send it in X-Require-Whisk-Auth')
+      .option('--copy', 'treat ARTIFACT as the name of an existing action to copy (its code, limits, parameters and annotations)')
       .option('-t, --timeout <ms>', `time limit in milliseconds (${LIMITS.timeout.min}–${LIMITS.timeout.max}, default ${LIMITS.timeout.default})`, integer)
       .option('-m, --memory <MB>', `memory limit in MB (${LIMITS.memory.min}–${LIMITS.memory.max}, default ${LIMITS.memory.default})`, integer)
       .option('-l, --logsize <MB>', `log size limit in MB (${LIMITS.logs.min}–${LIMITS.logs.max}, default ${LIMITS.logs.default})`, integer)
       .option('-c, --concurrency <n>', `activations one container may run at once (${LIMITS.concurrency.min}–${LIMITS.concurrency.max}, default 1)`, integer);
+    if (update) c.option('--del-annotation <key>', 'delete this annotation from the action (repeatable)', (v: string, acc: string[] = []) => [...acc, v]);
     withAnnotations(withParams(c)).action((name: string, artifact: string | undefined, f: PutFlags, cmd: Command) => put(cli, cmd, name, artifact, f, update));
   });
 

@@ -56,9 +56,16 @@ function summaryLines(cli: Cli, kind: string, path: string, entity: Summarized, 
   cli.out.line(`${indent}   (${c.bold('parameters')}: ${summaryParams(entity)})`);
 }
 
-/** wsk's `--summary`: kind, full name and description, the parameters (bound ones starred); for a package also its actions and feeds. */
+/**
+ * wsk's `--summary`: kind, full name and description, the parameters (bound ones starred); for
+ * a package also its actions and feeds; for a rule its status.
+ */
 export function printSummary(cli: Cli, collection: Collection, entity: EntitySummary & { parameters?: KeyValue[]; actions?: Summarized[]; feeds?: Summarized[] }): void {
   const path = `${entity.namespace}/${entity.name}`;
+  if (collection === 'rules') {
+    cli.out.line(`${cli.out.c.bold('rule')} /${path}`);
+    return cli.out.line(`   (${cli.out.c.bold('status')}: ${entity.status})`);
+  }
   summaryLines(cli, KIND_OF[collection], path, entity);
   for (const a of entity.actions ?? []) summaryLines(cli, 'action', `${path}/${a.name}`, a, ' ');
   for (const f of entity.feeds ?? []) summaryLines(cli, 'feed', `${path}/${f.name}`, f, ' ');
@@ -129,15 +136,20 @@ export function createAndUpdate(group: Command, kind: string, build: (cmd: Comma
   }
 }
 
-/** `<group> get NAME [FIELD]`; returns the command for more options. */
-export function getCommand(cli: Cli, group: Command, collection: Collection, nameHelp: string): Command {
+/** `<group> get NAME [FIELD]` and `--summary`. */
+export function getCommand(cli: Cli, group: Command, collection: Exclude<Collection, 'actions'>, nameHelp: string): Command {
   const kind = KIND_OF[collection];
   return group
     .command('get')
     .description(`get a ${kind}`)
     .argument('<name>', nameHelp)
     .argument('[field]', `print only this field of the ${kind}`)
-    .action(async (name: string, field: string | undefined, _f: unknown, cmd: Command) => showEntity(cli, cmd, collection, name, await fetchEntity(cli, cmd, collection, name), field));
+    .option('-s, --summary', collection === 'rules' ? 'summarize the rule: its name and status' : `summarize the ${kind}; parameters with prefix "*" are bound`)
+    .action(async (name: string, field: string | undefined, f: { summary?: boolean }, cmd: Command) => {
+      const entity = await fetchEntity(cli, cmd, collection, name);
+      if (f.summary) return printSummary(cli, collection, entity);
+      showEntity(cli, cmd, collection, name, entity, field);
+    });
 }
 
 /** `<group> list [/NAMESPACE]` with paging. */

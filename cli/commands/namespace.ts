@@ -1,19 +1,26 @@
 import { Command } from 'commander';
+import type { EntitySummary } from '../../common/entities.ts';
 import type { Cli } from '../context.ts';
+import { ApiError } from '../errors.ts';
 import type { Collection } from '../names.ts';
 import { fetchList, namespaceArg, printList } from './entity.ts';
 import { type PagingOptions, withPaging } from './options.ts';
 
 const ORDER: Collection[] = ['packages', 'actions', 'triggers', 'rules'];
 
-/** `swirl list` and `swirl namespace get`: every kind of entity in a namespace. */
+/**
+ * `swirl list` and `swirl namespace get`: every kind of entity in a namespace. In another
+ * namespace only some collections are the caller's to see (its shared packages); those that
+ * answer 403 are left out rather than failing the whole listing.
+ */
 async function listAll(cli: Cli, cmd: Command, target: string | undefined, f: PagingOptions): Promise<void> {
   const ns = namespaceArg(target, cli.namespace(cmd));
   const paging = { limit: f.limit ?? 0, skip: f.skip, nameSort: f.nameSort };
-  const lists = await Promise.all(ORDER.map((c) => fetchList(cli, cmd, c, ns, paging)));
-  if (cli.json(cmd)) return cli.out.json(Object.fromEntries(ORDER.map((c, i) => [c, lists[i]])));
+  const visible = (c: Collection) => fetchList(cli, cmd, c, ns, paging).catch((e: unknown) => (e instanceof ApiError && e.status === 403 ? undefined : Promise.reject(e)));
+  const lists = (await Promise.all(ORDER.map(async (c) => [c, await visible(c)] as const))).filter((l): l is readonly [Collection, EntitySummary[]] => l[1] !== undefined);
+  if (cli.json(cmd)) return cli.out.json(Object.fromEntries(lists));
   cli.out.line(`Entities in namespace: ${cli.out.c.bold(ns === '_' ? 'default' : ns)}`);
-  ORDER.forEach((c, i) => printList(cli, c, lists[i]!));
+  for (const [c, list] of lists) printList(cli, c, list);
 }
 
 const listOptions = (cmd: Command): Command => withPaging(cmd.argument('[namespace]', '/NAMESPACE (default: yours)'));

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import type { Package } from '../../common/entities.ts';
 import type { Cli } from '../context.ts';
 import { collectionPath, qualify } from '../names.ts';
 import { keyValues } from '../params.ts';
-import { createAndUpdate, deleteCommand, fetchEntity, getCommand, listCommand, namespaceArg, printSummary, putEntity, showEntity } from './entity.ts';
+import { createAndUpdate, deleteCommand, getCommand, listCommand, namespaceArg, putEntity } from './entity.ts';
 import { type AnnotationOptions, type ParamOptions, type SharedOption, withAnnotations, withParams, withShared } from './options.ts';
 
 type PutFlags = ParamOptions & AnnotationOptions & SharedOption;
@@ -35,25 +34,21 @@ export function packageCommand(cli: Cli): Command {
     },
   );
 
-  getCommand(cli, pkg, 'packages', NAME)
-    .option('-s, --summary', 'summarize the package')
-    .action(async (name: string, field: string | undefined, f: { summary?: boolean }, cmd: Command) => {
-      const p = await fetchEntity<Package>(cli, cmd, 'packages', name);
-      if (f.summary) return printSummary(cli, 'packages', p);
-      showEntity(cli, cmd, 'packages', name, p, field);
-    });
+  getCommand(cli, pkg, 'packages', NAME);
 
   listCommand(cli, pkg, 'packages');
 
   deleteCommand(cli, pkg, 'packages', NAME, async (_name, f) => (f.force ? { force: 'true' } : undefined)).option('-f, --force', 'delete the actions in the package too');
 
+  // wsk's `package refresh` POSTs to `packages/refresh`, which OpenWhisk's API (and so swirl's)
+  // no longer serves: it answers 405, and the command reports that as wsk does
   pkg
     .command('refresh')
-    .description("refresh the namespace's package bindings")
+    .description("refresh the namespace's package bindings (wsk's command; OpenWhisk's API no longer serves it and answers 405)")
     .argument('[namespace]', '/NAMESPACE')
     .action(async (target: string | undefined, _f: unknown, cmd: Command) => {
       const ns = namespaceArg(target, cli.namespace(cmd));
-      const res = await cli.client(cmd).request<BindingUpdates>('POST', `${collectionPath('packages', ns)}/refresh`, { what: `refresh package bindings of namespace '${ns}'` });
+      const res = await cli.client(cmd).request<BindingUpdates>('POST', `${collectionPath('packages', ns)}/refresh`, { what: `refresh package bindings of namespace '${ns}'`, failure: `Package refresh for namespace '${ns}' failed` });
       if (cli.json(cmd)) return cli.out.json(res.body);
       cli.out.line(`'${ns}' refreshed successfully`);
       for (const [label, list] of [['created bindings:', res.body.added], ['updated bindings:', res.body.updated], ['deleted bindings:', res.body.deleted]] as const) {

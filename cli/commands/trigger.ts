@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { Trigger } from '../../common/entities.ts';
+import type { KeyValue, Trigger } from '../../common/entities.ts';
 import type { Cli } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { annotation } from '../../common/entities.ts';
@@ -12,39 +12,45 @@ type PutFlags = ParamOptions & AnnotationOptions & { feed?: string };
 
 /**
  * Tell a feed action about its trigger, as wsk does: invoke it (blocking) with
- * `lifecycleEvent`, `triggerName` and `authKey`, plus the trigger's parameters.
+ * `lifecycleEvent`, `triggerName` and `authKey`, plus the trigger's parameters. Prints
+ * `ok: invoked <feed> with id <id>`; a failure is `Unable to configure feed '<feed>': <why>`.
  */
 async function callFeed(cli: Cli, cmd: Command, feed: string, event: 'CREATE' | 'DELETE', trigger: string, params: Record<string, unknown> = {}): Promise<void> {
   const q = qualify(feed, cli.namespace(cmd));
   const body = { ...params, lifecycleEvent: event, triggerName: fqn(qualify(trigger, cli.namespace(cmd), 'triggers')), authKey: cli.settings(cmd).auth.value };
   const res = await cli.spin(`calling feed ${fqn(q)}`, () =>
-    cli.client(cmd).request<{ activationId?: string }>('POST', entityPath('actions', q), { query: { blocking: true, result: false }, body, what: `invoke feed action '${feed}'` }),
+    cli.client(cmd).request<{ activationId?: string }>('POST', entityPath('actions', q), { query: { blocking: true, result: false }, body, what: `invoke feed action '${feed}'`, failure: `Unable to configure feed '${fqn(q)}'` }),
   );
   if (!cli.json(cmd)) cli.out.ok(`invoked ${fqn(q)} with id ${res.body.activationId}`);
 }
 
-async function create(cli: Cli, cmd: Command, name: string, f: PutFlags, update: boolean): Promise<void> {
-  const annotations = keyValues(f.annotation, f.annotationFile, cli.io.cwd);
-  if (!f.feed || update) {
-    const parameters = keyValues(f.param, f.paramFile, cli.io.cwd);
-    await putEntity(cli, cmd, 'triggers', name, { ...(parameters ? { parameters } : {}), ...(annotations ? { annotations } : {}) }, { update });
-    return;
-  }
-  // a feed trigger keeps only the feed's name; the parameters go to the feed action
-  const feed = fqn(qualify(f.feed, cli.namespace(cmd)));
+/**
+ * wsk's order for a trigger with a feed: create the trigger, run the feed's CREATE, then say
+ * `ok: created trigger`. When the feed fails the trigger is deleted again and only the
+ * error is printed: nothing claims a trigger that no longer exists.
+ */
+async function createWithFeed(cli: Cli, cmd: Command, name: string, f: PutFlags, annotations: KeyValue[] | undefined): Promise<void> {
+  const feed = fqn(qualify(f.feed!, cli.namespace(cmd)));
   const body = { annotations: [...(annotations ?? []).filter((a) => a.key !== 'feed'), { key: 'feed', value: feed }] };
-  await putEntity(cli, cmd, 'triggers', name, body, { update: false });
+  const q = qualify(name, cli.namespace(cmd), 'triggers');
+  const client = cli.client(cmd);
+  const created = await client.request('PUT', entityPath('triggers', q), { query: { overwrite: false }, body, what: `create trigger '${name}'` });
   try {
-    await callFeed(cli, cmd, f.feed, 'CREATE', name, payload(f.param, f.paramFile, cli.io.cwd));
+    await callFeed(cli, cmd, f.feed!, 'CREATE', name, payload(f.param, f.paramFile, cli.io.cwd));
   } catch (e) {
     // undo, so that a trigger without its feed is not left behind
-    const q = qualify(name, cli.namespace(cmd), 'triggers');
-    await cli
-      .client(cmd)
-      .request('DELETE', entityPath('triggers', q), { what: `delete trigger '${name}'` })
-      .catch(() => undefined);
+    await client.request('DELETE', entityPath('triggers', q), { what: `delete trigger '${name}'` }).catch(() => undefined);
     throw e instanceof CliError ? new CliError(`Unable to create trigger '${name}': ${e.message}`, e.exitCode, e.txid) : e;
   }
+  if (cli.json(cmd)) cli.out.json(created.body);
+  else cli.out.ok(`created trigger ${name}`);
+}
+
+async function create(cli: Cli, cmd: Command, name: string, f: PutFlags, update: boolean): Promise<void> {
+  const annotations = keyValues(f.annotation, f.annotationFile, cli.io.cwd);
+  if (f.feed && !update) return createWithFeed(cli, cmd, name, f, annotations);
+  const parameters = keyValues(f.param, f.paramFile, cli.io.cwd);
+  await putEntity(cli, cmd, 'triggers', name, { ...(parameters ? { parameters } : {}), ...(annotations ? { annotations } : {}) }, { update });
 }
 
 async function fire(cli: Cli, cmd: Command, name: string, f: ParamOptions): Promise<void> {

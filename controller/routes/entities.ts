@@ -33,7 +33,7 @@ import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { type ResolvedPackage, Resolver, toObject } from '../resolver.ts';
 import { checkSequence } from '../sequence-check.ts';
-import { findTrigger, linkRule, ruleKey, ruleStatus, ruleView, unlinkRule } from '../trigger-rules.ts';
+import { findTrigger, linkRule, ruleKey, ruleListView, ruleStatus, ruleView, unlinkRule } from '../trigger-rules.ts';
 import { forbidden, namespaceParam, resolveNamespace } from './namespaces.ts';
 
 /** The entity a request addresses: `/namespaces/{ns}/{collection}/[{pkg}/]{name}`. */
@@ -121,7 +121,9 @@ async function list(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<v
   const { kind, collection, ...where } = foreign ?? scope(ctx);
   const page = paging(ctx, collection);
   if (!foreign && !where.pkg) {
-    ctx.body = flag(ctx, 'count') ? { [collection]: await store.count(kind, where) } : await store.list(kind, where, page);
+    if (flag(ctx, 'count')) ctx.body = { [collection]: await store.count(kind, where) };
+    else if (kind === 'rule') ctx.body = await ruleListView(store, await store.list(kind, where, page));
+    else ctx.body = await store.list(kind, where, page);
     return;
   }
   let found: EntitySummary[];

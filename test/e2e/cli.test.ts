@@ -11,8 +11,8 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /**
  * The `swirl` command as users run it: bin/swirl.js spawned against a live server, its
- * output and exit codes checked per command group. (Package refresh is checked against a
- * stub in test/unit/cli-stub.test.ts until the controller serves it.)
+ * output and exit codes checked per command group. (Package refresh's 200 reply, which
+ * OpenWhisk's API no longer gives, is checked against a stub in test/unit/cli-stub.test.ts.)
  */
 describe('swirl CLI (bin/swirl.js against a live server)', function () {
   this.timeout(30_000);
@@ -156,7 +156,7 @@ describe('swirl CLI (bin/swirl.js against a live server)', function () {
         ok('action', 'create', 'seq', '--sequence', 'hello,app'),
       ]);
       expect(noKind.code).to.equal(2);
-      expect(noKind.stderr).to.equal('error: Cannot tell the kind of a zip artifact; use --kind (one of nodejs:20, python:3, stdio, blackbox, sequence).\n');
+      expect(noKind.stderr).to.equal('error: creating an action from a .zip artifact requires specifying the action kind explicitly: use --kind with one of nodejs:20, python:3, stdio.\n');
       const [py, box, tool, seq] = await Promise.all(['py', 'box', 'tool', 'seq'].map((n) => json('action', 'get', n)));
       expect(py.exec).to.deep.include({ kind: 'python:3', binary: true });
       expect(box.exec).to.deep.include({ kind: 'blackbox', image: 'example/echo:1' });
@@ -274,7 +274,62 @@ describe('swirl CLI (bin/swirl.js against a live server)', function () {
       expect(get).to.equal(all);
       expect(Object.keys(asJson)).to.deep.equal(['packages', 'actions', 'triggers', 'rules']);
       expect(asJson.actions.map((a: { name: string }) => a.name)).to.include.members(['hello', 'app', 'seq']);
-      expect(other.code).to.equal(147);
+      // another namespace: only its shared packages are the caller's to see
+      expect(other).to.deep.include({ code: 0, stdout: 'Entities in namespace: someone-else\npackages\n', stderr: '' });
+    });
+  });
+
+  describe("wsk's behaviours (issue 15)", () => {
+    it('list /whisk.system lists its shared packages and leaves out the collections that answer 403', async () => {
+      const r = await run('list', '/whisk.system');
+      expect(r.code, r.stderr).to.equal(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines.filter((l) => !l.startsWith('/'))).to.deep.equal(['Entities in namespace: whisk.system', 'packages']);
+      expect(lines.map((l) => l.split(/\s+/)[0])).to.include.members(['/whisk.system/utils', '/whisk.system/alarms']);
+    });
+
+    it('rule list and rule get --summary: a rule whose trigger is gone is inactive', async () => {
+      await ok('trigger', 'create', 'doomed');
+      await ok('rule', 'create', 'orphan', 'doomed', 'hello');
+      expect(await ok('rule', 'get', 'orphan', '--summary')).to.equal('rule /guest/orphan\n   (status: active)\n');
+      await ok('trigger', 'delete', 'doomed');
+      const [list, summary] = await Promise.all([ok('rule', 'list'), ok('rule', 'get', 'orphan', '--summary')]);
+      expect(list).to.match(/^\/guest\/orphan +private inactive 0\.0\.1$/m);
+      expect(summary).to.equal('rule /guest/orphan\n   (status: inactive)\n');
+      await ok('rule', 'delete', 'orphan');
+    });
+
+    it("trigger create --feed: the feed's activation, then created; a failing feed leaves only its error and no trigger", async () => {
+      const failed = await run('trigger', 'create', 'wake', '--feed', '/whisk.system/alarms/alarm');
+      expect(failed.code).to.not.equal(0);
+      expect(failed.stdout).to.equal('');
+      expect(failed.stderr).to.match(/^error: Unable to create trigger 'wake': Unable to configure feed '\/whisk\.system\/alarms\/alarm': .+\(code [0-9a-f]{32}\)\n$/);
+      expect((await run('trigger', 'get', 'wake')).code).to.equal(148);
+      const created = await ok('trigger', 'create', 'wake', '--feed', '/whisk.system/alarms/alarm', '-p', 'cron', '0 0 1 1 *');
+      expect(created).to.match(/^ok: invoked \/whisk\.system\/alarms\/alarm with id [0-9a-f]{32}\nok: created trigger wake\n$/);
+      expect(await ok('trigger', 'get', 'wake', '--summary')).to.equal('trigger /guest/wake\n   (parameters: none defined)\n');
+      await ok('trigger', 'delete', 'wake');
+    });
+
+    it('action create --copy, --web-secure and update --del-annotation on the live server', async () => {
+      await ok('action', 'create', 'original', 'hello.js', '-a', 'description', 'greets', '-a', 'owner', 'ann', '-t', '4000');
+      const copy = await run('action', 'create', 'copy', 'original', '--copy', '--web', 'true', '--web-secure', 'pass-phrase');
+      expect(copy).to.deep.include({ code: 0, stdout: 'ok: created action copy\n', stderr: '' });
+      const [a, b] = await Promise.all([json('action', 'get', 'original'), json('action', 'get', 'copy')]);
+      expect(b.exec.code).to.equal(a.exec.code);
+      expect(b.limits.timeout).to.equal(4000);
+      expect(b.annotations).to.deep.include.members([{ key: 'description', value: 'greets' }, { key: 'owner', value: 'ann' }, { key: 'web-export', value: true }, { key: 'require-whisk-auth', value: 'pass-phrase' }]);
+      await ok('action', 'update', 'copy', '--web-secure', 'false', '--del-annotation', 'owner');
+      const keys = (await json('action', 'get', 'copy')).annotations.map((x: { key: string }) => x.key);
+      expect(keys).to.include.members(['description', 'web-export']).and.not.include('require-whisk-auth').and.not.include('owner');
+      await Promise.all([ok('action', 'delete', 'copy'), ok('action', 'delete', 'original')]);
+    });
+
+    it("package refresh: OpenWhisk's API no longer serves it; the CLI reports the server's answer as wsk does", async () => {
+      const r = await run('package', 'refresh');
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(API_ERROR("Package refresh for namespace '_' failed: The method is not allowed for this resource."));
+      expect(r.code).to.equal(405 % 256);
     });
   });
 

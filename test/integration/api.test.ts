@@ -520,11 +520,16 @@ describe('API: rules', function () {
     const orphan = await call('GET', entityUrl(s, 'rules', 'orphan'), { auth: key });
     expectOk(orphan);
     expect(orphan.body).to.deep.include({ status: 'inactive', trigger: { path: 'guest', name: 'to' } });
+    // the listing says what a GET says: a rule whose trigger is gone is not active there either
+    const listedStatus = async () => (await call('GET', listUrl(s, 'rules'), { auth: key })).body.find((r: { name: string }) => r.name === 'orphan')?.status;
+    expect(await listedStatus()).to.equal('inactive');
     // a trigger made again under the name does not know the rule until it is enabled again
     expectOk(await call('PUT', entityUrl(s, 'triggers', 'to'), { auth: key, body: {} }));
     expect((await call('GET', entityUrl(s, 'rules', 'orphan'), { auth: key })).body.status).to.equal('inactive');
+    expect(await listedStatus()).to.equal('inactive');
     expectOk(await call('POST', entityUrl(s, 'rules', 'orphan'), { auth: key, body: { status: 'active' } }));
     expect(await rulesOf('to')).to.deep.equal({ 'guest/orphan': { action: { path: 'guest', name: 'a' }, status: 'active' } });
+    expect(await listedStatus()).to.equal('active');
   });
 });
 

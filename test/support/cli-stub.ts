@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { TlsOptions, TLSSocket } from 'node:tls';
+import { createServer as createHttpsServer } from 'node:https';
 
 /** One request the stub received. */
 export interface Seen {
@@ -7,6 +9,8 @@ export interface Seen {
   query: Record<string, string>;
   body: any;
   authorization?: string;
+  /** The subject CN of the client certificate the caller presented (an https stub that asks for one). */
+  clientCert?: string;
 }
 
 export interface StubReply {
@@ -29,13 +33,15 @@ export class ApiStub {
   private server?: Server;
   url = '';
 
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req).then(({ status, body, raw }) => {
+  /** Listen on 127.0.0.1: plain http, or https with `tls` (which may ask for a client certificate). */
+  async start(tls?: Pick<TlsOptions, 'cert' | 'key' | 'ca' | 'requestCert' | 'rejectUnauthorized'>): Promise<this> {
+    const listener: RequestListener = (req, res) => void this.handle(req).then(({ status, body, raw }) => {
       res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'f'.repeat(32) });
       res.end(raw ?? (body === undefined ? '' : JSON.stringify(body)));
-    }));
+    });
+    this.server = tls ? createHttpsServer(tls, listener) : createServer(listener);
     await new Promise<void>((ok) => this.server!.listen(0, '127.0.0.1', ok));
-    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
     return this;
   }
 
@@ -54,7 +60,15 @@ export class ApiStub {
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString();
     const url = new URL(req.url!, 'http://stub');
-    const seen: Seen = { method: req.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), body: text ? JSON.parse(text) : undefined, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    const peer = 'getPeerCertificate' in req.socket ? (req.socket as TLSSocket).getPeerCertificate() : undefined;
+    const seen: Seen = {
+      method: req.method!,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body: text ? JSON.parse(text) : undefined,
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      ...(peer?.subject ? { clientCert: String(peer.subject.CN) } : {}),
+    };
     this.seen.push(seen);
     const route = this.routes.get(`${seen.method} ${seen.path}`);
     const reply = typeof route === 'function' ? route(seen) : route;

@@ -116,12 +116,12 @@ describe('swirl CLI against a stub API (routes the controller does not serve yet
       expect(idle).to.deep.include({ code: 0, stdout: 'trigger /_/idle did not fire as it is not associated with an active rule\n' });
     });
 
-    it('create --feed: creates the trigger with a feed annotation, then calls the feed with CREATE', async () => {
+    it('create --feed: creates the trigger with a feed annotation, calls the feed with CREATE, then says created (wsk\'s order)', async () => {
       stub.on(`PUT ${A}/triggers/every`, (req) => ({ status: 200, body: { namespace: 'guest', name: 'every', ...req.body } }));
       stub.on(`POST ${A}/actions/alarms/alarm`, { status: 200, body: { activationId: ID } });
       const r = await run('trigger', 'create', 'every', '--feed', 'alarms/alarm', '-p', 'cron', '* * * * *');
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stdout).to.equal(`ok: created trigger every\nok: invoked /_/alarms/alarm with id ${ID}\n`);
+      expect(r.stdout).to.equal(`ok: invoked /_/alarms/alarm with id ${ID}\nok: created trigger every\n`);
       const [put, feed] = stub.seen;
       expect(put!.query).to.deep.equal({ overwrite: 'false' });
       expect(put!.body).to.deep.equal({ annotations: [{ key: 'feed', value: '/_/alarms/alarm' }] });
@@ -129,13 +129,14 @@ describe('swirl CLI against a stub API (routes the controller does not serve yet
       expect(feed!.body).to.deep.equal({ cron: '* * * * *', lifecycleEvent: 'CREATE', triggerName: '/_/every', authKey: KEY });
     });
 
-    it('create --feed: when the feed fails, the trigger is deleted again and the error names the trigger', async () => {
+    it('create --feed: when the feed fails, the trigger is deleted again and only the error is printed (no ok: created)', async () => {
       stub.on(`PUT ${A}/triggers/every`, { status: 200, body: {} });
       stub.on(`POST ${A}/actions/feed`, { status: 502, body: { error: 'feed refused', code: 'c'.repeat(32) } });
       stub.on(`DELETE ${A}/triggers/every`, { status: 200, body: {} });
       const r = await run('trigger', 'create', 'every', '--feed', 'feed');
       expect(r.code).to.equal(246);
-      expect(r.stderr).to.equal(`error: Unable to create trigger 'every': Unable to invoke feed action 'feed': feed refused (code ${'c'.repeat(32)})\n`);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.equal(`error: Unable to create trigger 'every': Unable to configure feed '/_/feed': feed refused (code ${'c'.repeat(32)})\n`);
       expect(stub.seen.map((s) => `${s.method} ${s.path}`)).to.deep.equal([`PUT ${A}/triggers/every`, `POST ${A}/actions/feed`, `DELETE ${A}/triggers/every`]);
     });
 
@@ -172,6 +173,12 @@ describe('swirl CLI against a stub API (routes the controller does not serve yet
       stub.on(`POST ${A}/packages/refresh`, { status: 200, body: { added: ['/guest/new'], updated: [], deleted: ['/guest/old'] } });
       const r = await run('package', 'refresh');
       expect(r.stdout).to.equal("'_' refreshed successfully\ncreated bindings:\n/guest/new\nupdated bindings:\ndeleted bindings:\n/guest/old\n");
+    });
+
+    it("OpenWhisk's API no longer serves it: its 405 is reported in wsk's words", async () => {
+      stub.on(`POST ${A}/packages/refresh`, { status: 405, body: { error: 'Method not allowed.', code: TXID } });
+      const r = await run('package', 'refresh');
+      expect(r).to.deep.include({ code: 405 % 256, stdout: '', stderr: `error: Package refresh for namespace '_' failed: Method not allowed. (code ${TXID})\n` });
     });
   });
 

@@ -102,7 +102,8 @@ describe('swirl CLI parts', () => {
       const dir = tmp();
       const zip = zipSync({ 'index.js': new TextEncoder().encode('exports.main = () => ({})') });
       writeFileSync(join(dir, 'a.zip'), zip);
-      expect(() => buildExec('a.zip', {}, opts(dir))).to.throw(/Cannot tell the kind of a zip artifact/);
+      // wsk's words, and only the kinds a zip can run on (not blackbox or sequence)
+      expect(() => buildExec('a.zip', {}, opts(dir))).to.throw(UsageError, /^creating an action from a \.zip artifact requires specifying the action kind explicitly: use --kind with one of nodejs:20, python:3, stdio\.$/);
       const exec = buildExec('a.zip', { kind: 'nodejs:20' }, opts(dir))!;
       expect(exec.kind).to.equal('nodejs:20');
       expect(Buffer.from(exec.code!, 'base64').equals(Buffer.from(zip))).to.equal(true);
@@ -160,6 +161,10 @@ describe('swirl CLI parts', () => {
       expect(apiBase('whisk.example.com')).to.equal('https://whisk.example.com');
       expect(apiBase('localhost:3233')).to.equal('http://localhost:3233');
       expect(apiBase('127.0.0.1:3233')).to.equal('http://127.0.0.1:3233');
+      // the scheme the API host names is kept (as the URLs `action get --url` prints); loopback on 443 is https
+      expect(apiBase('HTTPS://localhost:3233')).to.equal('https://localhost:3233');
+      expect(apiBase('localhost:443')).to.equal('https://localhost:443');
+      expect(apiBase('http://whisk.example.com:8080/api')).to.equal('http://whisk.example.com:8080');
     });
 
     it('a key is sent as Basic, a token as Bearer', () => {
@@ -274,8 +279,12 @@ describe('swirl CLI parts', () => {
       expect(await completeBash('swirl ac')).to.deep.equal(['action', 'activation']);
       expect(await completeBash('swirl action cr')).to.deep.equal(['create']);
       expect(await completeBash('swirl -v rule ')).to.include.members(['create', 'enable', 'disable', 'status']);
-      expect(await completeBash('swirl action create hello --k')).to.deep.equal(['--kind']);
-      expect(await completeBash('swirl action invoke x --')).to.include.members(['--blocking', '--result', '--param', '--apihost', '--json']);
+      expect(await completeBash('swirl action create hello --k')).to.deep.equal(['--kind', '--key']);
+      expect(await completeBash('swirl action invoke x --')).to.include.members(['--blocking', '--result', '--param', '--apihost', '--json', '--debug', '--apiversion', '--cert', '--key']);
+      // wsk's flags the CLI gained: each command offers its own
+      expect(await completeBash('swirl action create x --')).to.include.members(['--copy', '--web-secure']).and.not.include('--del-annotation');
+      expect(await completeBash('swirl action update x --d')).to.include.members(['--del-annotation', '--docker', '--debug']);
+      for (const group of ['trigger', 'rule', 'package']) expect(await completeBash(`swirl ${group} get x --s`)).to.deep.equal(['--summary']);
     });
 
     it('zsh: the script completes the same tree (zsh required in CI)', async function () {
