@@ -10,7 +10,7 @@ import { LogCollector } from '../log-collector.ts';
 import { freePort, waitForPort } from './ports.ts';
 
 /** How to start a kind's runtime proxy as a local process (listening on env PORT/HOST). */
-export type ProxyLauncher = (kind: string) => Promise<{ command: string; args: string[] }>;
+export type ProxyLauncher = (kind: string) => Promise<{ command: string; args: string[]; env?: Record<string, string> }>;
 
 export interface ProcessFactoryOptions {
   invokerId: string;
@@ -55,7 +55,7 @@ export class ProcessContainerFactory implements ContainerFactory {
     if (spec.kind === 'blackbox') {
       throw new ImageUnavailableError(spec.image, 'Docker images need a Docker daemon, and this invoker runs actions as local processes.');
     }
-    const { command, args } = await this.opts.launcher(spec.kind);
+    const { command, args, env } = await this.opts.launcher(spec.kind);
     const port = await freePort();
     // any local process can connect to a loopback port: the proxy answers only with this secret
     const token = randomBytes(24).toString('base64url');
@@ -70,6 +70,7 @@ export class ProcessContainerFactory implements ContainerFactory {
         HOME: cwd,
         TMPDIR: cwd,
         NODE_OPTIONS: `--max-old-space-size=${spec.memoryMb}`,
+        ...env,
         ...spec.env,
         PORT: String(port),
         HOST: '127.0.0.1',
