@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV, sentinelledLogs } from '../../common/container.ts';
 import { isLoopback } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
@@ -216,7 +216,7 @@ class DockerContainer implements Container {
   readonly id: string;
   readonly exited: Promise<void>;
   address = '';
-  private readonly collector = new LogCollector();
+  private readonly collector: LogCollector;
   private markExited!: () => void;
   private removal: Promise<void> | undefined;
 
@@ -227,6 +227,7 @@ class DockerContainer implements Container {
     private readonly onGone: () => void,
   ) {
     this.id = handle.id.slice(0, 12);
+    this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
     this.exited = new Promise((ok) => (this.markExited = ok));
   }
 

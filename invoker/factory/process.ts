@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV, sentinelledLogs } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { LogCollector } from '../log-collector.ts';
 import { freePort, waitForPort } from './ports.ts';
@@ -102,7 +102,7 @@ export class ProcessContainerFactory implements ContainerFactory {
 class ProcessContainer implements Container {
   readonly id: string;
   readonly exited: Promise<void>;
-  private readonly collector = new LogCollector();
+  private readonly collector: LogCollector;
   private destroyed = false;
   private early = '';
 
@@ -115,6 +115,7 @@ class ProcessContainer implements Container {
     private readonly onGone: () => void,
   ) {
     this.id = `proc-${child.pid}`;
+    this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
     for (const stream of ['stdout', 'stderr'] as const) {
       const decoder = new StringDecoder('utf8');
       child[stream]!.on('data', (d: Buffer) => {
