@@ -9,7 +9,7 @@ import { checkKind } from './kinds.ts';
 import { RUNTIMES_DIR } from './paths.ts';
 
 export { RUNTIME_KINDS, RUNTIME_PORT, runtimeImage } from './kinds.ts';
-export { ensureImages, type EnsureImagesOptions, requireImages } from './images/ensure.ts';
+export { ensureImages, type EnsureImagesOptions, requireImages, tryPull } from './images/ensure.ts';
 
 /** Debian's python3 when there is one (what the runtime image runs), else the first python3 on PATH. */
 function python3(): string {

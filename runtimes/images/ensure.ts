@@ -106,7 +106,7 @@ function runtimeRecipe(kind: string): ImageRecipe {
 }
 
 /** Pull an image; false when it cannot be had (no registry, no network, unknown image). */
-async function tryPull(docker: Dockerode, image: string, log: (l: string) => void): Promise<boolean> {
+export async function tryPull(docker: Dockerode, image: string, log: (l: string) => void): Promise<boolean> {
   try {
     const stream = (await docker.pull(image)) as NodeJS.ReadableStream;
     await followJson(stream, (evt) => {
