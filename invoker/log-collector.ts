@@ -25,7 +25,7 @@ interface Partial {
 const emptyPartial = (): Partial => ({ chunks: [], kept: 0, seen: 0, dropped: false });
 
 /** Unmarked output is taken once none came for this long (ms). */
-const QUIET_MS = 25;
+const QUIET_MS = 50;
 
 /** What a line costs the buffer besides its text: an empty line is not free. */
 const LINE_OVERHEAD = 64;
