@@ -82,3 +82,11 @@ export class ImageUnavailableError extends Error {
     this.name = 'ImageUnavailableError';
   }
 }
+
+/**
+ * Whether a kind's runtime marks the end of each activation's output with LOG_SENTINEL.
+ * swirl's own runtimes do; an image the user names (blackbox) follows OpenWhisk's contract,
+ * where only OpenWhisk's own docker-skeleton does (`BlackBoxExec.sentinelledLogs = native`).
+ * Unmarked output is taken as what came while the activation had the container.
+ */
+export const sentinelledLogs = (kind: string): boolean => kind !== 'blackbox';

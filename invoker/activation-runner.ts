@@ -1,9 +1,9 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
-import { ImageUnavailableError, type Container, type LogSegment } from '../common/container.ts';
+import { ImageUnavailableError, type Container, type LogSegment, sentinelledLogs } from '../common/container.ts';
 import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
-import type { ContainerPool, Lease } from './pool.ts';
+import type { ContainerEnd, ContainerPool, Lease } from './pool.ts';
 import { MAX_RESPONSE_BYTES, type ProxyClient, ProxyRequestError, type ProxyResponse } from './proxy-client.ts';
 import { classify, developerError, internalError, RunMessages } from './response.ts';
 
@@ -42,6 +42,12 @@ export interface RunnerOptions {
   /** How long to wait for the end-of-activation markers in the logs after a run. */
   logWaitMs?: number;
 }
+
+/**
+ * How long the output of an image that marks no activation's end may keep coming after
+ * /run answered (lines still on their way through the daemon): it is taken once quiet.
+ */
+const UNMARKED_LOG_WAIT_MS = 250;
 
 
 /**
@@ -104,7 +110,8 @@ export class ActivationRunner {
         kind,
         image: kind === 'blackbox' ? action.exec.image! : this.opts.imageOf(kind),
         memoryMb: action.limits.memory,
-        concurrency: action.limits.concurrency,
+        // without end markers an activation's lines are those written while it had the container to itself
+        concurrency: sentinelledLogs(kind) ? action.limits.concurrency : 1,
         name: `${job.namespace}_${action.name}`,
       });
     } catch (e) {
@@ -125,21 +132,20 @@ export class ActivationRunner {
 
     if (lease.needsInit) {
       const initStart = Date.now();
-      const init = await this.call(container, '/init', this.initBody(job), timeout);
+      const init = await this.call(container, '/init', this.initBody(job, initStart + timeout), timeout);
       annotations.push({ key: 'initTime', value: Date.now() - initStart });
       const initOk = init.kind === 'ok' && init.res.status === 200;
       this.opts.pool.initialized(lease, initOk);
       if (!initOk) {
-        destroy = true;
         if (init.kind === 'timeout') annotations.push({ key: 'timeout', value: true });
-        res =
+        let initRes =
           init.kind === 'timeout'
             ? developerError(RunMessages.timedOut(timeout, true))
             : init.kind === 'failed'
               ? developerError(RunMessages.abnormalInit)
               : classify(init.res, MAX_RESPONSE_BYTES);
-        if (res.statusCode === 0 || res.statusCode === 1) res = developerError(RunMessages.abnormalInit);
-        return this.complete(lease, destroy, init.kind !== 'ok', record(start, res), onResponse, finish, action.limits.logs);
+        if (initRes.statusCode === 0 || initRes.statusCode === 1) initRes = developerError(RunMessages.abnormalInit);
+        return this.complete(lease, 'destroy', init.kind !== 'ok', record(start, initRes), onResponse, finish, action.limits.logs);
       }
     }
 
@@ -156,12 +162,15 @@ export class ActivationRunner {
     } else {
       res = classify(run.res, MAX_RESPONSE_BYTES);
     }
-    return this.complete(lease, destroy, crashed || destroy, record(start, res), onResponse, finish, action.limits.logs);
+    // as OpenWhisk: a developer or internal error retires the container (a runtime may have
+    // stopped itself after it), the action's own {error} keeps it
+    const end: ContainerEnd = destroy ? 'destroy' : res.statusCode >= 2 ? 'retire' : 'keep';
+    return this.complete(lease, end, crashed || destroy, record(start, res), onResponse, finish, action.limits.logs);
   }
 
   private async complete(
     lease: Lease,
-    destroy: boolean,
+    end: ContainerEnd,
     abnormal: boolean,
     rec: ActivationRecord,
     onResponse: ((r: ActivationRecord) => void) | undefined,
@@ -170,18 +179,21 @@ export class ActivationRunner {
   ): Promise<ActivationRecord> {
     onResponse?.(rec);
     const limit = logLimitMb * 1024 * 1024;
+    const marked = sentinelledLogs(lease.container.spec.kind);
     // a dead or killed container will not mark the end of its logs: take what is there.
-    // Takes are served in the order they are asked for, so a healthy container goes back to
-    // the pool at once — the next activation's output is cut after this one's end marker
-    // (which the proxy writes before it answers) — while a container to be destroyed is
-    // kept until its output has been read.
-    const taking = lease.container.logs(limit, abnormal ? 50 : this.logWaitMs);
-    if (!destroy) this.opts.pool.release(lease);
+    // Takes are served in the order they are asked for, so a healthy container of a runtime
+    // that marks each activation's end goes back to the pool at once — the next activation's
+    // output is cut after this one's end marker (which the proxy writes before it answers).
+    // A container to be removed, or one whose output is unmarked (an image of the user's,
+    // as OpenWhisk reads it), is kept until this activation's output has been read.
+    const taking = lease.container.logs(limit, abnormal ? 50 : marked ? this.logWaitMs : UNMARKED_LOG_WAIT_MS);
+    const early = end === 'keep' && marked;
+    if (early) this.opts.pool.release(lease);
     let segment: LogSegment;
     try {
       segment = await taking;
     } finally {
-      if (destroy) this.opts.pool.release(lease, true);
+      if (!early) this.opts.pool.release(lease, end);
     }
     const { lines, truncated, complete } = segment;
     const now = new Date().toISOString();
@@ -191,28 +203,33 @@ export class ActivationRunner {
     return finish(rec);
   }
 
-  private initBody(job: ActivationJob) {
+  /**
+   * The /init value as OpenWhisk's ContainerProxy sends it: no `code` for an image without
+   * (an image that follows OpenWhisk's contract replaces its own executable with any code it
+   * is given), and the first activation's `__OW_*` variables in `env`.
+   */
+  private initBody(job: ActivationJob, deadline: number) {
     const { exec } = job.action;
+    const env = Object.fromEntries(Object.entries(this.activationFields(job, deadline)).map(([k, v]) => [`__OW_${k.toUpperCase()}`, v]));
     return {
       value: {
         name: job.action.name,
         main: exec.main ?? 'main',
-        code: exec.code ?? '',
-        binary: exec.binary,
-        env: {
-          __OW_NAMESPACE: job.namespace,
-          __OW_ACTION_NAME: `/${job.action.namespace}/${job.action.name}`,
-          __OW_ACTION_VERSION: job.action.version,
-          ...(this.opts.apiHost ? { __OW_API_HOST: this.opts.apiHost } : {}),
-        },
+        ...(exec.code ? { code: exec.code } : {}),
+        binary: exec.binary ?? false,
+        env: { ...env, ...(this.opts.apiHost ? { __OW_API_HOST: this.opts.apiHost } : {}) },
       },
     };
   }
 
   private runBody(job: ActivationJob, deadline: number) {
+    return { value: job.params, ...this.activationFields(job, deadline) };
+  }
+
+  /** What describes the activation to the action: /run's fields, and (as `__OW_<FIELD>`) /init's env. */
+  private activationFields(job: ActivationJob, deadline: number): Record<string, string> {
     const provideKey = annotation(job.action.annotations, 'provide-api-key') === true;
     return {
-      value: job.params,
       namespace: job.namespace,
       action_name: `/${job.action.namespace}/${job.action.name}`,
       action_version: job.action.version,

@@ -24,13 +24,18 @@ interface Partial {
 
 const emptyPartial = (): Partial => ({ chunks: [], kept: 0, seen: 0, dropped: false });
 
+/** Unmarked output is taken once none came for this long (ms). */
+const QUIET_MS = 50;
+
 /** What a line costs the buffer besides its text: an empty line is not free. */
 const LINE_OVERHEAD = 64;
 
 /**
  * Cuts a container's stdout and stderr into per-activation segments. Factories feed raw
  * output as it arrives; after an activation the invoker takes the segment: the lines up
- * to the next sentinel on both streams. Lines keep their arrival order across streams.
+ * to the next sentinel on both streams, or, for a runtime that marks no activation's end
+ * (an image that follows OpenWhisk's contract, which OpenWhisk reads the same way), every
+ * line until the output goes quiet. Lines keep their arrival order across streams.
  *
  * Linear in the output, however it is split: only a new chunk is searched for newlines, a
  * line in progress is a list of chunks joined once at its end, and the text of a line longer
@@ -50,12 +55,25 @@ export class LogCollector {
   /** Bound on buffered text when nobody takes segments (e.g. output after a dead activation). */
   private buffered = 0;
 
-  constructor(
-    private readonly maxBuffered = 16 * 1024 * 1024,
-    private readonly maxLine = LIMITS.logs.max * 1024 * 1024,
-  ) {}
+  private readonly marked: boolean;
+  private readonly maxBuffered: number;
+  private readonly maxLine: number;
+  /** Chunks fed so far: unmarked output is taken once this stops changing. */
+  private fed = 0;
+
+  /**
+   * `marked`: the runtime ends each activation's output with the sentinel (default);
+   * otherwise a segment is everything that came until the output went quiet, and a
+   * sentinel line is dropped. `maxBuffered`, `maxLine`: bounds in characters.
+   */
+  constructor(opts: { marked?: boolean; maxBuffered?: number; maxLine?: number } = {}) {
+    this.marked = opts.marked ?? true;
+    this.maxBuffered = opts.maxBuffered ?? 16 * 1024 * 1024;
+    this.maxLine = opts.maxLine ?? LIMITS.logs.max * 1024 * 1024;
+  }
 
   feed(stream: Stream, chunk: string, time = new Date().toISOString()): void {
+    this.fed++;
     let from = 0;
     let pushed = false;
     for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
@@ -86,6 +104,12 @@ export class LogCollector {
   }
 
   private async takeNow(limitBytes: number, waitMs: number): Promise<LogSegment> {
+    if (!this.marked) {
+      await this.quiet(waitMs);
+      // the activation is over: a last line without its newline is its own
+      for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream].seen > 0) this.endLine(stream, new Date().toISOString());
+      return this.cut(limitBytes);
+    }
     if (!this.ready() && !this.ended) {
       await new Promise<void>((ok) => {
         const done = () => {
@@ -98,6 +122,15 @@ export class LogCollector {
       });
     }
     return this.cut(limitBytes);
+  }
+
+  /** Wait until no output came for QUIET_MS (lines still on their way), at most `waitMs`. */
+  private async quiet(waitMs: number): Promise<void> {
+    const until = Date.now() + waitMs;
+    for (let seen = -1; seen !== this.fed && !this.ended && Date.now() < until; ) {
+      seen = this.fed;
+      await new Promise((ok) => setTimeout(ok, Math.min(QUIET_MS, until - Date.now())));
+    }
   }
 
   /** Add `chunk[start, end)` to the stream's line in progress, or only count it once the line is too long to keep. */
@@ -129,6 +162,7 @@ export class LogCollector {
   private push(stream: Stream, text: string, size: number, time: string): void {
     const cost = (size === Infinity ? 0 : size) + LINE_OVERHEAD;
     if (size !== Infinity && text === LOG_SENTINEL) {
+      if (!this.marked) return;
       // never dropped: it is how the next activation's lines are told apart
       this.sentinels[stream]++;
       this.overflowing[stream] = false;
@@ -156,7 +190,7 @@ export class LogCollector {
 
   /** Remove this activation's lines (up to the first sentinel of each stream) from the buffer. */
   private cut(limitBytes: number): LogSegment {
-    const complete = this.ready();
+    const complete = !this.marked || this.ready();
     const open: Record<Stream, boolean> = { stdout: true, stderr: true };
     const taken: Line[] = [];
     const kept: Line[] = [];

@@ -34,6 +34,9 @@ export interface PlacementRequest {
   env?: Record<string, string>;
 }
 
+/** What becomes of a container after an activation (see ContainerPool.release). */
+export type ContainerEnd = 'keep' | 'retire' | 'destroy';
+
 /** How the container was obtained: reused warm, resumed from pause, a stem cell, or created. */
 export type StartKind = 'warm' | 'paused' | 'prewarm' | 'cold';
 
@@ -82,6 +85,8 @@ interface Slot {
   op: Promise<void>;
   lastUsed: number;
   removed: boolean;
+  /** Takes no more activations: removed when those running in it are done. */
+  retiring?: boolean;
   /** The leases running in the container now. */
   leases: Set<Lease>;
   /**
@@ -149,18 +154,21 @@ export class ContainerPool {
   }
 
   /**
-   * Give the container back after an activation. `destroy` removes it (timeout, crash,
-   * failed init); otherwise it stays warm for the same key, is paused after the grace
-   * period and removed after the idle timeout.
+   * Give the container back after an activation. `keep`: it stays warm for the same key,
+   * is paused after the grace period and removed after the idle timeout. `retire` (the
+   * activation failed, as OpenWhisk's proxy retires a container after a developer or
+   * internal error): it takes no more activations and is removed once those running in it
+   * are done. `destroy` (timeout, crash, failed init): it is removed now.
    */
-  release(lease: Lease, destroy = false): void {
+  release(lease: Lease, end: ContainerEnd = 'keep'): void {
     const slot = lease.slot;
     if (!slot.leases.delete(lease)) return;
     // an activation that never reported its init (it failed before) does not leave others waiting
     if (lease.needsInit) this.initialized(lease, false);
     slot.active = Math.max(0, slot.active - 1);
     slot.lastUsed = Date.now();
-    if (destroy || this.closed) this.remove(slot);
+    if (end === 'retire') slot.retiring = true;
+    if (end === 'destroy' || this.closed || (slot.retiring && slot.active === 0)) this.remove(slot);
     else if (slot.active === 0) this.scheduleIdle(slot);
     this.drain();
   }
@@ -225,7 +233,7 @@ export class ContainerPool {
   private findWarm(req: PlacementRequest): Slot | undefined {
     let best: Slot | undefined;
     for (const s of this.slots) {
-      if (s.key !== req.key || s.removed || s.active >= s.concurrency) continue;
+      if (s.key !== req.key || s.removed || s.retiring || s.active >= s.concurrency) continue;
       // a container still starting for this key takes more activations when its concurrency allows
       if (!s.container && !s.initGate) continue;
       // a ready container beats a starting one, a running one beats a paused one; among equals, the most recently used

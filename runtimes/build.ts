@@ -1,17 +1,31 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DIST_DIR, RUNTIMES_DIR } from './paths.ts';
+import { DIST_DIR, NODE_MODULES, RUNTIMES_DIR } from './paths.ts';
 
-/** The proxies written in TypeScript, each bundled into one file with its dependencies (fflate). */
+interface Bundle {
+  entry: string;
+  format: 'esm' | 'cjs';
+  /** Where it is written, under runtimes/dist/. */
+  out: string;
+}
+
+/**
+ * What is bundled into one file with its dependencies: the proxies written in TypeScript
+ * (with fflate), and the `openwhisk` client that nodejs actions `require` as they do in
+ * OpenWhisk's nodejs runtime (found through NODE_PATH, so that a package of the action's
+ * own takes precedence).
+ */
 export const BUNDLES = {
-  nodejs: join(RUNTIMES_DIR, 'nodejs', 'proxy.ts'),
-  stdio: join(RUNTIMES_DIR, 'stdio', 'proxy.ts'),
-} as const;
+  nodejs: { entry: join(RUNTIMES_DIR, 'nodejs', 'proxy.ts'), format: 'esm', out: 'nodejs.mjs' },
+  stdio: { entry: join(RUNTIMES_DIR, 'stdio', 'proxy.ts'), format: 'esm', out: 'stdio.mjs' },
+  openwhisk: { entry: createRequire(import.meta.url).resolve('openwhisk'), format: 'cjs', out: `${NODE_MODULES}/openwhisk.js` },
+} as const satisfies Record<string, Bundle>;
 export type BundleName = keyof typeof BUNDLES;
 
-export const bundlePath = (name: BundleName): string => join(DIST_DIR, `${name}.mjs`);
+export const bundlePath = (name: BundleName): string => join(DIST_DIR, BUNDLES[name].out);
 const inputsPath = (name: BundleName): string => join(DIST_DIR, `${name}.inputs.json`);
 const ROOT = resolve(RUNTIMES_DIR, '..');
 
@@ -55,17 +69,17 @@ async function buildBundle(name: BundleName): Promise<string> {
   const { build } = await import('esbuild');
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: [BUNDLES[name]],
+    entryPoints: [BUNDLES[name].entry],
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: BUNDLES[name].format,
     target: 'node20',
     write: false,
     metafile: true,
     legalComments: 'none',
     logLevel: 'silent',
     // generated code: eslint has nothing to say about it (the sources are linted)
-    banner: { js: `/* eslint-disable */\n// swirl's ${name} runtime proxy, bundled by runtimes/build.ts from its sources: do not edit` },
+    banner: { js: `/* eslint-disable */\n// swirl's ${name} bundle, made by runtimes/build.ts from its sources: do not edit` },
   });
   const [output] = result.outputFiles;
   if (!output) throw new Error(`esbuild produced no output for ${name}`);
@@ -75,7 +89,7 @@ async function buildBundle(name: BundleName): Promise<string> {
     const path = resolve(ROOT, file);
     inputs[relative(ROOT, path)] = sha256(readFileSync(path));
   }
-  mkdirSync(DIST_DIR, { recursive: true });
+  mkdirSync(dirname(bundlePath(name)), { recursive: true });
   writeAtomic(bundlePath(name), output.contents);
   writeAtomic(inputsPath(name), JSON.stringify(inputs, null, 2));
   return bundlePath(name);

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV, sentinelledLogs } from '../../common/container.ts';
 import { isLoopback } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
-import { runtimeImage } from '../../runtimes/index.ts';
+import { runtimeImage, tryPull } from '../../runtimes/index.ts';
 import { LogCollector } from '../log-collector.ts';
 import { firewallScript } from './firewall.ts';
 import { hostShell } from './host-shell.ts';
@@ -30,8 +30,8 @@ export interface DockerFactoryOptions {
   invokerId: string;
   log: Logger;
   /**
-   * Called when an image is missing: build or fetch it and resolve true, or resolve false
-   * when it cannot be had (the user's blackbox image, say).
+   * Called when an image is missing: build it (a runtime image) and resolve true, or resolve
+   * false when it cannot be had. (The user's blackbox image is pulled at each start.)
    */
   provideImage?: (image: string) => Promise<boolean>;
   /** Most processes a container may run (fork bombs stop here). */
@@ -56,6 +56,14 @@ export interface DockerFactoryOptions {
  * many containers of its memory size the invoker can hold, at least 2 (Docker's minimum).
  */
 export const cpuShares = (memoryMb: number, invokerMemoryMb: number): number => Math.max(Math.floor(1024 / Math.max(1, Math.floor(invokerMemoryMb / memoryMb))), 2);
+
+/** Whether an image must be pulled before each start (OpenWhisk: a `:latest` or untagged one, not one pinned by digest). */
+export function pullRequired(image: string): boolean {
+  if (image.includes('@')) return false;
+  const name = image.slice(image.lastIndexOf('/') + 1);
+  const colon = name.indexOf(':');
+  return colon < 0 || name.slice(colon + 1) === 'latest';
+}
 
 /** The URL by which code in a container reaches `url` on the invoker's host. */
 export function reachFromContainer(url: string): string {
@@ -149,6 +157,7 @@ export class DockerContainerFactory implements ContainerFactory {
 
   async create(spec: ContainerSpec): Promise<Container> {
     if (!this.network) throw new Error('the Docker container factory is not initialized');
+    if (spec.kind === 'blackbox') await this.pullActionImage(spec.image);
     // the name tells nothing of the tenant: containers on one network can resolve each other's names
     const name = `swirl_${this.opts.invokerId}_${process.pid}_${++this.seq}_${spec.kind.replace(/[^\w.-]/g, '-')}`;
     const ownRuntime = spec.kind !== 'blackbox';
@@ -157,7 +166,8 @@ export class DockerContainerFactory implements ContainerFactory {
     const options: Dockerode.ContainerCreateOptions = {
       name,
       Image: spec.image,
-      Env: Object.entries({ ...spec.env, ...(token ? { [PROXY_TOKEN_ENV]: token, HOME: '/tmp' } : {}) }).map(([k, v]) => `${k}=${v}`),
+      // the API host in the environment from the start, as OpenWhisk gives it (/init's env has it too)
+      Env: Object.entries({ ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, ...(token ? { [PROXY_TOKEN_ENV]: token, HOME: '/tmp' } : {}) }).map(([k, v]) => `${k}=${v}`),
       Labels: { [LABEL_INVOKER]: this.opts.invokerId, [LABEL_KIND]: spec.kind, [LABEL_OWNER]: this.owner, [LABEL_NETWORK]: this.opts.network },
       ...(ownRuntime ? { User: RUNTIME_USER } : {}),
       Tty: false,
@@ -197,6 +207,17 @@ export class DockerContainerFactory implements ContainerFactory {
     return container;
   }
 
+  /**
+   * Pull the image of the user's action as OpenWhisk's DockerContainer does at every start:
+   * `:latest` (or no tag) must be pulled, its start fails when the pull does; any other tag
+   * may be used as found on this host when the pull fails.
+   */
+  private async pullActionImage(image: string): Promise<void> {
+    this.opts.log.info({ image }, 'pulling an action image');
+    const pulled = await tryPull(this.docker, image, (line) => this.opts.log.debug({ image }, line.trim()));
+    if (!pulled && pullRequired(image)) throw new ImageUnavailableError(image);
+  }
+
   private async createWithImage(options: Dockerode.ContainerCreateOptions, image: string): Promise<Dockerode.Container> {
     try {
       return await this.docker.createContainer(options);
@@ -216,7 +237,7 @@ class DockerContainer implements Container {
   readonly id: string;
   readonly exited: Promise<void>;
   address = '';
-  private readonly collector = new LogCollector();
+  private readonly collector: LogCollector;
   private markExited!: () => void;
   private removal: Promise<void> | undefined;
 
@@ -227,6 +248,7 @@ class DockerContainer implements Container {
     private readonly onGone: () => void,
   ) {
     this.id = handle.id.slice(0, 12);
+    this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
     this.exited = new Promise((ok) => (this.markExited = ok));
   }
 

@@ -4,13 +4,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV, sentinelledLogs } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { LogCollector } from '../log-collector.ts';
 import { freePort, waitForPort } from './ports.ts';
 
 /** How to start a kind's runtime proxy as a local process (listening on env PORT/HOST). */
-export type ProxyLauncher = (kind: string) => Promise<{ command: string; args: string[] }>;
+export type ProxyLauncher = (kind: string) => Promise<{ command: string; args: string[]; env?: Record<string, string> }>;
 
 export interface ProcessFactoryOptions {
   invokerId: string;
@@ -55,7 +55,7 @@ export class ProcessContainerFactory implements ContainerFactory {
     if (spec.kind === 'blackbox') {
       throw new ImageUnavailableError(spec.image, 'Docker images need a Docker daemon, and this invoker runs actions as local processes.');
     }
-    const { command, args } = await this.opts.launcher(spec.kind);
+    const { command, args, env } = await this.opts.launcher(spec.kind);
     const port = await freePort();
     // any local process can connect to a loopback port: the proxy answers only with this secret
     const token = randomBytes(24).toString('base64url');
@@ -70,6 +70,7 @@ export class ProcessContainerFactory implements ContainerFactory {
         HOME: cwd,
         TMPDIR: cwd,
         NODE_OPTIONS: `--max-old-space-size=${spec.memoryMb}`,
+        ...env,
         ...spec.env,
         PORT: String(port),
         HOST: '127.0.0.1',
@@ -101,7 +102,7 @@ export class ProcessContainerFactory implements ContainerFactory {
 class ProcessContainer implements Container {
   readonly id: string;
   readonly exited: Promise<void>;
-  private readonly collector = new LogCollector();
+  private readonly collector: LogCollector;
   private destroyed = false;
   private early = '';
 
@@ -114,6 +115,7 @@ class ProcessContainer implements Container {
     private readonly onGone: () => void,
   ) {
     this.id = `proc-${child.pid}`;
+    this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
     for (const stream of ['stdout', 'stderr'] as const) {
       const decoder = new StringDecoder('utf8');
       child[stream]!.on('data', (d: Buffer) => {

@@ -54,18 +54,13 @@ export async function selectFactory(config: FactoryConfig, log: Logger, onProgre
   return new ProcessContainerFactory({ invokerId: config.invokerId, launcher: localProxy, stateDir: resolve(config.dataDir, 'processes'), log });
 }
 
-/** A runtime image is (re)built; any other image (blackbox) is pulled. */
+/** A missing runtime image is (re)built; any other image (blackbox) the factory has pulled already. */
 async function provideImage(docker: Dockerode, image: string, log: Logger, progress: (line: string) => void, build: boolean): Promise<boolean> {
   const kind = RUNTIME_KINDS.find((k) => runtimeImage(k) === image);
+  if (!kind) return false;
   try {
-    if (kind) {
-      if (!build) throw new Error('runtime images are not built here (SWIRL_RUNTIME_IMAGES=require)');
-      await ensureImages(docker, { kinds: [kind], onProgress: progress });
-      return true;
-    }
-    log.info({ image }, 'pulling an action image');
-    const stream = await docker.pull(image);
-    await new Promise((ok, fail) => docker.modem.followProgress(stream, (e) => (e ? fail(e) : ok(undefined))));
+    if (!build) throw new Error('runtime images are not built here (SWIRL_RUNTIME_IMAGES=require)');
+    await ensureImages(docker, { kinds: [kind], onProgress: progress });
     return true;
   } catch (e) {
     log.warn({ image, err: (e as Error).message }, 'image unavailable');

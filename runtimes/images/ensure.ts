@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { ensureBundle } from '../build.ts';
+import { BUNDLES, type BundleName, ensureBundle } from '../build.ts';
 import { runtimeImage } from '../kinds.ts';
 import { RUNTIMES_DIR } from '../paths.ts';
 import { type LocalBase, nodeBase, pythonBase } from './bases.ts';
@@ -55,17 +55,17 @@ export function defaultBaseOf(dockerfile: string, text: string): string {
 interface RuntimeBuild {
   /** Folder of its Dockerfile under runtimes/. */
   dir: string;
-  /** The proxy file and where the Dockerfile expects it in the context (runtimes/). */
-  proxy: () => Promise<{ file: string; at: string }>;
+  /** The files the Dockerfile copies (the proxy, modules for actions) and where it expects each in the context (runtimes/). */
+  files: () => Promise<Array<{ file: string; at: string }>>;
   localBase: () => LocalBase;
 }
 
-const bundled = (name: 'nodejs' | 'stdio') => async () => ({ file: await ensureBundle(name), at: `dist/${name}.mjs` });
+const bundled = (...names: BundleName[]) => () => Promise.all(names.map(async (name) => ({ file: await ensureBundle(name), at: `dist/${BUNDLES[name].out}` })));
 
 const BUILDS: Record<string, RuntimeBuild> = {
-  'nodejs:20': { dir: 'nodejs', proxy: bundled('nodejs'), localBase: nodeBase },
-  'python:3': { dir: 'python', proxy: async () => ({ file: join(RUNTIMES_DIR, 'python', 'proxy.py'), at: 'python/proxy.py' }), localBase: pythonBase },
-  stdio: { dir: 'stdio', proxy: bundled('stdio'), localBase: nodeBase },
+  'nodejs:20': { dir: 'nodejs', files: bundled('nodejs', 'openwhisk'), localBase: nodeBase },
+  'python:3': { dir: 'python', files: async () => [{ file: join(RUNTIMES_DIR, 'python', 'proxy.py'), at: 'python/proxy.py' }], localBase: pythonBase },
+  stdio: { dir: 'stdio', files: bundled('stdio'), localBase: nodeBase },
 };
 
 /** Build output lines that say nothing about the image. */
@@ -92,21 +92,21 @@ function runtimeRecipe(kind: string): ImageRecipe {
     async context() {
       const dockerfile = `${build.dir}/Dockerfile`;
       const text = readFileSync(join(RUNTIMES_DIR, dockerfile));
-      const proxy = await build.proxy();
-      const code = readFileSync(proxy.file);
-      const mtime = statSync(proxy.file).mtimeMs;
+      const files = (await build.files()).map(({ file, at }) => ({ at, data: readFileSync(file), mtime: statSync(file).mtimeMs }));
+      const mtime = Math.max(...files.map((f) => f.mtime));
       const entries: TarEntry[] = [
         { type: 'file', path: dockerfile, mode: 0o644, mtime, data: text },
-        { type: 'file', path: proxy.at, mode: 0o644, mtime, data: code },
+        ...files.map((f): TarEntry => ({ type: 'file', path: f.at, mode: 0o644, mtime: f.mtime, data: f.data })),
       ];
-      const hash = createHash('sha256').update(text).update('\0').update(code).digest('hex').slice(0, 16);
-      return { entries, hash, defaultBase: defaultBaseOf(`runtimes/${dockerfile}`, text.toString()), dockerfile };
+      const hash = createHash('sha256').update(text);
+      for (const f of files) hash.update('\0').update(f.data);
+      return { entries, hash: hash.digest('hex').slice(0, 16), defaultBase: defaultBaseOf(`runtimes/${dockerfile}`, text.toString()), dockerfile };
     },
   };
 }
 
 /** Pull an image; false when it cannot be had (no registry, no network, unknown image). */
-async function tryPull(docker: Dockerode, image: string, log: (l: string) => void): Promise<boolean> {
+export async function tryPull(docker: Dockerode, image: string, log: (l: string) => void): Promise<boolean> {
   try {
     const stream = (await docker.pull(image)) as NodeJS.ReadableStream;
     await followJson(stream, (evt) => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
@@ -148,6 +148,19 @@ describe('standalone (npm start)', function () {
     await admin('delete', 'guest');
     expect((await admin('get', 'guest')).stdout).to.equal('no limits set for guest\n');
     expect((await invoke()).status).to.equal(200);
+  });
+
+  it("actions call actions: require('openwhisk') reaches SWIRL_API_HOST (here this host's own address) with the provide-api-key key", async () => {
+    const ip = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    expect(ip, 'a non-loopback address of this host').to.be.a('string');
+    const apiHost = `http://${ip}:${port}`;
+    const { api, key } = await start({ SWIRL_HOST: '0.0.0.0', SWIRL_API_HOST: apiHost, SWIRL_PREWARM: '[]' });
+    const put = (name: string, body: unknown) => call('PUT', `${api}/namespaces/_/actions/${name}?overwrite=true`, { auth: key, body });
+    expect((await put('callee', { exec: { kind: 'nodejs:20', code: 'function main(p) { return { doubled: p.x * 2 } }' } })).status).to.equal(200);
+    const caller = "const ow = require('openwhisk'); async function main(p) { return { result: await ow().actions.invoke({ name: 'callee', params: p, blocking: true, result: true }), via: process.env.__OW_API_HOST } }";
+    expect((await put('caller', { exec: { kind: 'nodejs:20', code: caller }, annotations: [{ key: 'provide-api-key', value: true }] })).status).to.equal(200);
+    const res = await call('POST', `${api}/namespaces/_/actions/caller?blocking=true&result=true`, { auth: key, body: { x: 21 } });
+    expect(res.body).to.deep.equal({ result: { doubled: 42 }, via: apiHost });
   });
 
   it('admin command refuses names CouchDB reserves, with a message and a non-zero exit', async () => {

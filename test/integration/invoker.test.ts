@@ -1,28 +1,13 @@
 import { expect } from 'chai';
-import type { ActivationRecord } from '../../common/activation.ts';
-import type { KeyValue } from '../../common/entities.ts';
 import type { Container, ContainerFactory } from '../../common/container.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { Invoker, type InvokerConfig } from '../../invoker/invoker.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
 import { sleep } from '../support/api.ts';
-import { factoryNames, makeFactory, testAction, testJob } from '../support/invoker-fixtures.ts';
+import { ann, factoryNames, invokerConfig, logText, makeFactory, testAction, testJob } from '../support/invoker-fixtures.ts';
 import { type EmbeddedStore, startEmbeddedStore } from '../support/store-fixtures.ts';
 
-const ann = (r: ActivationRecord, key: string): unknown => r.annotations.find((a: KeyValue) => a.key === key)?.value;
-const logText = (r: ActivationRecord) => r.logs.map((l) => l.replace(/^\S+ /, ''));
-
-const config = (over: Partial<InvokerConfig> = {}): InvokerConfig => ({
-  containerFactory: 'auto',
-  invokerId: '0',
-  containerPidsLimit: 512,
-  dataDir: '/tmp',
-  invokerMemoryMb: 1024,
-  prewarm: [],
-  pauseGraceMs: 50,
-  idleContainerTimeoutMs: 600_000,
-  ...over,
-});
+const config = invokerConfig;
 
 /**
  * The invoker core end to end on real containers (Docker and local processes) and the
@@ -134,6 +119,20 @@ for (const name of factoryNames()) {
       expect(broken.response.status).to.equal('action developer error');
       expect((broken.response.result as any).error).to.match(/^Initialization has failed due to/);
       expect(ann(broken, 'initTime')).to.be.a('number');
+    });
+
+    it("retires the container after a developer error, as OpenWhisk does; the action's own {error} keeps it", async () => {
+      const inv = await start();
+      const action = testAction('const me = Math.random(); function main(p) { if (p.throw) throw new Error("boom"); return p.fail ? { error: "no" } : { me } }', { name: 'retire' });
+      const first = (await inv.run(testJob(action))).response.result as { me: number };
+      const appError = await inv.run(testJob(action, { fail: true }));
+      expect(appError.response.status).to.equal('application error');
+      expect((await inv.run(testJob(action))).response.result, 'kept after an application error').to.deep.equal(first);
+      const thrown = await inv.run(testJob(action, { throw: true }));
+      expect(thrown.response.status).to.equal('action developer error');
+      const next = await inv.run(testJob(action));
+      expect(next.response.result, 'a new container').to.not.deep.equal(first);
+      expect(ann(next, 'initTime')).to.be.a('number');
     });
 
     it('kills an action that exceeds its timeout, records a developer error and replaces the container', async () => {

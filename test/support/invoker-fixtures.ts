@@ -1,4 +1,4 @@
-import { newActivationId } from '../../common/activation.ts';
+import { type ActivationRecord, newActivationId } from '../../common/activation.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { Action } from '../../common/entities.ts';
 import { defaultLimits, type ActionLimits } from '../../common/limits.ts';
 import { silentLogger } from '../../common/logger.ts';
 import type { ActivationJob } from '../../invoker/activation-runner.ts';
+import type { InvokerConfig } from '../../invoker/invoker.ts';
 import { DockerContainerFactory } from '../../invoker/factory/docker.ts';
 import { ProcessContainerFactory } from '../../invoker/factory/process.ts';
 import { ensureImages, localProxy } from '../../runtimes/index.ts';
@@ -82,3 +83,22 @@ export function testJob(action: Action, params: Record<string, unknown> = {}, ov
     ...over,
   };
 }
+
+/** An invoker's configuration for tests: 1 GB, no stem cells, a short pause grace. */
+export const invokerConfig = (over: Partial<InvokerConfig> = {}): InvokerConfig => ({
+  containerFactory: 'auto',
+  invokerId: '0',
+  containerPidsLimit: 512,
+  dataDir: '/tmp',
+  invokerMemoryMb: 1024,
+  prewarm: [],
+  pauseGraceMs: 50,
+  idleContainerTimeoutMs: 600_000,
+  ...over,
+});
+
+/** An annotation of a record. */
+export const ann = (r: ActivationRecord, key: string): unknown => r.annotations.find((a) => a.key === key)?.value;
+
+/** A record's log lines without their timestamps (`stdout: text`). */
+export const logText = (r: ActivationRecord): string[] => r.logs.map((l) => l.replace(/^\S+ /, ''));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { cpuShares, reachFromContainer } from '../../invoker/factory/docker.ts';
+import { cpuShares, pullRequired, reachFromContainer } from '../../invoker/factory/docker.ts';
 import { chainNames, firewallRules, firewallScript } from '../../invoker/factory/firewall.ts';
 import { ownerState, selfOwner, startTime } from '../../invoker/factory/owner.ts';
 
@@ -54,6 +54,11 @@ describe('action containers: CPU share, API address, owners', () => {
     expect(cpuShares(128, 2048)).to.equal(64);
     expect(cpuShares(256, 256)).to.equal(1024);
     expect(cpuShares(128, 1024 * 1024)).to.equal(2);
+  });
+
+  it("pulls an action image before each start when OpenWhisk would insist: ':latest' or untagged, not another tag or a digest", () => {
+    for (const image of ['alpine', 'alpine:latest', 'openwhisk/action-nodejs-v20', '127.0.0.1:5000/team/tool', 'registry.local:5000/tool:latest']) expect(pullRequired(image), image).to.equal(true);
+    for (const image of ['alpine:3.19', '127.0.0.1:5000/team/tool:v1', 'alpine@sha256:' + 'a'.repeat(64)]) expect(pullRequired(image), image).to.equal(false);
   });
 
   it('rewrites a loopback API address to the name containers reach the host by, and keeps any other', () => {

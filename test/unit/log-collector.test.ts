@@ -75,7 +75,7 @@ describe('log collector: splits, floods and limits', () => {
 
   it('costs time in proportion to the output: twice the output, about twice the time', () => {
     const time = (bytes: number) => {
-      const c = new LogCollector(16 * MiB, 64 * MiB);
+      const c = new LogCollector({ maxBuffered: 16 * MiB, maxLine: 64 * MiB });
       const t0 = process.hrtime.bigint();
       feedLong(c, bytes, 16 * 1024);
       c.feed('stdout', '\n');
@@ -89,7 +89,7 @@ describe('log collector: splits, floods and limits', () => {
   });
 
   it('keeps a long line that fits the limit whole, and drops one longer than any limit as it streams', async () => {
-    const c = new LogCollector(16 * MiB, MiB);
+    const c = new LogCollector({ maxBuffered: 16 * MiB, maxLine: MiB });
     feedLong(c, MiB - 10, 1000);
     c.feed('stdout', '\n');
     feedLong(c, MiB + 10, 1000);
@@ -111,7 +111,7 @@ describe('log collector: splits, floods and limits', () => {
   });
 
   it('bounds what a flood of empty lines holds, says so, and still cuts at the sentinel', async () => {
-    const c = new LogCollector(64 * 1024);
+    const c = new LogCollector({ maxBuffered: 64 * 1024 });
     c.feed('stdout', '\n'.repeat(1_000_000));
     c.feed('stdout', END);
     c.feed('stderr', END);
@@ -121,5 +121,34 @@ describe('log collector: splits, floods and limits', () => {
     c.feed('stdout', `next\n${END}`);
     c.feed('stderr', END);
     expect(strip((await c.take(10 * MiB, 50)).lines)).to.deep.equal(['stdout: next']);
+  });
+});
+
+describe("log collector: output without end markers (an image that follows OpenWhisk's contract)", () => {
+  it('takes what came until the output went quiet, lines still arriving included, and leaves later lines to the next take', async () => {
+    const c = new LogCollector({ marked: false });
+    c.feed('stdout', 'one\n');
+    c.feed('stderr', 'two\n');
+    const t0 = Date.now();
+    const taking = c.take(1000, 2_000);
+    setTimeout(() => c.feed('stdout', 'late but ours\nno newline'), 10);
+    const seg = await taking;
+    expect(Date.now() - t0, 'promptly, not after the wait for markers').to.be.lessThan(500);
+    expect(strip(seg.lines)).to.deep.equal(['stdout: one', 'stderr: two', 'stdout: late but ours', 'stdout: no newline']);
+    expect(seg.complete, 'no "might be incomplete" note').to.equal(true);
+    c.feed('stdout', 'next\n');
+    expect(strip((await c.take(1000, 2_000)).lines)).to.deep.equal(['stdout: next']);
+  });
+
+  it('drops marker lines and stops waiting at the bound when the output never goes quiet', async () => {
+    const c = new LogCollector({ marked: false });
+    c.feed('stdout', `a\n${LOG_SENTINEL}\n`);
+    const chatter = setInterval(() => c.feed('stderr', 'tick\n'), 5);
+    const t0 = Date.now();
+    const seg = await c.take(1000, 150);
+    clearInterval(chatter);
+    expect(Date.now() - t0).to.be.within(140, 400);
+    expect(strip(seg.lines)[0]).to.equal('stdout: a');
+    expect(seg.lines.join('\n')).to.not.contain(LOG_SENTINEL);
   });
 });

@@ -92,6 +92,23 @@ describe('container pool', () => {
     expect(factory.created).to.have.length(1);
   });
 
+  it('retires a container after a failed activation: no new activation enters, it goes once the others are done', async () => {
+    make();
+    const a = await pool.acquire(req({ concurrency: 2 }));
+    pool.initialized(a, true);
+    const b = await pool.acquire(req({ concurrency: 2 }));
+    expect(b.container).to.equal(a.container);
+    pool.release(a, 'retire');
+    expect(factory.created[0]!.destroyed, 'b still runs in it').to.equal(false);
+    const c = await pool.acquire(req({ concurrency: 2 }));
+    expect(c.container, 'a new container').to.not.equal(a.container);
+    pool.release(b);
+    await sleep(1);
+    expect(factory.created[0]!.destroyed).to.equal(true);
+    pool.release(c);
+    expect(factory.live()).to.deep.equal([c.container]);
+  });
+
   it('does not reuse a container for another revision or another invoking namespace', async () => {
     make();
     const a = await pool.acquire(req());
@@ -261,7 +278,7 @@ describe('container pool', () => {
     const retried = pool.acquire(other);
     await sleep(5);
     pool.initialized(broken, false);
-    pool.release(broken, true);
+    pool.release(broken, 'destroy');
     const lease = await retried;
     expect(lease.container, 'a new container').to.not.equal(broken.container);
     expect(lease.needsInit).to.equal(true);
@@ -303,7 +320,7 @@ describe('container pool', () => {
   it('replaces a container that timed out or crashed instead of reusing it', async () => {
     make();
     const a = await pool.acquire(req());
-    pool.release(a, true);
+    pool.release(a, 'destroy');
     await sleep(1);
     expect((a.container as FakeContainer).destroyed).to.equal(true);
     const b = await pool.acquire(req());
