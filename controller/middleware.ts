@@ -55,23 +55,27 @@ export async function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: Bo
 /**
  * What is read and dropped, at most, of a body refused for its size, so that a client still
  * sending gets the answer (closing at once resets the connection: the client sees EPIPE or
- * ECONNRESET, not the 413): 128 MiB and 60 s. Each chunk is dropped as it arrives, none is
- * kept; past either bound the connection is cut.
+ * ECONNRESET, not the 413): 128 MiB within 60 s. Each chunk is dropped as it arrives, none is
+ * kept. Past either bound, or after 2 s without a byte (a sender that stopped mid-body), the
+ * connection is cut.
  */
-export const DISCARD = { bytes: 128 * 1024 * 1024, ms: 60_000 };
+export const DISCARD = { bytes: 128 * 1024 * 1024, ms: 60_000, idleMs: 2_000 };
 
 /** Refuse a request whose body is not (wholly) read: the rest is read and dropped, within DISCARD. */
 function refuseUnread(ctx: Ctx, err: unknown): never {
   const req = ctx.req;
   const cut = () => req.socket?.destroy();
-  const timer = setTimeout(cut, DISCARD.ms).unref();
+  const deadline = setTimeout(cut, DISCARD.ms).unref();
+  const idle = setTimeout(cut, DISCARD.idleMs).unref();
   let dropped = 0;
   const drop = (chunk: Buffer) => {
     dropped += chunk.length;
     if (dropped > DISCARD.bytes) cut();
+    else idle.refresh();
   };
   const stop = () => {
-    clearTimeout(timer);
+    clearTimeout(deadline);
+    clearTimeout(idle);
     req.off('data', drop);
   };
   req.on('data', drop).once('end', stop).once('close', stop);

@@ -688,15 +688,15 @@ describe('API: an oversized streamed body', function () {
       pump();
     });
 
-  it('is 413, the server hangs up instead of leaving the connection open, and keeps serving', async function () {
+  it('is 413, the server hangs up on a sender that stopped mid-body instead of leaving the connection open, and keeps serving', async function () {
     this.timeout(60_000);
     const r = await streamPut(entityUrl(s, 'actions', 'too-big-chunked'), s.guestKey, 52);
     expect(r.status).to.equal(413);
     expectOk(await call('GET', `${s.api}/namespaces`, { auth: s.guestKey }));
     expectError(await call('GET', entityUrl(s, 'actions', 'too-big-chunked'), { auth: s.guestKey }), 404);
-    // the server stopped reading the body: it must close the connection (Connection: close)
-    // rather than keep a half-read socket open for ever
-    expect(r.connection, 'Connection header of the 413').to.equal('close');
+    // a sender still sending would have its body read and dropped (uploads.test.ts); this one
+    // stopped when the 413 came, mid-body: the server closes the half-read connection soon
+    // (DISCARD.idleMs) rather than keep it open for ever
     expect(r.hungUp, 'the server closed the connection after the 413').to.equal(true);
   });
 });
