@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   const infra = await openInfra(config, logger, 'standalone');
   // (requests are held until the invoker is up: whatever answers, an invoke then succeeds)
   const controller = await startController(config, opened.store, infra, logger, { hold: true });
+  opened.lock?.noteApi(`${controller.url}/api/v1`);
   // builds missing runtime images first (with progress), so no invocation waits for one
   const invokerLog = logger.child({ component: 'invoker' });
   const invoker = await Invoker.start(config, opened.store, invokerLog, {

@@ -3,10 +3,13 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
+import { type DataDirLock, lockDataDir } from './data-lock.ts';
 import { EMBEDDED_DIR, EmbeddedCouch } from './embedded-couch.ts';
 
 export interface OpenedStore {
   store: CouchStore;
+  /** The embedded store's hold on its data directory (undefined with CouchDB). */
+  lock?: DataDirLock;
   /** The CouchDB URL in use (embedded or real). */
   url: string;
   embedded: boolean;
@@ -27,21 +30,28 @@ export async function openStore(config: StoreConfig, masterKey?: Buffer): Promis
     await store.init();
     return { store, url: config.couchdbUrl, embedded: false, close: () => store.close() };
   }
-  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
+  // before any database is opened: a second swirl on the directory is refused here, naming the first
+  const lock = lockDataDir(config.dataDir);
+  let couch: EmbeddedCouch | undefined;
   try {
+    couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
     const store = new CouchStore(couch.url, config.dbPrefix, sealer);
     await store.init();
+    const started = couch;
     return {
       store,
+      lock,
       url: couch.url,
       embedded: true,
       close: async () => {
         await store.close();
-        await couch.stop();
+        await started.stop();
+        lock.release();
       },
     };
   } catch (e) {
-    await couch.stop();
+    await couch?.stop();
+    lock.release();
     throw e;
   }
 }

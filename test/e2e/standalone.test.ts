@@ -4,7 +4,9 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Dockerode from 'dockerode';
 import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
+import { installationId } from '../../invoker/factory/select.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
 import { guestKeyPath, readGuestKey } from '../../common/guest-key.ts';
 import { masterKeyPath } from '../../common/master-key.ts';
@@ -217,6 +219,52 @@ describe('standalone (npm start)', function () {
       expect(readdirSync(elsewhere)).to.deep.equal([]);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('two installations on one Docker host: a second one (own port and data dir, same network and invoker id) leaves the first one\'s containers, live or orphaned; a second server on the same data dir is refused, naming the first', async () => {
+    const first = await start();
+    expect((await call('PUT', `${first.api}/namespaces/_/actions/mine?overwrite=true`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code: 'function main() { return { mine: true } }' } } })).status).to.equal(200);
+    const invokeMine = () => call('POST', `${first.api}/namespaces/_/actions/mine?blocking=true&result=true`, { auth: first.key, body: {} });
+    expect((await invokeMine()).body).to.deep.equal({ mine: true });
+    const docker = new Dockerode();
+    const containersOf = async (dir: string) => (await docker.listContainers({ all: true, filters: { label: [`swirl.installation=${installationId({ dataDir: dir })}`] } })).map((c) => c.Id).sort();
+    const firstOnes = await containersOf(dataDir);
+    expect(firstOnes.length, 'stem cells and the warm container').to.be.greaterThan(0);
+
+    // the same data directory: refused before any database is opened
+    const same = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(await freePort()), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK });
+    expect(await same.exited).to.not.equal(0);
+    expect(same.stderr()).to.match(new RegExp(`another swirl \\(pid \\d+, API ${first.api.replace(/[.]/g, '\\.')}\\) holds the data directory ${dataDir}: stop it, or give this one a data directory of its own \\(SWIRL_DATA_DIR\\)`));
+    expect(same.stderr() + same.stdout()).to.not.match(/\n\s+at |LOCK|try again later/);
+
+    const otherDir = mkdtempSync(join(tmpdir(), 'swirl-e2e-other-'));
+    const startOther = async () => {
+      const other = run('npm', ['start'], { SWIRL_DATA_DIR: otherDir, SWIRL_PORT: String(await freePort()), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK });
+      await other.waitFor(/api: (\S+)/);
+      return other;
+    };
+    let other = await startOther();
+    try {
+      expect(await containersOf(otherDir), 'the second one has containers of its own').to.not.deep.equal([]);
+      expect(await containersOf(dataDir), 'the first one\'s live containers, untouched').to.deep.equal(firstOnes);
+      expect((await invokeMine()).body).to.deep.equal({ mine: true });
+      // the first one dies without clean-up: its containers are leftovers, of its installation alone
+      server!.killGroup('SIGKILL');
+      await server!.exited;
+      server = undefined;
+      other.kill('SIGTERM');
+      await other.exited;
+      other = await startOther();
+      expect(await containersOf(dataDir), 'a dead installation\'s leftovers are not the other\'s to remove').to.deep.equal(firstOnes);
+      // its own next start removes them
+      await start();
+      const left = await containersOf(dataDir);
+      expect(left.filter((id) => firstOnes.includes(id)), 'removed by its own next start').to.deep.equal([]);
+    } finally {
+      other.kill('SIGTERM');
+      await other.exited;
+      rmSync(otherDir, { recursive: true, force: true });
     }
   });
 
