@@ -215,9 +215,11 @@ describe('container factory specifics', function () {
     it('docker: on one network, a dead invoker\'s container of another installation is left, one of this installation removed', async () => {
       const id = () => String(9000 + Math.floor(Math.random() * 999));
       const mine = `test-a-${id()}`;
-      const theirs = await orphanOf('docker', id(), TEST_NETWORK, `test-b-${id()}`);
-      const ours = await orphanOf('docker', id(), TEST_NETWORK, mine);
-      const factory = await makeFactory('docker', id(), { installation: mine });
+      // (a network of its own: invokers of other test runs on this Docker host keep to theirs)
+      const network = 'swirl-test-actions-b';
+      const theirs = await orphanOf('docker', id(), network, `test-b-${id()}`);
+      const ours = await orphanOf('docker', id(), network, mine);
+      const factory = await makeFactory('docker', id(), { installation: mine, network });
       const docker = new Dockerode();
       try {
         await factory.init();
