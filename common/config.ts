@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { isMasterKey } from './master-key.ts';
 
@@ -10,13 +11,19 @@ import { isMasterKey } from './master-key.ts';
  */
 const port = z.coerce.number().int().min(0).max(65535);
 
+/**
+ * The data directory when none is configured: `.swirl/data` in the checkout, wherever the
+ * command runs from, so that `swirl admin` run in another folder finds the store `npm start` made.
+ */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.swirl/data', import.meta.url));
+
 export const configSchema = z.object({
   /** HTTP port of the controller API. */
   port: port.default(3233),
   /** Interface the controller binds to. */
   host: z.string().min(1).default('0.0.0.0'),
-  /** Where standalone keeps its embedded store and generated secrets. */
-  dataDir: z.string().min(1).default('./.swirl/data'),
+  /** Where standalone keeps its embedded store and generated secrets (a relative path is from the working directory). */
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
   /** A CouchDB URL (with credentials); when unset, standalone runs the embedded CouchDB-API server. */
   couchdbUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Port of the embedded CouchDB-API server (0: any free port). */

@@ -21,11 +21,13 @@ export const API_VERSION = '1.0.0';
 const tokenRequest = z.object({ expiresIn: z.number().int().min(60).optional() });
 
 /** The controller's HTTP API: OpenWhisk's `/api/v1` on Koa. */
-export function createApp(services: Services): Koa<SwirlState> {
+export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>): Koa<SwirlState> {
   const app = new Koa<SwirlState>();
   app.proxy = false;
   app.silent = true;
   app.use(requestContext(services.logger));
+  // (standalone: requests wait here until an invoker is up)
+  if (hold) app.use(hold);
 
   // public: no authentication
   const open = new Router<SwirlState>();

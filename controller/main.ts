@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   const guest = await prepareStore(opened.store, config, logger);
   const infra = await openInfra(config, logger, `controller${config.controllerId}`);
   const controller = await startController(config, opened.store, infra, logger);
+  opened.lock?.noteApi(`${controller.url}/api/v1`);
   console.log(`swirl controller${config.controllerId} is up (bus: ${infra.bus.name})`);
   console.log(`api: ${controller.url}/api/v1`);
   for (const line of guestKeyLines(guest, config)) console.log(line);

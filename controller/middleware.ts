@@ -41,28 +41,46 @@ export async function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: Bo
     return await (opts.gate ? opts.gate.through(read) : read());
   } catch (e) {
     if (!started) refuseUnread(ctx, e);
+    const err = e as { type?: string; length?: number; status?: number };
+    // a sender still sending past the limit (a chunked upload) gets its 413 as one refused unread does
+    if (err.type === 'entity.too.large') refuseUnread(ctx, new PayloadTooLargeError(Messages.entityTooBig('request', err.length ?? limit + 1, limit)));
     // the rest of the body is not read: close the connection after the reply instead of keeping it alive
     ctx.set('Connection', 'close');
     if (e instanceof SwirlError) throw e;
-    const err = e as { type?: string; length?: number; status?: number };
-    if (err.type === 'entity.too.large') throw new PayloadTooLargeError(Messages.entityTooBig('request', err.length ?? limit + 1, limit));
     if (err.status && err.status < 500) throw new BadRequestError(Messages.malformedBody('the request body could not be read'));
     throw e;
   }
 }
 
-/** How long Node may go on reading (and dropping) the body of a request refused unread. */
-const DISCARD_MS = 10_000;
-
 /**
- * Refuse a request before any of its body is read. Node reads and drops the body after the
- * answer, keeping none of it, so a client still sending gets the answer — closing at once
- * would reset the connection and lose it — but for DISCARD_MS at most.
+ * What is read and dropped, at most, of a body refused for its size, so that a client still
+ * sending gets the answer (closing at once resets the connection: the client sees EPIPE or
+ * ECONNRESET, not the 413): 128 MiB within 60 s. Each chunk is dropped as it arrives, none is
+ * kept. Past either bound, or after 2 s without a byte (a sender that stopped mid-body), the
+ * connection is cut.
  */
+export const DISCARD = { bytes: 128 * 1024 * 1024, ms: 60_000, idleMs: 2_000 };
+
+/** Refuse a request whose body is not (wholly) read: the rest is read and dropped, within DISCARD. */
 function refuseUnread(ctx: Ctx, err: unknown): never {
-  const timer = setTimeout(() => ctx.req.socket?.destroy(), DISCARD_MS).unref();
-  const stop = () => clearTimeout(timer);
-  ctx.req.once('end', stop).once('close', stop);
+  const req = ctx.req;
+  const cut = () => req.socket?.destroy();
+  const deadline = setTimeout(cut, DISCARD.ms).unref();
+  const idle = setTimeout(cut, DISCARD.idleMs).unref();
+  let dropped = 0;
+  const drop = (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD.bytes) cut();
+    else idle.refresh();
+  };
+  const stop = () => {
+    clearTimeout(deadline);
+    clearTimeout(idle);
+    req.off('data', drop);
+  };
+  req.on('data', drop).once('end', stop).once('close', stop);
+  // (a stream a reader paused on its error — raw-body does — flows again)
+  req.resume();
   throw err;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { putSchemas } from '../common/entities.ts';
+import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
 
 /**
@@ -167,12 +168,12 @@ function activationPaths(): Record<string, Schema> {
           query('docs', 'Whole records (with logs and result)', { type: 'boolean' }),
           ...listParams,
         ],
-        responses: { '200': { description: 'The records (brief unless docs=true)', content: json({ type: 'array', items: ref('Activation') }) }, ...pick('400', '401', '403', '500', '503') },
+        responses: { '200': { description: 'The records (brief unless docs=true)', content: json({ type: 'array', items: { oneOf: [ref('ActivationBrief'), ref('Activation')] } }) }, ...pick('400', '401', '403', '500', '503') },
       },
     },
     '/namespaces/{namespace}/activations/{activationid}': one('One activation record', ref('Activation')),
-    '/namespaces/{namespace}/activations/{activationid}/logs': one('The logs of an activation', { type: 'object', properties: { logs: { type: 'array', items: { type: 'string' } } } }),
-    '/namespaces/{namespace}/activations/{activationid}/result': one('The response of an activation', ref('ActivationResponse')),
+    '/namespaces/{namespace}/activations/{activationid}/logs': one('The logs of an activation', ref('ActivationLogs')),
+    '/namespaces/{namespace}/activations/{activationid}/result': one('The response of an activation', ref('ActivationResult')),
     '/invokers': {
       get: {
         tags: ['Operations'],
@@ -200,13 +201,34 @@ function activationPaths(): Record<string, Schema> {
 }
 
 const keyValues = { type: 'array', items: ref('KeyValue') };
+/** A non-empty string (OpenWhisk's swagger: minLength 1 for names, namespaces and versions). */
+const text = { type: 'string', minLength: 1 };
 const briefProps = {
-  namespace: { type: 'string' },
-  name: { type: 'string' },
-  version: { type: 'string' },
+  namespace: text,
+  name: text,
+  version: { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$', description: 'semantic version, 0.0.1 at creation; each update bumps the patch' },
   publish: { type: 'boolean' },
   annotations: keyValues,
   updated: { type: 'integer', description: 'epoch milliseconds' },
+};
+/** An object schema that lists every property a response may carry: anything else is a wrong shape. */
+const exact = (required: string[], properties: Record<string, unknown>, extra: Schema = {}): Schema => ({ type: 'object', required, properties, additionalProperties: false, ...extra });
+const ruleStatus = { type: 'string', enum: ['active', 'inactive'] };
+/** Every kind an action may show: swirl's kinds and each family's `:default`. */
+const kindNames = [...new Set(KINDS.flatMap((k) => [k.kind, `${k.family}:default`]))];
+const activationIdSchema = { type: 'string', pattern: '^[0-9a-f]{32}$' };
+const activationBriefProps = {
+  activationId: activationIdSchema,
+  namespace: text,
+  name: text,
+  version: briefProps.version,
+  publish: { type: 'boolean' },
+  annotations: keyValues,
+  start: { type: 'integer', description: 'epoch ms' },
+  end: { type: 'integer', description: 'epoch ms (0 while running)' },
+  duration: { type: 'integer', minimum: 0, description: 'ms' },
+  cause: { ...activationIdSchema, description: 'the sequence or trigger activation that caused this one' },
+  statusCode: { type: 'integer', enum: [0, 1, 2, 3] },
 };
 const limitSchema = (l: { min: number; max: number; default: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max, default: l.default });
 
@@ -267,78 +289,75 @@ export function openApiDocument(version: string): Record<string, unknown> {
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
-        ErrorMessage: { type: 'object', required: ['error', 'code'], properties: { error: { type: 'string' }, code: { type: 'string', description: 'transaction id' } } },
-        KeyValue: {
-          type: 'object',
-          required: ['key'],
-          properties: {
-            key: { type: 'string' },
-            value: {},
-            encryption: { type: 'string', enum: ['aes-256'], description: 'Parameters: the value is encrypted at rest, as shown (send it back so, or the plain value)' },
-          },
-        },
-        EntityBrief: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: briefProps },
-        ActionLimits: {
-          type: 'object',
-          properties: { timeout: limitSchema(LIMITS.timeout), memory: limitSchema(LIMITS.memory), logs: limitSchema(LIMITS.logs), concurrency: limitSchema(LIMITS.concurrency) },
-        },
-        Action: {
-          type: 'object',
-          required: ['namespace', 'name', 'version', 'publish', 'exec', 'limits'],
-          properties: {
-            ...briefProps,
-            exec: { type: 'object', properties: { kind: { type: 'string' }, code: { type: 'string' }, image: { type: 'string' }, main: { type: 'string' }, binary: { type: 'boolean' }, components: { type: 'array', items: { type: 'string' } } } },
-            parameters: keyValues,
-            limits: ref('ActionLimits'),
-          },
-        },
-        Trigger: {
+        ErrorMessage: exact(['error', 'code'], { error: text, code: { ...text, description: 'transaction id (also the X-Request-ID header)' } }),
+        KeyValue: exact(['key'], {
+          key: { type: 'string' },
+          value: { description: 'any JSON value' },
+          encryption: { type: 'string', enum: ['aes-256'], description: 'Parameters: the value is encrypted at rest, as shown (send it back so, or the plain value)' },
+        }),
+        EntityBrief: {
           type: 'object',
           required: ['namespace', 'name', 'version', 'publish'],
+          description: 'An entry of a list: no code, no parameters',
           properties: {
             ...briefProps,
-            parameters: keyValues,
-            limits: { type: 'object' },
-            rules: { type: 'object', description: 'Its rules by fully qualified name (ns/rule): each rule’s action and status', additionalProperties: { type: 'object', properties: { action: ref('PathName'), status: { type: 'string', enum: ['active', 'inactive'] } } } },
+            exec: exact(['kind', 'binary'], { kind: { type: 'string', enum: kindNames }, binary: { type: 'boolean' } }),
+            limits: ref('ActionLimits'),
+            status: ruleStatus,
+            trigger: ref('PathName'),
+            action: ref('PathName'),
+            binding: ref('PackageBinding'),
           },
+          additionalProperties: false,
         },
-        Rule: {
-          type: 'object',
-          required: ['namespace', 'name', 'version', 'publish', 'trigger', 'action'],
-          properties: { ...briefProps, status: { type: 'string', enum: ['active', 'inactive'] }, trigger: ref('PathName'), action: ref('PathName') },
-        },
-        Package: { type: 'object', required: ['namespace', 'name', 'version', 'publish'], properties: { ...briefProps, parameters: keyValues, binding: { type: 'object', properties: { namespace: { type: 'string' }, name: { type: 'string' } } } } },
-        PathName: { type: 'object', required: ['name', 'path'], properties: { name: { type: 'string' }, path: { type: 'string' } } },
-        ActivationId: { type: 'object', required: ['activationId'], properties: { activationId: { type: 'string' } } },
-        ActivationResponse: {
-          type: 'object',
-          required: ['status', 'statusCode', 'success'],
-          properties: {
-            status: { type: 'string', enum: ['success', 'application error', 'action developer error', 'whisk internal error'] },
-            statusCode: { type: 'integer', enum: [0, 1, 2, 3] },
-            success: { type: 'boolean' },
-            result: {},
+        ActionLimits: exact([], { timeout: limitSchema(LIMITS.timeout), memory: limitSchema(LIMITS.memory), logs: limitSchema(LIMITS.logs), concurrency: limitSchema(LIMITS.concurrency) }),
+        ActionExec: exact(['kind', 'binary'], {
+          kind: { type: 'string', enum: kindNames },
+          code: { type: 'string', description: 'source text, or base64 of a zip when binary (left out with ?code=false)' },
+          image: { type: 'string', description: 'the container image (blackbox)' },
+          main: { type: 'string' },
+          binary: { type: 'boolean' },
+          components: { type: 'array', items: { type: 'string', pattern: '^/' }, description: 'a sequence’s actions, fully qualified (/ns/[pkg/]name)' },
+        }),
+        Action: exact(['namespace', 'name', 'version', 'publish', 'exec', 'annotations', 'parameters', 'limits'], { ...briefProps, exec: ref('ActionExec'), parameters: keyValues, limits: ref('ActionLimits') }),
+        TriggerLimits: exact([], {}),
+        Trigger: exact(['namespace', 'name', 'version', 'publish', 'annotations', 'parameters', 'limits'], {
+          ...briefProps,
+          parameters: keyValues,
+          limits: ref('TriggerLimits'),
+          rules: {
+            type: 'object',
+            description: 'Its rules by fully qualified name (ns/rule): each rule’s action and status',
+            additionalProperties: exact(['action', 'status'], { action: ref('PathName'), status: ruleStatus }),
           },
-        },
-        Activation: {
-          type: 'object',
-          required: ['activationId', 'namespace', 'name', 'subject', 'version', 'publish', 'start', 'end'],
-          properties: {
-            activationId: { type: 'string' },
-            namespace: { type: 'string' },
-            name: { type: 'string' },
-            subject: { type: 'string' },
-            version: { type: 'string' },
-            publish: { type: 'boolean' },
-            start: { type: 'integer' },
-            end: { type: 'integer' },
-            duration: { type: 'integer' },
-            annotations: keyValues,
-            logs: { type: 'array', items: { type: 'string' } },
-            response: ref('ActivationResponse'),
-            cause: { type: 'string' },
-          },
-        },
+        }),
+        Rule: exact(['namespace', 'name', 'version', 'publish', 'annotations', 'status', 'trigger', 'action'], { ...briefProps, status: ruleStatus, trigger: ref('PathName'), action: ref('PathName') }),
+        PackageBinding: { oneOf: [exact([], {}), exact(['namespace', 'name'], { namespace: text, name: text })], description: '{} for a package; the bound package for a binding' },
+        PackageAction: exact(['name', 'version'], { name: text, version: briefProps.version, annotations: keyValues }),
+        Package: exact(['namespace', 'name', 'version', 'publish', 'annotations', 'parameters', 'binding'], {
+          ...briefProps,
+          parameters: keyValues,
+          binding: ref('PackageBinding'),
+          actions: { type: 'array', items: ref('PackageAction'), description: 'GET: the actions it offers' },
+          feeds: { type: 'array', items: ref('PackageAction'), description: 'GET: the feeds it offers' },
+        }),
+        PathName: exact(['path', 'name'], { path: text, name: text }),
+        ActivationId: exact(['activationId'], { activationId: activationIdSchema }),
+        ActivationResult: exact(['status', 'statusCode', 'success'], {
+          status: { type: 'string', enum: ['success', 'application error', 'action developer error', 'whisk internal error'] },
+          statusCode: { type: 'integer', enum: [0, 1, 2, 3] },
+          success: { type: 'boolean' },
+          result: { description: 'the action’s result (an object), or {error} when it failed' },
+          size: { type: 'integer', minimum: 0 },
+        }),
+        ActivationLogs: exact(['logs'], { logs: { type: 'array', items: { type: 'string' } } }),
+        ActivationBrief: exact(['activationId', 'namespace', 'name', 'version', 'publish', 'annotations', 'start'], activationBriefProps),
+        Activation: exact(['activationId', 'namespace', 'name', 'subject', 'version', 'publish', 'start', 'end', 'duration', 'annotations', 'logs', 'response'], {
+          ...activationBriefProps,
+          subject: text,
+          logs: { type: 'array', items: { type: 'string' } },
+          response: ref('ActivationResult'),
+        }),
         ActionPut: fromZod(putSchemas.action),
         TriggerPut: fromZod(putSchemas.trigger),
         RulePut: fromZod(putSchemas.rule),

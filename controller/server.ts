@@ -5,7 +5,7 @@ import type { Logger } from '../common/logger.ts';
 import type { Readiness } from '../common/ops.ts';
 import type { Infra } from '../common/infra.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
-import { LoadBalancer } from '../loadbalancer/balancer.ts';
+import { BalancerMessages, LoadBalancer } from '../loadbalancer/balancer.ts';
 import { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import { ShardingScheduler } from '../loadbalancer/sharding.ts';
 import { Throttler } from '../loadbalancer/throttles.ts';
@@ -22,18 +22,31 @@ import { SYSTEM_PACKAGES } from './system/index.ts';
 import { ensureSystemPackages } from './system/packages.ts';
 import { RecordWriter } from '../common/record-writer.ts';
 import { TriggerFirer } from './triggers.ts';
+import { invokerUp, Opening } from './opening.ts';
 
 export interface RunningController {
   server: Server;
   url: string;
+  /** With `hold`: answer requests once an invoker is up in the load balancer (resolves then). */
+  openWhenInvokerUp(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ControllerOptions {
+  /**
+   * Hold every request but /ping and /ready until `openWhenInvokerUp()` sees an invoker up
+   * (standalone: it listens before its invoker starts, and nothing may answer before an
+   * invoke can succeed).
+   */
+  hold?: boolean;
 }
 
 /**
  * Build the controller on a store and the invoke path's services (bus, health, throttles),
- * and listen on the configured host and port.
+ * and listen on the configured host and port. /ready is 200 only while an invoker is up in
+ * its load balancer (and store, bus and health store answer): then it can place work.
  */
-export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger): Promise<RunningController> {
+export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger, opts: ControllerOptions = {}): Promise<RunningController> {
   await ensureSystemPackages(store, SYSTEM_PACKAGES, logger);
   const secrets = await serverSecrets(store, config);
   const actionKeys = new ActionKeys(secrets.actionKey);
@@ -66,20 +79,28 @@ export async function startController(config: Config, store: EntityStore, infra:
   const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: logger.child({ component: 'feeds' }) });
   let stopping = false;
+  const opening = new Opening(health);
+  if (!opts.hold) opening.openNow();
   const readiness: Readiness = {
     checks: { store: () => store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() },
-    notReady: () => (stopping ? 'The controller is shutting down.' : undefined),
+    notReady: () => {
+      if (stopping) return 'The controller is shutting down.';
+      if (!opening.isOpen) return 'Starting: waiting for the invoker.';
+      return invokerUp(health) ? undefined : `Not ready: ${BalancerMessages.noInvokers}`;
+    },
   };
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness });
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness }, opening.hold);
   const { server, url } = await listen(app, config.port, config.host, logger);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
   return {
     server,
     url,
+    openWhenInvokerUp: () => opening.openWhenInvokerUp(logger),
     close: async () => {
       // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered
       stopping = true;
+      opening.openNow();
       // a keep-alive connection becomes idle once its request is answered: close those as they come
       const idle = setInterval(() => server.closeIdleConnections(), 100);
       await new Promise<void>((ok) => {

@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   const guest = await prepareStore(opened.store, config, logger);
   // the memory bus, health and throttles unless configured otherwise: everything in this process
   const infra = await openInfra(config, logger, 'standalone');
-  const controller = await startController(config, opened.store, infra, logger);
+  // (requests are held until the invoker is up: whatever answers, an invoke then succeeds)
+  const controller = await startController(config, opened.store, infra, logger, { hold: true });
+  opened.lock?.noteApi(`${controller.url}/api/v1`);
   // builds missing runtime images first (with progress), so no invocation waits for one
   const invokerLog = logger.child({ component: 'invoker' });
   const invoker = await Invoker.start(config, opened.store, invokerLog, {
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     onProgress: (line) => console.log(`runtime images: ${line}`),
   });
   const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: invokerLog });
+  await controller.openWhenInvokerUp();
 
   console.log(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
   console.log(`api: ${controller.url}/api/v1`);

@@ -16,7 +16,7 @@ import { integer } from './options.ts';
  * here, so other commands do not pay for the store's modules.
  */
 async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore, config: Config) => Promise<T>): Promise<T> {
-  const [{ ConfigError, loadConfig }, { attachStore }, { privateByDefault }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts'), import('../../common/private-files.ts')]);
+  const [{ ConfigError, loadConfig }, { attachStore, NoStoreError }, { privateByDefault }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts'), import('../../common/private-files.ts')]);
   // the store's files (when no server runs, this process opens them) and the key files it writes are this user's alone
   privateByDefault();
   let config;
@@ -25,7 +25,9 @@ async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore, config:
   } catch (e) {
     throw e instanceof ConfigError ? new UsageError(e.message) : e;
   }
-  const opened = await attachStore(config);
+  const opened = await attachStore(config).catch((e: unknown) => {
+    throw e instanceof NoStoreError ? new UsageError(e.message) : e;
+  });
   try {
     return await fn(opened, config);
   } finally {

@@ -20,6 +20,9 @@ interface PouchConstructor {
 /** Events on which express-pouchdb (pouchdb-all-dbs) listens; PouchDB shares one emitter per process. */
 const POUCH_EVENTS = ['created', 'destroyed'];
 
+/** The folder of the data directory that holds the embedded store's databases. */
+export const EMBEDDED_DIR = 'couchdb';
+
 /** The one user of the embedded store. */
 export const EMBEDDED_USER = 'swirl';
 
@@ -69,7 +72,7 @@ export class EmbeddedCouch {
    */
   static async start(dataDir: string, port = 0, host = '127.0.0.1', password = randomBytes(24).toString('base64url')): Promise<EmbeddedCouch> {
     // (the server that runs it has made its data directory private, older files included: privateDir)
-    const dir = resolve(dataDir, 'couchdb');
+    const dir = resolve(dataDir, EMBEDDED_DIR);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const Pouch = PouchDB.defaults({ prefix: dir + '/' });
     const pouch = Pouch as unknown as PouchConstructor;

@@ -3,10 +3,13 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
-import { EmbeddedCouch } from './embedded-couch.ts';
+import { type DataDirLock, lockDataDir } from './data-lock.ts';
+import { EMBEDDED_DIR, EmbeddedCouch } from './embedded-couch.ts';
 
 export interface OpenedStore {
   store: CouchStore;
+  /** The embedded store's hold on its data directory (undefined with CouchDB). */
+  lock?: DataDirLock;
   /** The CouchDB URL in use (embedded or real). */
   url: string;
   embedded: boolean;
@@ -27,32 +30,45 @@ export async function openStore(config: StoreConfig, masterKey?: Buffer): Promis
     await store.init();
     return { store, url: config.couchdbUrl, embedded: false, close: () => store.close() };
   }
-  const couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
+  // before any database is opened: a second swirl on the directory is refused here, naming the first
+  const lock = lockDataDir(config.dataDir);
+  let couch: EmbeddedCouch | undefined;
   try {
+    couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
     const store = new CouchStore(couch.url, config.dbPrefix, sealer);
     await store.init();
+    const started = couch;
     return {
       store,
+      lock,
       url: couch.url,
       embedded: true,
       close: async () => {
         await store.close();
-        await couch.stop();
+        await started.stop();
+        lock.release();
       },
     };
   } catch (e) {
-    await couch.stop();
+    await couch?.stop();
+    lock.release();
     throw e;
   }
 }
 
+/** A tool found no store where the configuration points: it makes none (its users and keys would be for no server). */
+export class NoStoreError extends Error {}
+
 /**
  * For tools run beside a server (the admin command): use the embedded store of a running
- * standalone server when there is one (its files are locked while it runs), else open it.
- * It has no master key: it is for subjects, which hold no sealed values.
+ * standalone server when there is one (its files are locked while it runs), else open it —
+ * only one a server made: a data directory without a store is a mistaken setting, refused
+ * with a NoStoreError that names it. It has no master key: it is for subjects, which hold
+ * no sealed values.
  */
 export async function attachStore(config: StoreConfig): Promise<OpenedStore> {
-  const marker = join(resolve(config.dataDir), 'couchdb.json');
+  const dataDir = resolve(config.dataDir);
+  const marker = join(dataDir, 'couchdb.json');
   if (!config.couchdbUrl && existsSync(marker)) {
     try {
       const { url, pid } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string; pid: number };
@@ -64,5 +80,9 @@ export async function attachStore(config: StoreConfig): Promise<OpenedStore> {
       // stale marker from a server that is gone: open the files ourselves
     }
   }
+  if (!config.couchdbUrl && !existsSync(join(dataDir, EMBEDDED_DIR)))
+    throw new NoStoreError(
+      `no swirl store in ${dataDir}: set SWIRL_DATA_DIR to the data directory of the swirl server (standalone; the default is .swirl/data in the checkout), or SWIRL_COUCHDB_URL (and SWIRL_DB_PREFIX) to its CouchDB`,
+    );
   return openStore(config);
 }

@@ -17,8 +17,10 @@ export const LABEL_INVOKER = 'swirl.invoker';
 export const LABEL_KIND = 'swirl.kind';
 /** The process that made the container (see owner.ts): its containers are leftovers once it is dead. */
 export const LABEL_OWNER = 'swirl.owner';
-/** The actions network the container is on: invokers sharing a network are one installation. */
+/** The actions network the container is on. */
 export const LABEL_NETWORK = 'swirl.network';
+/** The installation (its store) the container belongs to: leftovers are removed only by invokers of the same one. */
+export const LABEL_INSTALLATION = 'swirl.installation';
 const RUNTIME_PORT = 8080;
 const MiB = 1024 * 1024;
 /** The unprivileged user swirl's own runtimes run as (the images say the same with USER). */
@@ -38,6 +40,11 @@ export interface DockerFactoryOptions {
   pidsLimit?: number;
   /** The actions network: created when missing; an existing one must keep its containers apart. */
   network: string;
+  /**
+   * Which installation this invoker belongs to (select.ts: its store); only the leftovers
+   * of dead invokers of the same installation are removed. Default: the network's name.
+   */
+  installation?: string;
   startTimeoutMs?: number;
   /** The API's URL as the invoker's host knows it; a loopback address is rewritten to reach the host from a container. */
   apiHost?: string;
@@ -93,6 +100,7 @@ export class DockerContainerFactory implements ContainerFactory {
   readonly apiHost: string | undefined;
   private readonly live = new Set<DockerContainer>();
   private readonly owner = selfOwner();
+  private readonly installation: string;
   private seq = 0;
   private network: ActionsNetwork | undefined;
 
@@ -101,6 +109,7 @@ export class DockerContainerFactory implements ContainerFactory {
     private readonly opts: DockerFactoryOptions,
   ) {
     this.apiHost = opts.apiHost ? reachFromContainer(opts.apiHost) : undefined;
+    this.installation = opts.installation ?? `network:${opts.network}`;
   }
 
   async init(): Promise<void> {
@@ -132,27 +141,30 @@ export class DockerContainerFactory implements ContainerFactory {
   }
 
   /**
-   * Remove what dead invokers of this installation left behind: containers on this actions
-   * network whose maker is gone, and, from swirl versions before owners were recorded, this
-   * invoker id's containers. A live owner's containers are never touched.
+   * Remove what dead invokers of this installation left behind: containers labelled with
+   * this installation whose maker is gone. A live owner's containers, another installation's
+   * (dead or alive, whatever network they share) and unlabelled ones (an older swirl: whose
+   * they are cannot be told) are never touched; the last are named in a warning.
    */
   private async removeLeftovers(): Promise<void> {
-    const onNetwork = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_NETWORK}=${this.opts.network}`] } });
-    const legacy = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INVOKER}=${this.opts.invokerId}`] } });
-    const candidates = [...onNetwork, ...legacy.filter((c) => !c.Labels[LABEL_OWNER])];
+    const ours = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTALLATION}=${this.installation}`] } });
     const states = new Map<string, Promise<string>>();
     await Promise.all(
-      candidates.map(async (c) => {
+      ours.map(async (c) => {
         const owner = c.Labels[LABEL_OWNER];
-        if (owner === this.owner) return;
-        if (owner) {
-          if (!states.has(owner)) states.set(owner, ownerState(owner, this.docker));
-          if ((await states.get(owner)) !== 'dead') return;
-        }
+        if (!owner || owner === this.owner) return;
+        if (!states.has(owner)) states.set(owner, ownerState(owner, this.docker));
+        if ((await states.get(owner)) !== 'dead') return;
         await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-        this.opts.log.info({ container: c.Id.slice(0, 12), name: c.Names[0], owner: owner ?? 'unknown (an older swirl)' }, 'removed a container left by an invoker that is gone');
+        this.opts.log.info({ container: c.Id.slice(0, 12), name: c.Names[0], owner, installation: this.installation }, 'removed a container left by an invoker of this installation that is gone');
       }),
     );
+    const older = (await this.docker.listContainers({ all: true, filters: { label: [LABEL_INVOKER] } })).filter((c) => !c.Labels[LABEL_INSTALLATION]);
+    if (older.length)
+      this.opts.log.warn(
+        { containers: older.map((c) => c.Names[0] ?? c.Id.slice(0, 12)) },
+        `${older.length} container(s) made by an older swirl carry no installation label and are left alone; remove them once no older swirl runs: docker rm -f $(docker ps -aq --filter label=${LABEL_INVOKER})`,
+      );
   }
 
   async create(spec: ContainerSpec): Promise<Container> {
@@ -168,7 +180,7 @@ export class DockerContainerFactory implements ContainerFactory {
       Image: spec.image,
       // the API host in the environment from the start, as OpenWhisk gives it (/init's env has it too)
       Env: Object.entries({ ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, ...(token ? { [PROXY_TOKEN_ENV]: token, HOME: '/tmp' } : {}) }).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_INVOKER]: this.opts.invokerId, [LABEL_KIND]: spec.kind, [LABEL_OWNER]: this.owner, [LABEL_NETWORK]: this.opts.network },
+      Labels: { [LABEL_INVOKER]: this.opts.invokerId, [LABEL_KIND]: spec.kind, [LABEL_OWNER]: this.owner, [LABEL_NETWORK]: this.opts.network, [LABEL_INSTALLATION]: this.installation },
       ...(ownRuntime ? { User: RUNTIME_USER } : {}),
       Tty: false,
       OpenStdin: false,

@@ -9,10 +9,23 @@ import { DockerContainerFactory } from './docker.ts';
 import { ProcessContainerFactory } from './process.ts';
 
 type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'> &
-  Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages' | 'actionFirewall' | 'actionOutbound' | 'actionTmpMb' | 'invokerMemoryMb'>>;
+  Partial<Pick<Config, 'dockerNetwork' | 'runtimeImages' | 'actionFirewall' | 'actionOutbound' | 'actionTmpMb' | 'invokerMemoryMb' | 'couchdbUrl' | 'dbPrefix'>>;
+
+const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 /** The actions network of an installation that names none: one per data directory. */
-export const defaultActionsNetwork = (dataDir: string): string => `swirl-actions-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 8)}`;
+export const defaultActionsNetwork = (dataDir: string): string => `swirl-actions-${shortHash(resolve(dataDir)).slice(0, 8)}`;
+
+/**
+ * What makes an installation one: its store — the embedded one in a data directory, or a
+ * CouchDB (its address without credentials) and database prefix. Invokers that share it
+ * remove each other's leftovers; nothing else is theirs.
+ */
+export function installationId(config: Pick<FactoryConfig, 'dataDir' | 'couchdbUrl' | 'dbPrefix'>): string {
+  if (!config.couchdbUrl) return shortHash(`embedded:${resolve(config.dataDir)}:${config.dbPrefix ?? ''}`);
+  const u = new URL(config.couchdbUrl);
+  return shortHash(`couchdb:${u.host}${u.pathname}:${config.dbPrefix ?? ''}`);
+}
 
 /**
  * The container factory the configuration asks for: Docker, local processes, or (auto)
@@ -41,6 +54,7 @@ export async function selectFactory(config: FactoryConfig, log: Logger, onProgre
         log,
         pidsLimit: config.containerPidsLimit,
         network: config.dockerNetwork ?? defaultActionsNetwork(config.dataDir),
+        installation: installationId(config),
         apiHost,
         firewall: config.actionFirewall !== 'off',
         outbound: config.actionOutbound !== 'off',

@@ -26,6 +26,8 @@ interface Cluster {
   controller: Spawned;
   controller2: Spawned;
   invokers: Map<number, Spawned>;
+  /** What the controller's /ready answered before any invoker was started. */
+  readyWithoutInvokers: { status: number; body: any };
 }
 
 /**
@@ -53,10 +55,12 @@ for (const bus of ['redis', 'kafka'] as const) {
       const controller = startControllerProcess(env, port);
       const port2 = await freePort();
       const controller2 = startControllerProcess(env, port2, 1);
-      const invokers = new Map(IDS.map((id) => [id, startInvokerProcess(env, id)] as const));
       // whichever controller made the guest key printed it once; both keep it in the data directory they share
       await controller.waitFor(/guest key: /, 60_000);
       await controller2.waitFor(/guest key: /, 60_000);
+      // up, its store, bus and health store answering, but no invoker yet: it cannot place work
+      const readyWithoutInvokers = await call('GET', `http://127.0.0.1:${port}/ready`);
+      const invokers = new Map(IDS.map((id) => [id, startInvokerProcess(env, id)] as const));
       const key = readGuestKey(dataDir);
       for (const p of invokers.values()) await p.waitFor(/is up/, 90_000);
       const api = `http://127.0.0.1:${port}/api/v1`;
@@ -71,6 +75,7 @@ for (const bus of ['redis', 'kafka'] as const) {
         controller,
         controller2,
         invokers,
+        readyWithoutInvokers,
       };
     };
 
@@ -93,6 +98,13 @@ for (const bus of ['redis', 'kafka'] as const) {
     const put = (name: string, code: string) => call('PUT', `${cluster.api}/namespaces/_/actions/${name}?overwrite=true`, { auth: cluster.key, body: { exec: { kind: 'nodejs:20', code } } });
     const invoke = (name: string, query: string, body: unknown = {}) => call('POST', `${cluster.api}/namespaces/_/actions/${name}${query}`, { auth: cluster.key, body });
     const recordOf = (id: string, ms: number) => recordOfActivation(cluster.api, cluster.key, id, ms);
+
+    it('/ready is 503 until an invoker is up in the controller\'s load balancer, then 200', async () => {
+      expect(cluster.readyWithoutInvokers.status).to.equal(503);
+      expect(cluster.readyWithoutInvokers.body).to.deep.include({ error: 'Not ready: No invokers available.', checks: { store: 'ok', bus: 'ok', health: 'ok' } });
+      const now = await call('GET', `${cluster.api.replace(/\/api\/v1$/, '')}/ready`);
+      expect([now.status, now.body]).to.deep.equal([200, { ready: true, checks: { store: 'ok', bus: 'ok', health: 'ok' } }]);
+    });
 
     it('invokes blocking and non-blocking through the invokers', async () => {
       expect((await put('hello', 'function main(p) { return { greeting: "hello " + p.name } }')).status).to.equal(200);

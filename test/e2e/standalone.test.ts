@@ -4,11 +4,14 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Dockerode from 'dockerode';
 import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
+import { installationId } from '../../invoker/factory/select.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
 import { guestKeyPath, readGuestKey } from '../../common/guest-key.ts';
 import { masterKeyPath } from '../../common/master-key.ts';
 import { call } from '../support/server.ts';
+import { sleep } from '../support/api.ts';
 import { asStranger, ensureStranger, openParent, strangerStatus } from '../support/stranger.ts';
 
 const exec = promisify(execFile);
@@ -161,6 +164,121 @@ describe('standalone (npm start)', function () {
     expect((await put('caller', { exec: { kind: 'nodejs:20', code: caller }, annotations: [{ key: 'provide-api-key', value: true }] })).status).to.equal(200);
     const res = await call('POST', `${api}/namespaces/_/actions/caller?blocking=true&result=true`, { auth: key, body: { x: 21 } });
     expect(res.body).to.deep.equal({ result: { doubled: 42 }, via: apiHost });
+  });
+
+  it('answers nothing before an invoke can succeed: an action and a sequence invoked the moment the API first answers both succeed; /ready is 503 until then', async () => {
+    const first = await start();
+    const put = (name: string, body: unknown) => call('PUT', `${first.api}/namespaces/_/actions/${name}?overwrite=true`, { auth: first.key, body });
+    expect((await put('early', { exec: { kind: 'nodejs:20', code: 'function main(p) { return { n: (p.n || 0) + 1 } }' } })).status).to.equal(200);
+    expect((await put('early-seq', { exec: { kind: 'sequence', components: ['/guest/early', '/guest/early'] } })).status).to.equal(200);
+    await stop();
+
+    // a restart: the port answers long before its invoker has started (images checked, network, firewall, stem cells)
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK });
+    const base = `http://127.0.0.1:${port}`;
+    const readyAnswers: number[] = [];
+    let polling = true;
+    const readyPoll = (async () => {
+      while (polling) {
+        const r = await fetch(`${base}/ready`).catch(() => undefined);
+        if (r) readyAnswers.push(r.status);
+        await sleep(20);
+      }
+    })();
+    // the first answer of the API, whenever it comes
+    let answered: Response | undefined;
+    while (!answered) answered = await fetch(`${base}/api/v1`).catch(() => sleep(10).then(() => undefined));
+    expect(answered.status).to.equal(200);
+    const [action, sequence] = await Promise.all(
+      ['early', 'early-seq'].map((name) => call('POST', `${base}/api/v1/namespaces/_/actions/${name}?blocking=true&result=true`, { auth: first.key, body: { n: 1 } })),
+    );
+    expect([action!.status, action!.body]).to.deep.equal([200, { n: 2 }]);
+    expect([sequence!.status, sequence!.body]).to.deep.equal([200, { n: 3 }]);
+    expect(server.stdout()).to.contain('swirl standalone is up');
+    polling = false;
+    await readyPoll;
+    // /ready answered 503 (starting) until then, and 200 after
+    expect(readyAnswers.at(-1)).to.equal(200);
+    expect(readyAnswers.indexOf(200), JSON.stringify(readyAnswers)).to.equal(readyAnswers.lastIndexOf(503) + 1);
+  });
+
+  it('admin from another folder: reaches the running server\'s store with SWIRL_DATA_DIR; without a store where it looks, fails naming the setting and makes none', async () => {
+    const { api } = await start({ SWIRL_AUTH_CACHE_MS: '0' });
+    const elsewhere = mkdtempSync(join(tmpdir(), 'swirl-elsewhere-'));
+    const swirl = join(process.cwd(), 'bin', 'swirl.js');
+    const admin = (env: Record<string, string | undefined>, ...args: string[]) =>
+      exec(process.execPath, [swirl, 'admin', 'user', ...args], { cwd: elsewhere, env: { ...process.env, SWIRL_DATA_DIR: undefined, ...env } }).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    try {
+      const created = await admin({ SWIRL_DATA_DIR: dataDir }, 'create', 'carol');
+      expect(created.code, created.stderr).to.equal(0);
+      expect((await call('GET', `${api}/namespaces`, { auth: created.stdout.trim() })).body).to.deep.equal(['carol']);
+      expect((await admin({ SWIRL_DATA_DIR: dataDir }, 'list')).stdout).to.match(/^carol\tcarol$/m);
+
+      // what a user in another folder ran before: a relative data directory where no server keeps its store
+      for (const args of [['create', 'dave'], ['list']]) {
+        const refused = await admin({ SWIRL_DATA_DIR: '.swirl/data' }, ...args);
+        expect(refused.code, `${args[0]}: ${refused.stdout}`).to.equal(2);
+        expect(refused.stdout).to.equal('');
+        expect(refused.stderr).to.contain(`no swirl store in ${join(elsewhere, '.swirl', 'data')}: set SWIRL_DATA_DIR to the data directory of the swirl server`);
+        expect(refused.stderr).to.not.match(/\n\s+at /);
+      }
+      expect(readdirSync(elsewhere), 'no store made in the current folder').to.deep.equal([]);
+      // unset, it looks in the checkout, never in the current folder
+      const unset = await admin({}, 'list');
+      if (unset.code !== 0) expect(unset.stderr).to.contain(`no swirl store in ${join(process.cwd(), '.swirl', 'data')}:`);
+      expect(readdirSync(elsewhere)).to.deep.equal([]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('two installations on one Docker host: a second one (own port and data dir, same network and invoker id) leaves the first one\'s containers, live or orphaned; a second server on the same data dir is refused, naming the first', async () => {
+    const first = await start();
+    expect((await call('PUT', `${first.api}/namespaces/_/actions/mine?overwrite=true`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code: 'function main() { return { mine: true } }' } } })).status).to.equal(200);
+    const invokeMine = () => call('POST', `${first.api}/namespaces/_/actions/mine?blocking=true&result=true`, { auth: first.key, body: {} });
+    expect((await invokeMine()).body).to.deep.equal({ mine: true });
+    const docker = new Dockerode();
+    const containersOf = async (dir: string) => (await docker.listContainers({ all: true, filters: { label: [`swirl.installation=${installationId({ dataDir: dir })}`] } })).map((c) => c.Id).sort();
+    const firstOnes = await containersOf(dataDir);
+    expect(firstOnes.length, 'stem cells and the warm container').to.be.greaterThan(0);
+
+    // the same data directory: refused before any database is opened
+    const same = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(await freePort()), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK });
+    expect(await same.exited).to.not.equal(0);
+    expect(same.stderr()).to.match(new RegExp(`another swirl \\(pid \\d+, API ${first.api.replace(/[.]/g, '\\.')}\\) holds the data directory ${dataDir}: stop it, or give this one a data directory of its own \\(SWIRL_DATA_DIR\\)`));
+    expect(same.stderr() + same.stdout()).to.not.match(/\n\s+at |LOCK|try again later/);
+
+    const otherDir = mkdtempSync(join(tmpdir(), 'swirl-e2e-other-'));
+    const startOther = async () => {
+      const other = run('npm', ['start'], { SWIRL_DATA_DIR: otherDir, SWIRL_PORT: String(await freePort()), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK });
+      await other.waitFor(/api: (\S+)/);
+      return other;
+    };
+    let other = await startOther();
+    try {
+      expect(await containersOf(otherDir), 'the second one has containers of its own').to.not.deep.equal([]);
+      expect(await containersOf(dataDir), 'the first one\'s live containers, untouched').to.deep.equal(firstOnes);
+      expect((await invokeMine()).body).to.deep.equal({ mine: true });
+      // the first one dies without clean-up: its containers are leftovers, of its installation alone
+      server!.killGroup('SIGKILL');
+      await server!.exited;
+      server = undefined;
+      other.kill('SIGTERM');
+      await other.exited;
+      other = await startOther();
+      expect(await containersOf(dataDir), 'a dead installation\'s leftovers are not the other\'s to remove').to.deep.equal(firstOnes);
+      // its own next start removes them
+      await start();
+      const left = await containersOf(dataDir);
+      expect(left.filter((id) => firstOnes.includes(id)), 'removed by its own next start').to.deep.equal([]);
+    } finally {
+      other.kill('SIGTERM');
+      await other.exited;
+      rmSync(otherDir, { recursive: true, force: true });
+    }
   });
 
   it('admin command refuses names CouchDB reserves, with a message and a non-zero exit', async () => {

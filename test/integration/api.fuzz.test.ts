@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { expectError } from '../support/api.ts';
 import { rawRequest } from '../support/raw-http.ts';
 import { basic, call, type Reply, startTestServer, type TestServer } from '../support/server.ts';
-import { expectConforms } from '../support/swagger.ts';
+import { expectConforms } from '../support/openapi.ts';
 
 /**
  * Property-based fuzzing of the entity API over HTTP: whatever a client sends as the name

@@ -126,8 +126,8 @@ for (const name of factoryNames()) {
 }
 
 /** A container left by an invoker process that was killed (SIGKILL: no clean-up). */
-async function orphanOf(name: FactoryName, invokerId: string, network = TEST_NETWORK): Promise<{ id: string; address: string; token?: string }> {
-  const maker = spawn(process.execPath, ['--import', 'tsx', 'test/support/orphan-maker.ts', name, invokerId, network, processStateDir()], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function orphanOf(name: FactoryName, invokerId: string, network = TEST_NETWORK, installation?: string): Promise<{ id: string; address: string; token?: string }> {
+  const maker = spawn(process.execPath, ['--import', 'tsx', 'test/support/orphan-maker.ts', name, invokerId, network, processStateDir(), ...(installation ? [installation] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((ok, fail) => {
     let out = '';
     maker.stdout.on('data', (d: Buffer) => {
@@ -208,6 +208,27 @@ describe('container factory specifics', function () {
         expect((await docker.getContainer(elsewhere.id).inspect()).State.Running, 'same invoker id, other installation: untouched').to.equal(true);
       } finally {
         await docker.getContainer(elsewhere.id).remove({ force: true });
+        await factory.close();
+      }
+    });
+
+    it('docker: on one network, a dead invoker\'s container of another installation is left, one of this installation removed', async () => {
+      const id = () => String(9000 + Math.floor(Math.random() * 999));
+      const mine = `test-a-${id()}`;
+      // (a network of its own: invokers of other test runs on this Docker host keep to theirs)
+      const network = 'swirl-test-actions-b';
+      const theirs = await orphanOf('docker', id(), network, `test-b-${id()}`);
+      const ours = await orphanOf('docker', id(), network, mine);
+      const factory = await makeFactory('docker', id(), { installation: mine, network });
+      const docker = new Dockerode();
+      try {
+        await factory.init();
+        expect((await docker.getContainer(theirs.id).inspect()).State.Running, 'another installation\'s, owner dead: untouched').to.equal(true);
+        const gone = await docker.getContainer(ours.id).inspect().then(() => false, (e: { statusCode?: number }) => e.statusCode === 404);
+        expect(gone, 'this installation\'s, owner dead: removed').to.equal(true);
+      } finally {
+        await docker.getContainer(theirs.id).remove({ force: true });
+        await docker.getContainer(ours.id).remove({ force: true }).catch(() => undefined);
         await factory.close();
       }
     });

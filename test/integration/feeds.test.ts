@@ -13,7 +13,7 @@ import { startKafkaFixture, type KafkaFixture } from '../support/kafka-fixture.t
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { call, type Reply, startTestServer, type TestServer } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { expectConforms } from '../support/swagger.ts';
+import { expectConforms } from '../support/openapi.ts';
 
 const factory = factoryNames()[0]!;
 

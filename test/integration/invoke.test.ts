@@ -4,14 +4,14 @@ import { factoryNames } from '../support/invoker-fixtures.ts';
 import { storedRecord } from '../support/records.ts';
 import { call, startTestServer } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { expectAllConform, expectConforms } from '../support/swagger.ts';
+import { expectAllConform, expectConforms } from '../support/openapi.ts';
 
 const factory = factoryNames()[0]!;
 
 /**
  * The invoke and activations API on the whole standalone path: controller, load balancer,
  * memory bus, invoker and real containers (Docker in CI), on the embedded store. Status
- * codes and bodies as OpenWhisk documents them, responses checked against its swagger.
+ * codes and bodies as OpenWhisk documents them, responses checked against swirl's OpenAPI document.
  */
 describe(`invoke and activations API (${factory} containers)`, function () {
   this.timeout(60_000);

@@ -4,7 +4,7 @@ import { storedRecord } from '../support/records.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
 import { call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { expectConforms } from '../support/swagger.ts';
+import { expectConforms } from '../support/openapi.ts';
 
 const factory = factoryNames()[0]!;
 

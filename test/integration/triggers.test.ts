@@ -5,7 +5,7 @@ import { factoryNames } from '../support/invoker-fixtures.ts';
 import { storedRecord } from '../support/records.ts';
 import { call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { expectConforms } from '../support/swagger.ts';
+import { expectConforms } from '../support/openapi.ts';
 
 const factory = factoryNames()[0]!;
 

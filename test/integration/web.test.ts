@@ -3,7 +3,7 @@ import { expectError, sleep } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
 import { basic, call, type Reply } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { expectConforms } from '../support/swagger.ts';
+import { expectConforms } from '../support/openapi.ts';
 
 const factory = factoryNames()[0]!;
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Reply } from './server.ts';
-import { expectConforms } from './swagger.ts';
+import { expectConforms } from './openapi.ts';
 
 /** The body of a reply that must be a 200 (the body is in the message when it is not). */
 export async function expectOk<T = any>(reply: Promise<Reply<T>>): Promise<T> {
@@ -14,7 +14,7 @@ export const GENERATED_TID = /^[0-9a-f]{32}$/;
 
 /**
  * Assert an OpenWhisk error reply: the status, a JSON body `{error, code}` that conforms to
- * the swagger ErrorMessage, `code` equal to the `X-Request-ID` header, and optionally a
+ * the OpenAPI ErrorMessage, `code` equal to the `X-Request-ID` header, and optionally a
  * message matching `message`.
  */
 export function expectError(r: Reply, status: number, message?: RegExp | string): void {

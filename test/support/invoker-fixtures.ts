@@ -31,6 +31,8 @@ export interface FactoryOptions {
   /** The API as the invoker's host sees it (what actions may reach). */
   apiHost?: string;
   network?: string;
+  /** The installation label of the Docker factory's containers (default: the network's). */
+  installation?: string;
   outbound?: boolean;
   /** Where the process factory keeps its pid files (a dead invoker's successor must use the same). */
   stateDir?: string;
@@ -45,7 +47,7 @@ export async function makeFactory(name: FactoryName, invokerId = String(1000 + M
     });
     imagesReady ??= ensureImages(docker);
     await imagesReady;
-    return new DockerContainerFactory(docker, { invokerId, log: silentLogger, network: opts.network ?? TEST_NETWORK, apiHost: opts.apiHost, outbound: opts.outbound });
+    return new DockerContainerFactory(docker, { invokerId, log: silentLogger, network: opts.network ?? TEST_NETWORK, installation: opts.installation, apiHost: opts.apiHost, outbound: opts.outbound });
   }
   return new ProcessContainerFactory({ invokerId, launcher: localProxy, stateDir: opts.stateDir ?? processStateDir(), log: silentLogger });
 }

@@ -2,13 +2,15 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, envName, loadConfig } from '../../common/config.ts';
 
 describe('config', () => {
   it('has defaults that serve standalone', () => {
     const c = loadConfig({});
     expect(c.port).to.equal(3233);
-    expect(c.dataDir).to.equal('./.swirl/data');
+    // in the checkout, whatever the working directory
+    expect(c.dataDir).to.equal(join(fileURLToPath(new URL('../..', import.meta.url)), '.swirl', 'data'));
     expect(c.couchdbUrl).to.equal(undefined);
     expect(c.guestNamespace).to.equal('guest');
   });
