@@ -1,4 +1,5 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { type ProcessState, processState, selfProcess } from '../../common/process-identity.ts';
 import type Dockerode from 'dockerode';
 
 /**
@@ -14,7 +15,7 @@ import type Dockerode from 'dockerode';
  * checked from the same pid namespace (another one sees other pids), so from elsewhere it
  * counts as alive: a leftover is then left, never a live container removed.
  */
-export type OwnerState = 'alive' | 'dead' | 'unknown';
+export type OwnerState = ProcessState;
 
 /** The id of the Docker container this process runs in, or undefined on a host. */
 export function selfContainerId(): string | undefined {
@@ -29,37 +30,11 @@ export function selfContainerId(): string | undefined {
   return /\/containers\/([0-9a-f]{64})\/(?:hostname|hosts|resolv\.conf)\s/.exec(info)?.[1];
 }
 
-const read = (path: string): string | undefined => {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-};
-
-/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
-export function startTime(pid: number): string | undefined {
-  const stat = read(`/proc/${pid}/stat`);
-  if (!stat) return undefined;
-  // the command name (field 2) may hold spaces and parentheses: count from the last ')'
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-}
-
-const pidNamespace = (): string => /\[(\d+)\]/.exec(readLinkSafe('/proc/self/ns/pid'))?.[1] ?? 'unknown';
-
-function readLinkSafe(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
-}
-
 /** This process as an owner. */
 export function selfOwner(): string {
   const container = selfContainerId();
   if (container) return `container:${container}`;
-  return `process:${read('/proc/sys/kernel/random/boot_id') ?? 'unknown'}:${pidNamespace()}:${process.pid}:${startTime(process.pid) ?? '0'}`;
+  return selfProcess();
 }
 
 /** Whether the owner named by a label is still running. */
@@ -73,12 +48,6 @@ export async function ownerState(owner: string, docker: Pick<Dockerode, 'getCont
       return (e as { statusCode?: number }).statusCode === 404 ? 'dead' : 'unknown';
     }
   }
-  if (form === 'process' && rest.length === 4) {
-    const [boot, ns, pid, started] = rest as [string, string, string, string];
-    const thisBoot = read('/proc/sys/kernel/random/boot_id');
-    if (thisBoot && boot !== thisBoot) return 'dead'; // the machine restarted since
-    if (ns !== pidNamespace()) return 'unknown';
-    return startTime(Number(pid)) === started ? 'alive' : 'dead';
-  }
+  if (form === 'process') return processState(owner);
   return 'unknown';
 }

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { cpuShares, pullRequired, reachFromContainer } from '../../invoker/factory/docker.ts';
 import { chainNames, firewallRules, firewallScript } from '../../invoker/factory/firewall.ts';
-import { ownerState, selfOwner, startTime } from '../../invoker/factory/owner.ts';
+import { ownerState, selfOwner } from '../../invoker/factory/owner.ts';
+import { startTime } from '../../common/process-identity.ts';
 
 describe('actions network firewall rules', () => {
   const plan = { bridge: 'br-0123456789ab', apiPorts: [3233], trusted: [], outbound: true };
