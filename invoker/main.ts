@@ -4,7 +4,7 @@ import { openInfra } from '../common/infra.ts';
 import { createLogger } from '../common/logger.ts';
 import { privateByDefault } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
-import { openStore } from '../common/store/open.ts';
+import { openStoreWhenUp } from '../common/store/open.ts';
 import { Invoker } from './invoker.ts';
 import { startInvokerOps } from './ops.ts';
 import { InvokerService } from './service.ts';
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const config = loadClusterConfig('invoker', id === undefined ? {} : { invokerId: id });
   const logger = createLogger(config.logLevel, `invoker${config.invokerId}`);
   // no master key: an invoker gets its parameters in the activation message, and keeps no secret of the store's
-  const opened = await openStore(config);
+  // started with the cluster, the store may answer later: wait for it
+  const opened = await openStoreWhenUp(config, logger);
   const infra = await openInfra(config, logger, `invoker${config.invokerId}`);
   const ops = await startInvokerOps(config, { store: () => opened.store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() }, logger);
   const invoker = await Invoker.start(config, opened.store, logger, {

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
+import { ServiceUnavailableError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
 import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
 import { type DataDirLock, lockDataDir } from './data-lock.ts';
@@ -53,6 +55,28 @@ export async function openStore(config: StoreConfig, masterKey?: Buffer): Promis
     await couch?.stop();
     lock.release();
     throw e;
+  }
+}
+
+/**
+ * openStore for a process that may start before its store answers (an invoker started with
+ * its cluster: CouchDB, or a controller's embedded store, still coming up): while the store
+ * is unreachable it waits, saying so every 5 s, for up to `ms`; then the last error stands.
+ */
+export async function openStoreWhenUp(config: StoreConfig, log: Pick<Logger, 'warn'>, ms = 300_000): Promise<OpenedStore> {
+  const started = Date.now();
+  let told = 0;
+  for (;;) {
+    try {
+      return await openStore(config);
+    } catch (e) {
+      if (!(e instanceof ServiceUnavailableError) || Date.now() - started > ms) throw e;
+      if (Date.now() - told >= 5_000) {
+        told = Date.now();
+        log.warn({ waitedMs: told - started }, 'waiting for the store to answer');
+      }
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
   }
 }
 

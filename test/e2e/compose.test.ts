@@ -74,8 +74,9 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
 
   it('redis, the controller and two invokers come up healthy; an invoke runs through each invoker; an invoker drains through the controller', async () => {
     await up(['redis']);
-    await up(['controller']);
-    await up(['invoker0', 'invoker1']);
+    // the controller is healthy (its /ready) once it can place work, so it comes up with its
+    // invokers, which wait for its embedded store
+    await up(['controller', 'invoker0', 'invoker1']);
     const base = `http://127.0.0.1:${port}`;
     const api = `${base}/api/v1`;
     // as the README says: the guest key is in the controller's log

@@ -13,6 +13,8 @@ import { BadRequestError, ServiceUnavailableError, UnsealError } from '../../com
 import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
+import { openStoreWhenUp } from '../../common/store/open.ts';
+import { freePort } from '../support/process.ts';
 import { privateDir } from '../../common/private-files.ts';
 import { type EmbeddedStore, expectReject, sampleAction, sampleActivation, samplePackage, sampleSubject, sampleTrigger, startEmbeddedStore, uniqueName } from '../support/store-fixtures.ts';
 import { storeConformance } from './store.conformance.ts';
@@ -243,5 +245,47 @@ describe('CouchStore: parameters and secrets encrypted at rest', function () {
     await expectReject(embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'b', parameters: shownA })), BadRequestError, "The parameter 'k' is encrypted for another entity or with another key: send its value instead.");
     const renamed = [{ ...shownA[0]!, key: 'other' }];
     await expectReject(embedded.store.put('trigger', sampleTrigger({ namespace: ns, name: 'c', parameters: renamed })), BadRequestError);
+  });
+});
+
+describe('openStoreWhenUp (an invoker started before its store)', function () {
+  this.timeout(30_000);
+
+  it('waits, saying so, while the store does not answer, and opens it once it does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swirl-late-store-'));
+    const port = await freePort();
+    const password = randomBytes(12).toString('hex');
+    const told: string[] = [];
+    const opening = openStoreWhenUp({ couchdbUrl: `http://swirl:${password}@127.0.0.1:${port}`, dbPrefix: '', dataDir: dir, embeddedCouchdbPort: 0 }, { warn: (_o: unknown, msg: string) => told.push(msg) } as never);
+    await new Promise((ok) => setTimeout(ok, 1_500));
+    // the store comes up late
+    const couch = await EmbeddedCouch.start(dir, port, '127.0.0.1', password);
+    try {
+      const opened = await opening;
+      await opened.store.putSubject(sampleSubject({ subject: 'late' }));
+      expect((await opened.store.getSubject('late'))?.subject).to.equal('late');
+      expect(told).to.include('waiting for the store to answer');
+      await opened.close();
+    } finally {
+      await couch.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not wait on a store that answers with an error of another kind', async () => {
+    const embedded = await startEmbeddedStore();
+    try {
+      const wrong = embedded.couch.url.replace(/\/\/[^@]+@/, '//swirl:not-the-password@');
+      const started = Date.now();
+      const err = await openStoreWhenUp({ couchdbUrl: wrong, dbPrefix: '', dataDir: '/nonexistent', embeddedCouchdbPort: 0 }, { warn: () => undefined } as never).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(Error);
+      expect(err).to.not.be.instanceOf(ServiceUnavailableError);
+      expect(Date.now() - started).to.be.below(5_000);
+    } finally {
+      await embedded.cleanup();
+    }
   });
 });
