@@ -89,11 +89,11 @@ describe('entity cache', () => {
   it('the time limit bounds staleness when an invalidation is lost', async () => {
     const store = new CountingStore();
     store.versions.set('ns/a', 1);
-    const cache = new EntityCache(store, { ttlMs: 50 });
+    const cache = new EntityCache(store, { ttlMs: 300 });
     await cache.get('action', 'ns', 'a');
     store.versions.set('ns/a', 2); // written elsewhere, and nobody told this cache
     expect(await version(cache.get('action', 'ns', 'a'))).to.equal('0.0.1');
-    await sleep(70);
+    await sleep(350);
     expect(await version(cache.get('action', 'ns', 'a'))).to.equal('0.0.2');
   });
 
