@@ -8,9 +8,10 @@ import { benchInvoke } from './invoke.ts';
 import { benchInvoker } from './invoker.ts';
 import { benchModel } from './model.ts';
 import { benchStoreAndApi } from './store-api.ts';
+import { benchEntityGets } from './entity-gets.ts';
 import { printTable } from './table.ts';
 
-const sections: Record<string, () => Promise<void>> = { store: benchStoreAndApi, invoker: benchInvoker, invoke: benchInvoke, model: benchModel, input: benchInput };
+const sections: Record<string, () => Promise<void>> = { store: () => benchStoreAndApi().then(benchEntityGets), invoker: benchInvoker, invoke: benchInvoke, model: benchModel, input: benchInput };
 const wanted = process.argv.slice(2).filter((a) => a in sections);
 for (const name of wanted.length ? wanted : Object.keys(sections)) {
   process.stdout.write(`${name}… `);

@@ -1,7 +1,8 @@
 /**
  * The message bus between controllers and invokers (OpenWhisk's MessagingProvider).
  * Topics: `invoker<N>` (activations for invoker N), `completed<controllerId>` (results and
- * completions for the controller that published), `health`, `events`.
+ * completions for the controller that published), `health`, `events`, `cacheInvalidation`
+ * (entities a controller wrote: every controller reads it in a group of its own).
  *
  * Delivery is at least once. A consumer belongs to a group; each message of a topic goes to
  * one consumer of each group. A message is acknowledged (kafka: its offset committed; redis:
@@ -78,4 +79,5 @@ export const Topics = {
   completed: (controllerId: number | string): string => `completed${controllerId}`,
   health: 'health',
   events: 'events',
+  cacheInvalidation: 'cacheInvalidation',
 } as const;

@@ -104,7 +104,13 @@ export class Activator {
     };
     let result: Promise<ActivationRecord | undefined>;
     try {
-      ({ result } = await this.opts.balancer.publish(message, { fqn: `${path}/${target.name}`, memoryMb: action.limits.memory, timeoutMs }));
+      ({ result } = await this.opts.balancer.publish(message, {
+        fqn: `${path}/${target.name}`,
+        memoryMb: action.limits.memory,
+        timeoutMs,
+        concurrency: action.limits.concurrency,
+        revision: action._rev,
+      }));
     } catch (e) {
       await this.opts.admission.finished(identity.namespace, activationId).catch(() => undefined);
       throw e;

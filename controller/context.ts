@@ -24,10 +24,11 @@ export interface SwirlState {
 /** Shared services of one controller. */
 export interface Services {
   config: Config;
+  /** The store; entity writes through it invalidate the entity cache of every controller. */
   store: EntityStore;
   logger: Logger;
   auth: Authenticator;
-  /** Entities the invoke path reads; entity writes invalidate it. */
+  /** Entities as reads and the invoke path get them; writes through `store` invalidate it (on every controller). */
   cache: EntityCache;
   /** Reads actions and packages through packages, bindings and entitlement. */
   resolver: Resolver;

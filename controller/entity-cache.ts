@@ -1,43 +1,92 @@
+import { LRUCache } from 'lru-cache';
 import type { EntityKind, EntityOf, Stored } from '../common/entities.ts';
-import type { EntityStore } from '../common/store/entity-store.ts';
+import type { EntityStore, GetOptions } from '../common/store/entity-store.ts';
+
+export interface EntityCacheOptions {
+  /**
+   * How long an entry is served without asking the store: the bound on staleness when an
+   * invalidation from another controller is lost. 0 turns the cache off.
+   */
+  ttlMs: number;
+  /** Entries kept at most (least recently used go first). Default 10,000. */
+  maxEntries?: number;
+  /** What the entries may hold in all, by the size of their code and parameters (bytes). Default 64 MiB. */
+  maxBytes?: number;
+  /** An entity larger than this is read from the store each time (an 8 MiB action, say). Default 1 MiB. */
+  maxEntryBytes?: number;
+}
+
+interface Entry {
+  value: Promise<unknown>;
+}
+
+const KINDS: readonly EntityKind[] = ['action', 'package', 'trigger', 'rule'];
 
 /**
- * Entities the invoke path reads on every request (actions without their code, packages),
- * kept for a short time, as OpenWhisk's controller caches them. This controller's own
- * writes invalidate at once; another controller's writes are seen within `ttlMs`.
- * Concurrent reads of one entity share one store request; failures are not cached.
+ * Entities as the controller reads them — GETs of actions, packages, triggers and rules, and
+ * what invoke, fire and web actions resolve — kept as OpenWhisk's controllers keep theirs.
+ * Writes invalidate an entity at once here (see `CacheInvalidation`, which also tells the other
+ * controllers over the bus); `ttlMs` bounds what a lost invalidation can leave stale.
+ *
+ * Entries are per kind, path, name and whether the action code is wanted, so a cached entity
+ * is only ever what the store answers for that same read: entitlement is checked by the
+ * callers as before, on every request. Concurrent reads of one entity share one store
+ * request; failures (404s too) are not kept. An invalidation while a read is under way drops
+ * that read's entry, so what it brings back is handed to the readers that asked before the
+ * write, never to later ones. What a caller gets is shared: it must not change it.
  */
-export class EntityCache {
-  private readonly entries = new Map<string, { at: number; value: Promise<unknown> }>();
+export class EntityCache implements Pick<EntityStore, 'get'> {
+  private readonly entries: LRUCache<string, Entry> | undefined;
+  private readonly maxEntryBytes: number;
 
   constructor(
     private readonly store: Pick<EntityStore, 'get'>,
-    private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
-  ) {}
+    opts: EntityCacheOptions,
+  ) {
+    this.maxEntryBytes = opts.maxEntryBytes ?? 1024 * 1024;
+    if (opts.ttlMs > 0) this.entries = new LRUCache({ max: opts.maxEntries ?? 10_000, maxSize: opts.maxBytes ?? 64 * 1024 * 1024, ttl: opts.ttlMs });
+  }
 
-  get<K extends 'action' | 'package'>(kind: K, path: string, name: string): Promise<Stored<EntityOf[K]>> {
-    const key = `${kind}:${path}/${name}`;
-    const now = Date.now();
+  get<K extends EntityKind>(kind: K, path: string, name: string, opts: GetOptions = {}): Promise<Stored<EntityOf[K]>> {
+    const code = opts.code !== false;
+    if (!this.entries) return this.store.get(kind, path, name, { code });
+    const key = keyOf(kind, code, path, name);
     const hit = this.entries.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.value as Promise<Stored<EntityOf[K]>>;
-    const value: Promise<unknown> = this.store.get(kind as EntityKind, path, name, { code: false });
-    const entry = { at: now, value };
-    this.entries.set(key, entry);
-    value.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return value as Promise<Stored<EntityOf[K]>>;
+    if (hit) return hit.value as Promise<Stored<EntityOf[K]>>;
+    const entry: Entry = { value: this.store.get(kind, path, name, { code }) };
+    const entries = this.entries;
+    entries.set(key, entry, { size: 1 });
+    entry.value.then(
+      (entity: unknown) => {
+        if (entries.peek(key) !== entry) return; // invalidated meanwhile
+        const size = sizeOf(entity as Stored);
+        if (size > this.maxEntryBytes) entries.delete(key);
+        else entries.set(key, entry, { size, noUpdateTTL: true });
+      },
+      () => {
+        if (entries.peek(key) === entry) entries.delete(key);
+      },
+    );
+    return entry.value as Promise<Stored<EntityOf[K]>>;
   }
 
-  /** Forget what is cached under a path and name (any kind): it was written or deleted. */
+  /** Forget what is cached of the entity at `path` (`ns` or `ns/pkg`) and `name`, of any kind. */
   invalidate(path: string, name: string): void {
-    for (const kind of ['action', 'package']) this.entries.delete(`${kind}:${path}/${name}`);
+    if (!this.entries) return;
+    for (const kind of KINDS) for (const code of [true, false]) this.entries.delete(keyOf(kind, code, path, name));
   }
 
-  /** Forget everything under a path (`ns/pkg`: a package's actions, when the package changes). */
-  invalidatePath(path: string): void {
-    for (const key of this.entries.keys()) if (key.slice(key.indexOf(':') + 1).startsWith(`${path}/`)) this.entries.delete(key);
+  /** Entries held now (for tests and metrics). */
+  get size(): number {
+    return this.entries?.size ?? 0;
   }
+}
+
+const keyOf = (kind: EntityKind, code: boolean, path: string, name: string): string => `${kind}|${code ? 'c' : '-'}|${path}/${name}`;
+
+/** Roughly what an entity holds: its code and parameters, and a kilobyte for the rest. */
+function sizeOf(e: Stored): number {
+  const code = (e as { exec?: { code?: unknown } }).exec?.code;
+  const params = (e as { parameters?: unknown }).parameters;
+  return 1024 + (typeof code === 'string' ? code.length : 0) + (Array.isArray(params) && params.length ? JSON.stringify(params).length : 0);
 }

@@ -1,7 +1,7 @@
 import { type Action, type KeyValue, isBinding, type Package, type Stored } from '../common/entities.ts';
 import { ForbiddenError, Messages, NotFoundError } from '../common/errors.ts';
 import { entityPath, type QualifiedName, qualifiedString } from '../common/names.ts';
-import type { EntityCache } from './entity-cache.ts';
+import type { EntityStore } from '../common/store/entity-store.ts';
 
 /** A package as a caller sees it: a binding merged with the package it binds. */
 export interface ResolvedPackage {
@@ -24,6 +24,8 @@ export interface ResolvedAction {
   binding?: string;
 }
 
+const NO_CODE = { code: false } as const;
+
 export const toObject = (kvs: KeyValue[] | undefined): Record<string, unknown> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, kv.value]));
 
 /**
@@ -34,7 +36,8 @@ export const toObject = (kvs: KeyValue[] | undefined): Record<string, unknown> =
  * there is a 403 whether it exists or not, so private entities stay invisible.
  */
 export class Resolver {
-  constructor(private readonly cache: Pick<EntityCache, 'get'>) {}
+  /** `entities`: the controller's entity cache (reads without code). */
+  constructor(private readonly entities: Pick<EntityStore, 'get'>) {}
 
   /** The package `namespace/name` as `caller` may read it. */
   async package(caller: string, namespace: string, name: string): Promise<ResolvedPackage> {
@@ -55,12 +58,12 @@ export class Resolver {
   async action(caller: string, target: QualifiedName): Promise<ResolvedAction> {
     if (!target.pkg) {
       if (target.namespace !== caller) throw new ForbiddenError(Messages.notAuthorizedFor(qualifiedString(target).slice(1)));
-      const action = await this.cache.get('action', target.namespace, target.name);
+      const action = await this.entities.get('action', target.namespace, target.name, NO_CODE);
       return { action, path: target.namespace, params: toObject(action.parameters) };
     }
     const pkg = await this.package(caller, target.namespace, target.pkg);
     const path = entityPath({ namespace: pkg.origin.namespace, pkg: pkg.origin.name });
-    const action = await this.cache.get('action', path, target.name);
+    const action = await this.entities.get('action', path, target.name, NO_CODE);
     return {
       action,
       path,
@@ -78,7 +81,7 @@ export class Resolver {
     const own = namespace === caller || namespace === via;
     let pkg: Stored<Package>;
     try {
-      pkg = await this.cache.get('package', namespace, name);
+      pkg = await this.entities.get('package', namespace, name, NO_CODE);
     } catch (e) {
       if (e instanceof NotFoundError && !own) throw new ForbiddenError(Messages.notAuthorizedFor(`${namespace}/${name}`));
       throw e;

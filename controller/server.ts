@@ -14,6 +14,7 @@ import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
 import { ActionKeys } from './action-keys.ts';
 import { serverSecrets } from './bootstrap.ts';
+import { CacheInvalidation } from './cache-invalidation.ts';
 import { EntityCache } from './entity-cache.ts';
 import { startFeeds } from './feeds/index.ts';
 import { Resolver } from './resolver.ts';
@@ -46,7 +47,11 @@ export interface ControllerOptions {
  * and listen on the configured host and port. /ready is 200 only while an invoker is up in
  * its load balancer (and store, bus and health store answer): then it can place work.
  */
-export async function startController(config: Config, store: EntityStore, infra: Infra, logger: Logger, opts: ControllerOptions = {}): Promise<RunningController> {
+export async function startController(config: Config, stored: EntityStore, infra: Infra, logger: Logger, opts: ControllerOptions = {}): Promise<RunningController> {
+  // entity reads go through the cache; every entity write through `store` invalidates it, here and on the other controllers
+  const cache = new EntityCache(stored, { ttlMs: config.entityCacheMs });
+  const invalidation = await CacheInvalidation.start({ bus: infra.bus, controllerId: config.controllerId, cache, log: logger.child({ component: 'cache' }) });
+  const store = invalidation.writingThrough(stored);
   await ensureSystemPackages(store, SYSTEM_PACKAGES, logger);
   const secrets = await serverSecrets(store, config);
   const actionKeys = new ActionKeys(secrets.actionKey);
@@ -70,13 +75,12 @@ export async function startController(config: Config, store: EntityStore, infra:
       throttler.finished(namespace, activationId).catch((e: Error) => lbLog.warn({ err: e.message }, 'could not release a concurrency slot'));
     },
   });
-  const cache = new EntityCache(store, config.entityCacheMs);
   const resolver = new Resolver(cache);
   const records = new RecordWriter(store, logger.child({ component: 'records' }));
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
   const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }) });
   activator.useKind('sequence', sequencer.run);
-  const triggers = new TriggerFirer({ store, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
+  const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: logger.child({ component: 'feeds' }) });
   let stopping = false;
   const opening = new Opening(health);
@@ -113,6 +117,7 @@ export async function startController(config: Config, store: EntityStore, infra:
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
       await records.flush();
       await health.close();
+      await invalidation.close();
     },
   };
 }

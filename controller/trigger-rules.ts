@@ -38,7 +38,7 @@ export async function updateTriggerRules(
 }
 
 /** The trigger, or undefined when it is gone (rules outlive their triggers). */
-export async function findTrigger(store: EntityStore, trigger: Rule['trigger']): Promise<Stored<Trigger> | undefined> {
+export async function findTrigger(store: Pick<EntityStore, 'get'>, trigger: Rule['trigger']): Promise<Stored<Trigger> | undefined> {
   try {
     return await store.get('trigger', trigger.path, trigger.name);
   } catch (e) {
@@ -51,7 +51,7 @@ export async function findTrigger(store: EntityStore, trigger: Rule['trigger']):
 export const ruleStatus = (trigger: Trigger | undefined, rule: Pick<Rule, 'namespace' | 'name'>): ReducedRule['status'] => trigger?.rules?.[ruleKey(rule)]?.status ?? 'inactive';
 
 /** The rule as the API shows it: with the status its trigger records. */
-export async function ruleView(store: EntityStore, rule: Stored<Rule>): Promise<Rule> {
+export async function ruleView(store: Pick<EntityStore, 'get'>, rule: Stored<Rule>): Promise<Rule> {
   return { ...(publicView(rule) as Rule), status: ruleStatus(await findTrigger(store, rule.trigger), rule) };
 }
 

@@ -51,7 +51,8 @@ export function actionRef(a: ReducedRule['action']): QualifiedName {
 export class TriggerFirer {
   constructor(
     private readonly opts: {
-      store: EntityStore;
+      /** Where triggers are read: the controller's entity cache. */
+      entities: Pick<EntityStore, 'get'>;
       activator: Pick<Activator, 'invoke'>;
       throttler: Pick<Throttler, 'admitFire'>;
       records: Pick<RecordWriter, 'write'>;
@@ -64,7 +65,7 @@ export class TriggerFirer {
     // a trigger is fired by its own namespace only (the routes check this too; feeds act as the owner)
     if (name.namespace !== identity.namespace || name.pkg) throw new ForbiddenError(Messages.notAuthorizedFor(qualifiedString(name).slice(1)));
     await this.opts.throttler.admitFire(identity);
-    const trigger = await this.opts.store.get('trigger', name.namespace, name.name);
+    const trigger = await this.opts.entities.get('trigger', name.namespace, name.name, { code: false });
     const rules = Object.entries(trigger.rules ?? {});
     if (!rules.some(([, r]) => r.status === 'active')) return {};
 

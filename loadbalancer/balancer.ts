@@ -6,8 +6,8 @@ import { type ActivationMessage, decodeCompletion, encode } from '../common/mess
 
 /** Chooses an invoker and holds its memory slots (ShardingScheduler). */
 export interface Scheduler {
-  schedule(namespace: string, fqn: string, memoryMb: number): { invokerId: number; forced: boolean } | undefined;
-  release(invokerId: number, memoryMb: number): void;
+  schedule(namespace: string, fqn: string, memoryMb: number, sharing?: { concurrency?: number; revision?: string }): { invokerId: number; forced: boolean; shared?: string } | undefined;
+  release(invokerId: number, memoryMb: number, shared?: string): void;
 }
 
 /** Hears how activations ended on each invoker (HealthMonitor). */
@@ -39,12 +39,18 @@ export interface Placement {
   fqn: string;
   memoryMb: number;
   timeoutMs: number;
+  /** Activations one container of the action runs at once (default 1): memory is held per container. */
+  concurrency?: number;
+  /** The action's revision: containers of another revision are not shared. */
+  revision?: string;
 }
 
 interface InFlight {
   invokerId: number;
   namespace: string;
   memoryMb: number;
+  /** The scheduler's key of the action's shared containers (concurrency above 1). */
+  shared: string | undefined;
   timer: NodeJS.Timeout;
   result?: (record: ActivationRecord | undefined) => void;
   resulted: boolean;
@@ -99,12 +105,13 @@ export class LoadBalancer {
     // encoded before a slot is taken and outside the bus's try: a value that cannot be
     // written is our fault (500), not a bus that is down
     const encoded = encode(message);
-    let chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb);
+    const sharing = { concurrency: placement.concurrency, revision: placement.revision };
+    let chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb, sharing);
     if (!chosen && this.opts.health.refresh) {
       // an invoker that started since the last poll is not missed; callers arriving meanwhile share one read
       this.refreshing ??= this.opts.health.refresh().finally(() => setTimeout(() => (this.refreshing = undefined), 500).unref());
       await this.refreshing.catch(() => undefined);
-      chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb);
+      chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb, sharing);
     }
     if (!chosen) throw new ServiceUnavailableError(BalancerMessages.noInvokers);
     const { invokerId } = chosen;
@@ -112,6 +119,7 @@ export class LoadBalancer {
       invokerId,
       namespace: message.namespace,
       memoryMb: placement.memoryMb,
+      shared: chosen.shared,
       resulted: false,
       ended: false,
       timer: setTimeout(() => this.giveUp(message.activationId), placement.timeoutMs + (this.opts.completionGraceMs ?? 60_000)),
@@ -161,7 +169,7 @@ export class LoadBalancer {
   private finish(activationId: string, entry: InFlight): void {
     clearTimeout(entry.timer);
     this.inFlight.delete(activationId);
-    this.opts.scheduler.release(entry.invokerId, entry.memoryMb);
+    this.opts.scheduler.release(entry.invokerId, entry.memoryMb, entry.shared);
     if (!entry.resulted) entry.result?.(undefined);
     this.ended(activationId, entry);
   }

@@ -13,6 +13,24 @@ export interface SchedulerInvoker {
 export interface Placement {
   invokerId: number;
   forced: boolean;
+  /** For an action with concurrency above 1: the key of its shared containers, to hand back to `release`. */
+  shared?: string;
+}
+
+/** What an activation needs of an invoker beyond its memory: the action's concurrency and revision. */
+export interface Sharing {
+  /** Activations one container of the action runs at once (its concurrency limit). Default 1. */
+  concurrency?: number;
+  /** The action's revision: containers of another revision are not shared. */
+  revision?: string;
+}
+
+/** Containers of one action on one invoker, as this controller counts them (OpenWhisk's NestedSemaphore). */
+interface Shared {
+  concurrency: number;
+  memoryMb: number;
+  containers: number;
+  running: number;
 }
 
 export interface InvokerLoad {
@@ -39,6 +57,8 @@ interface Slot {
   totalMb: number;
   usedMb: number;
   inFlight: number;
+  /** Actions with concurrency above 1 running here, by key. */
+  shared: Map<string, Shared>;
 }
 
 /**
@@ -54,6 +74,15 @@ interface Slot {
  * same invoker, where its containers are warm, and different actions spread. When none has
  * room, the activation is forced onto the least loaded `up` invoker (OpenWhisk picks a random
  * one; least loaded spreads overload more evenly and is deterministic in tests).
+ *
+ * An action with concurrency N > 1 takes memory per container, not per activation, as
+ * OpenWhisk's NestedSemaphore does: the first activation on an invoker takes one share of the
+ * action's memory and N-1 more can run beside it for nothing; the N+1st takes another share.
+ * A share is given back once N of its slots are free again (so the memory held always covers
+ * ceil(running / N) containers). An invoker with a free slot for the action takes it even when
+ * its memory is full: the container is already counted. The invoker's pool runs up to N
+ * activations in one container of the same invoking namespace, action and revision, so those
+ * are the key.
  *
  * Memory is accounted per invoker id and survives state changes and `update` calls: an
  * invoker that goes offline keeps the memory of the work in flight there until each of those
@@ -83,7 +112,7 @@ export class ShardingScheduler {
       if (!Number.isInteger(inv.id) || inv.id < 0) throw new RangeError(`invoker id must be a non-negative integer: ${inv.id}`);
       present.add(inv.id);
       n = Math.max(n, inv.id + 1);
-      const slot = this.slots.get(inv.id) ?? { id: inv.id, state: inv.state, memoryMb: 0, totalMb: 0, usedMb: 0, inFlight: 0 };
+      const slot = this.slots.get(inv.id) ?? { id: inv.id, state: inv.state, memoryMb: 0, totalMb: 0, usedMb: 0, inFlight: 0, shared: new Map() };
       slot.state = inv.state;
       slot.memoryMb = inv.memoryMb;
       slot.totalMb = this.share(inv.memoryMb);
@@ -102,28 +131,52 @@ export class ShardingScheduler {
     for (const slot of this.slots.values()) slot.totalMb = this.share(slot.memoryMb);
   }
 
-  /** Choose an invoker and take `memoryMb` of it; undefined when no invoker is `up`. */
-  schedule(namespace: string, fqn: string, memoryMb: number): Placement | undefined {
+  /**
+   * Choose an invoker and take `memoryMb` of it (with `sharing.concurrency` N > 1: a slot in
+   * one of the action's containers there, taking `memoryMb` only for a new container);
+   * undefined when no invoker is `up`.
+   */
+  schedule(namespace: string, fqn: string, memoryMb: number, sharing: Sharing = {}): Placement | undefined {
     const n = this.ring.length;
     if (n === 0) return undefined;
+    const concurrency = sharing.concurrency ?? 1;
+    const key = concurrency > 1 ? `${namespace}\0${fqn}\0${sharing.revision ?? ''}` : undefined;
+    const demand = { memoryMb, concurrency, key };
     const hash = hashOf(namespace, fqn);
     const step = this.steps[hash % this.steps.length] ?? 1;
     let index = hash % n;
     for (let i = 0; i < n; i++) {
       const slot = this.ring[index];
-      if (slot !== undefined && slot.state === 'up' && slot.totalMb - slot.usedMb >= memoryMb) return take(slot, memoryMb, false);
+      if (slot !== undefined && slot.state === 'up' && (hasFreeSlot(slot, key) || slot.totalMb - slot.usedMb >= memoryMb)) return take(slot, demand, false);
       index = (index + step) % n;
     }
     const least = this.leastLoaded();
-    return least ? take(least, memoryMb, true) : undefined;
+    return least ? take(least, demand, true) : undefined;
   }
 
-  /** Give back what `schedule` took on `invokerId`. A release without a matching schedule is ignored. */
-  release(invokerId: number, memoryMb: number): void {
+  /**
+   * Give back what `schedule` took on `invokerId` (`shared`: the placement's key, for an action
+   * with concurrency above 1). A release without a matching schedule is ignored.
+   */
+  release(invokerId: number, memoryMb: number, shared?: string): void {
     const slot = this.slots.get(invokerId);
     if (!slot || slot.inFlight === 0) return;
     slot.inFlight -= 1;
-    slot.usedMb = slot.inFlight === 0 ? 0 : Math.max(0, slot.usedMb - memoryMb);
+    if (slot.inFlight === 0) {
+      slot.usedMb = 0;
+      slot.shared.clear();
+      return;
+    }
+    const s = shared === undefined ? undefined : slot.shared.get(shared);
+    if (shared !== undefined && !s) return; // not ours (or already cleared): nothing held for it
+    if (s) {
+      s.running -= 1;
+      // a container's worth of slots is free: its memory goes back
+      if (s.containers * s.concurrency - s.running < s.concurrency) return;
+      s.containers -= 1;
+      if (s.running === 0) slot.shared.delete(shared!);
+    }
+    slot.usedMb = Math.max(0, slot.usedMb - (s?.memoryMb ?? memoryMb));
   }
 
   /** Every invoker seen, by id, with this controller's accounting. */
@@ -152,10 +205,27 @@ export class ShardingScheduler {
   }
 }
 
-function take(slot: Slot, memoryMb: number, forced: boolean): Placement {
-  slot.usedMb += memoryMb;
+/** Whether one of the action's containers on the invoker has a slot free. */
+function hasFreeSlot(slot: Slot, key: string | undefined): boolean {
+  const s = key === undefined ? undefined : slot.shared.get(key);
+  return s !== undefined && s.running < s.containers * s.concurrency;
+}
+
+function take(slot: Slot, demand: { memoryMb: number; concurrency: number; key: string | undefined }, forced: boolean): Placement {
   slot.inFlight += 1;
-  return { invokerId: slot.id, forced };
+  const { memoryMb, concurrency, key } = demand;
+  if (key === undefined) {
+    slot.usedMb += memoryMb;
+    return { invokerId: slot.id, forced };
+  }
+  let s = slot.shared.get(key);
+  if (!s) slot.shared.set(key, (s = { concurrency, memoryMb, containers: 0, running: 0 }));
+  if (s.running >= s.containers * s.concurrency) {
+    s.containers += 1;
+    slot.usedMb += s.memoryMb;
+  }
+  s.running += 1;
+  return { invokerId: slot.id, forced, shared: key };
 }
 
 function positive(n: number, what: string): number {

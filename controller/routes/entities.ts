@@ -31,7 +31,8 @@ import { assertEntityName, entityPath, parseQualifiedName, type QualifiedName } 
 import type { EntityStore, ListScope } from '../../common/store/entity-store.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
-import { type ResolvedPackage, Resolver, toObject } from '../resolver.ts';
+import type { Resolver} from '../resolver.ts';
+import { type ResolvedPackage, toObject } from '../resolver.ts';
 import { checkSequence } from '../sequence-check.ts';
 import { findTrigger, linkRule, ruleKey, ruleListView, ruleStatus, ruleView, unlinkRule } from '../trigger-rules.ts';
 import { forbidden, namespaceParam, resolveNamespace } from './namespaces.ts';
@@ -140,7 +141,8 @@ async function list(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<v
   ctx.body = flag(ctx, 'count') ? { [collection]: found.length } : found.slice(page.skip, page.skip + page.limit);
 }
 
-async function get(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<void> {
+/** GET of one entity: read through the entity cache (`entities`), as the invoke path reads. */
+async function get(ctx: Ctx, store: EntityStore, entities: Pick<EntityStore, 'get'>, resolver: Resolver): Promise<void> {
   const foreign = foreignRead(ctx);
   const a = foreign ? { ...foreign, name: assertEntityName(ctx.params.name!), path: entityPath(foreign) } : address(ctx);
   const caller = ctx.state.identity!.namespace;
@@ -153,14 +155,18 @@ async function get(ctx: Ctx, store: EntityStore, resolver: Resolver): Promise<vo
   if (a.kind === 'action' && a.pkg) {
     // through the package (or binding) it is addressed by, which decides what the caller may see
     const pkg = await resolver.package(caller, a.namespace, a.pkg);
-    const action = await store.get('action', entityPath({ namespace: pkg.origin.namespace, pkg: pkg.origin.name }), a.name, { code: withCode });
+    const action = await entities.get('action', entityPath({ namespace: pkg.origin.namespace, pkg: pkg.origin.name }), a.name, { code: withCode });
     entity = pkg.entity === pkg.origin ? action : { ...action, parameters: toKeyValues({ ...pkg.params, ...toObject(action.parameters) }) };
   } else {
-    entity = await store.get(a.kind, a.path, a.name, { code: withCode });
+    entity = await entities.get(a.kind, a.path, a.name, { code: withCode });
   }
-  if (!withCode && entity.entityType === 'action') delete (entity as Stored<Action>).exec.code;
+  // (what the cache holds is shared: copied, never changed)
+  if (!withCode && entity.entityType === 'action') {
+    const { code: _code, ...exec } = (entity as Stored<Action>).exec as Action['exec'] & { code?: string };
+    entity = { ...entity, exec } as Stored;
+  }
   // a rule's status is its trigger's to tell (inactive once the trigger is gone)
-  ctx.body = entity.entityType === 'rule' ? await ruleView(store, entity as Stored<Rule>) : shown(store, entity, a.path, a.name);
+  ctx.body = entity.entityType === 'rule' ? await ruleView(entities, entity as Stored<Rule>) : shown(store, entity, a.path, a.name);
 }
 
 /**
@@ -330,28 +336,15 @@ async function bindingTarget(store: EntityStore, b: { namespace?: string; name?:
   return { namespace, name };
 }
 
-export function entityRoutes(router: Router<SwirlState>, { store, cache }: Services): void {
+export function entityRoutes(router: Router<SwirlState>, { store, cache, resolver }: Services): void {
   const base = '/namespaces/:ns';
-  // reads answer with what is stored now, not what the invoke path has cached
-  const resolver = new Resolver({ get: (kind, path, name) => store.get(kind, path, name, { code: false }) });
+  // reads go through the entity cache; writes through `store` invalidate it on every controller
   router.get(`${base}/:collection`, (ctx) => list(ctx as Ctx, store, resolver));
   router.get(`${base}/:collection/`, (ctx) => list(ctx as Ctx, store, resolver));
   router.get(`${base}/:collection/:pkg/`, (ctx) => list(ctx as Ctx, store, resolver));
   for (const path of [`${base}/:collection/:name`, `${base}/:collection/:pkg/:name`]) {
-    router.get(path, (ctx) => get(ctx as Ctx, store, resolver));
-    // what the invoke path cached of the entity is stale once it is written (a package's contents go with it)
-    const changed = (ctx: Ctx) => {
-      const a = address(ctx);
-      cache.invalidate(a.path, a.name);
-      if (a.kind === 'package') cache.invalidatePath(`${a.namespace}/${a.name}`);
-    };
-    router.put(path, async (ctx) => {
-      await put(ctx as Ctx, store, resolver);
-      changed(ctx as Ctx);
-    });
-    router.delete(path, async (ctx) => {
-      await del(ctx as Ctx, store);
-      changed(ctx as Ctx);
-    });
+    router.get(path, (ctx) => get(ctx as Ctx, store, cache, resolver));
+    router.put(path, (ctx) => put(ctx as Ctx, store, resolver));
+    router.delete(path, (ctx) => del(ctx as Ctx, store));
   }
 }

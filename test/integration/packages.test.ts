@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { silentLogger } from '../../common/logger.ts';
+import { CacheInvalidation } from '../../controller/cache-invalidation.ts';
 import { SYSTEM_PACKAGES } from '../../controller/system/index.ts';
 import { ensureSystemPackages, SYSTEM_NAMESPACE } from '../../controller/system/packages.ts';
 import { expectError, expectOk, sleep } from '../support/api.ts';
@@ -161,8 +162,15 @@ describe(`packages, bindings and /whisk.system (${factory} containers)`, functio
     expect(same).to.deep.equal(before);
     await sleep(2);
     const changed = SYSTEM_PACKAGES.map((p) => (p.name === 'utils' ? { ...p, actions: p.actions.map((a) => (a.name === 'echo' ? { ...a, description: 'changed' } : a)) } : p));
-    await ensureSystemPackages(s.opened.store, changed, silentLogger);
-    const after = await expectOk(call('GET', url(SYSTEM_NAMESPACE, '/actions/utils/echo'), { auth: guest }));
+    // as a newer controller starting beside this one installs them: its writes tell this controller's cache
+    const upgraded = await CacheInvalidation.start({ bus: s.infra.bus, controllerId: 'upgraded', cache: { invalidate: () => undefined }, log: silentLogger });
+    await ensureSystemPackages(upgraded.writingThrough(s.opened.store), changed, silentLogger);
+    await upgraded.close();
+    let after = await expectOk(call('GET', url(SYSTEM_NAMESPACE, '/actions/utils/echo'), { auth: guest }));
+    for (let i = 0; i < 100 && after.version === '0.0.1'; i++) {
+      await sleep(10);
+      after = await expectOk(call('GET', url(SYSTEM_NAMESPACE, '/actions/utils/echo'), { auth: guest }));
+    }
     expect(after.version).to.equal('0.0.2');
     expect(after.annotations.find((a: { key: string }) => a.key === 'description').value).to.equal('changed');
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { testRecord } from '../support/records.ts';
 import type { ActivationRecord } from '../../common/activation.ts';
@@ -6,6 +7,7 @@ import { ServiceUnavailableError } from '../../common/errors.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { type ActivationMessage, type CompletionMessage, decodeActivation, encode } from '../../common/messages.ts';
 import { LoadBalancer, type Scheduler } from '../../loadbalancer/balancer.ts';
+import { ShardingScheduler } from '../../loadbalancer/sharding.ts';
 
 /** A scheduler double that records what was held and released. */
 class FakeScheduler implements Scheduler {
@@ -103,6 +105,24 @@ describe('load balancer (memory bus)', () => {
     for (let i = 0; i < 50 && lb.activeCount > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(scheduler.held.get(3)).to.equal(0);
     expect(finished, 'once').to.deep.equal([m.activationId]);
+  });
+
+  it('holds memory per container for an action with concurrency above 1, and frees it with the last completion', async () => {
+    bus = new MemoryBus({ log: silentLogger });
+    const sharding = new ShardingScheduler();
+    sharding.update([{ id: 0, state: 'up', memoryMb: 2048 }]);
+    lb = await LoadBalancer.start({ controllerId: '7', bus, scheduler: sharding, health: { outcome: () => undefined }, log: silentLogger });
+    const placement = { fqn: 'guest/par', memoryMb: 256, timeoutMs: 1000, concurrency: 100, revision: '1-a' };
+    const ms = Array.from({ length: 8 }, () => message({ blocking: false, activationId: randomBytes(16).toString('hex') }));
+    for (const m of ms) await lb.publish(m, placement);
+    expect(sharding.load()[0]).to.include({ usedMb: 256, inFlight: 8 });
+    const done = (m: ActivationMessage) => encode({ type: 'completion', activationId: m.activationId, invokerId: 0, systemError: false });
+    await bus.produce('completed7', ms.slice(0, 7).map(done));
+    for (let i = 0; i < 50 && lb.activeCount > 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(sharding.load()[0], 'one still runs in the container').to.include({ usedMb: 256, inFlight: 1 });
+    await bus.produce('completed7', [done(ms[7]!)]);
+    for (let i = 0; i < 50 && lb.activeCount > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(sharding.load()[0]).to.include({ usedMb: 0, inFlight: 0 });
   });
 
   it('gives the slot back and counts a timeout against the invoker when no completion comes', async () => {

@@ -161,6 +161,58 @@ describe('ShardingScheduler', () => {
     expect(s.load()[0]).to.include({ totalMb: 2048, usedMb: 256 });
   });
 
+  describe('actions with concurrency above 1 (memory per container, as OpenWhisk\'s NestedSemaphore)', () => {
+    const c100 = { concurrency: 100, revision: '1-a' };
+
+    it('8 concurrent calls to a 256 MB action with concurrency 100 take 256 MB of a 2 GB invoker, not 2 GB', () => {
+      const s = scheduler(invokers(1, 2048));
+      const placed = Array.from({ length: 8 }, () => s.schedule('ns', 'ns/par', 256, c100)!);
+      expect(placed.every((p) => p.invokerId === 0 && !p.forced)).to.equal(true);
+      expect(s.load()[0]).to.include({ usedMb: 256, inFlight: 8 });
+      // the invoker still has room for 7 other 256 MB actions
+      for (let i = 0; i < 7; i++) expect(s.schedule('ns', `ns/other${i}`, 256)!.forced).to.equal(false);
+      expect(s.schedule('ns', 'ns/one-too-many', 256)!.forced).to.equal(true);
+    });
+
+    it('the N+1st activation takes a second container; memory goes back a container at a time, all of it with the last', () => {
+      const s = scheduler(invokers(1, 2048));
+      const three = { concurrency: 3 };
+      const p = Array.from({ length: 7 }, () => s.schedule('ns', 'ns/par', 256, three)!);
+      expect(used(s), 'ceil(7 / 3) containers').to.deep.equal([768]);
+      s.release(0, 256, p[0]!.shared);
+      expect(used(s), '6 running fit in 2 containers').to.deep.equal([512]);
+      s.release(0, 256, p[1]!.shared);
+      expect(used(s), '5 running still need 2').to.deep.equal([512]);
+      for (let i = 2; i < 6; i++) s.release(0, 256, p[i]!.shared);
+      expect(used(s)).to.deep.equal([256]);
+      s.release(0, 256, p[6]!.shared);
+      expect(s.load()[0]).to.include({ usedMb: 0, inFlight: 0 });
+    });
+
+    it('a free slot in a counted container admits the action on a full invoker; other actions, namespaces and revisions do not share it', () => {
+      const s = scheduler(invokers(1, 512));
+      s.schedule('ns', 'ns/par', 256, c100);
+      s.schedule('ns', 'ns/plain', 256);
+      expect(used(s), 'full').to.deep.equal([512]);
+      expect(s.schedule('ns', 'ns/par', 256, c100)!.forced, 'a slot of its container').to.equal(false);
+      expect(s.schedule('ns', 'ns/par', 256, { concurrency: 100, revision: '2-b' })!.forced, 'another revision: another container').to.equal(true);
+      expect(s.schedule('other', 'ns/par', 256, c100)!.forced, 'another invoking namespace: another container').to.equal(true);
+      expect(s.schedule('ns', 'ns/par2', 256, c100)!.forced).to.equal(true);
+      expect(used(s)).to.deep.equal([1280]);
+    });
+
+    it('concurrency 1 keeps memory per activation; a release with an unknown key frees nothing it did not take', () => {
+      const s = scheduler(invokers(1, 2048));
+      for (let i = 0; i < 3; i++) s.schedule('ns', 'ns/a', 256, { concurrency: 1 });
+      expect(used(s)).to.deep.equal([768]);
+      const shared = s.schedule('ns', 'ns/par', 256, c100)!;
+      s.release(0, 256, 'not-a-key');
+      expect(used(s), 'only the in-flight count moves').to.deep.equal([1024]);
+      s.release(0, 256, shared.shared);
+      expect(used(s)).to.deep.equal([768]);
+    });
+  });
+
   it('schedule is cheap: many calls over 100 invokers complete (figure measured in a scratch run)', () => {
     const s = scheduler(invokers(100, 1 << 30));
     for (let i = 0; i < 20_000; i++) {
