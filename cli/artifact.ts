@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { type Zippable, zipSync } from 'fflate';
+import type { Zippable, zipSync as ZipSync } from 'fflate';
 import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
 import { SIZES } from '../common/limits.ts';
 import { UsageError } from './errors.ts';
@@ -41,6 +42,9 @@ interface Code {
   /** how the kind can be told, when it can */
   inferredKind?: string;
 }
+
+/** fflate, loaded when something is zipped: every other command starts without it. */
+const zipSync = (files: Zippable): Uint8Array => (createRequire(import.meta.url)('fflate') as { zipSync: typeof ZipSync }).zipSync(files);
 
 const isText = (buf: Buffer): boolean => !buf.subarray(0, 8192).includes(0);
 const ZIP_MAGIC = Buffer.from('PK\u0003\u0004', 'latin1');
