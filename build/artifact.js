@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bundle, fresh, fromRoot, outputOf } from './bundle.js';
+import { bundle, fresh, fromRoot, outputOf, outputsOf } from './bundle.js';
 
 /** Each entry point, by the name of its bundle. */
 export const ENTRIES = {
@@ -60,6 +60,17 @@ export async function ensureArtifact(name) {
     await buildArtifact();
   }
   return outputOf(RECIPE, name);
+}
+
+/**
+ * The files under dist/ that entry points load (their bundles, chunks and source maps), built
+ * first when stale: what an image of them holds.
+ * @param {ArtifactName[]} names
+ * @returns {Promise<string[]>} paths from the root
+ */
+export async function artifactFiles(names) {
+  for (const name of names) await ensureArtifact(name);
+  return [...new Set(names.flatMap((name) => outputsOf(RECIPE, name).flatMap((file) => [file, `${file}.map`])))];
 }
 
 /**

@@ -106,6 +106,20 @@ export function fresh(b, entry) {
 }
 
 /**
+ * What an entry point loads, as the last build recorded it: its output and every chunk it imports.
+ * @param {Bundle} b
+ * @param {string} entry a key of b.entryPoints
+ * @returns {string[]} paths from the root
+ */
+export function outputsOf(b, entry) {
+  /** @type {Manifest} */
+  const manifest = JSON.parse(readFileSync(b.inputs, 'utf8'));
+  const part = manifest.entries[entry];
+  if (!part) throw new Error(`${relative(ROOT, b.inputs)} has no entry point ${entry}: build it`);
+  return part.outputs;
+}
+
+/**
  * Bundle `b` now: its output (and source map) and the list of its inputs, each written
  * atomically, the list last.
  * @param {Bundle} b
