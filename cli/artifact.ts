@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import type { Zippable, zipSync as ZipSync } from 'fflate';
+import type * as Fflate from 'fflate';
+import type { Zippable } from 'fflate';
 import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
+import { lazyPackage } from '../common/lazy-package.ts';
 import { SIZES } from '../common/limits.ts';
 import { UsageError } from './errors.ts';
 import { fqn, qualify } from './names.ts';
@@ -44,7 +45,8 @@ interface Code {
 }
 
 /** fflate, loaded when something is zipped: every other command starts without it. */
-const zipSync = (files: Zippable): Uint8Array => (createRequire(import.meta.url)('fflate') as { zipSync: typeof ZipSync }).zipSync(files);
+const fflate = lazyPackage<typeof Fflate>('fflate');
+const zipSync = (files: Zippable): Uint8Array => fflate().zipSync(files);
 
 const isText = (buf: Buffer): boolean => !buf.subarray(0, 8192).includes(0);
 const ZIP_MAGIC = Buffer.from('PK\u0003\u0004', 'latin1');
