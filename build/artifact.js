@@ -57,9 +57,20 @@ export const buildArtifact = () => bundle(RECIPE);
 export async function ensureArtifact(name) {
   if (!fresh(RECIPE, name)) {
     process.stderr.write('swirl: building dist/ from the sources (changed since the last build)…\n');
-    await buildArtifact();
+    try {
+      await buildArtifact();
+    } catch (e) {
+      // esbuild's message names the file, line and column: the rest of a stack says nothing here
+      fail(`the build of dist/ failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
   return outputOf(RECIPE, name);
+}
+
+/** @param {string} message @returns {never} */
+function fail(message) {
+  process.stderr.write(`swirl: ${message}\n`);
+  process.exit(1);
 }
 
 /**
@@ -86,27 +97,24 @@ export async function importArtifact(name) {
 
 /**
  * `node build/artifact.js run <name> [args...]`: run an entry point from its bundle, as
- * `node dist/<name>.js [args...]` would. `node build/artifact.js` builds them all now.
+ * `node dist/<name>.js [args...]` would (what it throws, Node reports as for any program).
+ * `node build/artifact.js` builds them all now.
  * @param {string[]} argv
  */
 async function main(argv) {
+  const usage = `usage: node build/artifact.js [run <${Object.keys(ENTRIES).join('|')}> [args...]]`;
   if (argv[0] === 'run') {
     const name = argv[1] ?? '';
-    if (!isArtifact(name)) throw new Error(`no entry point named ${name}: one of ${Object.keys(ENTRIES).join(', ')}`);
+    if (!isArtifact(name)) fail(`no entry point named ${name}: ${usage}`);
     // the entry point sees its own arguments, as it would when run directly
     process.argv.splice(1, 3, outputOf(RECIPE, name));
     await importArtifact(name);
     return;
   }
-  if (argv.length) throw new Error(`usage: node build/artifact.js [run <${Object.keys(ENTRIES).join('|')}> [args...]]`);
+  if (argv.length) fail(usage);
   const started = performance.now();
-  await buildArtifact();
+  await buildArtifact().catch((e) => fail(e instanceof Error ? e.message : String(e)));
   process.stdout.write(`built ${Object.keys(ENTRIES).map((n) => `dist/${n}.js`).join(', ')} (${Math.round(performance.now() - started)} ms)\n`);
 }
 
-if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  await main(process.argv.slice(2)).catch((e) => {
-    process.stderr.write(`swirl: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  });
-}
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) await main(process.argv.slice(2));

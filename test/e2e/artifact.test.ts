@@ -71,6 +71,19 @@ describe('the built artifact (npm start, swirl)', function () {
     expect(thrown.stderr).to.contain(`${join(root, 'cli', 'version.ts')}:${lines}:`);
   });
 
+  it('a source that does not build: swirl says where, exits 1 and runs nothing; once it is fixed the next run builds', async () => {
+    const good = readFileSync(join(root, 'cli/version.ts'), 'utf8');
+    writeFileSync(join(root, 'cli/version.ts'), `${good}\nexport const broken = ;\n`);
+    const failed = await swirl(['--version']);
+    expect(failed.code).to.equal(1);
+    expect(failed.stdout).to.equal('');
+    expect(failed.stderr).to.match(BUILDING);
+    expect(failed.stderr).to.match(/^swirl: the build of dist\/ failed: .*\ncli\/version\.ts:\d+:\d+: ERROR: /m);
+    expect(failed.stderr).to.not.match(/\n\s+at /);
+    writeFileSync(join(root, 'cli/version.ts'), good);
+    expect(await swirl(['--version'])).to.deep.include({ code: 0 });
+  });
+
   it('npm start runs dist/standalone.js, rebuilt when a source changed since the last start', async () => {
     edit('controller/standalone.ts', 'swirl standalone is up', 'swirl standalone (as changed) is up');
     const dataDir = mkdtempSync(join(tmpdir(), 'swirl-artifact-data-'));
