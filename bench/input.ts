@@ -117,7 +117,7 @@ export async function benchInput(): Promise<void> {
     if (r.status !== 200) throw new Error(`PUT ${path}: ${r.status} ${r.text}`);
   };
   try {
-    const admin = run('node', ['--import', 'tsx', 'cli/admin.ts', 'user', 'create', 'other'], { SWIRL_DATA_DIR: setup.dataDir!, SWIRL_LOG_LEVEL: 'warn' });
+    const admin = run('node', ['build/artifact.js', 'run', 'admin', 'user', 'create', 'other'], { SWIRL_DATA_DIR: setup.dataDir!, SWIRL_LOG_LEVEL: 'warn' });
     if ((await admin.exited) !== 0) throw new Error(`could not create a second user: ${admin.stderr()}`);
     const otherKey = admin.stdout().trim();
     await uploads(setup, put);

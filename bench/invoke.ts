@@ -74,7 +74,7 @@ export const common = (dataDir: string): Record<string, string> => ({
 export async function standalone(env: Record<string, string> = {}): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'swirl-bench-'));
   const port = await freePort();
-  const controller = run('node', ['--import', 'tsx', 'controller/standalone.ts'], { ...common(dataDir), ...env, SWIRL_PORT: String(port) });
+  const controller = run('node', ['build/artifact.js', 'run', 'standalone'], { ...common(dataDir), ...env, SWIRL_PORT: String(port) });
   const [, key] = await controller.waitFor(/guest key: (\S+)/, 120_000);
   return {
     name: 'standalone',
@@ -98,8 +98,8 @@ async function cluster(bus: 'redis' | 'kafka'): Promise<Setup> {
   const kafka = bus === 'kafka' ? await (await import('../test/support/kafka-fixture.ts')).startKafkaFixture() : undefined;
   const port = await freePort();
   const env = { ...common(dataDir), SWIRL_COUCHDB_URL: store.couch.url, SWIRL_MASTER_KEY: randomBytes(32).toString('base64'), SWIRL_REDIS_URL: redis.url, SWIRL_BUS: bus, ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}) };
-  const controller = run('node', ['--import', 'tsx', 'controller/main.ts'], { ...env, SWIRL_PORT: String(port) });
-  const invoker = run('node', ['--import', 'tsx', 'invoker/main.ts'], env);
+  const controller = run('node', ['build/artifact.js', 'run', 'controller'], { ...env, SWIRL_PORT: String(port) });
+  const invoker = run('node', ['build/artifact.js', 'run', 'invoker'], env);
   const [, key] = await controller.waitFor(/guest key: (\S+)/, 60_000);
   await invoker.waitFor(/is up/, 120_000);
   return {

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The `swirl` command: the TypeScript CLI in cli/, run through tsx.
+// @ts-check
+// The `swirl` command: the CLI in cli/, run from its bundle (dist/swirl.js, built first when a source changed).
 import process from 'node:process';
-import { register } from 'tsx/esm/api';
+import { importArtifact } from '../build/artifact.js';
 
-register();
 // a reader that stops early (`swirl activation list | head`) closes the pipe: that is the end of the output, not an error
 process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
-const { runCli } = await import('../cli/main.ts');
+const { runCli } = /** @type {{ runCli: (argv: string[]) => Promise<number> }} */ (await importArtifact('swirl'));
 process.exitCode = await runCli(process.argv.slice(2));

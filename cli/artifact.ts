@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
-import { type Zippable, zipSync } from 'fflate';
+import type * as Fflate from 'fflate';
+import type { Zippable } from 'fflate';
 import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
+import { lazyPackage } from '../common/lazy-package.ts';
 import { SIZES } from '../common/limits.ts';
 import { UsageError } from './errors.ts';
 import { fqn, qualify } from './names.ts';
@@ -41,6 +43,10 @@ interface Code {
   /** how the kind can be told, when it can */
   inferredKind?: string;
 }
+
+/** fflate, loaded when something is zipped: every other command starts without it. */
+const fflate = lazyPackage<typeof Fflate>('fflate');
+const zipSync = (files: Zippable): Uint8Array => fflate().zipSync(files);
 
 const isText = (buf: Buffer): boolean => !buf.subarray(0, 8192).includes(0);
 const ZIP_MAGIC = Buffer.from('PK\u0003\u0004', 'latin1');

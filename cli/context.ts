@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import yoctoSpinner from 'yocto-spinner';
 import { Client } from './client.ts';
 import { CliError, UsageError } from './errors.ts';
 import { type GlobalOptions, readGlobals } from './globals.ts';
@@ -92,6 +91,8 @@ export class Cli {
   /** Run `work` with a spinner on stderr when stderr is an interactive terminal. */
   async spin<T>(text: string, work: () => Promise<T>): Promise<T> {
     if (!interactive(this.io.stderr, this.io.env)) return work();
+    // loaded when a spinner is drawn: every other run starts without it
+    const { default: yoctoSpinner } = await import('yocto-spinner');
     const spinner = yoctoSpinner({ text, stream: this.io.stderr as NodeJS.WriteStream }).start();
     try {
       return await work();

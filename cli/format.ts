@@ -1,5 +1,6 @@
 import type { ActivationRecord } from '../common/activation.ts';
-import { annotation, type EntitySummary } from '../common/entities.ts';
+import type { EntitySummary } from '../common/entities.ts';
+import { annotation } from '../common/key-value.ts';
 
 /** How wsk lays out listings and records; the functions return lines, the caller prints them. */
 

@@ -3,6 +3,7 @@ import { BadRequestError, Messages, PayloadTooLargeError } from './errors.ts';
 import { stringifyBounded } from './json.ts';
 import { resolveKind, knownKinds } from './kinds.ts';
 import { type ActionLimits, defaultLimits, mergeLimits, SIZES } from './limits.ts';
+import type { KeyValue } from './key-value.ts';
 import { entityPath, parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
 
 /**
@@ -17,18 +18,7 @@ export type EntityKind = 'action' | 'trigger' | 'rule' | 'package';
 export const COLLECTIONS = { actions: 'action', triggers: 'trigger', rules: 'rule', packages: 'package' } as const satisfies Record<string, EntityKind>;
 export type Collection = keyof typeof COLLECTIONS;
 
-export interface KeyValue {
-  key: string;
-  value: unknown;
-  /**
-   * Parameters only: the value is sealed at rest (`aes-256`), as OpenWhisk marks encrypted
-   * parameters. The API shows parameters so, and takes them back so on a PUT.
-   */
-  encryption?: string;
-}
-
-/** The value of an annotation (or parameter) by key, or undefined. */
-export const annotation = (annotations: KeyValue[] | undefined, key: string): unknown => annotations?.find((a) => a.key === key)?.value;
+export { annotation, type KeyValue } from './key-value.ts';
 
 export interface EntityBase {
   /** `ns`, or `ns/pkg` for an action inside a package. */

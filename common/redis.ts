@@ -1,6 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type * as IoRedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { ServiceUnavailableError } from './errors.ts';
+import { lazyPackage } from './lazy-package.ts';
 import type { Logger } from './logger.ts';
+
+/** ioredis, loaded when a connection is made: standalone without Redis starts without it. */
+const ioredis = lazyPackage<typeof IoRedis>('ioredis');
 
 /**
  * A Redis connection for swirl's stores (health, throttles, the redis bus). Commands fail
@@ -8,7 +13,7 @@ import type { Logger } from './logger.ts';
  * reconnects on its own, so service resumes without a restart when Redis returns.
  */
 export function connectRedis(url: string, log: Logger, opts: RedisOptions = {}): Redis {
-  const client = new Redis(url, {
+  const client = new (ioredis().Redis)(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,

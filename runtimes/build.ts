@@ -1,16 +1,18 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { type Bundle, bundle, fresh, outputOf } from '../build/bundle.js';
 import { DIST_DIR, NODE_MODULES, RUNTIMES_DIR } from './paths.ts';
 
-interface Bundle {
-  entry: string;
-  format: 'esm' | 'cjs';
-  /** Where it is written, under runtimes/dist/. */
-  out: string;
-}
+/** A proxy's bundle: one file under runtimes/dist/, with its dependencies inside. */
+const proxyBundle = (name: string, entry: string, out: string, format: Bundle['format'], extension: Bundle['extension']): Bundle => ({
+  name,
+  entryPoints: { [out]: entry },
+  outdir: DIST_DIR,
+  extension,
+  format,
+  inputs: join(DIST_DIR, `${name}.inputs.json`),
+  recipe: [join(RUNTIMES_DIR, 'build.ts')],
+});
 
 /**
  * What is bundled into one file with its dependencies: the proxies written in TypeScript
@@ -19,35 +21,15 @@ interface Bundle {
  * own takes precedence).
  */
 export const BUNDLES = {
-  nodejs: { entry: join(RUNTIMES_DIR, 'nodejs', 'proxy.ts'), format: 'esm', out: 'nodejs.mjs' },
-  stdio: { entry: join(RUNTIMES_DIR, 'stdio', 'proxy.ts'), format: 'esm', out: 'stdio.mjs' },
-  openwhisk: { entry: createRequire(import.meta.url).resolve('openwhisk'), format: 'cjs', out: `${NODE_MODULES}/openwhisk.js` },
+  nodejs: proxyBundle('nodejs', join(RUNTIMES_DIR, 'nodejs', 'proxy.ts'), 'nodejs', 'esm', '.mjs'),
+  stdio: proxyBundle('stdio', join(RUNTIMES_DIR, 'stdio', 'proxy.ts'), 'stdio', 'esm', '.mjs'),
+  openwhisk: proxyBundle('openwhisk', createRequire(import.meta.url).resolve('openwhisk'), `${NODE_MODULES}/openwhisk`, 'cjs', '.js'),
 } as const satisfies Record<string, Bundle>;
 export type BundleName = keyof typeof BUNDLES;
 
-export const bundlePath = (name: BundleName): string => join(DIST_DIR, BUNDLES[name].out);
-const inputsPath = (name: BundleName): string => join(DIST_DIR, `${name}.inputs.json`);
-const ROOT = resolve(RUNTIMES_DIR, '..');
-
-const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
-
-/** Up to date when the bundle exists and every source it was made from is unchanged. */
-function fresh(name: BundleName): boolean {
-  if (!existsSync(bundlePath(name)) || !existsSync(inputsPath(name))) return false;
-  try {
-    const inputs = JSON.parse(readFileSync(inputsPath(name), 'utf8')) as Record<string, string>;
-    return Object.entries(inputs).every(([file, hash]) => existsSync(join(ROOT, file)) && sha256(readFileSync(join(ROOT, file))) === hash);
-  } catch {
-    return false;
-  }
-}
-
-/** Write a file so that a concurrent reader sees the old or the new content, never half of it. */
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+/** Where a bundle is, as a path under runtimes/dist/. */
+export const bundleFile = (name: BundleName): string => `${Object.keys(BUNDLES[name].entryPoints)[0]}${BUNDLES[name].extension}`;
+export const bundlePath = (name: BundleName): string => outputOf(BUNDLES[name], Object.keys(BUNDLES[name].entryPoints)[0]!);
 
 const building = new Map<BundleName, Promise<string>>();
 
@@ -56,41 +38,13 @@ const building = new Map<BundleName, Promise<string>>();
  * one of its sources changed since it was built. Returns its path.
  */
 export function ensureBundle(name: BundleName, force = false): Promise<string> {
-  if (!force && fresh(name)) return Promise.resolve(bundlePath(name));
+  if (!force && fresh(BUNDLES[name])) return Promise.resolve(bundlePath(name));
   let pending = building.get(name);
   if (!pending) {
-    pending = buildBundle(name).finally(() => building.delete(name));
+    pending = bundle(BUNDLES[name])
+      .then(() => bundlePath(name))
+      .finally(() => building.delete(name));
     building.set(name, pending);
   }
   return pending;
-}
-
-async function buildBundle(name: BundleName): Promise<string> {
-  const { build } = await import('esbuild');
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: [BUNDLES[name].entry],
-    bundle: true,
-    platform: 'node',
-    format: BUNDLES[name].format,
-    target: 'node20',
-    write: false,
-    metafile: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-    // generated code: eslint has nothing to say about it (the sources are linted)
-    banner: { js: `/* eslint-disable */\n// swirl's ${name} bundle, made by runtimes/build.ts from its sources: do not edit` },
-  });
-  const [output] = result.outputFiles;
-  if (!output) throw new Error(`esbuild produced no output for ${name}`);
-  const inputs: Record<string, string> = {};
-  // the recipe is an input too: a change of options here makes every bundle stale
-  for (const file of [relative(ROOT, fileURLToPath(import.meta.url)), ...Object.keys(result.metafile.inputs)]) {
-    const path = resolve(ROOT, file);
-    inputs[relative(ROOT, path)] = sha256(readFileSync(path));
-  }
-  mkdirSync(dirname(bundlePath(name)), { recursive: true });
-  writeAtomic(bundlePath(name), output.contents);
-  writeAtomic(inputsPath(name), JSON.stringify(inputs, null, 2));
-  return bundlePath(name);
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { InvalidArgumentError } from 'commander';
-import { annotation, type KeyValue } from '../../common/entities.ts';
+import { annotation, type KeyValue } from '../../common/key-value.ts';
 import { UsageError } from '../errors.ts';
 
 /** The annotations of `--web` and `--web-secure`, worked out as wsk does (commands/action.go). */

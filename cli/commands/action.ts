@@ -8,7 +8,7 @@ import { buildExec, type ExecFlags, type ExecInput } from '../artifact.ts';
 import { merge, web, type WebFlags, webSettings } from './action-web.ts';
 import type { Cli } from '../context.ts';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.ts';
-import { annotation } from '../../common/entities.ts';
+import { annotation } from '../../common/key-value.ts';
 import { entityPath, fqn, qualify } from '../names.ts';
 import { keyValues, payload } from '../params.ts';
 import { createAndUpdate, deleteCommand, fetchEntity, listEntities, listTarget, printSummary, putEntity, showEntity } from './entity.ts';

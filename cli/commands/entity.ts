@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { EntitySummary, KeyValue } from '../../common/entities.ts';
 import type { Cli } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { annotation } from '../../common/entities.ts';
+import { annotation } from '../../common/key-value.ts';
 import { byName, entityRows, type ListedKind } from '../format.ts';
 import { type Collection, collectionPath, entityPath, qualify } from '../names.ts';
 import { type PagingOptions, withPaging } from './options.ts';

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { KeyValue, Trigger } from '../../common/entities.ts';
 import type { Cli } from '../context.ts';
 import { CliError } from '../errors.ts';
-import { annotation } from '../../common/entities.ts';
+import { annotation } from '../../common/key-value.ts';
 import { entityPath, fqn, qualify } from '../names.ts';
 import { keyValues, payload } from '../params.ts';
 import { createAndUpdate, deleteCommand, fetchEntity, getCommand, listCommand, putEntity } from './entity.ts';

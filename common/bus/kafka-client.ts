@@ -1,7 +1,9 @@
 import { connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Kafka, type ISocketFactory, type LogEntry, logLevel, type RetryOptions } from 'kafkajs';
+import type * as KafkaJs from 'kafkajs';
+import type { ISocketFactory, Kafka, LogEntry, RetryOptions } from 'kafkajs';
 import { Messages, ServiceUnavailableError } from '../errors.ts';
+import { lazyPackage } from '../lazy-package.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -18,12 +20,15 @@ export interface KafkaClient {
   kill(): void;
 }
 
+/** kafkajs, loaded when a client is made: a process with no Kafka bus or feed starts without it. */
+const kafkajs = lazyPackage<typeof KafkaJs>('kafkajs');
+
 /** kafkajs' own logs: errors surface as warnings (most are rebalances and retries it handles), the rest only at debug. */
 function logCreator(log: Logger) {
   return () =>
     ({ namespace, level, log: { message, ...extra } }: LogEntry) => {
       const fields = { kafkajs: namespace, ...extra };
-      if (level === logLevel.ERROR) log.warn(fields, message);
+      if (level === kafkajs().logLevel.ERROR) log.warn(fields, message);
       else log.debug(fields, message);
     };
 }
@@ -56,6 +61,7 @@ function killableSockets(): { socketFactory: ISocketFactory; kill(): void } {
 
 export function createClient(options: { brokers: string[]; clientId: string; log: Logger; retry: RetryOptions; connectionTimeout?: number }): KafkaClient {
   const { socketFactory, kill } = killableSockets();
+  const { Kafka, logLevel } = kafkajs();
   const kafka = new Kafka({
     brokers: options.brokers,
     clientId: options.clientId,

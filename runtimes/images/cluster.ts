@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { artifactFiles } from '../../build/artifact.js';
 import { PACKAGE_VERSION, RUNTIMES_DIR } from '../paths.ts';
 import { nodeBase, redisBase } from './bases.ts';
 import { defaultBaseOf, type ImageRecipe } from './ensure.ts';
@@ -18,12 +19,14 @@ export type ClusterImage = (typeof CLUSTER_IMAGES)[number];
 export const clusterImage = (name: ClusterImage): string => `swirl/${name}:${PACKAGE_VERSION}`;
 
 /**
- * The application as the controller and invoker images hold it: the sources under `app/`
- * with the production dependencies (the packages package-lock.json does not mark dev, as
- * installed here), and an empty `data/`.
+ * The application as the controller and invoker images hold it: under `app/`, the built
+ * artifact (dist/: what they run, built first when stale) and the sources (what its source
+ * maps name, and what the Dockerfile's load check imports), with the production dependencies
+ * (the packages package-lock.json does not mark dev, as installed here); and an empty `data/`.
  */
-function appContext(): RootfsPlan {
+async function appContext(): Promise<RootfsPlan> {
   const plan = new RootfsPlan();
+  for (const f of await artifactFiles(['controller', 'invoker', 'admin'])) plan.addHostAs(join(ROOT, f), `app/${f}`);
   for (const f of FILES) plan.addHostAs(join(ROOT, f), `app/${f}`);
   for (const dir of SOURCES) plan.addTreeAs(join(ROOT, dir), `app/${dir}`, (rel) => rel === 'dist' || rel.endsWith('.log'));
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
@@ -45,7 +48,7 @@ export function clusterRecipe(name: ClusterImage): ImageRecipe {
     localBase: name === 'redis' ? redisBase : nodeBase,
     async context() {
       const text = readFileSync(dockerfile);
-      const plan = name === 'redis' ? new RootfsPlan() : appContext();
+      const plan = name === 'redis' ? new RootfsPlan() : await appContext();
       plan.addFile('Dockerfile', text.toString());
       return { entries: plan.list(), hash: plan.fingerprint(), dockerfile: 'Dockerfile', defaultBase: defaultBaseOf(`deploy/${name}/Dockerfile`, text.toString()) };
     },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { BUNDLES, type BundleName, ensureBundle } from '../build.ts';
+import { bundleFile, type BundleName, ensureBundle } from '../build.ts';
 import { runtimeImage } from '../kinds.ts';
 import { RUNTIMES_DIR } from '../paths.ts';
 import { type LocalBase, nodeBase, pythonBase } from './bases.ts';
@@ -60,7 +60,7 @@ interface RuntimeBuild {
   localBase: () => LocalBase;
 }
 
-const bundled = (...names: BundleName[]) => () => Promise.all(names.map(async (name) => ({ file: await ensureBundle(name), at: `dist/${BUNDLES[name].out}` })));
+const bundled = (...names: BundleName[]) => () => Promise.all(names.map(async (name) => ({ file: await ensureBundle(name), at: `dist/${bundleFile(name)}` })));
 
 const BUILDS: Record<string, RuntimeBuild> = {
   'nodejs:20': { dir: 'nodejs', files: bundled('nodejs', 'openwhisk'), localBase: nodeBase },

@@ -85,7 +85,7 @@ describe('docker compose: the cluster of docker-compose.yml', function () {
     expect(key, logs.stdout.slice(-2000)).to.match(/^[0-9a-f-]{36}:\w+$/);
     // shown once, and kept where the README says
     expect((await compose(['exec', '-T', 'controller', 'cat', '/var/lib/swirl/guest.key'])).stdout.trim()).to.equal(key);
-    const admin = await compose(['exec', '-T', 'controller', 'node', '--import', 'tsx', 'cli/admin.ts', 'user', 'create', 'ops', '--admin']);
+    const admin = await compose(['exec', '-T', 'controller', 'node', 'dist/admin.js', 'user', 'create', 'ops', '--admin']);
     expect(admin.code, admin.stderr).to.equal(0);
     const adminKey = admin.stdout.trim();
     await waitForStates(base, IDS, 'up', 30_000);
