@@ -5,9 +5,9 @@ import { type BusBackend, busFixtures } from '../support/bus-fixtures.ts';
 
 /**
  * The MessageBus conformance suite: the same cases against every implementation (memory,
- * redis on a real redis-server, kafka on the test broker or KAFKA_BROKERS). Waits are
- * bounded polls sized by each implementation's timing (kafka needs a session timeout to
- * hand a dead member's partition on).
+ * local on lmdb in a temporary directory, redis on a real redis-server, kafka on the test
+ * broker or KAFKA_BROKERS). Waits are bounded polls sized by each implementation's timing
+ * (kafka needs a session timeout to hand a dead member's partition on).
  */
 
 let serial = 0;
@@ -370,6 +370,54 @@ for (const fixture of busFixtures) {
       await bus.close();
       expect(await bus.ping()).to.equal(false);
     });
+
+    if (fixture.name === 'local') {
+      it('after a restart delivers again exactly what no consumer acknowledged, once acknowledged never again', async function () {
+        const bus = await newBus();
+        const [topic, idle] = [unique('t'), unique('idle')];
+        await bus.ensureTopics([topic, idle]);
+        const hang = gate();
+        const seen: string[] = [];
+        const first = await subscribe(bus, {
+          topic,
+          group: 'g',
+          consumerId: 'invoker0',
+          maxInFlight: 4,
+          handler: async (m) => {
+            seen.push(text(m));
+            if (text(m) === 'm2' || text(m) === 'm5') await hang.wait;
+          },
+        });
+        await bus.produce(topic, range(10));
+        await bus.produce(idle, ['kept0', 'kept1']); // no group reads it yet
+        await until(() => seen.length === 10, t.firstDeliveryMs, 'ten deliveries');
+        await first.abort(); // m2 and m5 were running: never acknowledged
+        hang.open();
+        await bus.close();
+
+        const again = await backend.reopen!(bus);
+        buses.push(again);
+        const back = await recorder(again, { topic, group: 'g', consumerId: 'invoker0' });
+        const fresh = await recorder(again, { topic: idle, group: 'new' });
+        await until(() => back.got.length >= 2 && fresh.got.length >= 2, t.redeliveryMs, 'the unacknowledged messages');
+        await again.produce(topic, ['after']);
+        await until(() => back.values().includes('after'), t.firstDeliveryMs, 'a message produced after the restart');
+        await sleep(t.quietMs);
+        expect(back.values()).to.deep.equal(['m2', 'm5', 'after']);
+        expect(back.got.map((m) => m.redelivered)).to.deep.equal([true, true, false]);
+        expect(fresh.values()).to.deep.equal(['kept0', 'kept1']);
+        await again.close();
+
+        // everything was acknowledged now: a second restart brings nothing back, and sequences go on
+        const third = await backend.reopen!(again);
+        buses.push(third);
+        const none = await recorder(third, { topic, group: 'g', consumerId: 'invoker0' });
+        await third.produce(topic, ['later']);
+        await until(() => none.values().includes('later'), t.firstDeliveryMs, 'a message after the second restart');
+        await sleep(t.quietMs);
+        expect(none.values()).to.deep.equal(['later']);
+      });
+    }
 
     if (fixture.name === 'redis') {
       it('fails produce with ServiceUnavailableError while the backend is down and recovers without a new bus', async function () {
