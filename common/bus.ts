@@ -77,6 +77,8 @@ export interface MessageBus {
 export const Topics = {
   invoker: (id: number | string): string => `invoker${id}`,
   completed: (controllerId: number | string): string => `completed${controllerId}`,
+  /** Starts of the sequences a controller runs, acknowledged once their records are stored. */
+  sequences: (controllerId: number | string): string => `sequences${controllerId}`,
   health: 'health',
   events: 'events',
 } as const;

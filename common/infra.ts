@@ -46,9 +46,10 @@ export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafka
       bus = new MemoryBus({ log });
       break;
     case 'local': {
-      // lmdb loads only where the local bus is used; activations survive a crash; completions and results only matter to callers in this process, which a crash ends
+      // lmdb loads only where the local bus is used; activations and sequence starts survive a
+      // crash; completions and results only matter to callers in this process, which a crash ends
       const { LocalBus } = await import('./bus/lmdb.ts');
-      bus = LocalBus.open({ path: join(config.dataDir, 'bus'), log, durable: (topic) => topic.startsWith(Topics.invoker('')) });
+      bus = LocalBus.open({ path: join(config.dataDir, 'bus'), log, durable: (topic) => topic.startsWith(Topics.invoker('')) || topic.startsWith(Topics.sequences('')) });
       break;
     }
     case 'redis': {

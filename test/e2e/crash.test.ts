@@ -7,6 +7,8 @@ import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
 import { call } from '../support/server.ts';
 import { readGuestKey } from '../../common/guest-key.ts';
+import { SequenceJournalMessages } from '../../controller/sequence-journal.ts';
+import { ActionMessages } from '../../invoker/service.ts';
 
 const CLIENTS = 24;
 /** 202s to collect before the kill (the load goes on while the process group dies). */
@@ -67,7 +69,9 @@ describe('standalone: kill -9 under non-blocking load, then restart', function (
     await put('actions/pkg/inside', { exec: { kind: 'nodejs:20', code: 'function main() { return {} }' } });
     await put('triggers/tick', {});
     await put('rules/onTick', { trigger: '/_/tick', action: '/_/slow' });
-    const entities = ['actions/slow', 'packages/pkg', 'actions/pkg/inside', 'triggers/tick', 'rules/onTick'];
+    // run by the controller: a sequence the kill interrupts gets a record saying so
+    await put('actions/chain', { exec: { kind: 'sequence', components: ['/guest/slow', '/guest/slow', '/guest/slow'] } });
+    const entities = ['actions/slow', 'packages/pkg', 'actions/pkg/inside', 'triggers/tick', 'rules/onTick', 'actions/chain'];
 
     const accepted: string[] = [];
     const refused = new Map<number | string, number>();
@@ -76,10 +80,10 @@ describe('standalone: kill -9 under non-blocking load, then restart', function (
     const client = async (c: number) => {
       while (!killed) {
         const n = sent++;
-        // a few fires among the invokes: the trigger's record and its rule's activation
-        const [method, path] = n % 25 === 0 ? ['POST', 'triggers/tick'] : ['POST', `actions/${c % 4 === 0 && n < 120 ? 'doomed' : 'slow'}`];
+        // a few fires and sequences among the invokes: their records are the controller's
+        const path = n % 25 === 0 ? 'triggers/tick' : n % 25 === 12 ? 'actions/chain' : `actions/${c % 4 === 0 && n < 120 ? 'doomed' : 'slow'}`;
         try {
-          const r = await call(method, `${api}/namespaces/_/${path}`, { auth: key, body: { n } });
+          const r = await call('POST', `${api}/namespaces/_/${path}`, { auth: key, body: { n } });
           if (r.status === 202) accepted.push(r.body.activationId as string);
           else refused.set(r.status, (refused.get(r.status) ?? 0) + 1);
         } catch (e) {
@@ -118,12 +122,17 @@ describe('standalone: kill -9 under non-blocking load, then restart', function (
     }
     const after = server!.stdout();
     const redelivered = (after.match(/"msg":"activation already ran; answering from its record"/g) ?? []).length;
-    const removed = (r: { statusCode: number; result: unknown }) => r.statusCode === 1 && JSON.stringify(r.result).includes('could not be found or may have been deleted');
-    const why = [...records.values()].filter(removed).length;
-    console.log(`      ${accepted.length} accepted before the kill; ${records.size} recorded after the restart (${why} saying the action was deleted; ${redelivered} redelivered ones answered from an existing record); ${missing.size} lost`);
+    type Outcome = { statusCode: number; result: unknown };
+    const says = (r: Outcome, code: number, text: string) => r.statusCode === code && JSON.stringify(r.result).includes(text);
+    const removed = (r: Outcome) => says(r, 1, ActionMessages.actionRemoved);
+    const interrupted = (r: Outcome) => says(r, 3, SequenceJournalMessages.interrupted);
+    const count = (f: (r: Outcome) => boolean) => [...records.values()].filter(f).length;
+    console.log(
+      `      ${accepted.length} accepted before the kill; ${records.size} recorded after the restart (${count(removed)} saying the action was deleted, ${count(interrupted)} sequences saying they were interrupted; ${redelivered} redelivered ones answered from an existing record); ${missing.size} lost`,
+    );
     expect([...missing], 'accepted activations without a record').to.deep.equal([]);
-    // each ran (success) or says why not (the action was deleted meanwhile)
-    for (const [id, r] of records) expect(r.statusCode === 0 || removed(r), `record ${id}: ${JSON.stringify(r)}`).to.equal(true);
+    // each ran (success) or says why not (the action was deleted meanwhile, the sequence was interrupted)
+    for (const [id, r] of records) expect(r.statusCode === 0 || removed(r) || interrupted(r), `record ${id}: ${JSON.stringify(r)}`).to.equal(true);
     for (const path of entities) expect((await call('GET', `${api}/namespaces/_/${path}`, { auth: key })).status, path).to.equal(200);
   });
 });
