@@ -80,6 +80,22 @@ for (const fixture of busFixtures) {
       });
       return { consumer, got, values: () => got.map(text) };
     };
+    /** Subscribe a consumer of group `g` that records what it gets and holds the handlers of the values `holds` picks until `release()`. */
+    const holder = async (bus: MessageBus, topic: string, consumerId: string, maxInFlight: number, holds: (value: string) => boolean = () => true) => {
+      const hang = gate();
+      const seen: string[] = [];
+      const consumer = await subscribe(bus, {
+        topic,
+        group: 'g',
+        consumerId,
+        maxInFlight,
+        handler: async (m) => {
+          seen.push(text(m));
+          if (holds(text(m))) await hang.wait;
+        },
+      });
+      return { consumer, seen, release: hang.open };
+    };
 
     it('delivers what was produced before subscribing, in order; topics are independent; ensureTopics is idempotent', async function () {
       const bus = await newBus();
@@ -210,22 +226,11 @@ for (const fixture of busFixtures) {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
-      const hang = gate();
-      const seen: string[] = [];
-      const victim = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'victim',
-        maxInFlight: 3,
-        handler: async (m) => {
-          seen.push(text(m));
-          await hang.wait;
-        },
-      });
+      const { consumer: victim, seen, release } = await holder(bus, topic, 'victim', 3);
       await bus.produce(topic, range(3));
       await until(() => seen.length === 3, t.firstDeliveryMs, 'the victim to run three handlers');
       await victim.abort();
-      hang.open(); // what the dead consumer settles now must not count
+      release(); // what the dead consumer settles now must not count
 
       const heir = await recorder(bus, { topic, group: 'g', consumerId: 'heir', claimIdleMs: t.claimIdleMs });
       await until(() => heir.got.length >= 3, t.redeliveryMs + t.firstDeliveryMs, 'the redelivery');
@@ -239,22 +244,11 @@ for (const fixture of busFixtures) {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
-      const hang = gate();
-      const seen: string[] = [];
-      const first = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'invoker0',
-        maxInFlight: 2,
-        handler: async (m) => {
-          seen.push(text(m));
-          await hang.wait;
-        },
-      });
+      const { consumer: first, seen, release } = await holder(bus, topic, 'invoker0', 2);
       await bus.produce(topic, range(2));
       await until(() => seen.length === 2, t.firstDeliveryMs, 'two running handlers');
       await first.abort();
-      hang.open();
+      release();
 
       const again = await recorder(bus, { topic, group: 'g', consumerId: 'invoker0' });
       await until(() => again.got.length >= 2, t.redeliveryMs + t.firstDeliveryMs, 'the redelivery');
@@ -302,24 +296,13 @@ for (const fixture of busFixtures) {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
-      const hang = gate();
-      const seen: string[] = [];
-      const first = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'w',
-        maxInFlight: 4,
-        handler: async (m) => {
-          seen.push(text(m));
-          if (text(m) === 'm0') await hang.wait;
-        },
-      });
+      const { consumer: first, seen, release } = await holder(bus, topic, 'w', 4, (v) => v === 'm0');
       await bus.produce(topic, range(6));
       await until(() => seen.length === 6, t.firstDeliveryMs, 'six deliveries');
       await sleep(t.quietMs);
       expect(seen, 'each delivered once').to.deep.equal(range(6));
       await first.abort();
-      hang.open();
+      release();
 
       const again = await recorder(bus, { topic, group: 'g', consumerId: 'w', claimIdleMs: t.claimIdleMs });
       await until(() => again.values().includes('m0'), t.redeliveryMs + t.firstDeliveryMs, 'm0 again');
@@ -376,23 +359,12 @@ for (const fixture of busFixtures) {
         const bus = await newBus();
         const [topic, idle] = [unique('t'), unique('idle')];
         await bus.ensureTopics([topic, idle]);
-        const hang = gate();
-        const seen: string[] = [];
-        const first = await subscribe(bus, {
-          topic,
-          group: 'g',
-          consumerId: 'invoker0',
-          maxInFlight: 4,
-          handler: async (m) => {
-            seen.push(text(m));
-            if (text(m) === 'm2' || text(m) === 'm5') await hang.wait;
-          },
-        });
+        const { consumer: first, seen, release } = await holder(bus, topic, 'invoker0', 4, (v) => v === 'm2' || v === 'm5');
         await bus.produce(topic, range(10));
         await bus.produce(idle, ['kept0', 'kept1']); // no group reads it yet
         await until(() => seen.length === 10, t.firstDeliveryMs, 'ten deliveries');
         await first.abort(); // m2 and m5 were running: never acknowledged
-        hang.open();
+        release();
         await bus.close();
 
         const again = await backend.reopen!(bus);
