@@ -74,7 +74,11 @@ class LmdbJournal implements BusJournal {
       if (t.first < 0) t.first = Math.max(0, ...lows);
       this.releasedTo.set(name, t.first);
       for (const [gname, g] of t.groups) {
-        for (const seq of g.acked) if (seq < g.low) g.acked.delete(seq);
+        for (const seq of g.acked) {
+          if (seq >= g.low) continue;
+          g.acked.delete(seq);
+          void this.groups.remove(['acked', name, gname, seq]);
+        }
         this.lows.set(groupKey(name, gname), g.low);
         this.marks.set(groupKey(name, gname), new Set(g.acked));
       }
@@ -88,9 +92,9 @@ class LmdbJournal implements BusJournal {
     return t;
   }
 
-  /** The topics a previous run left that nobody asked for yet. */
-  get pendingTopics(): string[] {
-    return [...this.topics.keys()];
+  /** Messages a previous run left, per topic, that nobody asked for yet. */
+  get waiting(): Record<string, number> {
+    return Object.fromEntries([...this.topics].filter(([, t]) => t.values.length > 0).map(([name, t]) => [name, t.values.length]));
   }
 
   async append(topic: string, seq: number, values: Buffer[]): Promise<void> {
@@ -142,8 +146,9 @@ export class LocalBus extends MemoryBus {
     private readonly local: LocalBusOptions,
   ) {
     super({ log: local.log, journal, ...(local.maxLen ? { maxLen: local.maxLen } : {}) });
-    const left = journal.pendingTopics;
-    if (left.length) local.log.info({ topics: left }, 'bus: messages from before the restart are delivered again');
+    const waiting = journal.waiting;
+    // (a topic whose consumer never comes back, e.g. after SWIRL_INVOKER_ID changed, keeps them: this line names it)
+    if (Object.keys(waiting).length) local.log.info({ messages: waiting }, 'bus: messages kept from before the restart are delivered again to their groups');
   }
 
   static open(opts: LocalBusOptions): LocalBus {

@@ -149,7 +149,8 @@ class Group {
     restored?: RestoredGroup,
   ) {
     // a new group starts at the oldest message the topic keeps, as a new redis group at id 0
-    this.cursor = restored?.low ?? topic.first;
+    // (a restored mark may lag below what every group acknowledged and the journal released)
+    this.cursor = Math.max(restored?.low ?? topic.first, topic.first);
     this.skip = restored?.acked ?? new Set();
     this.restoredEnd = restored ? topic.end : -1;
   }
