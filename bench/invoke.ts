@@ -1,12 +1,13 @@
 /**
  * The whole invoke path on a warm noop action, with real processes: `npm start`
- * (standalone, memory bus), and a controller plus one invoker on the Redis bus and on the
- * Kafka test broker. Per setup: sequential blocking invokes against the floor (a direct
- * /run to the same warm container), blocking throughput at 32 concurrent clients next to
- * the direct /run throughput at 32 clients (the ratio is the share of what the bare
- * container serves that swirl delivers), CPU per activation of each process on the path
- * (controller, invoker, dockerd, containerd and its shims, the container), non-blocking
- * accepts/s, and RSS. The targets are issue 16's goals: printed, never asserted.
+ * (standalone, on its durable local bus and, for comparison, on the memory bus), and a
+ * controller plus one invoker on the Redis bus and on the Kafka test broker. Per setup:
+ * sequential blocking invokes against the floor (a direct /run to the same warm container),
+ * blocking throughput at 32 concurrent clients next to the direct /run throughput at 32
+ * clients (the ratio is the share of what the bare container serves that swirl delivers),
+ * CPU per activation of each process on the path (controller, invoker, dockerd, containerd
+ * and its shims, the container), non-blocking accepts/s and their ratio to the blocking
+ * rate, and RSS. The targets are issue 16's goals: printed, never asserted.
  */
 import { randomBytes } from 'node:crypto';
 import Dockerode from 'dockerode';
@@ -77,7 +78,7 @@ export async function standalone(env: Record<string, string> = {}): Promise<Setu
   const controller = run('node', ['build/artifact.js', 'run', 'standalone'], { ...common(dataDir), ...env, SWIRL_PORT: String(port) });
   const [, key] = await controller.waitFor(/guest key: (\S+)/, 120_000);
   return {
-    name: 'standalone',
+    name: env.SWIRL_BUS === 'memory' ? 'standalone (memory bus)' : 'standalone (local bus: lmdb, synced)',
     api: `http://127.0.0.1:${port}/api/v1`,
     key: key!,
     controller,
@@ -256,7 +257,7 @@ export async function benchInvoke(): Promise<void> {
   const docker = new Dockerode();
   await docker.ping();
   const only = process.env.SWIRL_BENCH_SETUPS?.split(',');
-  const setups = { standalone, redis: () => cluster('redis'), kafka: () => cluster('kafka') };
+  const setups = { standalone, 'standalone-memory': () => standalone({ SWIRL_BUS: 'memory' }), redis: () => cluster('redis'), kafka: () => cluster('kafka') };
   for (const [key, make] of Object.entries(setups)) {
     if (only && !only.includes(key)) continue;
     const setup = await make();

@@ -10,8 +10,9 @@
  * handlers running leaves those messages unacknowledged, and the group delivers them again
  * to another consumer (or to the same consumer id when it comes back).
  *
- * Implementations: kafka (kafkajs), redis (streams and consumer groups), memory (one process).
- * One conformance suite (test/integration/bus.test.ts) runs against all three.
+ * Implementations: kafka (kafkajs), redis (streams and consumer groups), memory (one process),
+ * local (one process, durable in lmdb: standalone's). One conformance suite
+ * (test/integration/bus.test.ts) runs against all four.
  */
 
 /** A message as a consumer receives it. */
@@ -20,7 +21,7 @@ export interface BusMessage {
   value: Buffer;
   /** Position in the topic (kafka offset, stream entry id, memory sequence): for logs. */
   id: string;
-  /** True when the bus knows this message was delivered before and not acknowledged (redis, memory). */
+  /** True when the bus knows this message was (or, after a restart of the local bus, may have been) delivered before and not acknowledged (redis, memory, local). */
   redelivered: boolean;
 }
 
@@ -59,7 +60,7 @@ export interface Consumer {
 }
 
 export interface MessageBus {
-  readonly name: 'kafka' | 'redis' | 'memory';
+  readonly name: 'kafka' | 'redis' | 'memory' | 'local';
   /** Create the topics that do not exist yet (kafka: one partition each). Idempotent. */
   ensureTopics(topics: string[]): Promise<void>;
   /**
@@ -77,6 +78,8 @@ export interface MessageBus {
 export const Topics = {
   invoker: (id: number | string): string => `invoker${id}`,
   completed: (controllerId: number | string): string => `completed${controllerId}`,
+  /** Starts of the sequences a controller runs, acknowledged once their records are stored. */
+  sequences: (controllerId: number | string): string => `sequences${controllerId}`,
   health: 'health',
   events: 'events',
   cacheInvalidation: 'cacheInvalidation',

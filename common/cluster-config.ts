@@ -11,7 +11,7 @@ export function loadClusterConfig(role: 'controller' | 'invoker', overrides: Par
   try {
     const config = loadConfig(process.env, overrides);
     const problems: string[] = [];
-    if (config.bus === 'memory') problems.push(`${envName('bus')}: must be redis or kafka for separate processes (memory is for npm start)`);
+    if (config.bus === 'memory' || config.bus === 'local') problems.push(`${envName('bus')}: must be redis or kafka for separate processes (${config.bus} is for npm start)`);
     if (!config.redisUrl) problems.push(`${envName('redisUrl')}: required: invoker health and throttles are kept in Redis`);
     if (role === 'invoker' && !config.couchdbUrl) problems.push(`${envName('couchdbUrl')}: required: invokers read actions and write records there`);
     if (role === 'invoker' && !config.opsToken && !isLoopback(config.host)) {

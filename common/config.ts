@@ -58,8 +58,11 @@ export const configSchema = z.object({
   controllerId: z.string().regex(/^[0-9]{1,4}$/, 'a number from 0 to 9999').default('0'),
   /** How many controllers share the invokers (each balances with its share of their memory). */
   controllerCount: z.coerce.number().int().min(1).max(64).default(1),
-  /** The message bus between controllers and invokers: `memory` (standalone only), `redis` or `kafka`. */
-  bus: z.enum(['memory', 'redis', 'kafka']).default('memory'),
+  /**
+   * The message bus between controllers and invokers: `local` (standalone: one process, durable
+   * in `<dataDir>/bus`), `memory` (one process, nothing survives it), `redis` or `kafka`.
+   */
+  bus: z.enum(['local', 'memory', 'redis', 'kafka']).default('local'),
   /** Redis for invoker health and throttles (and the bus when `bus=redis`); unset in standalone: kept in memory. */
   redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
   /** Kafka brokers, comma-separated `host:port` (for `bus=kafka`). */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { MessageBus } from './bus.ts';
+import { type MessageBus, Topics } from './bus.ts';
+import { join } from 'node:path';
 import { MemoryBus } from './bus/memory.ts';
 import { RedisBus } from './bus/redis.ts';
 import type { Config } from './config.ts';
@@ -30,7 +31,7 @@ export interface Infra {
  * when `redisUrl` is set (one connection shared by both), memory otherwise (one process);
  * the bus as `bus` says. Start-up waits (bounded) for Redis so a typo fails fast.
  */
-export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafkaBrokers' | 'controllerId' | 'invokerId'>, log: Logger, clientId: string): Promise<Infra> {
+export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafkaBrokers' | 'controllerId' | 'invokerId' | 'dataDir'>, log: Logger, clientId: string): Promise<Infra> {
   let redis: Redis | undefined;
   if (config.redisUrl) {
     redis = connectRedis(config.redisUrl, log.child({ component: 'redis' }));
@@ -44,6 +45,13 @@ export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafka
     case 'memory':
       bus = new MemoryBus({ log });
       break;
+    case 'local': {
+      // lmdb loads only where the local bus is used; activations and sequence starts survive a
+      // crash; completions and results only matter to callers in this process, which a crash ends
+      const { LocalBus } = await import('./bus/lmdb.ts');
+      bus = LocalBus.open({ path: join(config.dataDir, 'bus'), log, durable: (topic) => topic.startsWith(Topics.invoker('')) || topic.startsWith(Topics.sequences('')) });
+      break;
+    }
     case 'redis': {
       const redisBus = new RedisBus({ url: config.redisUrl!, log });
       await redisBus.ready(15_000);

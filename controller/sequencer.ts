@@ -8,6 +8,7 @@ import type { Activator, Admission, InvokeOutcome, InvokeRequest, LocalKind } fr
 import { localRecord } from './records.ts';
 import type { ResolvedAction, Resolver } from './resolver.ts';
 import { SEQUENCE_LIMIT, SequenceMessages } from './sequence-check.ts';
+import type { SequenceJournal } from './sequence-journal.ts';
 
 /** How much longer than its timeout a sequence waits for a component's record (OpenWhisk: one minute). */
 const COMPONENT_MARGIN_MS = 60_000;
@@ -75,6 +76,8 @@ export class Sequencer {
       admission: Admission;
       records: Pick<RecordWriter, 'write'>;
       log: Logger;
+      /** Where a topmost sequence's start is written down before the caller is answered (absent on the memory bus). */
+      journal?: Pick<SequenceJournal, 'began'>;
     },
   ) {}
 
@@ -85,7 +88,9 @@ export class Sequencer {
       await this.deps.admission.admitInvoke(req.identity, activationId, Date.now() + COMPONENT_MARGIN_MS);
       await this.deps.admission.finished(req.identity.namespace, activationId);
     }
-    const done = this.execute(req, resolved, params, activationId, nested);
+    const { action, path } = resolved;
+    const journalled = nested ? undefined : await this.deps.journal?.began({ activationId, identity: { namespace: req.identity.namespace, subject: req.identity.subject }, name: action.name, version: action.version, path: `${path}/${action.name}`, start: Date.now() });
+    const done = this.execute(req, resolved, params, activationId, nested, journalled);
     this.inflight.add(done);
     void done.finally(() => this.inflight.delete(done));
     if (nested) return { activationId, record: await done };
@@ -105,7 +110,7 @@ export class Sequencer {
   }
 
   /** Run the chain and write the sequence's record. Never rejects: whatever goes wrong becomes the response. */
-  private async execute(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string, nested: boolean): Promise<ActivationRecord> {
+  private async execute(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string, nested: boolean, journalled?: (stored: Promise<unknown>) => void): Promise<ActivationRecord> {
     const start = Date.now();
     const parent = nested && req.cause ? this.running.get(req.cause) : undefined;
     const acc: Accounting = { atomic: parent?.atomic ?? { count: 0 }, logs: [], duration: 0, response: { ...ActivationStatus.success, success: true, result: params } };
@@ -124,7 +129,8 @@ export class Sequencer {
       this.running.delete(activationId);
     }
     const record = this.record(req, resolved, activationId, start, nested, acc);
-    this.deps.records.write(record).catch((e: Error) => this.deps.log.error({ tid: req.tid, activationId, err: e.message }, 'could not store a sequence record'));
+    const stored = this.deps.records.write(record).catch((e: Error) => this.deps.log.error({ tid: req.tid, activationId, err: e.message }, 'could not store a sequence record'));
+    journalled?.(stored);
     return record;
   }
 

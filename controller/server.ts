@@ -18,6 +18,7 @@ import { CacheInvalidation } from './cache-invalidation.ts';
 import { EntityCache } from './entity-cache.ts';
 import { startFeeds } from './feeds/index.ts';
 import { Resolver } from './resolver.ts';
+import { SequenceJournal } from './sequence-journal.ts';
 import { Sequencer } from './sequencer.ts';
 import { SYSTEM_PACKAGES } from './system/index.ts';
 import { ensureSystemPackages } from './system/packages.ts';
@@ -78,7 +79,9 @@ export async function startController(config: Config, stored: EntityStore, infra
   const resolver = new Resolver(cache);
   const records = new RecordWriter(store, logger.child({ component: 'records' }));
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
-  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }) });
+  // (not on the memory bus: nothing it holds outlives the process)
+  const journal = infra.bus.name === 'memory' ? undefined : await SequenceJournal.start({ bus: infra.bus, controllerId: config.controllerId, store, records, log: logger.child({ component: 'sequences' }) });
+  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }), ...(journal ? { journal } : {}) });
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: logger.child({ component: 'feeds' }) });
@@ -116,6 +119,7 @@ export async function startController(config: Config, stored: EntityStore, infra
       await balancer.close();
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
       await records.flush();
+      await journal?.close();
       await health.close();
       await invalidation.close();
     },

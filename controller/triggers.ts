@@ -83,10 +83,10 @@ export class TriggerFirer {
       logs: results.map((r) => JSON.stringify(r)),
       response: { ...ActivationStatus.success, success: true, result: args },
     });
-    // stored in the background, as a non-blocking invoke's record is (the writer batches for up to
-    // 10 ms, which a caller should not wait for); the actions run already, so a record that cannot
-    // be stored is logged, not a failed fire
-    void this.opts.records.write(record).catch((e: Error) => this.opts.log.error({ err: e.message, tid: req.tid, activationId }, 'could not store a trigger activation record'));
+    // stored before the 202 (the writer batches for up to 10 ms): a fire that was answered keeps
+    // its record through a crash; the actions run already, so a record that cannot be stored is
+    // logged, not a failed fire
+    await this.opts.records.write(record).catch((e: Error) => this.opts.log.error({ err: e.message, tid: req.tid, activationId }, 'could not store a trigger activation record'));
     return { activationId };
   }
 

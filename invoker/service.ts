@@ -272,8 +272,8 @@ export class InvokerService {
       if (Date.now() - this.lastBeatError > 10_000) this.opts.log.warn({ err: e.message }, 'could not send a heartbeat');
       this.lastBeatError = Date.now();
     };
-    // (not on the memory bus: in one process nobody else could watch, and unread messages would pile up to its cap)
-    const publish = this.opts.bus.name === 'memory' ? undefined : this.opts.bus.produce(Topics.health, [JSON.stringify(hb)]);
+    // (not on a one-process bus: nobody else could watch, and unread messages would pile up to its cap)
+    const publish = this.opts.bus.name === 'memory' || this.opts.bus.name === 'local' ? undefined : this.opts.bus.produce(Topics.health, [JSON.stringify(hb)]);
     this.beating = Promise.all([this.opts.health.beat(hb, this.opts.heartbeatTtlMs ?? 5_000), publish]).then(() => undefined, failed);
     return this.beating;
   }

@@ -9,6 +9,39 @@ export interface MemoryBusOptions {
    * it the oldest are dropped, so a topic nobody reads cannot grow without bound. Default 100k.
    */
   maxLen?: number;
+  /** Where a durable bus keeps what it holds (common/bus/lmdb.ts); none: nothing survives the process. */
+  journal?: BusJournal;
+}
+
+/** A group's state as a journal restores it after a restart. */
+export interface RestoredGroup {
+  /** Every message below it is acknowledged. */
+  low: number;
+  /** Acknowledged messages at or above `low`. */
+  acked: Set<number>;
+}
+
+/** A topic as a journal restores it after a restart: its unreleased messages from `first` on, and its groups. */
+export interface RestoredTopic {
+  first: number;
+  values: Buffer[];
+  groups: Map<string, RestoredGroup>;
+}
+
+/**
+ * What a durable bus writes down so that a restart finds every message some group has not
+ * acknowledged. The engine below calls it; only topics for which `durable` holds are journalled.
+ */
+export interface BusJournal {
+  durable(topic: string): boolean;
+  /** The topic as it was before a restart, or undefined when the journal knows nothing of it. */
+  restore(topic: string): RestoredTopic | undefined;
+  /** Store messages appended from sequence `seq` on; resolves once they are on disk. */
+  append(topic: string, seq: number, values: Buffer[]): Promise<void>;
+  /** A group acknowledged `seq`; every message of the group below `low` is acknowledged now. */
+  acked(topic: string, group: string, seq: number, low: number): void;
+  /** No group needs the topic's messages below `low` any more (acknowledged, or dropped beyond maxLen). */
+  released(topic: string, low: number): void;
 }
 
 /** Messages one dispatch round hands out before it yields to I/O (setImmediate). */
@@ -40,7 +73,14 @@ class TopicLog {
   constructor(
     readonly name: string,
     private readonly maxLen: number,
-  ) {}
+    readonly journal: BusJournal | undefined,
+    restored: RestoredTopic | undefined,
+  ) {
+    if (restored) {
+      this.first = restored.first;
+      this.values = restored.values;
+    }
+  }
 
   /** Sequence the next appended message gets. */
   get end(): number {
@@ -60,7 +100,11 @@ class TopicLog {
     let low = this.groups.size === 0 ? this.first : this.end;
     for (const g of this.groups.values()) low = Math.min(low, g.cursor);
     low = Math.max(low, this.end - this.maxLen);
-    if (low <= this.first) return;
+    if (low > this.first) this.drop(low);
+    this.release();
+  }
+
+  private drop(low: number): void {
     for (let i = this.offset; i < this.offset + low - this.first; i++) this.values[i] = undefined;
     this.offset += low - this.first;
     this.first = low;
@@ -71,6 +115,14 @@ class TopicLog {
       this.values = this.values.slice(this.offset);
       this.offset = 0;
     }
+  }
+
+  /** Tell the journal what no group needs any more: below every group's lowest unacknowledged message. */
+  release(): void {
+    if (!this.journal) return;
+    let low = this.groups.size === 0 ? this.first : Infinity;
+    for (const g of this.groups.values()) low = Math.min(low, g.low);
+    this.journal.released(this.name, low);
   }
 }
 
@@ -86,14 +138,36 @@ class Group {
   readonly consumers: MemoryConsumer[] = [];
   private rr = 0;
   private scheduled = false;
+  /** Restored after a restart: messages acknowledged out of order (skipped), and where the restored ones end. */
+  private readonly skip: Set<number>;
+  private readonly restoredEnd: number;
 
   constructor(
     readonly topic: TopicLog,
     readonly name: string,
     private readonly log: Logger,
+    restored?: RestoredGroup,
   ) {
     // a new group starts at the oldest message the topic keeps, as a new redis group at id 0
-    this.cursor = topic.first;
+    // (a restored mark may lag below what every group acknowledged and the journal released)
+    this.cursor = Math.max(restored?.low ?? topic.first, topic.first);
+    this.skip = restored?.acked ?? new Set();
+    this.restoredEnd = restored ? topic.end : -1;
+  }
+
+  /** The lowest message of the group not acknowledged yet (pending is in sequence order: insertion follows the cursor). */
+  get low(): number {
+    for (const seq of this.pending.keys()) return seq;
+    return this.cursor;
+  }
+
+  /** Acknowledge `seq`: the group forgets it; the journal writes it down. */
+  ack(seq: number): void {
+    this.pending.delete(seq);
+    const journal = this.topic.journal;
+    if (!journal) return;
+    journal.acked(this.topic.name, this.name, seq, this.low);
+    this.topic.release();
   }
 
   /** Run a dispatch round soon (one microtask away), once however often it is asked. */
@@ -116,7 +190,9 @@ class Group {
       const c = this.nextReady();
       if (!c) break;
       const seq = this.cursor++;
-      const p: Pending = { seq, value: this.topic.at(seq), owner: c.id, consumer: undefined, deliveries: 0 };
+      if (this.skip.delete(seq)) continue;
+      // a message restored from before a restart may have been handed out then: say it may be a redelivery
+      const p: Pending = { seq, value: this.topic.at(seq), owner: c.id, consumer: undefined, deliveries: seq < this.restoredEnd ? 1 : 0 };
       this.pending.set(seq, p);
       c.run(p);
       budget--;
@@ -221,7 +297,7 @@ class MemoryConsumer implements Consumer {
   private settle(p: Pending): void {
     if (this.state === 'aborted') return;
     this.running.delete(p);
-    if (this.group.pending.get(p.seq) === p) this.group.pending.delete(p.seq);
+    if (this.group.pending.get(p.seq) === p) this.group.ack(p.seq);
     if (this.running.size === 0) this.drained?.();
     if (this.state === 'open') this.group.schedule();
   }
@@ -261,10 +337,11 @@ class MemoryConsumer implements Consumer {
  * go at once to a consumer of the same id when it subscribes again, or to any consumer of
  * the group that set claimIdleMs (the bus knows the owner is dead, so there is no idle time
  * to wait out). Consumers that are alive are never robbed: in one process a slow handler
- * is slow, not lost. Nothing survives the process, which standalone accepts.
+ * is slow, not lost. Nothing survives the process, unless a journal is given: the local bus
+ * (lmdb.ts) is this engine writing each durable topic's messages and acknowledgements down.
  */
 export class MemoryBus implements MessageBus {
-  readonly name = 'memory' as const;
+  readonly name: 'memory' | 'local';
   private readonly topics = new Map<string, TopicLog>();
   private readonly consumers = new Set<MemoryConsumer>();
   private readonly maxLen: number;
@@ -272,6 +349,7 @@ export class MemoryBus implements MessageBus {
 
   constructor(private readonly opts: MemoryBusOptions) {
     this.maxLen = opts.maxLen ?? 100_000;
+    this.name = opts.journal ? 'local' : 'memory';
   }
 
   async ensureTopics(topics: string[]): Promise<void> {
@@ -282,9 +360,14 @@ export class MemoryBus implements MessageBus {
   async produce(topic: string, values: (Buffer | string)[]): Promise<void> {
     this.assertOpen();
     const log = this.topic(topic);
-    for (const v of values) log.append(typeof v === 'string' ? Buffer.from(v) : v);
+    const seq = log.end;
+    const buffers = values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v));
+    // written before anything is delivered, so the journal holds a message before its acknowledgement
+    const written = log.journal?.append(topic, seq, buffers);
+    for (const b of buffers) log.append(b);
     if (log.groups.size === 0) log.trim();
     for (const g of log.groups.values()) g.schedule();
+    await written;
   }
 
   async subscribe(options: ConsumerOptions): Promise<Consumer> {
@@ -315,7 +398,11 @@ export class MemoryBus implements MessageBus {
   private topic(name: string): TopicLog {
     let log = this.topics.get(name);
     if (!log) {
-      log = new TopicLog(name, this.maxLen);
+      const journal = this.opts.journal?.durable(name) ? this.opts.journal : undefined;
+      const restored = journal?.restore(name);
+      log = new TopicLog(name, this.maxLen, journal, restored);
+      // the groups a restart found keep their place (and hold their messages) until their consumers come back
+      for (const [group, state] of restored?.groups ?? []) log.groups.set(group, new Group(log, group, this.opts.log, state));
       this.topics.set(name, log);
     }
     return log;

@@ -5,9 +5,9 @@ import { type BusBackend, busFixtures } from '../support/bus-fixtures.ts';
 
 /**
  * The MessageBus conformance suite: the same cases against every implementation (memory,
- * redis on a real redis-server, kafka on the test broker or KAFKA_BROKERS). Waits are
- * bounded polls sized by each implementation's timing (kafka needs a session timeout to
- * hand a dead member's partition on).
+ * local on lmdb in a temporary directory, redis on a real redis-server, kafka on the test
+ * broker or KAFKA_BROKERS). Waits are bounded polls sized by each implementation's timing
+ * (kafka needs a session timeout to hand a dead member's partition on).
  */
 
 let serial = 0;
@@ -79,6 +79,22 @@ for (const fixture of busFixtures) {
         ...opts,
       });
       return { consumer, got, values: () => got.map(text) };
+    };
+    /** Subscribe a consumer of group `g` that records what it gets and holds the handlers of the values `holds` picks until `release()`. */
+    const holder = async (bus: MessageBus, topic: string, consumerId: string, maxInFlight: number, holds: (value: string) => boolean = () => true) => {
+      const hang = gate();
+      const seen: string[] = [];
+      const consumer = await subscribe(bus, {
+        topic,
+        group: 'g',
+        consumerId,
+        maxInFlight,
+        handler: async (m) => {
+          seen.push(text(m));
+          if (holds(text(m))) await hang.wait;
+        },
+      });
+      return { consumer, seen, release: hang.open };
     };
 
     it('delivers what was produced before subscribing, in order; topics are independent; ensureTopics is idempotent', async function () {
@@ -210,22 +226,11 @@ for (const fixture of busFixtures) {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
-      const hang = gate();
-      const seen: string[] = [];
-      const victim = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'victim',
-        maxInFlight: 3,
-        handler: async (m) => {
-          seen.push(text(m));
-          await hang.wait;
-        },
-      });
+      const { consumer: victim, seen, release } = await holder(bus, topic, 'victim', 3);
       await bus.produce(topic, range(3));
       await until(() => seen.length === 3, t.firstDeliveryMs, 'the victim to run three handlers');
       await victim.abort();
-      hang.open(); // what the dead consumer settles now must not count
+      release(); // what the dead consumer settles now must not count
 
       const heir = await recorder(bus, { topic, group: 'g', consumerId: 'heir', claimIdleMs: t.claimIdleMs });
       await until(() => heir.got.length >= 3, t.redeliveryMs + t.firstDeliveryMs, 'the redelivery');
@@ -239,22 +244,11 @@ for (const fixture of busFixtures) {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
-      const hang = gate();
-      const seen: string[] = [];
-      const first = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'invoker0',
-        maxInFlight: 2,
-        handler: async (m) => {
-          seen.push(text(m));
-          await hang.wait;
-        },
-      });
+      const { consumer: first, seen, release } = await holder(bus, topic, 'invoker0', 2);
       await bus.produce(topic, range(2));
       await until(() => seen.length === 2, t.firstDeliveryMs, 'two running handlers');
       await first.abort();
-      hang.open();
+      release();
 
       const again = await recorder(bus, { topic, group: 'g', consumerId: 'invoker0' });
       await until(() => again.got.length >= 2, t.redeliveryMs + t.firstDeliveryMs, 'the redelivery');
@@ -302,24 +296,13 @@ for (const fixture of busFixtures) {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
-      const hang = gate();
-      const seen: string[] = [];
-      const first = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'w',
-        maxInFlight: 4,
-        handler: async (m) => {
-          seen.push(text(m));
-          if (text(m) === 'm0') await hang.wait;
-        },
-      });
+      const { consumer: first, seen, release } = await holder(bus, topic, 'w', 4, (v) => v === 'm0');
       await bus.produce(topic, range(6));
       await until(() => seen.length === 6, t.firstDeliveryMs, 'six deliveries');
       await sleep(t.quietMs);
       expect(seen, 'each delivered once').to.deep.equal(range(6));
       await first.abort();
-      hang.open();
+      release();
 
       const again = await recorder(bus, { topic, group: 'g', consumerId: 'w', claimIdleMs: t.claimIdleMs });
       await until(() => again.values().includes('m0'), t.redeliveryMs + t.firstDeliveryMs, 'm0 again');
@@ -370,6 +353,43 @@ for (const fixture of busFixtures) {
       await bus.close();
       expect(await bus.ping()).to.equal(false);
     });
+
+    if (fixture.name === 'local') {
+      it('after a restart delivers again exactly what no consumer acknowledged, once acknowledged never again', async function () {
+        const bus = await newBus();
+        const [topic, idle] = [unique('t'), unique('idle')];
+        await bus.ensureTopics([topic, idle]);
+        const { consumer: first, seen, release } = await holder(bus, topic, 'invoker0', 4, (v) => v === 'm2' || v === 'm5');
+        await bus.produce(topic, range(10));
+        await bus.produce(idle, ['kept0', 'kept1']); // no group reads it yet
+        await until(() => seen.length === 10, t.firstDeliveryMs, 'ten deliveries');
+        await first.abort(); // m2 and m5 were running: never acknowledged
+        release();
+        await bus.close();
+
+        const again = await backend.reopen!(bus);
+        buses.push(again);
+        const back = await recorder(again, { topic, group: 'g', consumerId: 'invoker0' });
+        const fresh = await recorder(again, { topic: idle, group: 'new' });
+        await until(() => back.got.length >= 2 && fresh.got.length >= 2, t.redeliveryMs, 'the unacknowledged messages');
+        await again.produce(topic, ['after']);
+        await until(() => back.values().includes('after'), t.firstDeliveryMs, 'a message produced after the restart');
+        await sleep(t.quietMs);
+        expect(back.values()).to.deep.equal(['m2', 'm5', 'after']);
+        expect(back.got.map((m) => m.redelivered)).to.deep.equal([true, true, false]);
+        expect(fresh.values()).to.deep.equal(['kept0', 'kept1']);
+        await again.close();
+
+        // everything was acknowledged now: a second restart brings nothing back, and sequences go on
+        const third = await backend.reopen!(again);
+        buses.push(third);
+        const none = await recorder(third, { topic, group: 'g', consumerId: 'invoker0' });
+        await third.produce(topic, ['later']);
+        await until(() => none.values().includes('later'), t.firstDeliveryMs, 'a message after the second restart');
+        await sleep(t.quietMs);
+        expect(none.values()).to.deep.equal(['later']);
+      });
+    }
 
     if (fixture.name === 'redis') {
       it('fails produce with ServiceUnavailableError while the backend is down and recovers without a new bus', async function () {

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MessageBus } from '../../common/bus.ts';
+import { LocalBus } from '../../common/bus/lmdb.ts';
 import { MemoryBus } from '../../common/bus/memory.ts';
 import { RedisBus } from '../../common/bus/redis.ts';
 import { silentLogger } from '../../common/logger.ts';
@@ -12,6 +16,8 @@ export interface BusBackend {
   cleanup(): Promise<void>;
   /** Take the backend away and bring it back (redis); absent where the suite cannot. */
   outage?: { stop(): Promise<void>; start(): Promise<void> };
+  /** Open the bus again on what `bus` wrote (local): a restart of the process, after `bus` was closed. */
+  reopen?(bus: MessageBus): Promise<MessageBus>;
 }
 
 /**
@@ -38,7 +44,7 @@ export interface BusTiming {
 }
 
 export interface BusFixture {
-  name: 'memory' | 'redis' | 'kafka';
+  name: MessageBus['name'];
   timing: BusTiming;
   start(): Promise<BusBackend>;
 }
@@ -51,6 +57,25 @@ export const busFixtures: BusFixture[] = [
     timing: { claimIdleMs: 100, redeliveryMs: 2_000, quietMs: 100, firstDeliveryMs: 2_000, spreadsInGroup: true, joinMayRedeliver: false },
     async start() {
       return { newBus: async () => new MemoryBus({ log: silentLogger }), cleanup: async () => undefined };
+    },
+  },
+  {
+    name: 'local',
+    timing: { claimIdleMs: 100, redeliveryMs: 2_000, quietMs: 100, firstDeliveryMs: 2_000, spreadsInGroup: true, joinMayRedeliver: false },
+    async start() {
+      const root = mkdtempSync(join(tmpdir(), 'swirl-bus-'));
+      const paths = new Map<MessageBus, string>();
+      const openAt = (path: string): MessageBus => {
+        const bus = LocalBus.open({ path, log: silentLogger });
+        paths.set(bus, path);
+        return bus;
+      };
+      let n = 0;
+      return {
+        newBus: async () => openAt(join(root, String(n++))),
+        reopen: async (bus) => openAt(paths.get(bus)!),
+        cleanup: async () => rmSync(root, { recursive: true, force: true }),
+      };
     },
   },
   {

@@ -22,7 +22,7 @@ export interface TestServer {
   config: Config;
   dataDir: string;
   opened: OpenedStore;
-  /** The bus, health and throttle stores the controller uses (memory unless `env` says otherwise). */
+  /** The bus, health and throttle stores the controller uses (the local bus in the data directory, memory health and throttles, unless `env` says otherwise). */
   infra: Infra;
   guest: Identity;
   /** `uuid:key` of the guest: as configured, as made on first start, or as kept in `<dataDir>/guest.key` */

@@ -4,7 +4,7 @@ import { InvokerService } from '../../invoker/service.ts';
 import { type FactoryName, type FactoryOptions, makeFactory } from './invoker-fixtures.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
-/** A controller and one invoker in this process on the memory bus (standalone's shape), on a fresh embedded store. */
+/** A controller and one invoker in this process on standalone's bus (local, unless `env` names another), on a fresh embedded store. */
 export interface TestStack extends TestServer {
   invoker: Invoker;
   service: InvokerService;
