@@ -13,6 +13,7 @@ import { BadRequestError, ServiceUnavailableError, UnsealError } from '../../com
 import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
+import { LmdbStore } from '../../common/store/lmdb-store.ts';
 import { openStoreWhenUp } from '../../common/store/open.ts';
 import { freePort } from '../support/process.ts';
 import { privateDir } from '../../common/private-files.ts';
@@ -22,6 +23,24 @@ import { storeConformance } from './store.conformance.ts';
 storeConformance('embedded CouchDB-API server', async () => {
   const embedded = await startEmbeddedStore();
   return { store: embedded.store, restart: () => embedded.restart(), teardown: () => embedded.cleanup() };
+}, { restartable: true });
+
+storeConformance('lmdb (in-process, standalone)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swirl-lmdb-'));
+  const sealer = new Sealer(randomBytes(32));
+  let store = LmdbStore.open(dir, sealer);
+  return {
+    store,
+    restart: async () => {
+      await store.close();
+      store = LmdbStore.open(dir, sealer);
+      return store;
+    },
+    teardown: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }, { restartable: true });
 
 const couchUrl = process.env.SWIRL_TEST_COUCHDB_URL;
