@@ -8,12 +8,17 @@ import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
 import type { Sealer } from '../sealing.ts';
+import type { DatabaseName } from './design.ts';
 import type { EntityStore, GetOptions, ListOptions, ListScope, RefusedRecord } from './entity-store.ts';
 import { activationBrief, activationIndex, bytes, docKey, type EntityDoc, entityIndex, entitySummary, type KeyRange, key, numberRange, prefixRange, subjectIndex } from './lmdb-keys.ts';
 import { openIncomingParams, openStoredParams, sealParams } from './sealed-params.ts';
 
 /** A document as stored: its fields and its revision. */
 type Doc = Record<string, unknown> & { _rev?: string; exec?: { attached?: boolean }; provider?: string };
+
+/** How the CouchDB store names what it keeps apart (for importDocs). */
+const SECRET_PREFIX = 'swirl:secret:';
+const CODE_ATTACHMENT = 'codefile';
 
 /** CouchDB's default limit on a document (max_document_size): a record above it is refused as CouchDB refuses it. */
 const MAX_RECORD_BYTES = 8 * 1024 * 1024;
@@ -400,6 +405,41 @@ export class LmdbStore implements EntityStore {
 
   async countActivations(namespace: string, q: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number> {
     return this.index.getCount(this.activationRange(namespace, q));
+  }
+
+  /**
+   * Take documents as the CouchDB store kept them (database `db`, `_id`, inline attachments:
+   * the migration of an old data directory), sealed values as they are: they were sealed for
+   * the same ids. Each gets a new revision; one there already is left as it is.
+   */
+  async importDocs(db: DatabaseName, docs: Doc[]): Promise<void> {
+    const version = nextVersion();
+    const rev = revOf(1, version);
+    const writes = docs.flatMap((raw) => {
+      const { _id: id, _rev: _r, _attachments: attachments, ...doc } = raw as Doc & { _id: string; _attachments?: Record<string, { data?: string }> };
+      if (id.startsWith('_design/')) return [];
+      const text = JSON.stringify({ ...doc, _rev: rev });
+      if (db === 'activations') {
+        const record = doc as unknown as ActivationRecord;
+        return [this.docs.ifNoExists(docKey.activation(record.namespace, record.activationId), () => {
+          this.docs.put(docKey.activation(record.namespace, record.activationId), JSON.stringify(record));
+          const brief = JSON.stringify(activationBrief(record));
+          for (const ik of activationIndex(record)) this.index.put(ik, brief);
+        })];
+      }
+      const [k, index]: [string, Array<[string, string]>] =
+        db === 'whisks' ? [docKey.entity(id), entityIndex(id, doc as EntityDoc).map((ik) => [ik, JSON.stringify(entitySummary(doc as EntityDoc))])]
+        : db === 'feeds' ? [docKey.feed(id), [[key('v', doc.provider as string, id), '']]]
+        : id.startsWith(SECRET_PREFIX) ? [docKey.secret(id.slice(SECRET_PREFIX.length)), []]
+        : [docKey.subject(id), subjectIndex(doc as unknown as Subject)];
+      const code = attachments?.[CODE_ATTACHMENT]?.data;
+      return [this.docs.ifNoExists(k, () => {
+        this.docs.put(k, text, version);
+        if (code !== undefined) this.docs.put(docKey.code(id), Buffer.from(code, 'base64').toString('utf8'));
+        for (const [ik, value] of index) this.index.put(ik, value);
+      })];
+    });
+    await Promise.all(writes);
   }
 
   async close(): Promise<void> {
