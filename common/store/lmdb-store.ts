@@ -82,7 +82,7 @@ export class LmdbStore implements EntityStore {
   static open(dir: string, sealer?: Sealer): LmdbStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // (writes are flushed to disk before their promise resolves: lmdb's default, kept)
-    const root = open({ path: dir, maxDbs: 4, encoding: 'string' });
+    const root = open({ path: dir, noSubdir: false, maxDbs: 4, encoding: 'string' });
     const docs = root.openDB<string, Buffer>({ name: 'docs', encoding: 'string', keyEncoding: 'binary', useVersions: true });
     const index = root.openDB<string, Buffer>({ name: 'index', encoding: 'string', keyEncoding: 'binary' });
     return new LmdbStore(root, new Table(docs), new Table(index), sealer);

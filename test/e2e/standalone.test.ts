@@ -298,13 +298,15 @@ describe('standalone (npm start)', function () {
     const own = join(parent, 'data');
     try {
       // an install before this change: a running server, then its directory as it left it, readable by all
-      const first = await startIn(own);
+      // (on the embedded CouchDB-API server: what it serves is what a stranger would try)
+      const embedded = { SWIRL_STANDALONE_STORE: 'couchdb' };
+      const first = await startIn(own, embedded);
       const hello = 'function main() { return { mine: true } }';
       await call('PUT', `${first.api}/namespaces/_/actions/hello`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code: hello }, parameters: [{ key: 'pw', value: 'p4ss' }] } });
       await stop();
       for (const path of [own, ...walk(own)]) chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
 
-      const { api, key } = await startIn(own);
+      const { api, key } = await startIn(own, embedded);
       for (const path of [own, ...walk(own)]) expect(statSync(path).mode & 0o777, path).to.equal(statSync(path).isDirectory() ? 0o700 : 0o600);
       expect(walk(own).filter((f) => /\.(ldb|log)$/.test(f)).length, 'LevelDB files checked').to.be.greaterThan(2);
       for (const [cmd, ...args] of [['ls', own], ['cat', guestKeyPath(own)], ['cat', join(own, 'couchdb.json')], ['cat', masterKeyPath(own)], ['cat', join(own, 'couchdb', 'subjects', 'CURRENT')], ['find', own]]) {
@@ -326,7 +328,7 @@ describe('standalone (npm start)', function () {
       expect(await strangerStatus('GET', `${couch}/_all_dbs`, undefined, ['Authorization: Basic c3dpcmw6c3dpcmw='])).to.equal('401');
       const got = await call('GET', `${api}/namespaces/_/actions/hello`, { auth: key });
       expect(got.body.exec.code).to.equal(hello);
-      expect((await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: own } })).stdout).to.not.contain('mallory');
+      expect((await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: own, ...embedded } })).stdout).to.not.contain('mallory');
     } finally {
       await stop();
       rmSync(parent, { recursive: true, force: true });
