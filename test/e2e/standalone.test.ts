@@ -82,6 +82,28 @@ describe('standalone (npm start)', function () {
     expect(got.body.exec.code).to.equal(code);
   });
 
+  it('a data directory of the embedded CouchDB-API store (SWIRL_STANDALONE_STORE=couchdb, as older versions kept it) is migrated to lmdb on the next start, saying so', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'swirl-e2e-migrate-'));
+    try {
+      const first = await startIn(own, { SWIRL_STANDALONE_STORE: 'couchdb' });
+      const code = 'function main() { return { migrated: true } }';
+      expect((await call('PUT', `${first.api}/namespaces/_/actions/kept`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code }, parameters: [{ key: 'pw', value: 'p4ss' }] } })).status).to.equal(200);
+      await stop();
+
+      const second = await startIn(own);
+      expect(second.key).to.equal(first.key);
+      expect(server!.stdout()).to.contain(`store: migrating the store of ${join(own, 'couchdb')} to ${join(own, 'lmdb')}`).and.match(/store: migrated \d+ documents; the old store is kept in \S+couchdb\.migrated-/);
+      const got = await call('GET', `${second.api}/namespaces/_/actions/kept`, { auth: second.key });
+      expect(got.body.exec.code).to.equal(code);
+      expect(got.body.parameters).to.have.length(1);
+      expect(got.body.parameters[0]).to.include({ key: 'pw', encryption: 'aes-256' });
+      expect(readdirSync(own)).to.include('lmdb').and.not.include('couchdb');
+    } finally {
+      await stop();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('logs JSON lines that carry the transaction id returned in X-Request-ID', async () => {
     const { api, key } = await start();
     const res = await call('GET', `${api}/namespaces/_/triggers/missing`, { auth: key });
