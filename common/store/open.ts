@@ -12,7 +12,7 @@ import { LmdbStore } from './lmdb-store.ts';
 import { LMDB_DIR, migrateEmbedded, needsMigration } from './migrate-embedded.ts';
 
 export interface OpenedStore {
-  store: CouchStore;
+  store: EntityStore;
   /** The embedded store's hold on its data directory (undefined with CouchDB). */
   lock?: DataDirLock;
   /** The CouchDB URL in use (embedded or real). */
