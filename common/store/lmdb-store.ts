@@ -9,7 +9,7 @@ import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
 import type { Sealer } from '../sealing.ts';
 import type { DatabaseName } from './design.ts';
-import type { EntityStore, GetOptions, ListOptions, ListScope, RefusedRecord } from './entity-store.ts';
+import { type EntityStore, type GetOptions, type ListOptions, type ListScope, ofKind, type RefusedRecord } from './entity-store.ts';
 import { activationBrief, activationIndex, bytes, docKey, type EntityDoc, entityIndex, entitySummary, type KeyRange, key, numberRange, prefixRange, subjectIndex } from './lmdb-keys.ts';
 import { openIncomingParams, openStoredParams, sealParams } from './sealed-params.ts';
 
@@ -151,10 +151,7 @@ export class LmdbStore implements EntityStore {
   }
 
   async get<K extends EntityKind>(kind: K, path: string, name: string, opts?: GetOptions): Promise<Stored<EntityOf[K]>> {
-    const doc = await this.find(path, name, opts);
-    if (!doc) throw new NotFoundError();
-    if (doc.entityType !== kind) throw new ConflictError(Messages.conformance);
-    return doc as unknown as Stored<EntityOf[K]>;
+    return ofKind(kind, await this.find(path, name, opts));
   }
 
   async put<K extends EntityKind>(kind: K, entity: EntityOf[K], rev?: string): Promise<Stored<EntityOf[K]>> {
