@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -42,6 +42,46 @@ storeConformance('lmdb (in-process, standalone)', async () => {
     },
   };
 }, { restartable: true });
+
+describe('LmdbStore', function () {
+  it('a write is committed once it resolves (flushing to disk is lmdb\'s default, kept): after SIGKILL of the writing process, every entity and record it was told of is read back', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), 'swirl-lmdb-kill-'));
+    const ns = uniqueName('killed');
+    try {
+      const child = fileURLToPath(new URL('../support/lmdb-writer-child.ts', import.meta.url));
+      const writer = spawn(process.execPath, ['--import', 'tsx', child, dir, ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      writer.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      // killed mid-stream, while writes are in flight
+      await new Promise<void>((ok, fail) => {
+        writer.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.split('\n').length > 200) ok();
+        });
+        writer.once('exit', () => fail(new Error(`the writer stopped: ${err.slice(0, 1500)}`)));
+      });
+      writer.kill('SIGKILL');
+      await new Promise((ok) => writer.once('close', ok));
+      // (a line cut short by the kill does not count)
+      const told = out.split('\n').filter((l) => /^\d+( [0-9a-f]{32}){2}$/.test(l)).map((l) => l.split(' '));
+      expect(told.length).to.be.at.least(200);
+      const store = LmdbStore.open(dir);
+      try {
+        for (const [i, ...ids] of told) {
+          expect((await store.get('action', ns, `a${i}`)).name).to.equal(`a${i}`);
+          for (const id of ids) expect((await store.getActivation(ns, id!)).activationId).to.equal(id);
+        }
+        expect(await store.countActivations(ns, {})).to.be.at.least(told.length * 2);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 const couchUrl = process.env.SWIRL_TEST_COUCHDB_URL;
 if (couchUrl) {
