@@ -53,6 +53,9 @@ export async function openStandaloneStore(config: StoreConfig, masterKey: Buffer
       progress(`migrating the store of ${join(dataDir, EMBEDDED_DIR)} to ${join(dataDir, LMDB_DIR)}`);
       const { documents, keptAs } = await migrateEmbedded(dataDir, config.dbPrefix, progress);
       progress(`migrated ${documents} documents; the old store is kept in ${keptAs} (remove it once you no longer need it)`);
+    } else if (existsSync(join(dataDir, EMBEDDED_DIR))) {
+      // made by SWIRL_STANDALONE_STORE=couchdb after a migration: not merged, said
+      progress(`${join(dataDir, EMBEDDED_DIR)} is not read: the store is ${join(dataDir, LMDB_DIR)} (SWIRL_STANDALONE_STORE=couchdb uses the other)`);
     }
     const store = LmdbStore.open(join(dataDir, LMDB_DIR), masterKey && new Sealer(masterKey));
     return {
