@@ -20,8 +20,12 @@ type Doc = Record<string, unknown> & { _rev?: string; exec?: { attached?: boolea
 const SECRET_PREFIX = 'swirl:secret:';
 const CODE_ATTACHMENT = 'codefile';
 
-/** CouchDB's default limit on a document (max_document_size): a record above it is refused as CouchDB refuses it. */
-const MAX_RECORD_BYTES = 8 * 1024 * 1024;
+/**
+ * The largest record taken: what swirl makes a record fit in (common/record-fit.ts); one
+ * above it is refused (`document_too_large`, CouchDB's word), so that it is replaced by a
+ * reduced record rather than kept whole.
+ */
+const MAX_RECORD_BYTES = SIZES.record;
 
 /** Revisions as CouchDB shows them (`<generation>-<tag>`); the tag is the entry's lmdb version, what a write is conditional on. */
 let lastVersion = 0;
@@ -428,7 +432,9 @@ export class LmdbStore implements EntityStore {
         db === 'whisks' ? [docKey.entity(id), entityIndex(id, doc as EntityDoc).map((ik) => [ik, JSON.stringify(entitySummary(doc as EntityDoc))])]
         : db === 'feeds' ? [docKey.feed(id), [[key('v', doc.provider as string, id), '']]]
         : id.startsWith(SECRET_PREFIX) ? [docKey.secret(id.slice(SECRET_PREFIX.length)), []]
-        : [docKey.subject(id), subjectIndex(doc as unknown as Subject)];
+        : typeof doc.subject === 'string' ? [docKey.subject(id), subjectIndex(doc as unknown as Subject)]
+        : ['', []]; // not a subject (CouchStore does not read it either)
+      if (k === '') return [];
       const code = attachments?.[CODE_ATTACHMENT]?.data;
       return [this.docs.ifNoExists(k, () => {
         this.docs.put(k, text, version);

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import nano from 'nano';
 import type { KeyValue } from '../../common/entities.ts';
 import { BadRequestError, ServiceUnavailableError, UnsealError } from '../../common/errors.ts';
+import { SIZES } from '../../common/limits.ts';
 import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
@@ -78,6 +79,26 @@ describe('LmdbStore', function () {
         await store.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('LmdbStore: records', function () {
+  it('a record larger than swirl makes records fit in (SIZES.record) is refused as document_too_large; its batch is stored', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'swirl-lmdb-big-'));
+    const store = LmdbStore.open(dir);
+    try {
+      const ns = uniqueName('big');
+      const fits = sampleActivation({ namespace: ns, name: 'a', start: 1, logs: ['x'.repeat(SIZES.record - 4096)] });
+      const huge = sampleActivation({ namespace: ns, name: 'a', start: 2, logs: ['x'.repeat(SIZES.record)] });
+      const small = sampleActivation({ namespace: ns, name: 'a', start: 3 });
+      const refused = await store.putActivations([fits, huge, small]);
+      expect(refused.map((r) => [r.record.activationId, r.reason.split(':')[0]])).to.deep.equal([[huge.activationId, 'document_too_large']]);
+      expect(await store.getActivation(ns, fits.activationId)).to.deep.equal(fits);
+      expect(await store.countActivations(ns, {})).to.equal(2);
+    } finally {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
