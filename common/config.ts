@@ -24,6 +24,12 @@ export const configSchema = z.object({
   host: z.string().min(1).default('0.0.0.0'),
   /** Where standalone keeps its embedded store and generated secrets (a relative path is from the working directory). */
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  /**
+   * The store of standalone when no CouchDB is named: `lmdb` (in the process, `<dataDir>/lmdb`),
+   * or `couchdb`, the embedded CouchDB-API server (`<dataDir>/couchdb`), what a cluster
+   * controller without CouchDB serves its invokers.
+   */
+  standaloneStore: z.enum(['lmdb', 'couchdb']).default('lmdb'),
   /** A CouchDB URL (with credentials); when unset, standalone runs the embedded CouchDB-API server. */
   couchdbUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Port of the embedded CouchDB-API server (0: any free port). */

@@ -4,15 +4,15 @@ import { createLogger } from '../common/logger.ts';
 import { masterKey } from '../common/master-key.ts';
 import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
-import { openStore } from '../common/store/open.ts';
+import { openStandaloneStore } from '../common/store/open.ts';
 import { Invoker } from '../invoker/invoker.ts';
 import { InvokerService } from '../invoker/service.ts';
 import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
 
 /**
- * `npm start`: swirl in one process. The embedded CouchDB-API store keeps its data in
- * SWIRL_DATA_DIR unless SWIRL_COUCHDB_URL names a real CouchDB.
+ * `npm start`: swirl in one process. The store is lmdb, in this process, in SWIRL_DATA_DIR
+ * unless SWIRL_COUCHDB_URL names a real CouchDB.
  */
 async function main(): Promise<void> {
   privateByDefault();
@@ -29,8 +29,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'standalone');
   privateDir(config.dataDir);
   // a master key of its own, in the data directory, unless one is configured
-  const opened = await openStore(config, masterKey(config, { generate: true }));
-  logger.info({ store: opened.embedded ? `embedded (${config.dataDir})` : 'couchdb' }, 'store ready');
+  const opened = await openStandaloneStore(config, masterKey(config, { generate: true }), (line) => console.log(`store: ${line}`));
+  logger.info({ store: opened.where }, 'store ready');
   const guest = await prepareStore(opened.store, config, logger);
   // the memory bus, health and throttles unless configured otherwise: everything in this process
   const infra = await openInfra(config, logger, 'standalone');

@@ -5,7 +5,7 @@ import { ConflictError, SwirlError } from '../../common/errors.ts';
 import { guestKeyPath, writeGuestKey } from '../../common/guest-key.ts';
 import type { NamespaceLimits } from '../../common/identity.ts';
 import { assertEntityName } from '../../common/names.ts';
-import type { OpenedStore } from '../../common/store/open.ts';
+import type { LocalStore } from '../../common/store/open.ts';
 import type { Cli } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { integer } from './options.ts';
@@ -15,7 +15,7 @@ import { integer } from './options.ts';
  * standalone server (reached through its data directory), or real CouchDB. Loaded only
  * here, so other commands do not pay for the store's modules.
  */
-async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: OpenedStore, config: Config) => Promise<T>): Promise<T> {
+async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: Pick<LocalStore, 'store'>, config: Config) => Promise<T>): Promise<T> {
   const [{ ConfigError, loadConfig }, { attachStore, NoStoreError }, { privateByDefault }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts'), import('../../common/private-files.ts')]);
   // the store's files (when no server runs, this process opens them) and the key files it writes are this user's alone
   privateByDefault();

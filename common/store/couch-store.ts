@@ -8,7 +8,7 @@ import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
 import type { Sealer } from '../sealing.ts';
 import { type DatabaseName, DESIGN, DESIGN_VERSION, designDocs } from './design.ts';
-import type { EntityStore, GetOptions, ListOptions, ListScope, RefusedRecord } from './entity-store.ts';
+import { type EntityStore, type GetOptions, type ListOptions, type ListScope, ofKind, type RefusedRecord } from './entity-store.ts';
 import { openIncomingParams, openStoredParams, sealParams } from './sealed-params.ts';
 
 type Doc = Record<string, unknown> & { _id?: string; _rev?: string };
@@ -156,10 +156,7 @@ export class CouchStore implements EntityStore {
   }
 
   async get<K extends EntityKind>(kind: K, path: string, name: string, opts?: GetOptions): Promise<Stored<EntityOf[K]>> {
-    const doc = await this.find(path, name, opts);
-    if (!doc) throw new NotFoundError();
-    if (doc.entityType !== kind) throw new ConflictError(Messages.conformance);
-    return doc as unknown as Stored<EntityOf[K]>;
+    return ofKind(kind, await this.find(path, name, opts));
   }
 
   async put<K extends EntityKind>(kind: K, entity: EntityOf[K], rev?: string): Promise<Stored<EntityOf[K]>> {

@@ -1,5 +1,6 @@
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
 import type { EntityKind, EntityOf, EntitySummary, KeyValue, Stored } from '../entities.ts';
+import { ConflictError, Messages, NotFoundError } from '../errors.ts';
 import type { FeedDoc, StoredFeed } from '../feed.ts';
 import type { Subject } from '../identity.ts';
 
@@ -92,4 +93,11 @@ export interface EntityStore {
   secret(name: string, make: () => string): Promise<string>;
 
   close(): Promise<void>;
+}
+
+/** What get() answers for what find() found: the entity when it is of the kind, else a 404 (none) or a 409 (another kind). */
+export function ofKind<K extends EntityKind>(kind: K, doc: Stored | undefined): Stored<EntityOf[K]> {
+  if (!doc) throw new NotFoundError();
+  if (doc.entityType !== kind) throw new ConflictError(Messages.conformance);
+  return doc as unknown as Stored<EntityOf[K]>;
 }

@@ -7,9 +7,12 @@ import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
 import { type DataDirLock, lockDataDir } from './data-lock.ts';
 import { EMBEDDED_DIR, EmbeddedCouch } from './embedded-couch.ts';
+import type { EntityStore } from './entity-store.ts';
+import { LmdbStore } from './lmdb-store.ts';
+import { LMDB_DIR, migrateEmbedded, needsMigration } from './migrate-embedded.ts';
 
 export interface OpenedStore {
-  store: CouchStore;
+  store: EntityStore;
   /** The embedded store's hold on its data directory (undefined with CouchDB). */
   lock?: DataDirLock;
   /** The CouchDB URL in use (embedded or real). */
@@ -18,7 +21,57 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-type StoreConfig = Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost' | 'embeddedCouchdbPassword'>>;
+type StoreConfig = Pick<Config, 'couchdbUrl' | 'dbPrefix' | 'dataDir' | 'embeddedCouchdbPort'> & Partial<Pick<Config, 'embeddedCouchdbHost' | 'embeddedCouchdbPassword' | 'standaloneStore'>>;
+
+/** A store as standalone and tools use it, whichever implementation. */
+export interface LocalStore {
+  store: EntityStore;
+  /** The hold on the data directory (undefined with CouchDB, and for a tool beside a server). */
+  lock?: DataDirLock;
+  /** Where the store is, for the start-up line. */
+  where: string;
+  close(): Promise<void>;
+}
+
+const usesLmdb = (config: StoreConfig): boolean => !config.couchdbUrl && (config.standaloneStore ?? 'lmdb') === 'lmdb';
+
+/**
+ * The store of standalone: lmdb in this process (`<dataDir>/lmdb`), unless CouchDB is named
+ * or SWIRL_STANDALONE_STORE=couchdb asks for the embedded CouchDB-API server. A data
+ * directory that holds an older swirl's embedded store and no lmdb store is migrated first
+ * (migrate-embedded.ts), each step told to `progress`.
+ */
+export async function openStandaloneStore(config: StoreConfig, masterKey: Buffer | undefined, progress: (line: string) => void): Promise<LocalStore> {
+  if (!usesLmdb(config)) {
+    const opened = await openStore(config, masterKey);
+    return { store: opened.store, lock: opened.lock, where: opened.embedded ? `embedded CouchDB-API server (${config.dataDir})` : 'couchdb', close: opened.close };
+  }
+  const dataDir = resolve(config.dataDir);
+  const lock = lockDataDir(dataDir);
+  try {
+    if (needsMigration(dataDir)) {
+      progress(`migrating the store of ${join(dataDir, EMBEDDED_DIR)} to ${join(dataDir, LMDB_DIR)}`);
+      const { documents, keptAs } = await migrateEmbedded(dataDir, config.dbPrefix, progress);
+      progress(`migrated ${documents} documents; the old store is kept in ${keptAs} (remove it once you no longer need it)`);
+    } else if (existsSync(join(dataDir, EMBEDDED_DIR))) {
+      // made by SWIRL_STANDALONE_STORE=couchdb after a migration: not merged, said
+      progress(`${join(dataDir, EMBEDDED_DIR)} is not read: the store is ${join(dataDir, LMDB_DIR)} (SWIRL_STANDALONE_STORE=couchdb uses the other)`);
+    }
+    const store = LmdbStore.open(join(dataDir, LMDB_DIR), masterKey && new Sealer(masterKey));
+    return {
+      store,
+      lock,
+      where: `lmdb (${join(dataDir, LMDB_DIR)})`,
+      close: async () => {
+        await store.close();
+        lock.release();
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
 
 /**
  * Open the configured store: real CouchDB at `couchdbUrl`, or else the embedded
@@ -84,14 +137,20 @@ export async function openStoreWhenUp(config: StoreConfig, log: Pick<Logger, 'wa
 export class NoStoreError extends Error {}
 
 /**
- * For tools run beside a server (the admin command): use the embedded store of a running
- * standalone server when there is one (its files are locked while it runs), else open it —
+ * For tools run beside a server (the admin command): the lmdb store of the data directory
+ * (opened beside a running server: lmdb allows it), else the embedded CouchDB-API store of
+ * a running standalone server when there is one (its files are locked while it runs), else open it —
  * only one a server made: a data directory without a store is a mistaken setting, refused
  * with a NoStoreError that names it. It has no master key: it is for subjects, which hold
  * no sealed values.
  */
-export async function attachStore(config: StoreConfig): Promise<OpenedStore> {
+export async function attachStore(config: StoreConfig): Promise<Pick<LocalStore, 'store' | 'close'>> {
   const dataDir = resolve(config.dataDir);
+  // lmdb takes several processes on one store: beside a running server, or alone
+  if (usesLmdb(config) && existsSync(join(dataDir, LMDB_DIR))) {
+    const store = LmdbStore.open(join(dataDir, LMDB_DIR));
+    return { store, close: () => store.close() };
+  }
   const marker = join(dataDir, 'couchdb.json');
   if (!config.couchdbUrl && existsSync(marker)) {
     try {
@@ -99,7 +158,7 @@ export async function attachStore(config: StoreConfig): Promise<OpenedStore> {
       process.kill(pid, 0); // throws when no such process
       const store = new CouchStore(url, config.dbPrefix);
       await store.init();
-      return { store, url, embedded: true, close: () => store.close() };
+      return { store, close: () => store.close() };
     } catch {
       // stale marker from a server that is gone: open the files ourselves
     }

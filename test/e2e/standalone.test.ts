@@ -82,6 +82,28 @@ describe('standalone (npm start)', function () {
     expect(got.body.exec.code).to.equal(code);
   });
 
+  it('a data directory of the embedded CouchDB-API store (SWIRL_STANDALONE_STORE=couchdb, as older versions kept it) is migrated to lmdb on the next start, saying so', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'swirl-e2e-migrate-'));
+    try {
+      const first = await startIn(own, { SWIRL_STANDALONE_STORE: 'couchdb' });
+      const code = 'function main() { return { migrated: true } }';
+      expect((await call('PUT', `${first.api}/namespaces/_/actions/kept`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code }, parameters: [{ key: 'pw', value: 'p4ss' }] } })).status).to.equal(200);
+      await stop();
+
+      const second = await startIn(own);
+      expect(second.key).to.equal(first.key);
+      expect(server!.stdout()).to.contain(`store: migrating the store of ${join(own, 'couchdb')} to ${join(own, 'lmdb')}`).and.match(/store: migrated \d+ documents; the old store is kept in \S+couchdb\.migrated-/);
+      const got = await call('GET', `${second.api}/namespaces/_/actions/kept`, { auth: second.key });
+      expect(got.body.exec.code).to.equal(code);
+      expect(got.body.parameters).to.have.length(1);
+      expect(got.body.parameters[0]).to.include({ key: 'pw', encryption: 'aes-256' });
+      expect(readdirSync(own)).to.include('lmdb').and.not.include('couchdb');
+    } finally {
+      await stop();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('logs JSON lines that carry the transaction id returned in X-Request-ID', async () => {
     const { api, key } = await start();
     const res = await call('GET', `${api}/namespaces/_/triggers/missing`, { auth: key });
@@ -298,13 +320,15 @@ describe('standalone (npm start)', function () {
     const own = join(parent, 'data');
     try {
       // an install before this change: a running server, then its directory as it left it, readable by all
-      const first = await startIn(own);
+      // (on the embedded CouchDB-API server: what it serves is what a stranger would try)
+      const embedded = { SWIRL_STANDALONE_STORE: 'couchdb' };
+      const first = await startIn(own, embedded);
       const hello = 'function main() { return { mine: true } }';
       await call('PUT', `${first.api}/namespaces/_/actions/hello`, { auth: first.key, body: { exec: { kind: 'nodejs:20', code: hello }, parameters: [{ key: 'pw', value: 'p4ss' }] } });
       await stop();
       for (const path of [own, ...walk(own)]) chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
 
-      const { api, key } = await startIn(own);
+      const { api, key } = await startIn(own, embedded);
       for (const path of [own, ...walk(own)]) expect(statSync(path).mode & 0o777, path).to.equal(statSync(path).isDirectory() ? 0o700 : 0o600);
       expect(walk(own).filter((f) => /\.(ldb|log)$/.test(f)).length, 'LevelDB files checked').to.be.greaterThan(2);
       for (const [cmd, ...args] of [['ls', own], ['cat', guestKeyPath(own)], ['cat', join(own, 'couchdb.json')], ['cat', masterKeyPath(own)], ['cat', join(own, 'couchdb', 'subjects', 'CURRENT')], ['find', own]]) {
@@ -326,7 +350,7 @@ describe('standalone (npm start)', function () {
       expect(await strangerStatus('GET', `${couch}/_all_dbs`, undefined, ['Authorization: Basic c3dpcmw6c3dpcmw='])).to.equal('401');
       const got = await call('GET', `${api}/namespaces/_/actions/hello`, { auth: key });
       expect(got.body.exec.code).to.equal(hello);
-      expect((await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: own } })).stdout).to.not.contain('mallory');
+      expect((await exec('npm', ['run', '-s', 'admin', '--', 'user', 'list'], { env: { ...process.env, SWIRL_DATA_DIR: own, ...embedded } })).stdout).to.not.contain('mallory');
     } finally {
       await stop();
       rmSync(parent, { recursive: true, force: true });

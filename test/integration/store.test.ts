@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,9 +10,11 @@ import { expect } from 'chai';
 import nano from 'nano';
 import type { KeyValue } from '../../common/entities.ts';
 import { BadRequestError, ServiceUnavailableError, UnsealError } from '../../common/errors.ts';
+import { SIZES } from '../../common/limits.ts';
 import { Sealer } from '../../common/sealing.ts';
 import { CouchStore } from '../../common/store/couch-store.ts';
 import { EmbeddedCouch } from '../../common/store/embedded-couch.ts';
+import { LmdbStore } from '../../common/store/lmdb-store.ts';
 import { openStoreWhenUp } from '../../common/store/open.ts';
 import { freePort } from '../support/process.ts';
 import { privateDir } from '../../common/private-files.ts';
@@ -23,6 +25,84 @@ storeConformance('embedded CouchDB-API server', async () => {
   const embedded = await startEmbeddedStore();
   return { store: embedded.store, restart: () => embedded.restart(), teardown: () => embedded.cleanup() };
 }, { restartable: true });
+
+storeConformance('lmdb (in-process, standalone)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swirl-lmdb-'));
+  const sealer = new Sealer(randomBytes(32));
+  let store = LmdbStore.open(dir, sealer);
+  return {
+    store,
+    restart: async () => {
+      await store.close();
+      store = LmdbStore.open(dir, sealer);
+      return store;
+    },
+    teardown: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}, { restartable: true });
+
+describe('LmdbStore', function () {
+  it('a write is committed once it resolves (flushing to disk is lmdb\'s default, kept): after SIGKILL of the writing process, every entity and record it was told of is read back', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), 'swirl-lmdb-kill-'));
+    const ns = uniqueName('killed');
+    try {
+      const child = fileURLToPath(new URL('../support/lmdb-writer-child.ts', import.meta.url));
+      const writer = spawn(process.execPath, ['--import', 'tsx', child, dir, ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      writer.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      // killed mid-stream, while writes are in flight
+      await new Promise<void>((ok, fail) => {
+        writer.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.split('\n').length > 200) ok();
+        });
+        writer.once('exit', () => fail(new Error(`the writer stopped: ${err.slice(0, 1500)}`)));
+      });
+      writer.kill('SIGKILL');
+      await new Promise((ok) => writer.once('close', ok));
+      // (a line cut short by the kill does not count)
+      const told = out.split('\n').filter((l) => /^\d+( [0-9a-f]{32}){2}$/.test(l)).map((l) => l.split(' '));
+      expect(told.length).to.be.at.least(200);
+      const store = LmdbStore.open(dir);
+      try {
+        for (const [i, ...ids] of told) {
+          expect((await store.get('action', ns, `a${i}`)).name).to.equal(`a${i}`);
+          for (const id of ids) expect((await store.getActivation(ns, id!)).activationId).to.equal(id);
+        }
+        expect(await store.countActivations(ns, {})).to.be.at.least(told.length * 2);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('LmdbStore: records', function () {
+  it('a record larger than swirl makes records fit in (SIZES.record) is refused as document_too_large; its batch is stored', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'swirl-lmdb-big-'));
+    const store = LmdbStore.open(dir);
+    try {
+      const ns = uniqueName('big');
+      const fits = sampleActivation({ namespace: ns, name: 'a', start: 1, logs: ['x'.repeat(SIZES.record - 4096)] });
+      const huge = sampleActivation({ namespace: ns, name: 'a', start: 2, logs: ['x'.repeat(SIZES.record)] });
+      const small = sampleActivation({ namespace: ns, name: 'a', start: 3 });
+      const refused = await store.putActivations([fits, huge, small]);
+      expect(refused.map((r) => [r.record.activationId, r.reason.split(':')[0]])).to.deep.equal([[huge.activationId, 'document_too_large']]);
+      expect(await store.getActivation(ns, fits.activationId)).to.deep.equal(fits);
+      expect(await store.countActivations(ns, {})).to.equal(2);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 const couchUrl = process.env.SWIRL_TEST_COUCHDB_URL;
 if (couchUrl) {

@@ -9,7 +9,7 @@ import type { KeyValue } from '../../common/entities.ts';
 import { masterKey } from '../../common/master-key.ts';
 import { Sealer } from '../../common/sealing.ts';
 import { openIncomingParams } from '../../common/store/sealed-params.ts';
-import { type OpenedStore, openStore } from '../../common/store/open.ts';
+import { type OpenedStore, openStandaloneStore, openStore } from '../../common/store/open.ts';
 import { newCredentials } from '../../common/credentials.ts';
 import { readGuestKey } from '../../common/guest-key.ts';
 import { prepareStore } from '../../controller/bootstrap.ts';
@@ -37,10 +37,16 @@ export interface TestServer {
   destroy(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'swirl-test-'))): Promise<TestServer> {
+/** How a test server opens its store: the embedded CouchDB-API server (what `opened.url` names), unless told otherwise. */
+export type StoreOpener = (config: Config, masterKey: Buffer) => Promise<OpenedStore>;
+
+/** Standalone's own store (lmdb in the process; `opened.url` is empty: no HTTP API). */
+export const standaloneStore: StoreOpener = async (config, key) => ({ ...(await openStandaloneStore(config, key, () => undefined)), url: '', embedded: false });
+
+export async function startTestServer(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'swirl-test-')), open: StoreOpener = openStore): Promise<TestServer> {
   const config = loadConfig({ SWIRL_PORT: '0', SWIRL_HOST: '127.0.0.1', SWIRL_DATA_DIR: dataDir, SWIRL_LOG_LEVEL: 'silent', ...env });
   const key = masterKey(config, { generate: true })!;
-  const opened = await openStore(config, key);
+  const opened = await open(config, key);
   const guest = await prepareStore(opened.store, config, silentLogger);
   const guestKey = config.guestKey ?? guest.issued ?? readGuestKey(dataDir);
   if (!guestKey) throw new Error(`no guest key: not configured, not made now, not in ${dataDir}/guest.key`);
