@@ -16,13 +16,15 @@ const read = (path: string): string | undefined => {
   }
 };
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
-export function startTime(pid: number): string | undefined {
+/** Fields 3 on of /proc/<pid>/stat (state first), or undefined when there is no such process. */
+function statFields(pid: number): string[] | undefined {
   const stat = read(`/proc/${pid}/stat`);
-  if (!stat) return undefined;
   // the command name (field 2) may hold spaces and parentheses: count from the last ')'
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : undefined;
 }
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
+export const startTime = (pid: number): string | undefined => statFields(pid)?.[19];
 
 const bootId = (): string | undefined => read('/proc/sys/kernel/random/boot_id');
 
@@ -45,5 +47,7 @@ export function processState(name: string): ProcessState {
   const thisBoot = bootId();
   if (thisBoot && boot !== thisBoot) return 'dead'; // the machine restarted since
   if (ns !== pidNamespace()) return 'unknown';
-  return startTime(Number(pid)) === started ? 'alive' : 'dead';
+  const fields = statFields(Number(pid));
+  // a zombie (killed, not yet reaped by its parent) runs no more: it holds nothing
+  return fields && fields[19] === started && fields[0] !== 'Z' && fields[0] !== 'X' ? 'alive' : 'dead';
 }

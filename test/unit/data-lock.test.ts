@@ -32,4 +32,20 @@ describe('data directory lock', () => {
     expect(JSON.parse(readFileSync(join(dir, 'swirl.lock'), 'utf8')).pid).to.equal(process.pid);
     lock.release();
   });
+
+  it('takes over the lock of a swirl killed but not yet reaped (a zombie holds nothing)', async () => {
+    // the holder's parent never reaps it: `sleep 60` exec'd in its place by the shell that started it
+    const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((ok) => parent.stdout.once('data', (d: Buffer) => ok(d.toString()))));
+      const name = selfProcess().replace(/:\d+:\d+$/, `:${pid}:${startTime(pid)}`);
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((ok) => setTimeout(ok, 10));
+      expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).to.match(/\) Z /);
+      holdAs({ pid, process: name });
+      lockDataDir(dir).release();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
 });
