@@ -133,7 +133,9 @@ async function warmContainer(docker: Dockerode): Promise<{ address: string; auth
 async function measure(setup: Setup, docker: Dockerode): Promise<void> {
   const { api, key, name } = setup;
   const invokeUrl = `${api}/namespaces/_/actions/noop`;
-  const created = await http('PUT', invokeUrl, JSON.stringify({ exec: { kind: 'nodejs:20', code: 'function main() { return {} }' }, limits: { memory: 128 } }), key);
+  // concurrency CLIENTS: like the direct floor, one warm container serves all the clients at once
+  // (with concurrency 1 swirl would need 32 containers, more than the invoker's memory holds)
+  const created = await http('PUT', invokeUrl, JSON.stringify({ exec: { kind: 'nodejs:20', code: 'function main() { return {} }' }, limits: { memory: 128, concurrency: CLIENTS } }), key);
   if (created.status !== 200) throw new Error(`could not create the action: ${created.text}`);
   // wait for the invoker to be up, then warm one container
   for (let i = 0; ; i++) {
