@@ -21,7 +21,9 @@ interface PouchConstructor {
 const POUCH_EVENTS = ['created', 'destroyed'];
 
 /** The folder of the data directory that holds the embedded store's databases. */
-export const EMBEDDED_DIR = 'couchdb';
+import { EMBEDDED_DIR } from './layout.ts';
+
+export { EMBEDDED_DIR };
 
 /** The one user of the embedded store. */
 export const EMBEDDED_USER = 'swirl';

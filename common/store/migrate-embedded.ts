@@ -2,11 +2,10 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import nano, { type DocumentListParams } from 'nano';
 import type { DatabaseName } from './design.ts';
-import { EMBEDDED_DIR, EmbeddedCouch } from './embedded-couch.ts';
+import { EMBEDDED_DIR, LMDB_DIR } from './layout.ts';
 import { LmdbStore } from './lmdb-store.ts';
 
-/** The folder of the data directory that holds the lmdb store. */
-export const LMDB_DIR = 'lmdb';
+export { LMDB_DIR };
 
 const DATABASES: DatabaseName[] = ['subjects', 'whisks', 'feeds', 'activations'];
 const PAGE = 500;
@@ -26,6 +25,8 @@ export async function migrateEmbedded(dataDir: string, dbPrefix: string, progres
   const target = join(dataDir, LMDB_DIR);
   const partial = `${target}-migrating`;
   rmSync(partial, { recursive: true, force: true });
+  // (loaded only to migrate: PouchDB and express are not needed otherwise)
+  const { EmbeddedCouch } = await import('./embedded-couch.ts');
   const couch = await EmbeddedCouch.start(dataDir);
   const lmdb = LmdbStore.open(partial);
   let documents = 0;

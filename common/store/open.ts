@@ -6,7 +6,8 @@ import type { Logger } from '../logger.ts';
 import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
 import { type DataDirLock, lockDataDir } from './data-lock.ts';
-import { EMBEDDED_DIR, EmbeddedCouch } from './embedded-couch.ts';
+import type { EmbeddedCouch } from './embedded-couch.ts';
+import { EMBEDDED_DIR } from './layout.ts';
 import type { EntityStore } from './entity-store.ts';
 import { LmdbStore } from './lmdb-store.ts';
 import { LMDB_DIR, migrateEmbedded, needsMigration } from './migrate-embedded.ts';
@@ -89,6 +90,8 @@ export async function openStore(config: StoreConfig, masterKey?: Buffer): Promis
   const lock = lockDataDir(config.dataDir);
   let couch: EmbeddedCouch | undefined;
   try {
+    // loaded when used: a start on lmdb or on real CouchDB does without PouchDB and express
+    const { EmbeddedCouch } = await import('./embedded-couch.ts');
     couch = await EmbeddedCouch.start(config.dataDir, config.embeddedCouchdbPort, config.embeddedCouchdbHost, config.embeddedCouchdbPassword);
     const store = new CouchStore(couch.url, config.dbPrefix, sealer);
     await store.init();
