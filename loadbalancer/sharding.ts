@@ -29,7 +29,7 @@ export interface Sharing {
 interface Shared {
   concurrency: number;
   memoryMb: number;
-  containers: number;
+  /** Activations running; they fill ceil(running / concurrency) containers, each holding `memoryMb`. */
   running: number;
 }
 
@@ -171,9 +171,8 @@ export class ShardingScheduler {
     if (shared !== undefined && !s) return; // not ours (or already cleared): nothing held for it
     if (s) {
       s.running -= 1;
-      // a container's worth of slots is free: its memory goes back
-      if (s.containers * s.concurrency - s.running < s.concurrency) return;
-      s.containers -= 1;
+      // until a container's worth of slots is free, its memory stays taken
+      if (s.running % s.concurrency !== 0) return;
       if (s.running === 0) slot.shared.delete(shared!);
     }
     slot.usedMb = Math.max(0, slot.usedMb - (s?.memoryMb ?? memoryMb));
@@ -208,7 +207,7 @@ export class ShardingScheduler {
 /** Whether one of the action's containers on the invoker has a slot free. */
 function hasFreeSlot(slot: Slot, key: string | undefined): boolean {
   const s = key === undefined ? undefined : slot.shared.get(key);
-  return s !== undefined && s.running < s.containers * s.concurrency;
+  return s !== undefined && s.running % s.concurrency !== 0;
 }
 
 function take(slot: Slot, demand: { memoryMb: number; concurrency: number; key: string | undefined }, forced: boolean): Placement {
@@ -219,11 +218,9 @@ function take(slot: Slot, demand: { memoryMb: number; concurrency: number; key: 
     return { invokerId: slot.id, forced };
   }
   let s = slot.shared.get(key);
-  if (!s) slot.shared.set(key, (s = { concurrency, memoryMb, containers: 0, running: 0 }));
-  if (s.running >= s.containers * s.concurrency) {
-    s.containers += 1;
-    slot.usedMb += s.memoryMb;
-  }
+  if (!s) slot.shared.set(key, (s = { concurrency, memoryMb, running: 0 }));
+  // every container full (or none yet): another one, and its memory
+  if (s.running % s.concurrency === 0) slot.usedMb += s.memoryMb;
   s.running += 1;
   return { invokerId: slot.id, forced, shared: key };
 }
