@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Consumer, type MessageBus, Topics } from '../common/bus.ts';
+import { parseJson } from '../common/json.ts';
 import type { Logger } from '../common/logger.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import type { EntityCache } from './entity-cache.ts';
@@ -82,7 +83,7 @@ export class CacheInvalidation {
   private received(value: Buffer): void {
     let m: InvalidationMessage;
     try {
-      m = invalidationMessage.parse(JSON.parse(value.toString('utf8')));
+      m = invalidationMessage.parse(parseJson(value));
     } catch (e) {
       this.opts.log.error({ err: e }, 'dropping a message that is not a cache invalidation');
       return;

@@ -1,5 +1,6 @@
 import { ActivationStatus } from '../common/activation.ts';
 import { type Consumer, type MessageBus, Topics } from '../common/bus.ts';
+import { parseJson } from '../common/json.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
@@ -37,7 +38,7 @@ export class SequenceJournal {
       group: journal.topic,
       consumerId: `controller${opts.controllerId}`,
       maxInFlight: 10_000,
-      handler: async (msg) => journal.handle(JSON.parse(msg.value.toString()) as SequenceStart),
+      handler: async (msg) => journal.handle(parseJson(msg.value) as SequenceStart),
     });
     return journal;
   }
