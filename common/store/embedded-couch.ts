@@ -7,6 +7,7 @@ import express from 'express';
 import expressPouchDB from 'express-pouchdb';
 import PouchDB from 'pouchdb-node';
 import { sameSecret } from '../credentials.ts';
+import { selfProcess } from '../process-identity.ts';
 import { writePrivateFile } from '../private-files.ts';
 
 type Listener = (...args: unknown[]) => void;
@@ -22,8 +23,6 @@ const POUCH_EVENTS = ['created', 'destroyed'];
 
 /** The folder of the data directory that holds the embedded store's databases. */
 import { EMBEDDED_DIR } from './layout.ts';
-
-export { EMBEDDED_DIR };
 
 /** The one user of the embedded store. */
 export const EMBEDDED_USER = 'swirl';
@@ -106,7 +105,7 @@ export class EmbeddedCouch {
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const url = origin.replace('//', `//${EMBEDDED_USER}:${encodeURIComponent(password)}@`);
     const marker = join(resolve(dataDir), 'couchdb.json');
-    writePrivateFile(marker, JSON.stringify({ url, pid: process.pid }) + '\n');
+    writePrivateFile(marker, JSON.stringify({ url, process: selfProcess() }) + '\n');
     const listeners = POUCH_EVENTS.flatMap((e) => pouch.listeners(e).filter((l) => !before.has(l)).map((l): [string, Listener] => [e, l]));
     return new EmbeddedCouch(url, origin, basicAuth(password), server, marker, dir, pouch, listeners);
   }

@@ -5,7 +5,6 @@ import type { DatabaseName } from './design.ts';
 import { EMBEDDED_DIR, LMDB_DIR } from './layout.ts';
 import { LmdbStore } from './lmdb-store.ts';
 
-export { LMDB_DIR };
 
 const DATABASES: DatabaseName[] = ['subjects', 'whisks', 'feeds', 'activations'];
 const PAGE = 500;

@@ -3,14 +3,15 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { ServiceUnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { processState } from '../process-identity.ts';
 import { Sealer } from '../sealing.ts';
 import { CouchStore } from './couch-store.ts';
 import { type DataDirLock, lockDataDir } from './data-lock.ts';
 import type { EmbeddedCouch } from './embedded-couch.ts';
-import { EMBEDDED_DIR } from './layout.ts';
+import { EMBEDDED_DIR, LMDB_DIR } from './layout.ts';
 import type { EntityStore } from './entity-store.ts';
 import { LmdbStore } from './lmdb-store.ts';
-import { LMDB_DIR, migrateEmbedded, needsMigration } from './migrate-embedded.ts';
+import { migrateEmbedded, needsMigration } from './migrate-embedded.ts';
 
 export interface OpenedStore {
   store: EntityStore;
@@ -157,8 +158,9 @@ export async function attachStore(config: StoreConfig): Promise<Pick<LocalStore,
   const marker = join(dataDir, 'couchdb.json');
   if (!config.couchdbUrl && existsSync(marker)) {
     try {
-      const { url, pid } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string; pid: number };
-      process.kill(pid, 0); // throws when no such process
+      const { url, process: server } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string; process?: string };
+      // (named as the data directory's lock names its holder: a pid taken over by another process is no server)
+      if (processState(server ?? '') === 'dead') throw new Error('the server that wrote the marker is gone');
       const store = new CouchStore(url, config.dbPrefix);
       await store.init();
       return { store, close: () => store.close() };
