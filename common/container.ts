@@ -9,6 +9,25 @@
 export const LOG_SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
 
 /**
+ * Logs returned with the answer instead of on stdout and stderr (swirl's own runtimes): a
+ * /init or /run carrying the `request` header (the activation's log limit in bytes) is
+ * answered with the activation's output as a JSON array of `"<ISO time> <stream>: <line>"`
+ * strings at the start of the body, `length` bytes long, before the usual answer; the
+ * `truncated` header says lines were dropped at the limit. No end-of-activation sentinel is
+ * written then, and nothing of the activation's output passes through the container's
+ * streams (or, under Docker, through dockerd). Without the header a runtime writes to its
+ * streams and marks each activation's end, as OpenWhisk's runtimes do.
+ */
+export const INLINE_LOGS = { request: 'x-swirl-logs', length: 'x-swirl-logs-length', truncated: 'x-swirl-logs-truncated' } as const;
+
+/**
+ * The most an INLINE_LOGS answer's lines take as sent (JSON, stamped) for a log limit,
+ * whatever they hold: a proxy cuts a flood of empty lines, or of characters JSON escapes,
+ * there; the invoker refuses longer.
+ */
+export const maxEncodedLogs = (limit: number): number => 2 * limit + 16 * 1024 * 1024;
+
+/**
  * The variable that gives swirl's own runtime proxies their container's secret: with it
  * set, /init and /run answer only requests carrying `Authorization: Bearer <secret>`, so
  * that nothing but the invoker that made the container can load or run code in it.
@@ -40,6 +59,14 @@ export interface LogSegment {
   complete: boolean;
 }
 
+/** Two runs of stamped lines as one, in time order (ISO times of one length sort as text; ties keep their order). */
+export function byTime(a: string[], b: string[]): string[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const at = (l: string) => l.slice(0, 24);
+  return [...a, ...b].sort((x, y) => (at(x) < at(y) ? -1 : at(x) > at(y) ? 1 : 0));
+}
+
 export interface Container {
   /** Unique id (docker container id or `proc-<pid>`). */
   readonly id: string;
@@ -48,6 +75,12 @@ export interface Container {
   readonly address: string;
   /** The secret /init and /run must carry (Bearer), when the proxy was given one. */
   readonly token?: string;
+  /**
+   * The proxy returns each activation's output with its answer (INLINE_LOGS): swirl's own
+   * runtimes. `logs()` then holds only what reached the container's streams besides (a
+   * child process writing to them directly, a crash), without end markers.
+   */
+  readonly inlineLogs?: boolean;
   /** Resolves when the container stops for any reason (crash, kill, destroy). */
   readonly exited: Promise<void>;
   /** Freeze all processes of the container (no CPU while idle). */

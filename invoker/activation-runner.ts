@@ -1,5 +1,5 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
-import { ImageUnavailableError, type Container, type LogSegment, sentinelledLogs } from '../common/container.ts';
+import { byTime, ImageUnavailableError, type Container, type LogSegment, sentinelledLogs } from '../common/container.ts';
 import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
@@ -42,6 +42,12 @@ export interface RunnerOptions {
   /** How long to wait for the end-of-activation markers in the logs after a run. */
   logWaitMs?: number;
 }
+
+/** The output a runtime returned with an answer (INLINE_LOGS). */
+type AnsweredLogs = NonNullable<ProxyResponse['logs']>;
+
+/** Bytes of the lines' text, without their `<ISO time> <stream>: ` stamp (33 characters), as the log limit counts them. */
+const textBytes = (lines: string[]): number => lines.reduce((n, l) => n + Buffer.byteLength(l) - 33, 0);
 
 /**
  * How long the output of an image that marks no activation's end may keep coming after
@@ -126,13 +132,17 @@ export class ActivationRunner {
     annotations.push({ key: 'waitTime', value: start - (job.receivedAt ?? queuedAt) });
     const container = lease.container;
     const timeout = action.limits.timeout;
+    const logLimit = action.limits.logs * 1024 * 1024;
     let destroy = false;
     let res: ActivationResponse;
     let crashed = false;
+    /** What the init's answer carried of the activation's output (INLINE_LOGS). */
+    let initLogs: AnsweredLogs | undefined;
 
     if (lease.needsInit) {
       const initStart = Date.now();
-      const init = await this.call(container, '/init', this.initBody(job, initStart + timeout), timeout);
+      const init = await this.call(container, '/init', this.initBody(job, initStart + timeout), timeout, container.inlineLogs ? logLimit : undefined);
+      if (init.kind === 'ok') initLogs = init.res.logs;
       annotations.push({ key: 'initTime', value: Date.now() - initStart });
       const initOk = init.kind === 'ok' && init.res.status === 200;
       this.opts.pool.initialized(lease, initOk);
@@ -145,12 +155,14 @@ export class ActivationRunner {
               ? developerError(RunMessages.abnormalInit)
               : classify(init.res, MAX_RESPONSE_BYTES);
         if (initRes.statusCode === 0 || initRes.statusCode === 1) initRes = developerError(RunMessages.abnormalInit);
-        return this.complete(lease, 'destroy', init.kind !== 'ok', record(start, initRes), onResponse, finish, action.limits.logs);
+        const ended = { end: 'destroy', abnormal: init.kind !== 'ok', timedOut: init.kind === 'timeout', answered: initLogs, earlier: undefined } as const;
+        return this.complete(lease, ended, record(start, initRes), onResponse, finish, logLimit);
       }
     }
 
     const deadline = Date.now() + timeout;
-    const run = await this.call(container, '/run', this.runBody(job, deadline), timeout);
+    const runLimit = initLogs ? Math.max(0, logLimit - textBytes(initLogs.lines)) : logLimit;
+    const run = await this.call(container, '/run', this.runBody(job, deadline), timeout, container.inlineLogs ? runLimit : undefined);
     lease.running = false;
     if (run.kind === 'timeout') {
       destroy = true;
@@ -165,28 +177,39 @@ export class ActivationRunner {
     // as OpenWhisk: a developer or internal error retires the container (a runtime may have
     // stopped itself after it), the action's own {error} keeps it
     const end: ContainerEnd = destroy ? 'destroy' : res.statusCode >= 2 ? 'retire' : 'keep';
-    return this.complete(lease, end, crashed || destroy, record(start, res), onResponse, finish, action.limits.logs);
+    const runLogs = run.kind === 'ok' ? run.res.logs : undefined;
+    const answered = runLogs && { lines: [...(initLogs?.lines ?? []), ...runLogs.lines], truncated: runLogs.truncated || (initLogs?.truncated ?? false) };
+    const ended = { end, abnormal: crashed || destroy, timedOut: run.kind === 'timeout', answered, earlier: answered ? undefined : initLogs };
+    return this.complete(lease, ended, record(start, res), onResponse, finish, logLimit);
   }
 
+  /**
+   * Give the response, collect the logs, hand the container back, store the record. The
+   * logs: those the last answer carried (INLINE_LOGS), with whatever reached the container's
+   * streams besides, taken without waiting; or else the streams' segment, after the output
+   * the init answered with (`earlier`).
+   */
   private async complete(
     lease: Lease,
-    end: ContainerEnd,
-    abnormal: boolean,
+    ended: { end: ContainerEnd; abnormal: boolean; timedOut: boolean; answered: AnsweredLogs | undefined; earlier: AnsweredLogs | undefined },
     rec: ActivationRecord,
     onResponse: ((r: ActivationRecord) => void) | undefined,
     finish: (r: ActivationRecord) => Promise<ActivationRecord>,
-    logLimitMb: number,
+    limit: number,
   ): Promise<ActivationRecord> {
     onResponse?.(rec);
-    const limit = logLimitMb * 1024 * 1024;
+    const { end, abnormal, answered, earlier } = ended;
     const marked = sentinelledLogs(lease.container.spec.kind);
-    // a dead or killed container will not mark the end of its logs: take what is there.
-    // Takes are served in the order they are asked for, so a healthy container of a runtime
-    // that marks each activation's end goes back to the pool at once — the next activation's
-    // output is cut after this one's end marker (which the proxy writes before it answers).
-    // A container to be removed, or one whose output is unmarked (an image of the user's,
-    // as OpenWhisk reads it), is kept until this activation's output has been read.
-    const taking = lease.container.logs(limit, abnormal ? 50 : marked ? this.logWaitMs : UNMARKED_LOG_WAIT_MS);
+    // a dead or killed container will not mark the end of its logs: take what is there (a
+    // runtime that returns logs with its answers writes them out when its deadline passes,
+    // marked, or when its process ends). Takes are served in the order they are asked for, so
+    // a healthy container of a runtime that marks each activation's end goes back to the
+    // pool at once — the next activation's output is cut after this one's end marker (which
+    // the proxy writes before it answers). A container to be removed, or one whose output is
+    // unmarked (an image of the user's, as OpenWhisk reads it), is kept until this
+    // activation's output has been read.
+    const waitMs = answered ? 0 : ended.timedOut && lease.container.inlineLogs ? this.logWaitMs : abnormal ? 50 : marked ? this.logWaitMs : UNMARKED_LOG_WAIT_MS;
+    const taking = lease.container.logs(limit, waitMs);
     const early = end === 'keep' && marked;
     if (early) this.opts.pool.release(lease);
     let segment: LogSegment;
@@ -195,11 +218,14 @@ export class ActivationRunner {
     } finally {
       if (!early) this.opts.pool.release(lease, end);
     }
-    const { lines, truncated, complete } = segment;
+    const lines = answered ? byTime(answered.lines, segment.lines) : [...(earlier?.lines ?? []), ...segment.lines];
+    const truncated = segment.truncated || (answered ?? earlier)?.truncated === true;
+    const complete = answered !== undefined || segment.complete;
+    // output of activations that overlapped in one container cannot be told apart on its streams
+    const shared = lease.shared && !answered;
     const now = new Date().toISOString();
-    // output of activations that overlapped in one container cannot be told apart
-    const note = lease.shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
-    rec.logs = [...(lease.shared ? [] : lines), ...(note ? [`${now} stderr: ${note}`] : [])];
+    const note = shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
+    rec.logs = [...(shared ? [] : lines), ...(note ? [`${now} stderr: ${note}`] : [])];
     return finish(rec);
   }
 
@@ -246,9 +272,10 @@ export class ActivationRunner {
     path: '/init' | '/run',
     body: unknown,
     timeoutMs: number,
+    logLimit: number | undefined,
   ): Promise<{ kind: 'ok'; res: ProxyResponse } | { kind: 'timeout' } | { kind: 'failed'; error: string }> {
     try {
-      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token) };
+      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit) };
     } catch (e) {
       if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
       this.opts.log.info({ container: container.id, err: (e as Error).message }, `${path} failed`);

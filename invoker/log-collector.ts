@@ -110,7 +110,7 @@ export class LogCollector {
       for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream].seen > 0) this.endLine(stream, new Date().toISOString());
       return this.cut(limitBytes);
     }
-    if (!this.ready() && !this.ended) {
+    if (waitMs > 0 && !this.ready() && !this.ended) {
       await new Promise<void>((ok) => {
         const done = () => {
           clearTimeout(timer);

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { INLINE_LOGS, maxEncodedLogs } from '../common/container.ts';
 
 /** What a runtime proxy answered to /init or /run. */
 export interface ProxyResponse {
@@ -7,8 +8,10 @@ export interface ProxyResponse {
   body: string;
   /** True when the body was longer than the limit. */
   truncated: boolean;
-  /** Bytes the proxy sent. */
+  /** Bytes the proxy sent (its logs excluded). */
   size: number;
+  /** The activation's output, when the proxy returned it with the answer (INLINE_LOGS). */
+  logs?: { lines: string[]; truncated: boolean };
 }
 
 /** The request could not complete: connection refused/reset, or no answer before the deadline. */
@@ -37,7 +40,11 @@ export class ProxyClient {
 
   constructor(private readonly maxResponseBytes = MAX_RESPONSE_BYTES) {}
 
-  post(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort?: Promise<unknown>, token?: string): Promise<ProxyResponse> {
+  /**
+   * POST to a proxy. With `logLimit` (bytes), the proxy is asked to return the
+   * activation's output with its answer; a runtime that does not still answers as usual.
+   */
+  post(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort?: Promise<unknown>, token?: string, logLimit?: number): Promise<ProxyResponse> {
     const payload = Buffer.from(JSON.stringify(body));
     const [host, port] = splitAddress(address);
     return new Promise((ok, fail) => {
@@ -54,18 +61,36 @@ export class ProxyClient {
       };
       const timer = setTimeout(() => finish(new ProxyRequestError(`no response to ${path} within ${timeoutMs} ms`, true)), timeoutMs);
       const req = request(
-        { host, port, path, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': payload.length, ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+        {
+          host,
+          port,
+          path,
+          method: 'POST',
+          agent: this.agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': payload.length,
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(logLimit !== undefined ? { [INLINE_LOGS.request]: String(logLimit) } : {}),
+          },
+        },
         (res) => {
+          const logBytes = logLimit === undefined ? 0 : inlineLogBytes(res.headers[INLINE_LOGS.length], logLimit);
+          if (logBytes === undefined) return finish(new ProxyRequestError(`${path} answered with more logs than the limit allows`, false));
           const chunks: Buffer[] = [];
           let size = 0;
+          const keep = logBytes + this.maxResponseBytes;
           res.on('data', (c: Buffer) => {
-            if (size < this.maxResponseBytes) chunks.push(c);
+            if (size < keep) chunks.push(c);
             size += c.length;
           });
           res.on('end', () => {
             const all = Buffer.concat(chunks);
-            const truncated = size > this.maxResponseBytes;
-            finish(undefined, { status: res.statusCode ?? 0, body: (truncated ? all.subarray(0, this.maxResponseBytes) : all).toString(), truncated, size });
+            const logs = logLimit !== undefined && res.headers[INLINE_LOGS.length] !== undefined ? parseLogs(all.subarray(0, logBytes), res.headers[INLINE_LOGS.truncated] === '1') : undefined;
+            const answer = all.subarray(logBytes);
+            const bodySize = size - logBytes;
+            const truncated = bodySize > this.maxResponseBytes;
+            finish(undefined, { status: res.statusCode ?? 0, body: (truncated ? answer.subarray(0, this.maxResponseBytes) : answer).toString(), truncated, size: bodySize, ...(logs ? { logs } : {}) });
           });
           res.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
         },
@@ -95,6 +120,28 @@ export class ProxyClient {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * The length of the logs at the start of an answer: 0 without them, undefined when longer
+ * than a proxy sends for `limit` (maxEncodedLogs), which only an action tampering with its
+ * proxy can make it do.
+ */
+function inlineLogBytes(header: string | string[] | undefined, limit: number): number | undefined {
+  if (header === undefined) return 0;
+  const n = typeof header === 'string' && /^\d{1,12}$/.test(header) ? Number(header) : NaN;
+  return Number.isFinite(n) && n <= maxEncodedLogs(limit) ? n : undefined;
+}
+
+/** The log lines a proxy sent; anything but an array of strings reads as none, truncated. */
+function parseLogs(bytes: Buffer, truncated: boolean): { lines: string[]; truncated: boolean } {
+  try {
+    const lines: unknown = JSON.parse(bytes.toString());
+    if (Array.isArray(lines) && lines.every((l) => typeof l === 'string')) return { lines, truncated };
+  } catch {
+    // below
+  }
+  return { lines: [], truncated: true };
 }
 
 export function splitAddress(address: string): [string, number] {

@@ -250,6 +250,7 @@ class DockerContainer implements Container {
   readonly exited: Promise<void>;
   address = '';
   private readonly collector: LogCollector;
+  readonly inlineLogs: boolean;
   private markExited!: () => void;
   private removal: Promise<void> | undefined;
 
@@ -261,6 +262,8 @@ class DockerContainer implements Container {
   ) {
     this.id = handle.id.slice(0, 12);
     this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
+    // swirl's own runtimes answer with the activation's output: their streams carry only what bypasses them
+    this.inlineLogs = sentinelledLogs(spec.kind);
     this.exited = new Promise((ok) => (this.markExited = ok));
   }
 

@@ -103,6 +103,7 @@ class ProcessContainer implements Container {
   readonly id: string;
   readonly exited: Promise<void>;
   private readonly collector: LogCollector;
+  readonly inlineLogs: boolean;
   private destroyed = false;
   private early = '';
 
@@ -116,6 +117,8 @@ class ProcessContainer implements Container {
   ) {
     this.id = `proc-${child.pid}`;
     this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
+    // swirl's own runtimes answer with the activation's output: their streams carry only what bypasses them
+    this.inlineLogs = sentinelledLogs(spec.kind);
     for (const stream of ['stdout', 'stderr'] as const) {
       const decoder = new StringDecoder('utf8');
       child[stream]!.on('data', (d: Buffer) => {

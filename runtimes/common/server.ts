@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ActionFailure, describeError, InitFailure, type InitValue, isDictionary, Messages, type RunMessage } from './protocol.ts';
-import { endActivation, trackOutput } from './output.ts';
-import { PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { type CapturedLogs, captured, captureOutput, endActivation } from './output.ts';
+import { INLINE_LOGS, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import { sameSecret } from '../../common/credentials.ts';
 
 /** What a kind's proxy does with the two requests; the server does the protocol around it. */
@@ -31,9 +31,11 @@ type State = 'empty' | 'initializing' | 'ready' | 'failed';
 
 /**
  * The HTTP side of a runtime proxy: /init once, /run any number of times, every failure
- * as 502 `{"error"}`, and the log sentinel on both streams after every /run and every
- * failed /init, written before the response goes out. The proxy itself prints nothing
- * else: stdout and stderr belong to the action.
+ * as 502 `{"error"}`. The activation's output goes back with the answer when the invoker
+ * asks so (INLINE_LOGS: each activation's own, told apart by async context even when runs
+ * overlap); otherwise it goes to stdout and stderr, with the log sentinel on both after
+ * every /run and every failed /init, written before the response goes out. The proxy
+ * itself prints nothing else: the output belongs to the action.
  */
 export class ProxyServer {
   private state: State = 'empty';
@@ -48,7 +50,7 @@ export class ProxyServer {
   ) {
     this.token = process.env[PROXY_TOKEN_ENV] || undefined;
     delete process.env[PROXY_TOKEN_ENV];
-    trackOutput();
+    captureOutput();
     this.server = createServer((req, res) => void this.handle(req, res));
     // the invoker keeps connections open across activations (a paused container cannot time them out anyway)
     this.server.keepAliveTimeout = 0;
@@ -86,7 +88,14 @@ export class ProxyServer {
     } catch {
       body = undefined;
     }
-    const reply = route === '/init' ? await this.init(body) : await this.run(body);
+    const limit = logLimit(req.headers[INLINE_LOGS.request]);
+    if (limit !== undefined) {
+      const deadline = route === '/run' && isDictionary(body) ? Number(body.deadline) : NaN;
+      const run = () => (route === '/init' ? this.init(body) : this.run(body, true));
+      const { value: reply, logs } = await captured(limit, run, Number.isFinite(deadline) ? deadline : undefined);
+      return send(res, reply, logs);
+    }
+    const reply = route === '/init' ? await this.init(body) : await this.run(body, false);
     // an activation ended (or an init failed): mark the end of its logs before answering
     if (route === '/init' && reply.status !== 200) await endActivation();
     send(res, reply);
@@ -114,22 +123,25 @@ export class ProxyServer {
     }
   }
 
-  /** Every /run ends with the end-of-activation marker; serialized runs include it, so no output of the next run precedes it. */
-  private run(body: unknown): Promise<Reply> {
-    if (!this.opts.serial) return this.runAndEnd(body);
-    const next = this.queue.then(() => this.runAndEnd(body));
+  /**
+   * Every /run whose logs go to the streams ends with the end-of-activation marker;
+   * serialized runs include it, so no output of the next run precedes it.
+   */
+  private run(body: unknown, inline: boolean): Promise<Reply> {
+    if (!this.opts.serial) return this.runAndEnd(body, inline);
+    const next = this.queue.then(() => this.runAndEnd(body, inline));
     this.queue = next;
     return next;
   }
 
-  private async runAndEnd(body: unknown): Promise<Reply> {
+  private async runAndEnd(body: unknown, inline: boolean): Promise<Reply> {
     const reply =
       this.state !== 'ready'
         ? { status: 403, body: { error: Messages.notInitialized } }
         : !isDictionary(body)
           ? { status: 400, body: { error: Messages.badRequest } }
           : await this.runOnce(body);
-    await endActivation();
+    if (!inline) await endActivation();
     return reply;
   }
 
@@ -168,10 +180,26 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: ServerResponse, reply: Reply): void {
+/** The log limit the invoker asks for (INLINE_LOGS.request), in bytes; undefined when it asks for none. */
+function logLimit(header: string | string[] | undefined): number | undefined {
+  return typeof header === 'string' && /^\d{1,10}$/.test(header) ? Number(header) : undefined;
+}
+
+/** The answer; with logs, their JSON array first (INLINE_LOGS). */
+function send(res: ServerResponse, reply: Reply, logs?: CapturedLogs): void {
   const payload = Buffer.from(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
-  res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': payload.length });
-  res.end(payload);
+  if (!logs) {
+    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': payload.length });
+    return void res.end(payload);
+  }
+  const lines = Buffer.from(JSON.stringify(logs.lines));
+  res.writeHead(reply.status, {
+    'content-type': 'application/json',
+    'content-length': lines.length + payload.length,
+    [INLINE_LOGS.length]: lines.length,
+    ...(logs.truncated ? { [INLINE_LOGS.truncated]: '1' } : {}),
+  });
+  res.end(Buffer.concat([lines, payload]));
 }
 
 /** Start a proxy for a runtime; a start-up failure is the one thing the proxy reports itself. */

@@ -3,12 +3,15 @@
 Standard library only. The action is loaded into this process as a module (source text,
 or a zip with __main__.py and optionally a virtualenv/ directory) and its entry function
 is called once per /run. Runs are serialized: the activation's __OW_* variables live in
-this process's environment. Apart from the log sentinel after each activation, stdout
-and stderr carry only what the action prints.
+this process's environment. When the invoker asks for it (header x-swirl-logs: the log
+limit in bytes), what the action prints goes back with the answer (common/container.ts
+INLINE_LOGS); otherwise stdout and stderr carry only what the action prints and the log
+sentinel after each activation.
 """
 
 import base64
 import binascii
+import datetime
 import glob
 import hashlib
 import hmac
@@ -20,6 +23,7 @@ import site
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import types
 import zipfile
@@ -68,6 +72,137 @@ class LineTracker:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+LOGS_REQUEST = "x-swirl-logs"
+LOGS_LENGTH = "x-swirl-logs-length"
+LOGS_TRUNCATED = "x-swirl-logs-truncated"
+
+
+def now_iso():
+    t = datetime.datetime.now(datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
+
+
+class Capture:
+    """One activation's output within its log limit, as the JS runtimes keep it
+    (runtimes/common/output.ts): lines stamped when they end, text bytes counted against the
+    limit; once a line does not fit nothing more is kept; a line longer than the limit is
+    only counted."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.lines = []
+        self.bytes = 0
+        self.encoded = 2
+        self.truncated = False
+        self.flushed = False
+        self.partial = {"stdout": [], "stderr": []}
+        self.size = {"stdout": 0, "stderr": 0}
+        self.dropped = {"stdout": False, "stderr": False}
+        self.lock = threading.Lock()
+
+    def write(self, stream, text):
+        with self.lock:
+            parts = text.split("\n")
+            for i, part in enumerate(parts):
+                self.append(stream, part)
+                if i < len(parts) - 1:
+                    self.end_line(stream)
+
+    def append(self, stream, part):
+        if not part or self.dropped[stream]:
+            if part:
+                self.size[stream] += len(part)
+            return
+        if self.size[stream] + len(part) > self.limit:
+            self.dropped[stream] = True
+            self.partial[stream] = []
+        else:
+            self.partial[stream].append(part)
+        self.size[stream] += len(part)
+
+    def end_line(self, stream):
+        chunks, dropped = self.partial[stream], self.dropped[stream]
+        self.partial[stream], self.size[stream], self.dropped[stream] = [], 0, False
+        if self.truncated:
+            return
+        if dropped:
+            self.truncated = True
+            return
+        text = "".join(chunks)
+        if text.endswith("\r"):
+            text = text[:-1]
+        size = len(text.encode("utf-8", "backslashreplace"))
+        line = "%s %s: %s" % (now_iso(), stream, text)
+        encoded = len(json.dumps(line, ensure_ascii=False).encode("utf-8", "backslashreplace")) + 1
+        if self.bytes + size > self.limit or self.encoded + encoded > 2 * self.limit + 16 * 1024 * 1024:
+            self.truncated = True
+            return
+        self.bytes += size
+        self.encoded += encoded
+        self.lines.append(line)
+
+    def take(self):
+        with self.lock:
+            for stream in ("stdout", "stderr"):
+                if self.size[stream] or self.partial[stream]:
+                    self.end_line(stream)
+            return self.lines, self.truncated
+
+    def flush(self):
+        """Its deadline passed: write what is kept to the streams, marked, and let the
+        action write there from now on (the invoker reads the streams then)."""
+        with self.lock:
+            if self.flushed:
+                return
+            self.flushed = True
+            out = {"stdout": "", "stderr": ""}
+            for line in self.lines:
+                out[line[25:31]] += line[33:] + "\n"
+            for stream in ("stdout", "stderr"):
+                if self.partial[stream]:
+                    out[stream] += "".join(self.partial[stream]) + "\n"
+                self.partial[stream], self.size[stream] = [], 0
+                out[stream] += SENTINEL + "\n"
+            self.lines = []
+        for stream in ("stdout", "stderr"):
+            STREAMS[stream].write(out[stream])
+            STREAMS[stream].flush()
+
+
+# the activation running now (runs are serialized), and output written outside any once the
+# invoker asks for logs with answers: it goes with the next answer
+CURRENT = None
+AMBIENT = None
+# the process's own streams (LineTracker), under what sys.stdout and sys.stderr capture
+STREAMS = {}
+
+
+class CapturingStream:
+    """sys.stdout / sys.stderr: into the activation's Capture when there is one, else through."""
+
+    def __init__(self, name, stream):
+        self._name = name
+        self._stream = stream
+
+    def write(self, text):
+        into = CURRENT or AMBIENT
+        if into is not None and not into.flushed:
+            into.write(self._name, text)
+            return len(text)
+        return self._stream.write(text)
+
+    def flush(self):
+        if (CURRENT or AMBIENT) is None:
+            self._stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def log_limit(header):
+    return int(header) if header and header.isdigit() and len(header) <= 10 else None
 
 
 def describe(e):
@@ -157,7 +292,7 @@ ACTION = Action()
 
 def end_activation():
     """The sentinel on a line of its own on both streams, flushed before the response."""
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (STREAMS["stdout"], STREAMS["stderr"]):
         stream.write(("" if stream.at_line_start else "\n") + SENTINEL + "\n")
         stream.flush()
 
@@ -179,7 +314,12 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"null")
         except ValueError:
             body = None
-        if self.path in ("/init", "/run"):
+        limit = log_limit(self.headers.get(LOGS_REQUEST))
+        logs = None
+        if self.path in ("/init", "/run") and limit is not None:
+            with ACTION.lock:
+                status, reply, logs = self.captured(limit, body)
+        elif self.path in ("/init", "/run"):
             # one request at a time, its end-of-activation marker included: no output of the next precedes it
             with ACTION.lock:
                 status, reply = self.init(body) if self.path == "/init" else self.run(body)
@@ -187,7 +327,33 @@ class Handler(BaseHTTPRequestHandler):
                     end_activation()
         else:
             status, reply = 404, {"error": NOT_FOUND}
-        self.send(status, reply)
+        self.send(status, reply, logs)
+
+    def captured(self, limit, body):
+        """The init or run with its output kept for the answer, and what was written outside any activation."""
+        global CURRENT, AMBIENT
+        capture = Capture(limit)
+        AMBIENT = AMBIENT or Capture(limit)
+        timer = None
+        deadline = body.get("deadline") if isinstance(body, dict) and self.path == "/run" else None
+        if isinstance(deadline, (str, int, float)) and str(deadline).isdigit():
+            # past its deadline the invoker stops waiting for the answer and reads the streams instead
+            timer = threading.Timer(max(0.0, int(deadline) / 1000.0 - time.time()), capture.flush)
+            timer.daemon = True
+            timer.start()
+        CURRENT = capture
+        try:
+            status, reply = self.init(body) if self.path == "/init" else self.run(body)
+        finally:
+            CURRENT = None
+            if timer is not None:
+                timer.cancel()
+        earlier, AMBIENT = AMBIENT, Capture(limit)
+        before, before_truncated = earlier.take()
+        lines, truncated = capture.take()
+        if before:
+            lines = sorted(before + lines, key=lambda line: line[:24])
+        return status, reply, (lines, truncated or before_truncated)
 
     def do_GET(self):
         self.send(404, {"error": NOT_FOUND})
@@ -230,13 +396,20 @@ class Handler(BaseHTTPRequestHandler):
             print_action_traceback(e)
             return 502, {"error": "An error has occurred: %s" % describe(e)}
 
-    def send(self, status, reply):
+    def send(self, status, reply, logs=None):
         payload = (reply if isinstance(reply, str) else json.dumps(reply)).encode("utf-8")
+        lines = b""
+        if logs is not None:
+            lines = json.dumps(logs[0], ensure_ascii=False).encode("utf-8", "backslashreplace")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(lines) + len(payload)))
+        if logs is not None:
+            self.send_header(LOGS_LENGTH, str(len(lines)))
+            if logs[1]:
+                self.send_header(LOGS_TRUNCATED, "1")
         self.end_headers()
-        self.wfile.write(payload)
+        self.wfile.write(lines + payload)
 
 
 def stop(*_):
@@ -253,7 +426,8 @@ def main():
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         stream.reconfigure(line_buffering=True, errors="backslashreplace")
-        setattr(sys, name, LineTracker(stream))
+        STREAMS[name] = LineTracker(stream)
+        setattr(sys, name, CapturingStream(name, STREAMS[name]))
     server = ThreadingHTTPServer((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))), Handler)
     server.daemon_threads = True
     server.serve_forever()

@@ -24,6 +24,10 @@ interface KindCase {
   failsError: RegExp;
   /** Returns something other than a JSON object. */
   nonObject: Record<string, unknown>;
+  /** What `fails` leaves in its logs. */
+  failsLog: RegExp;
+  /** Writes "before the deadline" to stderr, then does not answer for 30 s. */
+  hangs: Record<string, unknown>;
 }
 
 const OW_VARS = ['__OW_NAMESPACE', '__OW_ACTION_NAME', '__OW_ACTIVATION_ID', '__OW_DEADLINE', '__OW_TRANSACTION_ID', '__OW_API_KEY', 'X'];
@@ -58,6 +62,8 @@ const KINDS: KindCase[] = [
     fails: { code: 'function main() { throw new Error("boom") }' },
     failsError: /^An error has occurred: Error: boom$/,
     nonObject: { code: 'function main() { return [1, 2] }' },
+    failsLog: /stderr: Error: boom$/,
+    hangs: { code: 'function main() { console.error("before the deadline"); return new Promise((ok) => setTimeout(ok, 30000)) }' },
   },
   {
     kind: 'python:3',
@@ -74,6 +80,8 @@ def main(params):
     fails: { code: 'def main(params):\n    raise ValueError("boom")\n' },
     failsError: /^An error has occurred: ValueError: boom$/,
     nonObject: { code: 'def main(params):\n    return "text"\n' },
+    failsLog: /stderr: ValueError: boom$/,
+    hangs: { code: 'import sys, time\ndef main(params):\n    print("before the deadline", file=sys.stderr)\n    time.sleep(30)\n    return {}\n' },
   },
   {
     kind: 'stdio',
@@ -83,6 +91,8 @@ def main(params):
     fails: { code: '#!/bin/sh\necho "partial output"\nexit 3\n' },
     failsError: /^An error has occurred: the executable exited with code 3$/,
     nonObject: { code: '#!/bin/sh\necho 42\n' },
+    failsLog: /stdout: partial output$/,
+    hangs: { code: '#!/bin/sh\necho "before the deadline" >&2\nsleep 30\n' },
   },
 ];
 
@@ -162,6 +172,41 @@ for (const c of KINDS) {
       proxy = await LocalProxy.start(c.kind);
       await proxy.init(c.nonObject);
       expect(await proxy.run({})).to.deep.equal({ status: 502, body: { error: 'The action did not return a dictionary.' } });
+    });
+
+    it('asked for logs with answers (x-swirl-logs), answers with each activation\'s own lines, stamped, and writes nothing to its streams', async () => {
+      proxy = await LocalProxy.start(c.kind);
+      const init = await proxy.initInline({ ...c.echo, env: { X: 'from init' } });
+      expect(init).to.deep.include({ status: 200, body: { ok: true }, logs: [], truncated: false });
+      for (let i = 1; i <= 2; i++) {
+        const before = new Date().toISOString();
+        const res = await proxy.runInline({ n: i });
+        expect(res.status).to.equal(200);
+        expect(res.body.params).to.deep.equal({ n: i });
+        expect(res.truncated).to.equal(false);
+        // one line per stream (a child's two pipes may arrive in either order)
+        expect(res.logs.map((l) => l.slice(25)).sort()).to.deep.equal(['stderr: to stderr', 'stdout: to stdout']);
+        for (const line of res.logs) expect(line.slice(0, 24) >= before && line.slice(0, 24) <= new Date().toISOString(), line).to.equal(true);
+      }
+      await new Promise((ok) => setTimeout(ok, 100));
+      expect(proxy.proc.stdout() + proxy.proc.stderr(), 'no line and no sentinel on the streams').to.equal('');
+    });
+
+    it('asked for logs with answers, a failing run answers with what it wrote', async () => {
+      proxy = await LocalProxy.start(c.kind);
+      await proxy.initInline(c.fails);
+      const res = await proxy.runInline({});
+      expect(res.status).to.equal(502);
+      expect(res.body.error).to.match(c.failsError);
+      expect(res.logs.some((l) => c.failsLog.test(l)), res.logs.join('\n')).to.equal(true);
+    });
+
+    it('asked for logs with answers, once the deadline passes without an answer writes what the activation wrote to its streams, marked, for the invoker to read', async () => {
+      proxy = await LocalProxy.start(c.kind);
+      await proxy.initInline(c.hangs);
+      void proxy.runInline({}, { deadline: String(Date.now() + 300) }).catch(() => undefined);
+      const { stderr } = await proxy.sentinels(1);
+      expect(stderr).to.equal(`before the deadline\n${LOG_SENTINEL}\n`);
     });
   });
 }
@@ -244,6 +289,35 @@ describe('runtime proxy nodejs:20 specifics', function () {
     const bad = await proxy.init({ code: Buffer.from('not a zip at all').toString('base64'), binary: true });
     expect(bad.status).to.equal(502);
     expect(bad.body.error).to.match(/^Initialization has failed due to: the action archive is not a valid zip file/);
+  });
+
+  it('asked for logs with answers, overlapping runs each answer with their own lines; what a run\'s timer writes after its answer goes with the next answer', async () => {
+    await proxy.initInline({ code: 'async function main(p) { for (let i = 0; i < 3; i++) { console.log(`${p.n}: ${i}`); await new Promise((r) => setTimeout(r, 20 + p.n * 7)) } if (p.n === 0) setTimeout(() => console.error("late from 0"), 200); return { n: p.n } }' });
+    const runs = await Promise.all([0, 1, 2, 3].map((n) => proxy.runInline({ n })));
+    runs.forEach((r, n) => expect(r.logs.map((l) => l.slice(25)), `run ${n}`).to.deep.equal([0, 1, 2].map((i) => `stdout: ${n}: ${i}`)));
+    await new Promise((ok) => setTimeout(ok, 300));
+    const next = await proxy.runInline({ n: 9 });
+    expect(next.logs.map((l) => l.slice(25))).to.deep.equal(['stderr: late from 0', 'stdout: 9: 0', 'stdout: 9: 1', 'stdout: 9: 2']);
+  });
+
+  it('asked for logs with answers, keeps lines up to the limit and says the rest was cut; a line longer than the limit is never held whole', async () => {
+    await proxy.initInline({ code: 'function main(p) { for (let i = 0; i < p.lines; i++) console.log("x".repeat(99)); if (p.long) process.stdout.write("y".repeat(5000000)); return {} }' });
+    const cut = await proxy.runInline({ lines: 30 }, {}, 1000);
+    expect(cut.truncated).to.equal(true);
+    expect(cut.logs).to.have.length(10);
+    const long = await proxy.runInline({ lines: 1, long: true }, {}, 1000);
+    expect(long).to.deep.include({ truncated: true });
+    expect(long.logs.map((l) => l.slice(25))).to.deep.equal([`stdout: ${'x'.repeat(99)}`]);
+    const fits = await proxy.runInline({ lines: 10 }, {}, 1000);
+    expect(fits).to.deep.include({ truncated: false });
+    expect(fits.logs).to.have.length(10);
+  });
+
+  it('asked for logs with answers, an action that ends the process leaves what it wrote on the streams', async () => {
+    await proxy.initInline({ code: 'function main() { console.error("dying"); process.exit(3) }' });
+    await proxy.runInline({}).catch(() => undefined);
+    await proxy.proc.exited;
+    expect(proxy.proc.stderr()).to.equal('dying\n');
   });
 
   it('puts the stack of a thrown error in the logs and the sentinel on a line of its own', async () => {

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { zipSync, type Zippable } from 'fflate';
-import { LOG_SENTINEL } from '../../common/container.ts';
+import { INLINE_LOGS, LOG_SENTINEL } from '../../common/container.ts';
 import { localProxy } from '../../runtimes/index.ts';
 import { freePort, run, type Spawned } from './process.ts';
 
@@ -14,6 +14,21 @@ export async function post(base: string, path: '/init' | '/run', body: unknown):
   const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) };
+}
+
+/** A reply with the activation's output (INLINE_LOGS): its lines, and whether the limit cut them. */
+export interface InlineReply extends Reply {
+  logs: string[];
+  truncated: boolean;
+}
+
+/** POST JSON to a runtime proxy asking for the activation's output with the answer, within `limit` bytes. */
+export async function postInline(base: string, path: '/init' | '/run', body: unknown, limit: number): Promise<InlineReply> {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', [INLINE_LOGS.request]: String(limit) }, body: JSON.stringify(body) });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const n = Number(res.headers.get(INLINE_LOGS.length));
+  if (!Number.isInteger(n)) throw new Error(`no ${INLINE_LOGS.length} header in the answer to ${path}`);
+  return { status: res.status, logs: JSON.parse(bytes.subarray(0, n).toString()), truncated: res.headers.get(INLINE_LOGS.truncated) === '1', body: JSON.parse(bytes.subarray(n).toString()) };
 }
 
 /** Resolve once something accepts connections on host:port. */
@@ -60,6 +75,14 @@ export class LocalProxy {
 
   run(params: unknown = {}, extra: Record<string, unknown> = {}): Promise<Reply> {
     return post(this.base, '/run', { value: params, namespace: 'guest', action_name: '/guest/test', activation_id: 'a1', transaction_id: 't1', deadline: String(Date.now() + 60_000), ...extra });
+  }
+
+  initInline(value: Record<string, unknown>, limit = 1024 * 1024): Promise<InlineReply> {
+    return postInline(this.base, '/init', { value }, limit);
+  }
+
+  runInline(params: unknown = {}, extra: Record<string, unknown> = {}, limit = 1024 * 1024): Promise<InlineReply> {
+    return postInline(this.base, '/run', { value: params, namespace: 'guest', action_name: '/guest/test', activation_id: 'a1', transaction_id: 't1', deadline: String(Date.now() + 60_000), ...extra }, limit);
   }
 
   /** Wait until both streams carry `n` sentinels (output reaches the test after the HTTP reply may). */

@@ -8,8 +8,10 @@ import type { ProxyClient, ProxyResponse } from '../../invoker/proxy-client.ts';
 import { testAction, testJob } from '../support/invoker-fixtures.ts';
 
 /** What the runner asked of the pool and the container: a fresh container per acquire, answers from `answer`. */
-function harness(answer: (path: string) => ProxyResponse) {
-  const sent: Array<{ path: string; body: Record<string, any> }> = [];
+function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?: boolean; lines?: string[] } = {}) {
+  const sent: Array<{ path: string; body: Record<string, any>; logLimit?: number }> = [];
+  /** How long each take of the streams' output was allowed to wait. */
+  const waits: number[] = [];
   const placed: PlacementRequest[] = [];
   const ends: ContainerEnd[] = [];
   const container = (kind: string): Container => ({
@@ -20,7 +22,11 @@ function harness(answer: (path: string) => ProxyResponse) {
     pause: async () => undefined,
     resume: async () => undefined,
     destroy: async () => undefined,
-    logs: async (): Promise<LogSegment> => ({ lines: [], truncated: false, complete: true }),
+    inlineLogs: streams.inlineLogs ?? false,
+    logs: async (_limit: number, waitMs: number): Promise<LogSegment> => {
+      waits.push(waitMs);
+      return { lines: streams.lines ?? [], truncated: false, complete: !streams.inlineLogs };
+    },
   });
   const pool = {
     acquire: async (req: PlacementRequest) => {
@@ -31,13 +37,13 @@ function harness(answer: (path: string) => ProxyResponse) {
     release: (_lease: Lease, end: ContainerEnd = 'keep') => void ends.push(end),
   } as unknown as ContainerPool;
   const client = {
-    post: async (_address: string, path: string, body: Record<string, any>) => {
-      sent.push({ path, body });
+    post: async (_address: string, path: string, body: Record<string, any>, _timeout: number, _abort: unknown, _token: unknown, logLimit?: number) => {
+      sent.push({ path, body, ...(logLimit !== undefined ? { logLimit } : {}) });
       return answer(path);
     },
   } as unknown as ProxyClient;
   const runner = new ActivationRunner({ pool, client, store: async () => undefined, imageOf: (k) => `runtime-${k}`, log: silentLogger, apiHost: 'http://api:3233' });
-  return { runner, sent, placed, ends };
+  return { runner, sent, placed, ends, waits };
 }
 
 const ok = (body: unknown, status = 200): ProxyResponse => {
@@ -96,5 +102,34 @@ describe('activation runner: what it sends a runtime, and what becomes of the co
     await h.runner.run(testJob(testAction('', { kind: 'blackbox', image: 'me/tool:1', limits: { concurrency: 5 } })));
     await h.runner.run(testJob(testAction('function main() {}', { limits: { concurrency: 5 } })));
     expect(h.placed.map((p) => p.concurrency)).to.deep.equal([1, 5]);
+  });
+
+  it("takes the logs a runtime answers with (the init's first, output that bypassed it merged in by time), without waiting on the streams", async () => {
+    const t = (ms: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0, ms)).toISOString();
+    const withLogs = (body: unknown, lines: string[], truncated = false): ProxyResponse => ({ ...ok(body), logs: { lines, truncated } });
+    const h = harness((path) => (path === '/init' ? withLogs({ ok: true }, [`${t(1)} stdout: loading`]) : withLogs({ done: true }, [`${t(3)} stdout: running`, `${t(5)} stderr: done`])), {
+      inlineLogs: true,
+      lines: [`${t(4)} stdout: from a child`],
+    });
+    const rec = await h.runner.run(testJob(testAction('function main() {}', { limits: { logs: 2 } })));
+    expect(rec.logs).to.deep.equal([`${t(1)} stdout: loading`, `${t(3)} stdout: running`, `${t(4)} stdout: from a child`, `${t(5)} stderr: done`]);
+    expect(h.waits).to.deep.equal([0]);
+    // the limit in bytes, the init's lines (7 bytes) counted against the run's
+    expect(h.sent.map((s) => s.logLimit)).to.deep.equal([2 * 1024 * 1024, 2 * 1024 * 1024 - 7]);
+
+    const cut = harness((path) => (path === '/init' ? withLogs({ ok: true }, []) : withLogs({}, [`${t(1)} stdout: a`], true)), { inlineLogs: true });
+    const cutRec = await cut.runner.run(testJob(testAction('function main() {}')));
+    expect(cutRec.logs.at(-1)).to.match(/ stderr: Logs were truncated because the total bytes size exceeds the limit of 10485760 bytes\.$/);
+  });
+
+  it('reads the streams when a runtime answers without its logs (an image built before it could), waiting for the end markers', async () => {
+    const h = harness((path) => ok(path === '/init' ? { ok: true } : {}), { inlineLogs: true, lines: ['2026-01-01T00:00:00.000Z stdout: on the stream'] });
+    const rec = await h.runner.run(testJob(testAction('function main() {}')));
+    expect(rec.logs[0]).to.equal('2026-01-01T00:00:00.000Z stdout: on the stream');
+    expect(h.waits).to.deep.equal([2_000]);
+    // an image of the user's is not asked for them
+    const user = harness((path) => ok(path === '/init' ? { ok: true } : {}));
+    await user.runner.run(testJob(testAction('', { kind: 'blackbox', image: 'me/tool:1' })));
+    expect(user.sent.map((s) => s.logLimit)).to.deep.equal([undefined, undefined]);
   });
 });
