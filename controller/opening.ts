@@ -39,9 +39,11 @@ export class Opening {
   async openWhenInvokerUp(log: Logger): Promise<void> {
     const started = Date.now();
     let told = started;
-    while (!this.open && !invokerUp(this.health)) {
-      await new Promise((ok) => setTimeout(ok, POLL_MS));
+    // read at once: an invoker started just before (standalone's) is up without a poll's wait
+    while (!this.open) {
       await this.health.refresh();
+      if (invokerUp(this.health)) break;
+      await new Promise((ok) => setTimeout(ok, POLL_MS));
       if (Date.now() - told >= TELL_EVERY_MS) {
         told = Date.now();
         log.info({ waitedMs: told - started, invokers: this.health.states().map((s) => `invoker${s.id}: ${s.state}`) }, 'waiting for an invoker to be up before answering requests');

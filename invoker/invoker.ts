@@ -29,6 +29,8 @@ export class Invoker {
     private readonly client: ProxyClient,
     /** Memory for action containers (MB). */
     readonly memoryMb: number,
+    /** Resolves once the configured stem cells have started (or failed to). */
+    readonly prewarmed: Promise<void>,
   ) {}
 
   static async start(config: InvokerConfig, store: Pick<EntityStore, 'putActivations'>, log: Logger, opts: { factory?: ContainerFactory; apiHost?: string; onProgress?: (line: string) => void } = {}): Promise<Invoker> {
@@ -46,9 +48,10 @@ export class Invoker {
     // the factory knows how its containers reach the API (from a Docker container, the host's loopback is not the invoker's)
     const apiHost = factory.apiHost ?? opts.apiHost;
     const runner = new ActivationRunner({ pool, client, store: (r) => records.write(r), imageOf: runtimeImage, log, apiHost });
-    await pool.start();
+    // the stem cells start meanwhile, as OpenWhisk's do: an activation that comes first starts a container of its own
+    const prewarmed = pool.start();
     log.info({ factory: factory.name, memoryMb: config.invokerMemoryMb, prewarm: config.prewarm }, 'invoker ready');
-    return new Invoker(factory, pool, runner, records, client, config.invokerMemoryMb);
+    return new Invoker(factory, pool, runner, records, client, config.invokerMemoryMb, prewarmed);
   }
 
   /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. */

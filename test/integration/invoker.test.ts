@@ -81,6 +81,7 @@ for (const name of factoryNames()) {
 
     it('uses a stem cell for a cold start and starts a new one', async () => {
       const inv = await start({ prewarm: [{ kind: 'nodejs:20', memory: 256, count: 1 }] });
+      await inv.prewarmed;
       expect(inv.stats().prewarm).to.equal(1);
       const rec = await inv.run(testJob(testAction('function main() { return { ok: 1 } }')));
       expect(rec.response.success).to.equal(true);
