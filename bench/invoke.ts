@@ -133,6 +133,8 @@ async function warmContainer(docker: Dockerode): Promise<{ address: string; auth
 async function measure(setup: Setup, docker: Dockerode): Promise<void> {
   const { api, key, name } = setup;
   const invokeUrl = `${api}/namespaces/_/actions/noop`;
+  // idle: started and ready, before any request
+  const idleRss = rssMiB(setup.controller.child.pid!);
   // concurrency CLIENTS: like the direct floor, one warm container serves all the clients at once
   // (with concurrency 1 swirl would need 32 containers, more than the invoker's memory holds)
   const created = await http('PUT', invokeUrl, JSON.stringify({ exec: { kind: 'nodejs:20', code: 'function main() { return {} }' }, limits: { memory: 128, concurrency: CLIENTS } }), key);
@@ -184,7 +186,7 @@ async function measure(setup: Setup, docker: Dockerode): Promise<void> {
     rows.push({ what: `${name}: ${what}${failed ? ` (${failed} failed)` : ''}`, n: total, p50: pct(times, 50), p99: pct(times, 99), rate, unit: 'req/s', target });
     return rate;
   };
-  const idleRss = rssMiB(setup.controller.child.pid!);
+  const warmRss = rssMiB(setup.controller.child.pid!);
   const direct = await load(`direct /run, ${CLIENTS} clients (floor)`, BLOCKING_TOTAL, `http://${address}/run`, runBody, auth, 200, '');
   const processes = await pathProcesses(setup, docker, address);
   const before = cpuTicks(processes);
@@ -198,7 +200,8 @@ async function measure(setup: Setup, docker: Dockerode): Promise<void> {
   rows.push({ what: `${name}: non-blocking accepts over the blocking rate`, n: NONBLOCKING_TOTAL, rate: accepts / blocking, unit: '×', target: '≥ 3' });
 
   const standaloneSetup = !setup.invoker;
-  rows.push({ what: `${name}: ${standaloneSetup ? 'swirl' : 'controller'} RSS before the load`, n: 1, rate: idleRss, unit: 'MiB', target: standaloneSetup ? '≤ 100 (controller and invoker in one process)' : '' });
+  rows.push({ what: `${name}: ${standaloneSetup ? 'swirl' : 'controller'} RSS idle (started, no request yet)`, n: 1, rate: idleRss, unit: 'MiB', target: standaloneSetup ? '≤ 100 (controller and invoker in one process)' : '' });
+  rows.push({ what: `${name}: ${standaloneSetup ? 'swirl' : 'controller'} RSS after ${SEQUENTIAL} sequential invokes`, n: 1, rate: warmRss, unit: 'MiB' });
   rows.push({ what: `${name}: ${standaloneSetup ? 'swirl' : 'controller'} RSS after the load`, n: 1, rate: rssMiB(setup.controller.child.pid!), unit: 'MiB' });
   if (setup.invoker) rows.push({ what: `${name}: invoker RSS after the load`, n: 1, rate: rssMiB(setup.invoker.child.pid!), unit: 'MiB' });
 }

@@ -6,6 +6,8 @@ import type { EntityStore } from '../common/store/entity-store.ts';
 import type { ActionKeys } from './action-keys.ts';
 
 const TOKEN_ISSUER = 'swirl';
+/** Verified Basic credentials kept at most (then the map starts over). */
+const MAX_VERIFIED = 10_000;
 
 /**
  * What a token says: the subject and namespace, and the namespace's uuid and a digest of its
@@ -34,6 +36,12 @@ export interface IssuedToken {
  */
 export class Authenticator {
   private readonly cache = new Map<string, { identity: Identity; expires: number }>();
+  /**
+   * Basic credentials verified lately, by their exact header value: for as long as the
+   * identity they prove is cached, a repeated request costs a lookup instead of the hashes.
+   * Only verified credentials enter (a flood of wrong ones adds nothing); bounded.
+   */
+  private readonly verified = new Map<string, { identity: Identity; expires: number }>();
 
   constructor(
     private readonly store: EntityStore,
@@ -53,6 +61,18 @@ export class Authenticator {
   }
 
   private async basic(value: string): Promise<Identity> {
+    const now = Date.now();
+    const hit = this.verified.get(value);
+    if (hit && hit.expires > now) return hit.identity;
+    const identity = await this.verifyBasic(value);
+    if (this.opts.cacheMs > 0) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(value, { identity, expires: now + this.opts.cacheMs });
+    }
+    return identity;
+  }
+
+  private async verifyBasic(value: string): Promise<Identity> {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw new UnauthorizedError();
@@ -119,6 +139,7 @@ export class Authenticator {
   /** Forget cached identities (after an admin change in this process). */
   invalidate(): void {
     this.cache.clear();
+    this.verified.clear();
   }
 
   /**

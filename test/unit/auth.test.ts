@@ -102,6 +102,15 @@ describe('Authenticator', () => {
     expect(f.calls.byUuid).to.equal(2);
   });
 
+  it('a verified key is taken as verified for the cache time only: a key replaced in the store stops working within it', async () => {
+    const auth = authenticator(fakeStore([alice]).store, { cacheMs: 40, tokenTtlSeconds: 3600 });
+    expect(await auth.authenticate(basic(ns.uuid, KEY))).to.include({ subject: 'alice' });
+    alice.namespaces = [{ ...ns, keyHash: hashKey('another key entirely') }];
+    expect(await auth.authenticate(basic(ns.uuid, KEY)), 'within the bound').to.include({ subject: 'alice' });
+    await new Promise((ok) => setTimeout(ok, 60));
+    await reject(auth.authenticate(basic(ns.uuid, KEY)), UnauthorizedError);
+  });
+
   it('issues tokens scoped to the namespace, only to key holders', async () => {
     const f = fakeStore([alice]);
     const auth = authenticator(f.store, { cacheMs: 0, tokenTtlSeconds: 600 });
