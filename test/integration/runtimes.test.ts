@@ -397,6 +397,15 @@ describe('runtime proxy stdio specifics', function () {
     expect(out.stderr).to.equal(['run 1', LOG_SENTINEL, 'run 2', LOG_SENTINEL, 'run 3', LOG_SENTINEL, 'run 4', LOG_SENTINEL, ''].join('\n'));
   });
 
+  it('loop mode, asked for logs with answers: each run answers with the lines its process wrote for it', async () => {
+    await proxy.initInline({ code: '#!/bin/sh\n# swirl:loop\nn=0\nwhile read -r p; do n=$((n+1)); echo "run $n" >&2; echo "{\\"n\\": $n}"; done\n' });
+    for (let n = 1; n <= 4; n++) {
+      const res = await proxy.runInline({});
+      expect(res.body).to.deep.equal({ n });
+      expect(res.logs.map((l) => l.slice(25))).to.deep.equal([`stderr: run ${n}`]);
+    }
+  });
+
   it('loop mode: a process that dies fails its run with 502 and is started again on the next', async () => {
     await proxy.init({ code: '#!/bin/sh\n# swirl:loop\nwhile read -r p; do case "$p" in *die*) exit 7;; esac; echo "{\\"pid\\": $$}"; done\n' });
     const before = (await proxy.run({})).body.pid;
