@@ -1,5 +1,6 @@
 import { LOG_SENTINEL, type LogSegment } from '../common/container.ts';
 import { LIMITS } from '../common/limits.ts';
+import { OutputLines } from '../common/output-lines.ts';
 
 type Stream = 'stdout' | 'stderr';
 
@@ -11,18 +12,6 @@ interface Line {
   /** Bytes of `text`; Infinity for a line whose text was not kept (longer than any log limit, or past the buffer bound). */
   size: number;
 }
-
-/** The line being received on one stream: its pieces, never joined until its newline comes. */
-interface Partial {
-  chunks: string[];
-  /** Characters kept in `chunks`. */
-  kept: number;
-  /** Characters received; with `dropped`, the pieces are gone and only this is counted. */
-  seen: number;
-  dropped: boolean;
-}
-
-const emptyPartial = (): Partial => ({ chunks: [], kept: 0, seen: 0, dropped: false });
 
 /** Unmarked output is taken once none came for this long (ms). */
 const QUIET_MS = 50;
@@ -37,13 +26,14 @@ const LINE_OVERHEAD = 64;
  * (an image that follows OpenWhisk's contract, which OpenWhisk reads the same way), every
  * line until the output goes quiet. Lines keep their arrival order across streams.
  *
- * Linear in the output, however it is split: only a new chunk is searched for newlines, a
- * line in progress is a list of chunks joined once at its end, and the text of a line longer
- * than `maxLine` — more than any activation may keep — is dropped as it streams (only its
- * length is counted), as is every line past `maxBuffered`; either shows as a truncation.
+ * Linear in the output, however it is split (OutputLines): the text of a line longer than
+ * `maxLine` — more than any activation may keep — is dropped as it streams (only its length
+ * is counted), as is every line past `maxBuffered`; either shows as a truncation.
  */
 export class LogCollector {
-  private readonly partial: Record<Stream, Partial> = { stdout: emptyPartial(), stderr: emptyPartial() };
+  private readonly output: OutputLines<Stream>;
+  /** When the chunk being cut arrived: its lines' time. */
+  private arrived = '';
   private readonly lines: Line[] = [];
   private readonly sentinels: Record<Stream, number> = { stdout: 0, stderr: 0 };
   /** A stream's lines are being dropped for the buffer bound (one marker line says so). */
@@ -57,7 +47,6 @@ export class LogCollector {
 
   private readonly marked: boolean;
   private readonly maxBuffered: number;
-  private readonly maxLine: number;
   /** Chunks fed so far: unmarked output is taken once this stops changing. */
   private fed = 0;
 
@@ -69,28 +58,28 @@ export class LogCollector {
   constructor(opts: { marked?: boolean; maxBuffered?: number; maxLine?: number } = {}) {
     this.marked = opts.marked ?? true;
     this.maxBuffered = opts.maxBuffered ?? 16 * 1024 * 1024;
-    this.maxLine = opts.maxLine ?? LIMITS.logs.max * 1024 * 1024;
+    this.output = new OutputLines<Stream>(opts.maxLine ?? LIMITS.logs.max * 1024 * 1024, (stream, text) =>
+      text === undefined ? this.push(stream, '', Infinity, this.arrived) : this.push(stream, text, Buffer.byteLength(text), this.arrived),
+    );
   }
 
   feed(stream: Stream, chunk: string, time = new Date().toISOString()): void {
     this.fed++;
-    let from = 0;
-    let pushed = false;
-    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
-      this.append(stream, chunk, from, nl);
-      this.endLine(stream, time);
-      pushed = true;
-      from = nl + 1;
-    }
-    this.append(stream, chunk, from, chunk.length);
-    if (pushed) this.wake();
+    this.arrived = time;
+    if (this.output.write(stream, chunk)) this.wake();
   }
 
   /** No more output will come (the container exited). */
   end(): void {
-    for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream].seen > 0) this.endLine(stream, new Date().toISOString());
+    this.endLines();
     this.ended = true;
     this.wake();
+  }
+
+  /** A last line without its newline is a line too. */
+  private endLines(): void {
+    this.arrived = new Date().toISOString();
+    for (const stream of ['stdout', 'stderr'] as const) this.output.flush(stream);
   }
 
   /** The next activation's segment; calls are served in order. */
@@ -107,7 +96,7 @@ export class LogCollector {
     if (!this.marked) {
       await this.quiet(waitMs);
       // the activation is over: a last line without its newline is its own
-      for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream].seen > 0) this.endLine(stream, new Date().toISOString());
+      this.endLines();
       return this.cut(limitBytes);
     }
     if (waitMs > 0 && !this.ready() && !this.ended) {
@@ -131,32 +120,6 @@ export class LogCollector {
       seen = this.fed;
       await new Promise((ok) => setTimeout(ok, Math.min(QUIET_MS, until - Date.now())));
     }
-  }
-
-  /** Add `chunk[start, end)` to the stream's line in progress, or only count it once the line is too long to keep. */
-  private append(stream: Stream, chunk: string, start: number, end: number): void {
-    const n = end - start;
-    if (n === 0) return;
-    const p = this.partial[stream];
-    p.seen += n;
-    if (p.dropped) return;
-    if (p.kept + n > this.maxLine) {
-      p.dropped = true;
-      p.chunks = [];
-      p.kept = 0;
-      return;
-    }
-    p.chunks.push(start === 0 && end === chunk.length ? chunk : chunk.slice(start, end));
-    p.kept += n;
-  }
-
-  private endLine(stream: Stream, time: string): void {
-    const p = this.partial[stream];
-    this.partial[stream] = emptyPartial();
-    if (p.dropped) return this.push(stream, '', Infinity, time);
-    const joined = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.join('');
-    const text = joined.endsWith('\r') ? joined.slice(0, -1) : joined;
-    this.push(stream, text, Buffer.byteLength(text), time);
   }
 
   private push(stream: Stream, text: string, size: number, time: string): void {

@@ -1,23 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeSync } from 'node:fs';
 import { byTime, LOG_SENTINEL, maxEncodedLogs } from '../../common/container.ts';
+import { OutputLines } from '../../common/output-lines.ts';
 
 type Stream = NodeJS.WriteStream;
 type StreamName = 'stdout' | 'stderr';
 
-
-/** The line being written on one stream: its pieces, joined once its newline comes. */
-interface Partial {
-  chunks: string[];
-  /** Characters kept in `chunks`. */
-  size: number;
-  /** Characters written to it, kept or not. */
-  seen: number;
-  /** Longer than the limit: its text is not kept. */
-  dropped: boolean;
-}
-
-const emptyPartial = (): Partial => ({ chunks: [], size: 0, seen: 0, dropped: false });
 
 /** An activation's output as the invoker keeps it. */
 export interface CapturedLogs {
@@ -39,29 +27,25 @@ export class ActivationOutput {
   /** Bytes of the kept lines as sent: JSON strings and their commas. */
   private encoded = 2;
   private truncated = false;
-  private readonly partial: Record<StreamName, Partial> = { stdout: emptyPartial(), stderr: emptyPartial() };
+  private readonly lines: OutputLines<StreamName>;
   /** Taken: what is written to it from now on (a timer the activation left) goes to the next activation. */
   closed = false;
   /** Written out to the streams (flush): what the activation writes from now on goes there too. */
   flushed = false;
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: number) {
+    this.lines = new OutputLines<StreamName>(limit, (stream, text) => this.keep(stream, text));
+  }
 
   write(stream: StreamName, chunk: string): void {
-    let from = 0;
-    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
-      this.append(stream, chunk, from, nl);
-      this.endLine(stream);
-      from = nl + 1;
-    }
-    this.append(stream, chunk, from, chunk.length);
+    this.lines.write(stream, chunk);
   }
 
   /** End the activation's output (a last line without its newline is its own), with `earlier` output merged in by time. */
   take(earlier?: ActivationOutput): CapturedLogs {
     this.closed = true;
     const before = earlier?.take();
-    for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream].seen > 0) this.endLine(stream);
+    for (const stream of STREAMS) this.lines.flush(stream);
     return { lines: byTime(before?.lines ?? [], this.kept), truncated: this.truncated || before?.truncated === true };
   }
 
@@ -77,10 +61,9 @@ export class ActivationOutput {
     const out = { stdout: '', stderr: '' };
     // an ISO time is 24 characters, then a space and the stream's name
     for (const line of this.kept) out[line.slice(25, 31) as StreamName] += `${line.slice(33)}\n`;
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const p = this.partial[stream];
-      if (p.seen > 0 && !p.dropped) out[stream] += `${p.chunks.join('')}\n`;
-      this.partial[stream] = emptyPartial();
+    for (const stream of STREAMS) {
+      const pending = this.lines.takePending(stream);
+      if (pending) out[stream] += `${pending}\n`;
       if (mark) out[stream] += `${LOG_SENTINEL}\n`;
     }
     this.kept.length = 0;
@@ -91,31 +74,12 @@ export class ActivationOutput {
       if (out[stream]) writeAll(fd, out[stream]);
   }
 
-  private append(stream: StreamName, chunk: string, start: number, end: number): void {
-    const n = end - start;
-    if (n === 0) return;
-    const p = this.partial[stream];
-    p.seen += n;
-    if (p.dropped) return;
-    if (p.size + n > this.limit) {
-      p.dropped = true;
-      p.chunks = [];
-      return;
-    }
-    p.chunks.push(start === 0 && end === chunk.length ? chunk : chunk.slice(start, end));
-    p.size += n;
-  }
-
-  private endLine(stream: StreamName): void {
-    const p = this.partial[stream];
-    this.partial[stream] = emptyPartial();
+  private keep(stream: StreamName, text: string | undefined): void {
     if (this.truncated) return;
-    if (p.dropped) {
+    if (text === undefined) {
       this.truncated = true;
       return;
     }
-    const joined = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.join('');
-    const text = joined.endsWith('\r') ? joined.slice(0, -1) : joined;
     const size = Buffer.byteLength(text);
     const line = `${new Date().toISOString()} ${stream}: ${text}`;
     const encoded = Buffer.byteLength(JSON.stringify(line)) + 1;
@@ -128,6 +92,8 @@ export class ActivationOutput {
     this.kept.push(line);
   }
 }
+
+const STREAMS = ['stdout', 'stderr'] as const;
 
 /** The activation whose code is running (async context): its writes are its own. */
 const current = new AsyncLocalStorage<ActivationOutput>();
