@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Middleware } from 'koa';
 import { BadRequestError, Messages, SwirlError } from './errors.ts';
 import { answerRefusals } from './http-refusals.ts';
-import type { Logger } from './logger.ts';
+import { type Logger, withLogContext } from './logger.ts';
 import { transactionIdFrom } from './txid.ts';
 
 /** What requestContext puts in `ctx.state` for the handlers after it. */
@@ -14,36 +14,41 @@ export interface RequestState {
 
 /**
  * Gives every request a transaction id (kept from `X-Request-ID` when the caller sent a
- * sane one), a child logger carrying it, the `X-Request-ID` response header, one access
- * log line, and OpenWhisk-shaped errors: `{"error": "...", "code": "<tid>"}`.
+ * sane one) in the log context of everything the request does (every line logged on its
+ * way carries it), the `X-Request-ID` response header, one access log line, and
+ * OpenWhisk-shaped errors: `{"error": "...", "code": "<tid>"}`.
  * Internal failures are logged with their details and answered with a generic message.
  */
 export function requestContext<S extends RequestState>(logger: Logger): Middleware<S> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const tid = transactionIdFrom(ctx.get('x-request-id') || undefined);
-    const log = logger.child({ tid });
-    ctx.state.tid = tid;
-    ctx.state.log = log;
-    ctx.set('X-Request-ID', tid);
-    const started = process.hrtime.bigint();
-    try {
-      // HTTP/1.1 requires it (Node's own check would answer with an empty body)
-      if (ctx.req.httpVersion === '1.1' && ctx.get('host') === '') throw new BadRequestError(Messages.hostMissing);
-      await next();
-      // a status without a body (no route matched, method not allowed): give it the error shape
-      if (ctx.status >= 400 && ctx.body == null) throw new SwirlError(ctx.status, defaultMessage(ctx.status));
-    } catch (err) {
-      const { status, message } = classify(err);
-      if (status >= 500) log.error({ err }, 'request failed');
-      ctx.status = status;
-      ctx.body = { error: message, code: tid };
-      if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="swirl"');
-      if (err instanceof SwirlError && err.headers) ctx.set(err.headers);
-    } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
-    }
+    return withLogContext({ tid }, () => handle(ctx, next, tid, logger));
   };
+}
+
+/** One request in its log context: the state, the header, the error shape, the access line. */
+async function handle<S extends RequestState>(ctx: Parameters<Middleware<S>>[0], next: () => Promise<unknown>, tid: string, log: Logger): Promise<void> {
+  ctx.state.tid = tid;
+  ctx.state.log = log;
+  ctx.set('X-Request-ID', tid);
+  const started = process.hrtime.bigint();
+  try {
+    // HTTP/1.1 requires it (Node's own check would answer with an empty body)
+    if (ctx.req.httpVersion === '1.1' && ctx.get('host') === '') throw new BadRequestError(Messages.hostMissing);
+    await next();
+    // a status without a body (no route matched, method not allowed): give it the error shape
+    if (ctx.status >= 400 && ctx.body == null) throw new SwirlError(ctx.status, defaultMessage(ctx.status));
+  } catch (err) {
+    const { status, message } = classify(err);
+    if (status >= 500) log.error({ err }, 'request failed');
+    ctx.status = status;
+    ctx.body = { error: message, code: tid };
+    if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="swirl"');
+    if (err instanceof SwirlError && err.headers) ctx.set(err.headers);
+  } finally {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
+  }
 }
 
 function classify(err: unknown): { status: number; message: string } {

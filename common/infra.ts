@@ -10,7 +10,7 @@ import { MemoryLeaseStore } from './lease/memory.ts';
 import { RedisLeaseStore } from './lease/redis.ts';
 import { MemoryHealthStore } from './health/memory.ts';
 import { RedisHealthStore } from './health/redis.ts';
-import type { Logger } from './logger.ts';
+import { componentLogger, type Logger } from './logger.ts';
 import { connectRedis, redisReady } from './redis.ts';
 import type { ThrottleStore } from './throttle.ts';
 import { MemoryThrottleStore } from './throttle/memory.ts';
@@ -34,7 +34,7 @@ export interface Infra {
 export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafkaBrokers' | 'controllerId' | 'invokerId' | 'dataDir'>, log: Logger, clientId: string): Promise<Infra> {
   let redis: Redis | undefined;
   if (config.redisUrl) {
-    redis = connectRedis(config.redisUrl, log.child({ component: 'redis' }));
+    redis = connectRedis(config.redisUrl, componentLogger(log, 'redis'));
     await redisReady(redis, 15_000);
   }
   const health: HealthStore = redis ? new RedisHealthStore({ client: redis }) : new MemoryHealthStore();

@@ -19,6 +19,23 @@ interface Pending {
  * one (common/record-fit.ts), and one the store refuses is replaced by a record with the same
  * activation id saying why, stored after the batch.
  */
+/** The fields of an activation's log line, from its record. */
+function activationLine(r: ActivationRecord, how: Record<string, unknown> | undefined): Record<string, unknown> {
+  const ann = (key: string) => r.annotations.find((a) => a.key === key)?.value;
+  return {
+    activationId: r.activationId,
+    namespace: r.namespace,
+    action: `/${String(ann('path') ?? `${r.namespace}/${r.name}`)}`,
+    kind: ann('kind'),
+    status: r.response.status,
+    duration: r.duration,
+    ...(ann('waitTime') !== undefined ? { wait: ann('waitTime') } : {}),
+    ...(ann('initTime') !== undefined ? { init: ann('initTime') } : {}),
+    ...(r.cause ? { cause: r.cause } : {}),
+    ...how,
+  };
+}
+
 export class RecordWriter {
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
@@ -30,7 +47,13 @@ export class RecordWriter {
     private readonly opts: { maxBatch: number; retryDelaysMs: number[]; lingerMs: number } = { maxBatch: 500, retryDelaysMs: [100, 500, 2_000], lingerMs: 10 },
   ) {}
 
-  write(record: ActivationRecord): Promise<void> {
+  /**
+   * Store the record (batched). One info line says what the activation was: its id, action,
+   * kind, status, duration, wait and init time, and `how` more (the invoker: how its container
+   * started, cold, prewarm or warm).
+   */
+  write(record: ActivationRecord, how?: Record<string, unknown>): Promise<void> {
+    if (this.log.isLevelEnabled('info')) this.log.info(activationLine(record, how), 'activation');
     const fitted = fitRecord(record);
     if (fitted.why) this.log.warn({ activationId: record.activationId, why: fitted.why }, 'an activation record was cut to be storable');
     return new Promise((ok, fail) => {
@@ -74,7 +97,7 @@ export class RecordWriter {
           else p.fail(new Error(why));
         }
       } catch (e) {
-        this.log.error({ err: (e as Error).message, records: batch.length }, 'could not store activation records');
+        this.log.error({ err: e, records: batch.length }, 'could not store activation records');
         for (const p of batch) p.fail(e as Error);
       }
     }
@@ -101,7 +124,7 @@ export class RecordWriter {
       } catch (e) {
         const delay = this.opts.retryDelaysMs[attempt];
         if (delay === undefined) throw e;
-        this.log.warn({ err: (e as Error).message, attempt: attempt + 1 }, 'storing activation records failed; retrying');
+        this.log.warn({ err: e, attempt: attempt + 1 }, 'storing activation records failed; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }

@@ -23,7 +23,7 @@ export function connectRedis(url: string, log: Logger, opts: RedisOptions = {}):
   });
   let down = false;
   client.on('error', (e: Error) => {
-    if (!down) log.warn({ err: e.message, redis: redact(url) }, 'redis unreachable; retrying');
+    if (!down) log.warn({ err: e, redis: redact(url) }, 'redis unreachable; retrying');
     down = true;
   });
   client.on('ready', () => {

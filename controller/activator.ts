@@ -1,7 +1,7 @@
 import { type ActivationRecord, newActivationId } from '../common/activation.ts';
 import { annotation } from '../common/entities.ts';
 import type { Identity } from '../common/identity.ts';
-import type { Logger } from '../common/logger.ts';
+import { type Logger, withLogContext } from '../common/logger.ts';
 import type { ActivationMessage } from '../common/messages.ts';
 import type { QualifiedName } from '../common/names.ts';
 import type { LoadBalancer } from '../loadbalancer/balancer.ts';
@@ -79,11 +79,16 @@ export class Activator {
     return this.dispatch(req, resolved, params);
   }
 
-  /** Send the activation to an invoker through the load balancer. */
-  private async dispatch(req: InvokeRequest, { action, path, binding }: ResolvedAction, params: Record<string, unknown>): Promise<InvokeOutcome> {
+  /** Send the activation to an invoker through the load balancer, what is logged on the way naming it. */
+  private dispatch(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>): Promise<InvokeOutcome> {
+    const activationId = newActivationId();
+    const context = { tid: req.tid, activationId, namespace: req.identity.namespace, action: `/${resolved.path}/${req.target.name}` };
+    return withLogContext(context, () => this.place(req, resolved, params, activationId));
+  }
+
+  private async place(req: InvokeRequest, { action, path, binding }: ResolvedAction, params: Record<string, unknown>, activationId: string): Promise<InvokeOutcome> {
     const { target, identity } = req;
     const annotations = [...(binding ? [{ key: 'binding', value: binding }] : []), ...(req.causedBy ? [{ key: 'causedBy', value: req.causedBy }] : [])];
-    const activationId = newActivationId();
     const receivedAt = Date.now();
     const timeoutMs = action.limits.timeout;
     await this.opts.admission.admitInvoke(identity, activationId, receivedAt + timeoutMs + 120_000);

@@ -1,6 +1,6 @@
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
-import { createLogger } from '../common/logger.ts';
+import { announce, createLogger } from '../common/logger.ts';
 import { masterKey } from '../common/master-key.ts';
 import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
@@ -26,9 +26,10 @@ async function main(): Promise<void> {
   const infra = await openInfra(config, logger, `controller${config.controllerId}`);
   const controller = await startController(config, opened.store, infra, logger);
   opened.lock?.noteApi(`${controller.url}/api/v1`);
-  console.log(`swirl controller${config.controllerId} is up (bus: ${infra.bus.name})`);
-  console.log(`api: ${controller.url}/api/v1`);
-  for (const line of guestKeyLines(guest, config)) console.log(line);
+  logger.info({ api: `${controller.url}/api/v1`, bus: infra.bus.name }, 'controller is up');
+  announce(`swirl controller${config.controllerId} is up (bus: ${infra.bus.name})`);
+  announce(`api: ${controller.url}/api/v1`);
+  for (const line of guestKeyLines(guest, config)) announce(line);
 
   onShutdown(logger, [controller.close, infra.close, opened.close]);
 }

@@ -123,13 +123,13 @@ export class Sequencer {
         input = (acc.response.result ?? {}) as Record<string, unknown>;
       }
     } catch (e) {
-      this.deps.log.error({ tid: req.tid, activationId, err: (e as Error).message }, 'sequence failed');
+      this.deps.log.error({ tid: req.tid, activationId, err: e }, 'sequence failed');
       acc.response = failed(ActivationStatus.internalError, SequenceMessages.failure);
     } finally {
       this.running.delete(activationId);
     }
     const record = this.record(req, resolved, activationId, start, nested, acc);
-    const stored = this.deps.records.write(record).catch((e: Error) => this.deps.log.error({ tid: req.tid, activationId, err: e.message }, 'could not store a sequence record'));
+    const stored = this.deps.records.write(record).catch((e: Error) => this.deps.log.error({ tid: req.tid, activationId, err: e }, 'could not store a sequence record'));
     journalled?.(stored);
     return record;
   }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Config } from '../common/config.ts';
 import { listen } from '../common/http.ts';
-import type { Logger } from '../common/logger.ts';
+import { componentLogger, type Logger } from '../common/logger.ts';
 import type { Readiness } from '../common/ops.ts';
 import type { Infra } from '../common/infra.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
@@ -51,13 +51,13 @@ export interface ControllerOptions {
 export async function startController(config: Config, stored: EntityStore, infra: Infra, logger: Logger, opts: ControllerOptions = {}): Promise<RunningController> {
   // entity reads go through the cache; every entity write through `store` invalidates it, here and on the other controllers
   const cache = new EntityCache(stored, { ttlMs: config.entityCacheMs });
-  const invalidation = await CacheInvalidation.start({ bus: infra.bus, controllerId: config.controllerId, cache, log: logger.child({ component: 'cache' }) });
+  const invalidation = await CacheInvalidation.start({ bus: infra.bus, controllerId: config.controllerId, cache, log: componentLogger(logger, 'cache') });
   const store = invalidation.writingThrough(stored);
   await ensureSystemPackages(store, SYSTEM_PACKAGES, logger);
   const secrets = await serverSecrets(store, config);
   const actionKeys = new ActionKeys(secrets.actionKey);
   const auth = new Authenticator(store, secrets.jwt, actionKeys, { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
-  const lbLog = logger.child({ component: 'loadbalancer' });
+  const lbLog = componentLogger(logger, 'loadbalancer');
   const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
   const health = new HealthMonitor(infra.health, { log: lbLog, scheduler });
   await health.start();
@@ -73,18 +73,18 @@ export async function startController(config: Config, stored: EntityStore, infra
     health,
     log: lbLog,
     onFinished: ({ namespace, activationId }) => {
-      throttler.finished(namespace, activationId).catch((e: Error) => lbLog.warn({ err: e.message }, 'could not release a concurrency slot'));
+      throttler.finished(namespace, activationId).catch((e: Error) => lbLog.warn({ err: e }, 'could not release a concurrency slot'));
     },
   });
   const resolver = new Resolver(cache);
-  const records = new RecordWriter(store, logger.child({ component: 'records' }));
+  const records = new RecordWriter(store, componentLogger(logger, 'records'));
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
   // (not on the memory bus: nothing it holds outlives the process)
-  const journal = infra.bus.name === 'memory' ? undefined : await SequenceJournal.start({ bus: infra.bus, controllerId: config.controllerId, store, records, log: logger.child({ component: 'sequences' }) });
-  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: logger.child({ component: 'sequences' }), ...(journal ? { journal } : {}) });
+  const journal = infra.bus.name === 'memory' ? undefined : await SequenceJournal.start({ bus: infra.bus, controllerId: config.controllerId, store, records, log: componentLogger(logger, 'sequences') });
+  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}) });
   activator.useKind('sequence', sequencer.run);
-  const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: logger.child({ component: 'triggers' }) });
-  const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: logger.child({ component: 'feeds' }) });
+  const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: componentLogger(logger, 'triggers') });
+  const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: componentLogger(logger, 'feeds') });
   let stopping = false;
   const opening = new Opening(health);
   if (!opts.hold) opening.openNow();

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { openInfra } from '../common/infra.ts';
-import { createLogger } from '../common/logger.ts';
+import { announce, componentLogger, createLogger } from '../common/logger.ts';
 import { masterKey } from '../common/master-key.ts';
 import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'standalone');
   privateDir(config.dataDir);
   // a master key of its own, in the data directory, unless one is configured
-  const opened = await openStandaloneStore(config, masterKey(config, { generate: true }), (line) => console.log(`store: ${line}`));
+  const opened = await openStandaloneStore(config, masterKey(config, { generate: true }), (line) => announce(`store: ${line}`));
   logger.info({ store: opened.where }, 'store ready');
   const guest = await prepareStore(opened.store, config, logger);
   // the memory bus, health and throttles unless configured otherwise: everything in this process
@@ -38,19 +38,20 @@ async function main(): Promise<void> {
   const controller = await startController(config, opened.store, infra, logger, { hold: true });
   opened.lock?.noteApi(`${controller.url}/api/v1`);
   // builds missing runtime images first (with progress), so no invocation waits for one
-  const invokerLog = logger.child({ component: 'invoker' });
+  const invokerLog = componentLogger(logger, 'invoker');
   const invoker = await Invoker.start(config, opened.store, invokerLog, {
     // what actions call: SWIRL_API_HOST, else this server (the Docker factory rewrites loopback to the host's gateway)
     apiHost: config.apiHost ?? controller.url,
-    onProgress: (line) => console.log(`runtime images: ${line}`),
+    onProgress: (line) => announce(`runtime images: ${line}`),
   });
   const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: invokerLog });
   await controller.openWhenInvokerUp();
 
-  console.log(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
-  console.log(`api: ${controller.url}/api/v1`);
-  for (const line of guestKeyLines(guest, config)) console.log(line);
-  if (guest.issued) console.log(`try: curl -u ${guest.issued} ${controller.url}/api/v1/namespaces/_/actions`);
+  logger.info({ api: `${controller.url}/api/v1`, factory: invoker.factory.name }, 'swirl standalone is up');
+  announce(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
+  announce(`api: ${controller.url}/api/v1`);
+  for (const line of guestKeyLines(guest, config)) announce(line);
+  if (guest.issued) announce(`try: curl -u ${guest.issued} ${controller.url}/api/v1/namespaces/_/actions`);
 
   // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
   onShutdown(logger, [controller.close, () => service.close(), () => invoker.close(), infra.close, opened.close]);

@@ -86,7 +86,7 @@ export class TriggerFirer {
     // stored before the 202 (the writer batches for up to 10 ms): a fire that was answered keeps
     // its record through a crash; the actions run already, so a record that cannot be stored is
     // logged, not a failed fire
-    await this.opts.records.write(record).catch((e: Error) => this.opts.log.error({ err: e.message, tid: req.tid, activationId }, 'could not store a trigger activation record'));
+    await this.opts.records.write(record).catch((e: Error) => this.opts.log.error({ err: e, tid: req.tid, activationId }, 'could not store a trigger activation record'));
     return { activationId };
   }
 

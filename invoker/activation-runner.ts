@@ -33,7 +33,7 @@ export interface RunnerOptions {
   pool: ContainerPool;
   client: ProxyClient;
   /** Store the finished record (batched); the run resolves after it is stored. */
-  store: (record: ActivationRecord) => Promise<void>;
+  store: (record: ActivationRecord, how?: { start: string }) => Promise<void>;
   /** Image for a managed kind. */
   imageOf: (kind: string) => string;
   log: Logger;
@@ -103,8 +103,8 @@ export class ActivationRunner {
         ...(job.cause ? { cause: job.cause } : {}),
       };
     };
-    const finish = async (rec: ActivationRecord): Promise<ActivationRecord> => {
-      await this.opts.store(rec);
+    const finish = async (rec: ActivationRecord, how?: { start: string }): Promise<ActivationRecord> => {
+      await this.opts.store(rec, how);
       return rec;
     };
 
@@ -122,7 +122,7 @@ export class ActivationRunner {
       });
     } catch (e) {
       const blackboxImage = e instanceof ImageUnavailableError && kind === 'blackbox';
-      if (!blackboxImage) this.opts.log.error({ tid: job.transactionId, err: (e as Error).message }, 'no container for the activation');
+      if (!blackboxImage) this.opts.log.error({ tid: job.transactionId, err: e }, 'no container for the activation');
       const rec = record(Date.now(), blackboxImage ? developerError((e as Error).message) : internalError('Failed to provision a container for the action.'));
       onResponse?.(rec);
       return finish(rec);
@@ -194,7 +194,7 @@ export class ActivationRunner {
     ended: { end: ContainerEnd; abnormal: boolean; timedOut: boolean; answered: AnsweredLogs | undefined; earlier: AnsweredLogs | undefined },
     rec: ActivationRecord,
     onResponse: ((r: ActivationRecord) => void) | undefined,
-    finish: (r: ActivationRecord) => Promise<ActivationRecord>,
+    finish: (r: ActivationRecord, how: { start: string }) => Promise<ActivationRecord>,
     limit: number,
   ): Promise<ActivationRecord> {
     onResponse?.(rec);
@@ -226,7 +226,7 @@ export class ActivationRunner {
     const now = new Date().toISOString();
     const note = shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
     rec.logs = [...(shared ? [] : lines), ...(note ? [`${now} stderr: ${note}`] : [])];
-    return finish(rec);
+    return finish(rec, { start: lease.start });
   }
 
   /**
@@ -278,7 +278,7 @@ export class ActivationRunner {
       return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit) };
     } catch (e) {
       if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
-      this.opts.log.info({ container: container.id, err: (e as Error).message }, `${path} failed`);
+      this.opts.log.info({ container: container.id, err: e }, `${path} failed`);
       return { kind: 'failed', error: (e as Error).message };
     }
   }

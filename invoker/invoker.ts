@@ -47,7 +47,7 @@ export class Invoker {
     const client = new ProxyClient();
     // the factory knows how its containers reach the API (from a Docker container, the host's loopback is not the invoker's)
     const apiHost = factory.apiHost ?? opts.apiHost;
-    const runner = new ActivationRunner({ pool, client, store: (r) => records.write(r), imageOf: runtimeImage, log, apiHost });
+    const runner = new ActivationRunner({ pool, client, store: (r, how) => records.write(r, how), imageOf: runtimeImage, log, apiHost });
     // the stem cells start meanwhile, as OpenWhisk's do: an activation that comes first starts a container of its own
     const prewarmed = pool.start();
     log.info({ factory: factory.name, memoryMb: config.invokerMemoryMb, prewarm: config.prewarm }, 'invoker ready');

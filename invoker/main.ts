@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { loadClusterConfig } from '../common/cluster-config.ts';
 import { openInfra } from '../common/infra.ts';
-import { createLogger } from '../common/logger.ts';
+import { announce, createLogger } from '../common/logger.ts';
 import { privateByDefault } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
 import { openStoreWhenUp } from '../common/store/open.ts';
@@ -36,12 +36,13 @@ async function main(): Promise<void> {
   const ops = await startInvokerOps(config, { store: () => opened.store.ping(), bus: () => infra.bus.ping(), health: () => infra.health.ping() }, logger);
   const invoker = await Invoker.start(config, opened.store, logger, {
     ...(config.apiHost ? { apiHost: config.apiHost } : {}),
-    onProgress: (line) => console.log(`runtime images: ${line}`),
+    onProgress: (line) => announce(`runtime images: ${line}`),
   });
   const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: logger, url: ops.url });
   ops.attach(service);
-  console.log(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
-  console.log(`ops: ${ops.url} (GET /ping, /ready; POST /disable, /enable)`);
+  logger.info({ ops: ops.url, bus: infra.bus.name, factory: invoker.factory.name }, 'invoker is up');
+  announce(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
+  announce(`ops: ${ops.url} (GET /ping, /ready; POST /disable, /enable)`);
 
   // finish the activations in flight (nothing new is taken), then close
   onShutdown(logger, [() => service.close(), () => invoker.close(), ops.close, infra.close, opened.close], () => ({ inFlight: service.inFlight }));

@@ -49,7 +49,7 @@ export async function startInvokerOps(config: Pick<Config, 'host' | 'invokerPort
   router.post('/disable', operator, (ctx) => {
     const s = attached();
     const drained = s.disable();
-    drained.catch((e: Error) => ctx.state.log.error({ err: e.message }, 'drain failed'));
+    drained.catch((e: Error) => ctx.state.log.error({ err: e }, 'drain failed'));
     ctx.status = s.state === 'disabled' ? 200 : 202;
     ctx.body = view(s);
   });

@@ -362,7 +362,7 @@ export class ContainerPool {
             () => this.drain(),
             (e: Error) => {
               this.prewarmRetryAt = Date.now() + 5_000;
-              this.opts.log.error({ err: e.message, kind: p.kind }, 'could not start a stem cell; retrying in 5 s');
+              this.opts.log.error({ err: e, kind: p.kind }, 'could not start a stem cell; retrying in 5 s');
             },
           ),
         );
@@ -465,7 +465,7 @@ export class ContainerPool {
       void slot.op
         .catch(() => undefined)
         .then(() => container.destroy())
-        .catch((e: Error) => this.opts.log.warn({ err: e.message, container: container.id }, 'could not destroy a container'));
+        .catch((e: Error) => this.opts.log.warn({ err: e, container: container.id }, 'could not destroy a container'));
     }
   }
 

@@ -2,7 +2,7 @@ import type { ActivationRecord, ActivationResponse } from '../common/activation.
 import { type BusMessage, type Consumer, type MessageBus, Topics } from '../common/bus.ts';
 import { NotFoundError } from '../common/errors.ts';
 import type { HealthStore, InvokerHeartbeat } from '../common/health.ts';
-import type { Logger } from '../common/logger.ts';
+import { type Logger, withLogContext } from '../common/logger.ts';
 import { type ActivationMessage, type CompletionMessage, decodeActivation, encode } from '../common/messages.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { ActionCache } from './action-cache.ts';
@@ -160,19 +160,21 @@ export class InvokerService {
     try {
       m = decodeActivation(msg.value);
     } catch (e) {
-      this.opts.log.error({ err: (e as Error).message, topic: msg.topic, id: msg.id }, 'dropping a message that is not an activation');
+      this.opts.log.error({ err: e, topic: msg.topic, id: msg.id }, 'dropping a message that is not an activation');
       return;
     }
     this.running++;
     try {
-      await this.activate(m, msg.redelivered || adopting || m.receivedAt < this.startedAt);
+      // every line logged while it runs names the activation (and the request that made it)
+      const context = { tid: m.transactionId, activationId: m.activationId, namespace: m.namespace, action: `/${m.action.path}/${m.action.name}` };
+      await withLogContext(context, () => this.activate(m, msg.redelivered || adopting || m.receivedAt < this.startedAt));
     } finally {
       this.running--;
     }
   }
 
   private async activate(m: ActivationMessage, maybeSeen: boolean): Promise<void> {
-    const log = this.opts.log.child({ tid: m.transactionId, activationId: m.activationId });
+    const log = this.opts.log;
     const topic = Topics.completed(m.controllerId);
     // a message delivered again after a crash may have run already: answer from its record
     if (maybeSeen) {
@@ -200,7 +202,7 @@ export class InvokerService {
       // no action to run, or the record could not be stored: still answer, so nobody waits in vain
       const removed = e instanceof NotFoundError;
       stored = false;
-      if (!removed) log.error({ err: (e as Error).message }, 'activation failed outside the action');
+      if (!removed) log.error({ err: e }, 'activation failed outside the action');
       record ??= this.failedRecord(m, removed ? response('applicationError', { error: ActionMessages.actionRemoved }) : internalError(ActionMessages.noRecordStore));
       if (removed) stored = await this.opts.invoker.store(record).then(
         () => true,
@@ -239,7 +241,7 @@ export class InvokerService {
       try {
         return await this.opts.bus.produce(topic, [encode(message)]);
       } catch (e) {
-        log.warn({ err: (e as Error).message, type: message.type }, 'could not send to the controller; retrying');
+        log.warn({ err: e, type: message.type }, 'could not send to the controller; retrying');
       }
     }
     log.error({ type: message.type }, 'gave up sending to the controller');
@@ -269,7 +271,7 @@ export class InvokerService {
   private beat(): Promise<void> {
     const hb = this.heartbeat();
     const failed = (e: Error) => {
-      if (Date.now() - this.lastBeatError > 10_000) this.opts.log.warn({ err: e.message }, 'could not send a heartbeat');
+      if (Date.now() - this.lastBeatError > 10_000) this.opts.log.warn({ err: e }, 'could not send a heartbeat');
       this.lastBeatError = Date.now();
     };
     // (not on a one-process bus: nobody else could watch, and unread messages would pile up to its cap)
@@ -294,7 +296,7 @@ export class InvokerService {
   private async tick(): Promise<void> {
     if (this.closed || !this.heartbeatTimer) return;
     await this.beat();
-    await this.adoptOrphans().catch((e: Error) => this.opts.log.warn({ err: e.message }, 'could not check for offline invokers'));
+    await this.adoptOrphans().catch((e: Error) => this.opts.log.warn({ err: e }, 'could not check for offline invokers'));
   }
 
   /** The lowest-numbered live invoker consumes the topics of offline ones until they return. */
@@ -309,7 +311,7 @@ export class InvokerService {
       this.opts.log.warn({ offline: id }, 'invoker is offline; taking over its activations');
       const consumer = this.consume(id, true);
       consumer.catch((e: Error) => {
-        this.opts.log.warn({ offline: id, err: e.message }, 'could not take over the topic; trying again');
+        this.opts.log.warn({ offline: id, err: e }, 'could not take over the topic; trying again');
         this.adopted.delete(id);
       });
       this.adopted.set(id, consumer);

@@ -131,7 +131,7 @@ export class LoadBalancer {
       await this.opts.bus.produce(Topics.invoker(invokerId), [encoded]);
     } catch (e) {
       this.finish(message.activationId, entry);
-      this.opts.log.error({ err: (e as Error).message, invoker: invokerId }, 'could not post an activation');
+      this.opts.log.error({ err: e, invoker: invokerId }, 'could not post an activation');
       throw new ServiceUnavailableError(BalancerMessages.busDown, { cause: e });
     }
     return { invokerId, result };
@@ -142,7 +142,7 @@ export class LoadBalancer {
     try {
       m = decodeCompletion(msg.value);
     } catch (e) {
-      this.opts.log.error({ err: (e as Error).message, id: msg.id }, 'dropping a message that is not a completion');
+      this.opts.log.error({ err: e, id: msg.id }, 'dropping a message that is not a completion');
       return;
     }
     const entry = this.inFlight.get(m.activationId);

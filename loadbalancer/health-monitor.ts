@@ -166,7 +166,7 @@ export class HealthMonitor {
     if (this.closed) return;
     this.timer = setTimeout(() => {
       this.refresh()
-        .catch((e: Error) => this.log.error({ err: e.message }, 'health poll failed'))
+        .catch((e: Error) => this.log.error({ err: e }, 'health poll failed'))
         .finally(() => this.schedule());
     }, this.pollMs);
     // the monitor alone does not keep a process alive; its owner closes it
@@ -178,7 +178,7 @@ export class HealthMonitor {
     try {
       invokers = await this.store.invokers();
     } catch (e) {
-      if (!this.storeDown) this.log.warn({ err: (e as Error).message, store: this.store.name }, 'health store unreadable; keeping the last invoker states');
+      if (!this.storeDown) this.log.warn({ err: e, store: this.store.name }, 'health store unreadable; keeping the last invoker states');
       this.storeDown = true;
       return;
     }
@@ -236,7 +236,7 @@ export class HealthMonitor {
         try {
           listener(change);
         } catch (e) {
-          this.log.error({ err: (e as Error).message }, 'health change listener failed');
+          this.log.error({ err: e }, 'health change listener failed');
         }
       }
     }

@@ -270,7 +270,7 @@ class RedisConsumer implements Consumer {
           );
           if (!made) await this.pause(backoff);
         } else {
-          if (!failing) this.log.warn({ err: (e as Error).message, topic: this.opts.topic, group: this.opts.group, consumer: this.opts.consumerId }, 'bus consumer cannot read; retrying');
+          if (!failing) this.log.warn({ err: e, topic: this.opts.topic, group: this.opts.group, consumer: this.opts.consumerId }, 'bus consumer cannot read; retrying');
           failing = true;
           await this.pause(backoff);
           backoff = Math.min(backoff * 2, 1_000);

@@ -74,7 +74,7 @@ export class Alarms implements FeedProvider {
         try {
           schedule = new AlarmSchedule(feed.config as AlarmConfig);
         } catch (e) {
-          this.opts.log.warn({ trigger: id, err: (e as Error).message }, 'an alarm in the store cannot be scheduled');
+          this.opts.log.warn({ trigger: id, err: e }, 'an alarm in the store cannot be scheduled');
           return;
         }
         const entry: Armed = { feed, schedule, version };
@@ -128,7 +128,7 @@ export class Alarms implements FeedProvider {
       if (entry.schedule.next(at) === undefined) await this.finish(current);
     } catch (e) {
       // the lease store or the store is down: the tick is lost rather than fired twice
-      log.warn({ err: (e as Error).message }, 'alarm tick not fired');
+      log.warn({ err: e }, 'alarm tick not fired');
     }
   }
 
@@ -145,7 +145,7 @@ export class Alarms implements FeedProvider {
       const current = await this.opts.store.getFeed(entry.feed.namespace, entry.feed.name);
       if (current?.active && feedVersion(current) === entry.version) await this.finish(current);
     } catch (e) {
-      this.opts.log.warn({ trigger: id, err: (e as Error).message }, 'could not close an alarm that is over');
+      this.opts.log.warn({ trigger: id, err: e }, 'could not close an alarm that is over');
     }
   }
 

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, TooManyRequestsError } from '../../common/errors.ts';
 import type { StoredFeed } from '../../common/feed.ts';
 import type { Identity } from '../../common/identity.ts';
-import type { Logger } from '../../common/logger.ts';
+import { type Logger, withLogContext } from '../../common/logger.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import { newTransactionId } from '../../common/txid.ts';
 import type { TriggerFirer } from '../triggers.ts';
@@ -25,9 +25,14 @@ export interface FeedFirerOptions {
 export class FeedFirer {
   constructor(private readonly opts: FeedFirerOptions) {}
 
-  async fire(feed: StoredFeed, payload: Record<string, unknown>): Promise<FireResult> {
+  fire(feed: StoredFeed, payload: Record<string, unknown>): Promise<FireResult> {
     const tid = newTransactionId();
-    const log = this.opts.log.child({ tid, trigger: `/${feed.namespace}/${feed.name}`, feed: feed.feed });
+    // a transaction of its own, as a request's: every line the firing logs carries it
+    return withLogContext({ tid }, () => this.fireIn(feed, payload, tid));
+  }
+
+  private async fireIn(feed: StoredFeed, payload: Record<string, unknown>, tid: string): Promise<FireResult> {
+    const log = this.opts.log.child({ trigger: `/${feed.namespace}/${feed.name}`, feed: feed.feed });
     try {
       const identity = await this.opts.ownerOf(feed.namespace);
       if (!identity) {
@@ -43,8 +48,8 @@ export class FeedFirer {
         await this.remove(feed);
         return 'gone';
       }
-      if (e instanceof TooManyRequestsError) log.warn({ err: e.message }, 'feed fire throttled');
-      else log.error({ err: (e as Error).message }, 'feed could not fire its trigger');
+      if (e instanceof TooManyRequestsError) log.warn({ err: e }, 'feed fire throttled');
+      else log.error({ err: e }, 'feed could not fire its trigger');
       return 'failed';
     }
   }
@@ -55,7 +60,7 @@ export class FeedFirer {
       const current = await this.opts.store.getFeed(feed.namespace, feed.name);
       if (current && current.created === feed.created) await this.opts.store.deleteFeed(feed.namespace, feed.name, current._rev);
     } catch (e) {
-      if (!(e instanceof NotFoundError || e instanceof ConflictError)) this.opts.log.warn({ err: (e as Error).message }, 'could not remove the feed of a deleted trigger');
+      if (!(e instanceof NotFoundError || e instanceof ConflictError)) this.opts.log.warn({ err: e }, 'could not remove the feed of a deleted trigger');
     }
   }
 }

@@ -74,7 +74,7 @@ class FeedConsumer implements FeedRunner {
   }
 
   close(): Promise<void> {
-    this.stopped ??= this.consumer.disconnect().catch((e: Error) => this.log.warn({ err: e.message }, 'kafka feed consumer did not disconnect cleanly'));
+    this.stopped ??= this.consumer.disconnect().catch((e: Error) => this.log.warn({ err: e }, 'kafka feed consumer did not disconnect cleanly'));
     return this.stopped;
   }
 
@@ -144,7 +144,7 @@ export class KafkaFeeds implements FeedProvider {
     const consumer = new FeedConsumer(feed, version, this.opts.firer, log, () => void this.stop(id));
     this.consumers.set(id, consumer);
     consumer.start().catch(async (e: Error) => {
-      log.warn({ err: e.message }, 'kafka feed consumer could not start; retrying at the next reload');
+      log.warn({ err: e }, 'kafka feed consumer could not start; retrying at the next reload');
       if (this.consumers.get(id) === consumer) await this.stop(id);
     });
   }
@@ -164,7 +164,7 @@ export class KafkaFeeds implements FeedProvider {
       const offsets = await admin.fetchTopicOffsets(config.topic);
       return Object.fromEntries(offsets.map((o) => [String(o.partition), o.high]));
     } catch (e) {
-      this.opts.log.warn({ err: (e as Error).message, brokers: config.brokers, topic: config.topic }, 'kafka feed: cannot read the topic');
+      this.opts.log.warn({ err: e, brokers: config.brokers, topic: config.topic }, 'kafka feed: cannot read the topic');
       throw new FeedParamError(`Cannot read the topic '${config.topic}' from the brokers ${config.brokers.join(',')}: they are unreachable or the topic does not exist.`);
     } finally {
       await admin.disconnect().catch(() => undefined);

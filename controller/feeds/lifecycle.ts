@@ -79,7 +79,7 @@ export class FeedActions {
     } catch (e) {
       if (e instanceof FeedParamError || (e instanceof SwirlError && e.status < 500)) response = failure('applicationError', e.message);
       else {
-        this.opts.log.error({ tid: req.tid, activationId, err: (e as Error).message }, 'feed action failed');
+        this.opts.log.error({ tid: req.tid, activationId, err: e }, 'feed action failed');
         response = failure('internalError', Messages.internal);
       }
     }
@@ -96,7 +96,7 @@ export class FeedActions {
       ...(req.cause ? { cause: req.cause } : {}),
       ...(resolved.binding ? { annotations: [{ key: 'binding', value: resolved.binding }] } : {}),
     });
-    await this.opts.records.write(record).catch((e: Error) => this.opts.log.error({ tid: req.tid, activationId, err: e.message }, 'could not store a feed activation record'));
+    await this.opts.records.write(record).catch((e: Error) => this.opts.log.error({ tid: req.tid, activationId, err: e }, 'could not store a feed activation record'));
     return req.blocking ? { activationId, record } : { activationId };
   };
 

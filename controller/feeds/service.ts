@@ -56,7 +56,7 @@ export class FeedService {
       if (!this.closed) await provider.sync(feeds);
     } catch (e) {
       // keep running what we have until the store answers again
-      this.opts.log.warn({ provider: provider.name, err: (e as Error).message }, 'could not reload the feeds');
+      this.opts.log.warn({ provider: provider.name, err: e }, 'could not reload the feeds');
     }
   }
 }

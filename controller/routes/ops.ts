@@ -34,7 +34,7 @@ export function opsRoutes(open: Router<SwirlState>, api: Router<SwirlState>, { h
           signal: AbortSignal.timeout(INVOKER_OPS_TIMEOUT_MS),
         });
       } catch (e) {
-        ctx.state.log.warn({ invoker: id, url, err: (e as Error).message }, `could not reach the invoker to ${op} it`);
+        ctx.state.log.warn({ invoker: id, url, err: e }, `could not reach the invoker to ${op} it`);
         throw new ServiceUnavailableError(`The invoker ${id} cannot be reached at ${url}.`);
       }
       // the invoker's answer, as any JSON from another process: within the bounds, or none

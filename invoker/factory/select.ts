@@ -77,7 +77,7 @@ async function provideImage(docker: Dockerode, image: string, log: Logger, progr
     await ensureImages(docker, { kinds: [kind], onProgress: progress });
     return true;
   } catch (e) {
-    log.warn({ image, err: (e as Error).message }, 'image unavailable');
+    log.warn({ image, err: e }, 'image unavailable');
     return false;
   }
 }

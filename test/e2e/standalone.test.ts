@@ -56,7 +56,8 @@ describe('standalone (npm start)', function () {
     expect(first.api).to.equal(`http://127.0.0.1:${port}/api/v1`);
     expect(first.key).to.match(/^[0-9a-f-]{36}:[A-Za-z0-9]{64}$/);
     expect(first.printed).to.equal(first.key);
-    expect(server!.stdout()).to.contain(`(shown this once; kept in ${guestKeyPath(dataDir)}, readable by this user only)`);
+    // not a terminal: the banner goes to stderr, stdout carries JSON lines only
+    expect(server!.stderr()).to.contain(`(shown this once; kept in ${guestKeyPath(dataDir)}, readable by this user only)`);
     expect(statSync(guestKeyPath(dataDir)).mode & 0o777).to.equal(0o600);
     // what `curl -u KEY -X PUT -d '{...}'` sends: a form content type
     const code = 'function main(p) { return { greeting: "hello " + p.name } }';
@@ -92,7 +93,7 @@ describe('standalone (npm start)', function () {
 
       const second = await startIn(own);
       expect(second.key).to.equal(first.key);
-      expect(server!.stdout()).to.contain(`store: migrating the store of ${join(own, 'couchdb')} to ${join(own, 'lmdb')}`).and.match(/store: migrated \d+ documents; the old store is kept in \S+couchdb\.migrated-/);
+      expect(server!.stderr()).to.contain(`store: migrating the store of ${join(own, 'couchdb')} to ${join(own, 'lmdb')}`).and.match(/store: migrated \d+ documents; the old store is kept in \S+couchdb\.migrated-/);
       const got = await call('GET', `${second.api}/namespaces/_/actions/kept`, { auth: second.key });
       expect(got.body.exec.code).to.equal(code);
       expect(got.body.parameters).to.have.length(1);
@@ -104,7 +105,7 @@ describe('standalone (npm start)', function () {
     }
   });
 
-  it('logs JSON lines that carry the transaction id returned in X-Request-ID', async () => {
+  it('logs JSON lines only on a stdout that is no terminal: the transaction id returned in X-Request-ID on each, one line per activation, `component` once', async () => {
     const { api, key } = await start();
     const res = await call('GET', `${api}/namespaces/_/triggers/missing`, { auth: key });
     expect(res.status).to.equal(404);
@@ -114,6 +115,22 @@ describe('standalone (npm start)', function () {
     const line = server!.stdout().split('\n').find((l) => l.includes(`"tid":"${tid}"`))!;
     const entry = JSON.parse(line);
     expect(entry).to.include({ tid, status: 404, method: 'GET' });
+
+    // an invoke: its transaction id, from the request through the bus to the invoker, and one line for the activation
+    await call('PUT', `${api}/namespaces/_/actions/logged?overwrite=true`, { auth: key, body: { exec: { kind: 'nodejs:20', code: 'function main() { return {} }' } } });
+    const invoked = await call('POST', `${api}/namespaces/_/actions/logged?blocking=true`, { auth: key, body: {} });
+    const itid = invoked.headers.get('x-request-id')!;
+    await server!.waitFor(new RegExp(`"msg":"activation".*"tid":"${itid}"|"tid":"${itid}".*"msg":"activation"`), 5000);
+    // (npm's own lines, `> swirl@… start`, name the script it runs)
+    const lines = server!.stdout().split('\n').filter((l) => l.trim() !== '' && !l.startsWith('> '));
+    for (const l of lines) expect(() => JSON.parse(l), `not a JSON line: ${l}`).to.not.throw();
+    for (const l of lines) expect(l.match(/"component":/g), `component once: ${l}`).to.have.length(1);
+    const activation = lines.map((l) => JSON.parse(l)).find((e) => e.msg === 'activation' && e.tid === itid);
+    expect(activation).to.include({ activationId: invoked.body.activationId, namespace: 'guest', action: '/guest/logged', kind: 'nodejs:20', status: 'success', component: 'invoker' });
+    expect(activation.start).to.be.oneOf(['cold', 'prewarm']);
+    expect(activation.duration).to.be.a('number');
+    expect(activation.wait).to.be.a('number');
+    expect(activation.init).to.be.a('number');
   });
 
   it('admin command creates a user beside the running server, and its key works', async () => {
@@ -155,7 +172,7 @@ describe('standalone (npm start)', function () {
 
   it('runs an action through its own invoker; `admin limits` throttles the namespace at once', async () => {
     const { api, key } = await start({ SWIRL_AUTH_CACHE_MS: '0', SWIRL_PREWARM: '[]' });
-    expect(server!.stdout()).to.match(/swirl standalone is up \(actions run in (Docker containers|local processes, not isolated)\)/);
+    expect(server!.stderr()).to.match(/swirl standalone is up \(actions run in (Docker containers|local processes, not isolated)\)/);
     const put = await call('PUT', `${api}/namespaces/_/actions/twice`, { auth: key, body: { exec: { kind: 'nodejs:20', code: 'function main(p) { return { twice: p.n * 2 } }' } } });
     expect(put.status).to.equal(200);
     const invoke = () => call('POST', `${api}/namespaces/_/actions/twice?blocking=true&result=true`, { auth: key, body: { n: 21 } });
@@ -216,7 +233,7 @@ describe('standalone (npm start)', function () {
     );
     expect([action!.status, action!.body]).to.deep.equal([200, { n: 2 }]);
     expect([sequence!.status, sequence!.body]).to.deep.equal([200, { n: 3 }]);
-    expect(server.stdout()).to.contain('swirl standalone is up');
+    expect(server.stderr()).to.contain('swirl standalone is up');
     polling = false;
     await readyPoll;
     // /ready answered 503 (starting) until then, and 200 after

@@ -6,7 +6,7 @@ export interface Spawned {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  /** Resolves with the first match of `re` on stdout, or rejects after `ms` or on exit. */
+  /** Resolves with the first match of `re` on stdout or stderr, or rejects after `ms` or on exit. */
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -46,7 +46,8 @@ export function run(cmd: string, args: string[], env: Record<string, string>, cw
         let done = false;
         const check = () => {
           if (done) return;
-          const m = out.match(re);
+          // (a server writes its banner on stderr when stdout is no terminal)
+          const m = out.match(re) ?? err.match(re);
           if (m) {
             done = true;
             return ok(m);
