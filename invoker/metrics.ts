@@ -49,7 +49,7 @@ export class InvokerMetrics {
     this.activations.inc({ namespace: this.labels.namespace(m.namespace), action: this.labels.action(f.fqn), kind: f.kind, status: STATUS[record.response.statusCode] });
     this.wait.observe(kind, f.waitMs / 1000);
     if (f.initMs > 0) this.init.observe(kind, f.initMs / 1000);
-    this.run.observe(kind, Math.max(0, record.duration - f.initMs) / 1000);
+    this.run.observe(kind, Math.max(0, (record.duration || 0) - f.initMs) / 1000);
     this.endToEnd.observe(kind, f.endToEndMs / 1000);
   };
 
@@ -58,7 +58,8 @@ export class InvokerMetrics {
 
   /** The invoker took an activation message published at `receivedAt` from `topic`. */
   delivered(topic: string, receivedAt: number): void {
-    this.lag.observe({ topic }, Math.max(0, Date.now() - receivedAt) / 1000);
+    // (a message from elsewhere may say anything)
+    if (typeof receivedAt === 'number') this.lag.observe({ topic }, Math.max(0, Date.now() - receivedAt) / 1000);
   }
 
   /** Gauges of the pool, read when scraped. */

@@ -22,6 +22,9 @@ export interface ActivationFacts {
   causedBy: string | undefined;
 }
 
+/** A time in ms as observers can take it: 0 for what is not a number or is negative. */
+const ms = (v: unknown): number => (typeof v === 'number' && v > 0 ? v : 0);
+
 export function activationFacts(record: ActivationRecord, m: ActivationMessage): ActivationFacts {
   let kind = 'unknown';
   let memoryMb = 0;
@@ -30,10 +33,10 @@ export function activationFacts(record: ActivationRecord, m: ActivationMessage):
   let causedBy: string | undefined;
   for (const { key, value } of record.annotations) {
     if (key === 'kind') kind = String(value);
-    else if (key === 'limits') memoryMb = Number((value as { memory?: number } | undefined)?.memory ?? 0);
-    else if (key === 'waitTime') waitMs = Number(value);
-    else if (key === 'initTime') initMs = Number(value);
+    else if (key === 'limits') memoryMb = ms((value as { memory?: unknown } | undefined)?.memory);
+    else if (key === 'waitTime') waitMs = ms(value);
+    else if (key === 'initTime') initMs = ms(value);
     else if (key === 'causedBy') causedBy = String(value);
   }
-  return { fqn: `${m.action.path}/${m.action.name}`, kind, memoryMb, waitMs, initMs, endToEndMs: Math.max(0, record.end - m.receivedAt), causedBy };
+  return { fqn: `${m.action.path}/${m.action.name}`, kind, memoryMb, waitMs, initMs, endToEndMs: ms(record.end - m.receivedAt), causedBy };
 }

@@ -89,6 +89,18 @@ describe('metrics', () => {
     expect(valueOf(s, 'swirl_activation_end_to_end_seconds_bucket', { kind: 'nodejs:20', le: '0.25' })).to.equal(0);
   });
 
+  it('an activation message without a usable receivedAt is still counted, its lag and end-to-end time left out or 0', async () => {
+    const registry = createRegistry();
+    const m = new InvokerMetrics(registry);
+    const odd = message({ receivedAt: undefined as unknown as number });
+    expect(() => m.delivered('invoker0', odd.receivedAt)).not.to.throw();
+    expect(() => m.activation(record(0), odd)).not.to.throw();
+    const s = await scrape(registry);
+    expect(valueOf(s, 'swirl_activations_total', { status: 'success' })).to.equal(1);
+    expect(valueOf(s, 'swirl_bus_lag_seconds_count', { topic: 'invoker0' })).to.equal(0);
+    expect(valueOf(s, 'swirl_activation_end_to_end_seconds_sum', { kind: 'nodejs:20' })).to.equal(0);
+  });
+
   it('namespaces and actions beyond the caps are counted under `other`', async () => {
     const bounded = new BoundedLabels(2, 3);
     expect(['a', 'b', 'c', 'a'].map((n) => bounded.namespace(n))).to.deep.equal(['a', 'b', OTHER, 'a']);
