@@ -137,6 +137,8 @@ export const configSchema = z.object({
   invokerUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** The API's URL as actions see it (`__OW_API_HOST`, for actions that call swirl); standalone uses its own. */
   apiHost: z.url({ protocol: /^https?$/ }).optional(),
+  /** `on`: invokers post an event per activation on the bus's `events` topic, in OpenWhisk's user events format. */
+  userEvents: z.enum(['on', 'off']).default('off'),
   /** Shared secret for the invokers' POST /disable and /enable (Bearer); controllers send it. Unset: no check (keep the port private). */
   opsToken: z.string().min(16, 'at least 16 characters').optional(),
 });

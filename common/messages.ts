@@ -18,6 +18,8 @@ export interface ActivationMessage {
   /** The namespace the activation runs in (the caller's). */
   namespace: string;
   subject: string;
+  /** The uuid of the caller's namespace (OpenWhisk's user id, what user events carry). */
+  userId?: string;
   /** `uuid:key` acting as the caller's namespace (its action key, controller/action-keys.ts), for actions annotated `provide-api-key`. */
   apiKey?: string;
   /** The action by reference (its code may be megabytes): path `ns` or `ns/pkg`, name, revision. */

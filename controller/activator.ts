@@ -99,6 +99,7 @@ export class Activator {
       blocking: req.blocking,
       namespace: identity.namespace,
       subject: identity.subject,
+      userId: identity.uuid,
       // a key travels only to actions that asked for it: the namespace's action key, as swirl keeps no key itself
       ...(annotation(action.annotations, 'provide-api-key') === true ? { apiKey: this.opts.actionKeys.keyFor(identity) } : {}),
       action: { path, name: target.name, rev: action._rev },

@@ -7,6 +7,7 @@ import type { EntityStore } from '../common/store/entity-store.ts';
 import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
 import type { Activator } from './activator.ts';
+import type { ControllerMetrics } from './metrics.ts';
 import type { Authenticator } from './auth.ts';
 import type { EntityCache } from './entity-cache.ts';
 import type { Resolver } from './resolver.ts';
@@ -42,6 +43,8 @@ export interface Services {
   scheduler: ShardingScheduler;
   /** What GET /ready checks (store, bus, health store), and whether the controller is stopping. */
   readiness: Readiness;
+  /** Counts requests and throttle rejections; GET /metrics serves its registry. */
+  metrics: ControllerMetrics;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

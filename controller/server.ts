@@ -4,7 +4,9 @@ import { listen } from '../common/http.ts';
 import { componentLogger, type Logger } from '../common/logger.ts';
 import type { Readiness } from '../common/ops.ts';
 import type { Infra } from '../common/infra.ts';
+import { createRegistry, type Registry } from '../common/metrics.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
+import { timedStore } from '../common/store/timed-store.ts';
 import { BalancerMessages, LoadBalancer } from '../loadbalancer/balancer.ts';
 import { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import { ShardingScheduler } from '../loadbalancer/sharding.ts';
@@ -24,11 +26,14 @@ import { SYSTEM_PACKAGES } from './system/index.ts';
 import { ensureSystemPackages } from './system/packages.ts';
 import { RecordWriter } from '../common/record-writer.ts';
 import { TriggerFirer } from './triggers.ts';
+import { ControllerMetrics } from './metrics.ts';
 import { invokerUp, Opening } from './opening.ts';
 
 export interface RunningController {
   server: Server;
   url: string;
+  /** Where this controller's metrics are (served on GET /metrics). */
+  registry: Registry;
   /** With `hold`: answer requests once an invoker is up in the load balancer (resolves then). */
   openWhenInvokerUp(): Promise<void>;
   close(): Promise<void>;
@@ -41,6 +46,8 @@ export interface ControllerOptions {
    * invoke can succeed).
    */
   hold?: boolean;
+  /** The process's metrics registry (standalone: shared with its invoker); default a new one. */
+  registry?: Registry;
 }
 
 /**
@@ -48,7 +55,9 @@ export interface ControllerOptions {
  * and listen on the configured host and port. /ready is 200 only while an invoker is up in
  * its load balancer (and store, bus and health store answer): then it can place work.
  */
-export async function startController(config: Config, stored: EntityStore, infra: Infra, logger: Logger, opts: ControllerOptions = {}): Promise<RunningController> {
+export async function startController(config: Config, untimed: EntityStore, infra: Infra, logger: Logger, opts: ControllerOptions = {}): Promise<RunningController> {
+  const metrics = new ControllerMetrics(opts.registry ?? createRegistry());
+  const stored = timedStore(untimed, metrics.registry);
   // entity reads go through the cache; every entity write through `store` invalidates it, here and on the other controllers
   const cache = new EntityCache(stored, { ttlMs: config.entityCacheMs });
   const invalidation = await CacheInvalidation.start({ bus: infra.bus, controllerId: config.controllerId, cache, log: componentLogger(logger, 'cache') });
@@ -61,11 +70,12 @@ export async function startController(config: Config, stored: EntityStore, infra
   const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
   const health = new HealthMonitor(infra.health, { log: lbLog, scheduler });
   await health.start();
-  const throttler = new Throttler(infra.throttles, {
-    invocationsPerMinute: config.limitInvokesPerMinute,
-    concurrentInvocations: config.limitConcurrentInvokes,
-    firesPerMinute: config.limitFiresPerMinute,
-  });
+  metrics.watchHealth(health);
+  const throttler = new Throttler(
+    infra.throttles,
+    { invocationsPerMinute: config.limitInvokesPerMinute, concurrentInvocations: config.limitConcurrentInvokes, firesPerMinute: config.limitFiresPerMinute },
+    metrics.rejected,
+  );
   const balancer = await LoadBalancer.start({
     controllerId: config.controllerId,
     bus: infra.bus,
@@ -96,13 +106,14 @@ export async function startController(config: Config, stored: EntityStore, infra
       return invokerUp(health) ? undefined : `Not ready: ${BalancerMessages.noInvokers}`;
     },
   };
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness }, opening.hold);
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness, metrics }, opening.hold);
   const { server, url } = await listen(app, config.port, config.host, logger);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
   return {
     server,
     url,
+    registry: metrics.registry,
     openWhenInvokerUp: () => opening.openWhenInvokerUp(logger),
     close: async () => {
       // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered

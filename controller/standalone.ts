@@ -4,8 +4,11 @@ import { announce, componentLogger, createLogger } from '../common/logger.ts';
 import { masterKey } from '../common/master-key.ts';
 import { privateByDefault, privateDir } from '../common/private-files.ts';
 import { onShutdown, startOrExit } from '../common/shutdown.ts';
+import { createRegistry } from '../common/metrics.ts';
 import { openStandaloneStore } from '../common/store/open.ts';
+import { timedStore } from '../common/store/timed-store.ts';
 import { Invoker } from '../invoker/invoker.ts';
+import { observeInvoker } from '../invoker/observability.ts';
 import { InvokerService } from '../invoker/service.ts';
 import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
@@ -32,19 +35,25 @@ async function main(): Promise<void> {
   const opened = await openStandaloneStore(config, masterKey(config, { generate: true }), (line) => announce(`store: ${line}`));
   logger.info({ store: opened.where }, 'store ready');
   const guest = await prepareStore(opened.store, config, logger);
+  // one registry for both roles: GET /metrics on the API's port shows the controller's and the invoker's metrics
+  const registry = createRegistry();
+  const store = timedStore(opened.store, registry);
   // the memory bus, health and throttles unless configured otherwise: everything in this process
   const infra = await openInfra(config, logger, 'standalone');
   // (requests are held until the invoker is up: whatever answers, an invoke then succeeds)
-  const controller = await startController(config, opened.store, infra, logger, { hold: true });
+  const controller = await startController(config, store, infra, logger, { hold: true, registry });
   opened.lock?.noteApi(`${controller.url}/api/v1`);
   // builds missing runtime images first (with progress), so no invocation waits for one
   const invokerLog = componentLogger(logger, 'invoker');
-  const invoker = await Invoker.start(config, opened.store, invokerLog, {
+  const observed = await observeInvoker(config, infra.bus, registry, invokerLog);
+  const invoker = await Invoker.start(config, store, invokerLog, {
+    metrics: observed.metrics,
     // what actions call: SWIRL_API_HOST, else this server (the Docker factory rewrites loopback to the host's gateway)
     apiHost: config.apiHost ?? controller.url,
     onProgress: (line) => announce(`runtime images: ${line}`),
   });
-  const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store: opened.store, invoker, log: invokerLog });
+  const service = await InvokerService.start({ id: Number(config.invokerId), bus: infra.bus, health: infra.health, store, invoker, log: invokerLog, observers: observed.observers, metrics: observed.metrics });
+  observed.metrics.watchState(service);
   await controller.openWhenInvokerUp();
 
   logger.info({ api: `${controller.url}/api/v1`, factory: invoker.factory.name }, 'swirl standalone is up');
@@ -54,7 +63,7 @@ async function main(): Promise<void> {
   if (guest.issued) announce(`try: curl -u ${guest.issued} ${controller.url}/api/v1/namespaces/_/actions`);
 
   // the HTTP server first (it waits for requests in flight, which need the invoker), then the invoker
-  onShutdown(logger, [controller.close, () => service.close(), () => invoker.close(), infra.close, opened.close]);
+  onShutdown(logger, [controller.close, () => service.close(), () => invoker.close(), observed.flush, infra.close, opened.close]);
 }
 
 startOrExit('swirl', main);

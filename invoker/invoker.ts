@@ -6,6 +6,7 @@ import type { EntityStore } from '../common/store/entity-store.ts';
 import { runtimeImage } from '../runtimes/index.ts';
 import { type ActivationJob, ActivationRunner } from './activation-runner.ts';
 import { selectFactory } from './factory/select.ts';
+import type { InvokerMetrics } from './metrics.ts';
 import { ContainerPool, type PoolStats } from './pool.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { RecordWriter } from '../common/record-writer.ts';
@@ -33,7 +34,7 @@ export class Invoker {
     readonly prewarmed: Promise<void>,
   ) {}
 
-  static async start(config: InvokerConfig, store: Pick<EntityStore, 'putActivations'>, log: Logger, opts: { factory?: ContainerFactory; apiHost?: string; onProgress?: (line: string) => void } = {}): Promise<Invoker> {
+  static async start(config: InvokerConfig, store: Pick<EntityStore, 'putActivations'>, log: Logger, opts: { factory?: ContainerFactory; apiHost?: string; onProgress?: (line: string) => void; metrics?: InvokerMetrics } = {}): Promise<Invoker> {
     const factory = opts.factory ?? (await selectFactory(config, log, opts.onProgress, opts.apiHost));
     await factory.init();
     const pool = new ContainerPool(factory, {
@@ -42,6 +43,7 @@ export class Invoker {
       pauseGraceMs: config.pauseGraceMs,
       idleTimeoutMs: config.idleContainerTimeoutMs,
       log,
+      ...(opts.metrics ? { onStart: opts.metrics.started } : {}),
     });
     const records = new RecordWriter(store, log);
     const client = new ProxyClient();
@@ -50,8 +52,10 @@ export class Invoker {
     const runner = new ActivationRunner({ pool, client, store: (r, how) => records.write(r, how), imageOf: runtimeImage, log, apiHost });
     // the stem cells start meanwhile, as OpenWhisk's do: an activation that comes first starts a container of its own
     const prewarmed = pool.start();
+    const invoker = new Invoker(factory, pool, runner, records, client, config.invokerMemoryMb, prewarmed);
+    opts.metrics?.watchPool(invoker);
     log.info({ factory: factory.name, memoryMb: config.invokerMemoryMb, prewarm: config.prewarm }, 'invoker ready');
-    return new Invoker(factory, pool, runner, records, client, config.invokerMemoryMb, prewarmed);
+    return invoker;
   }
 
   /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. */

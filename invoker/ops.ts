@@ -5,6 +5,7 @@ import { sameSecret } from '../common/credentials.ts';
 import { SwirlError, UnauthorizedError } from '../common/errors.ts';
 import { listen, requestContext, type RequestState } from '../common/http.ts';
 import type { Logger } from '../common/logger.ts';
+import { metricsRoute, type Registry } from '../common/metrics.ts';
 import { healthRoutes, type ReadinessChecks } from '../common/ops.ts';
 import type { InvokerService } from './service.ts';
 
@@ -23,9 +24,10 @@ const view = (service: InvokerService) => ({ state: service.state, inFlight: ser
  * The invoker's operations endpoints: `GET /ping`, `GET /ready` (store, bus and health store
  * reachable, and taking work), `POST /disable` (drain: 202 while activations in flight
  * finish, 200 once drained and offline; the invoker keeps running) and `POST /enable`.
- * With `opsToken` set, the POSTs need `Authorization: Bearer <token>`.
+ * and `GET /metrics` (Prometheus). With `opsToken` set, the POSTs and /metrics need
+ * `Authorization: Bearer <token>`.
  */
-export async function startInvokerOps(config: Pick<Config, 'host' | 'invokerPort' | 'invokerUrl' | 'opsToken'>, checks: ReadinessChecks, log: Logger): Promise<InvokerOps> {
+export async function startInvokerOps(config: Pick<Config, 'host' | 'invokerPort' | 'invokerUrl' | 'opsToken'>, checks: ReadinessChecks, log: Logger, registry?: Registry): Promise<InvokerOps> {
   let service: InvokerService | undefined;
   const attached = (): InvokerService => {
     if (!service) throw new SwirlError(503, 'The invoker is starting.');
@@ -42,10 +44,14 @@ export async function startInvokerOps(config: Pick<Config, 'host' | 'invokerPort
       return state === 'up' ? undefined : `The invoker is ${state}.`;
     },
   });
+  const mayOperate = (authorization: string) => {
+    if (config.opsToken && !sameSecret(authorization, `Bearer ${config.opsToken}`)) throw new UnauthorizedError();
+  };
   const operator = async (ctx: Koa.ParameterizedContext<RequestState>, next: Koa.Next) => {
-    if (config.opsToken && !sameSecret(ctx.get('authorization'), `Bearer ${config.opsToken}`)) throw new UnauthorizedError();
+    mayOperate(ctx.get('authorization'));
     await next();
   };
+  if (registry) metricsRoute(router, registry, mayOperate);
   router.post('/disable', operator, (ctx) => {
     const s = attached();
     const drained = s.disable();

@@ -18,6 +18,8 @@ export interface PoolOptions {
   /** An idle container is removed after this long (ms). */
   idleTimeoutMs: number;
   log: Logger;
+  /** Told how each activation got its container (metrics). */
+  onStart?: (start: StartKind) => void;
 }
 
 /** What an activation needs from the pool. */
@@ -376,6 +378,7 @@ export class ContainerPool {
 
   private addLease(slot: Slot, lease: Lease): Lease {
     slot.leases.add(lease);
+    this.opts.onStart?.(lease.start);
     const others = [...slot.leases].filter((l) => l.running && l !== lease);
     if (others.length) for (const l of [...others, lease]) l.shared = true;
     return lease;

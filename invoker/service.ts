@@ -7,6 +7,8 @@ import { type ActivationMessage, type CompletionMessage, decodeActivation, encod
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { ActionCache } from './action-cache.ts';
 import type { Invoker } from './invoker.ts';
+import type { InvokerMetrics } from './metrics.ts';
+import type { ActivationObserver } from './observed.ts';
 import { internalError, response } from './response.ts';
 
 export interface InvokerServiceOptions {
@@ -23,6 +25,10 @@ export interface InvokerServiceOptions {
   heartbeatTtlMs?: number;
   /** Where this invoker's operations endpoints answer (reported in heartbeats). */
   url?: string;
+  /** Told of each activation once its result is known (metrics, user events). */
+  observers?: ActivationObserver[];
+  /** Observes how long activation messages took to arrive. */
+  metrics?: Pick<InvokerMetrics, 'delivered'>;
 }
 
 export const ActionMessages = {
@@ -163,6 +169,7 @@ export class InvokerService {
       this.opts.log.error({ err: e, topic: msg.topic, id: msg.id }, 'dropping a message that is not an activation');
       return;
     }
+    this.opts.metrics?.delivered(msg.topic, m.receivedAt);
     this.running++;
     try {
       // every line logged while it runs names the activation (and the request that made it)
@@ -189,7 +196,10 @@ export class InvokerService {
 
     let record: ActivationRecord | undefined;
     let stored = true;
+    let observed = false;
     const onResponse = (r: ActivationRecord) => {
+      if (!observed) this.observe(r, m, log);
+      observed = true;
       if (m.blocking) void this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: r }, log);
     };
     try {
@@ -212,6 +222,16 @@ export class InvokerService {
     }
     const systemError = !stored || record.response.statusCode === 3;
     await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+  }
+
+  private observe(record: ActivationRecord, m: ActivationMessage, log: Logger): void {
+    for (const observer of this.opts.observers ?? []) {
+      try {
+        observer(record, m);
+      } catch (e) {
+        log.warn({ err: e }, 'an activation observer failed');
+      }
+    }
   }
 
   private failedRecord(m: ActivationMessage, res: ActivationResponse): ActivationRecord {

@@ -12,6 +12,9 @@ export const ThrottleMessages = {
 
 type Caller = Pick<Identity, 'namespace' | 'limits'>;
 
+/** The limit a rejection hit. */
+export type ThrottleLimit = keyof NamespaceLimits;
+
 const key = {
   invocations: (ns: string) => `invocations:${ns}`,
   concurrent: (ns: string) => `concurrent:${ns}`,
@@ -31,6 +34,8 @@ export class Throttler {
   constructor(
     private readonly store: ThrottleStore,
     private readonly defaults: ThrottleDefaults,
+    /** Told of each rejection (metrics). */
+    private readonly onReject: (limit: ThrottleLimit) => void = () => undefined,
   ) {}
 
   /** Admit one invocation of `activationId` (running until at most `expiresAt`, epoch ms) or throw TooManyRequestsError. */
@@ -38,12 +43,12 @@ export class Throttler {
     const ns = identity.namespace;
     const perMinute = this.limit(identity, 'invocationsPerMinute');
     const count = await this.store.hit(key.invocations(ns));
-    if (count > perMinute) throw new TooManyRequestsError(ThrottleMessages.tooManyRequests(count, perMinute));
+    if (count > perMinute) this.reject('invocationsPerMinute', ThrottleMessages.tooManyRequests(count, perMinute));
 
     const concurrent = this.limit(identity, 'concurrentInvocations');
     const { taken, held } = await this.store.acquire(key.concurrent(ns), activationId, concurrent, expiresAt);
     // OpenWhisk reports the activations already in flight (this one not counted)
-    if (!taken) throw new TooManyRequestsError(ThrottleMessages.tooManyConcurrentRequests(held, concurrent));
+    if (!taken) this.reject('concurrentInvocations', ThrottleMessages.tooManyConcurrentRequests(held, concurrent));
   }
 
   /** The activation ended (or will never run): free its concurrency slot. */
@@ -55,7 +60,12 @@ export class Throttler {
   async admitFire(identity: Caller): Promise<void> {
     const perMinute = this.limit(identity, 'firesPerMinute');
     const count = await this.store.hit(key.fires(identity.namespace));
-    if (count > perMinute) throw new TooManyRequestsError(ThrottleMessages.tooManyRequests(count, perMinute));
+    if (count > perMinute) this.reject('firesPerMinute', ThrottleMessages.tooManyRequests(count, perMinute));
+  }
+
+  private reject(limit: ThrottleLimit, message: string): never {
+    this.onReject(limit);
+    throw new TooManyRequestsError(message);
   }
 
   private limit(identity: Caller, name: keyof NamespaceLimits): number {

@@ -1,6 +1,8 @@
 import type Router from '@koa/router';
 import { BadRequestError, ForbiddenError, Messages, NotFoundError, ServiceUnavailableError, SwirlError } from '../../common/errors.ts';
+import { sameSecret } from '../../common/credentials.ts';
 import { MAX_JSON_DEPTH, parseJson } from '../../common/json.ts';
+import { metricsRoute } from '../../common/metrics.ts';
 import { SIZES } from '../../common/limits.ts';
 import { healthRoutes } from '../../common/ops.ts';
 import type { Services, SwirlState } from '../context.ts';
@@ -13,10 +15,16 @@ const INVOKER_OPS_TIMEOUT_MS = 30_000;
  * orchestrators). `POST /api/v1/invokers/{id}/disable|enable` (operators only): drain an
  * invoker or take it back, relayed over HTTP to the operations endpoints the invoker
  * advertises in its heartbeats, with the operations token when one is configured. The
- * invoker's answer (its state and what it has in flight) is passed on.
+ * invoker's answer (its state and what it has in flight) is passed on. `GET /metrics`
+ * (Prometheus): for operators, with the operations token (Bearer) or an admin's credentials.
  */
-export function opsRoutes(open: Router<SwirlState>, api: Router<SwirlState>, { health, readiness, config }: Services): void {
+export function opsRoutes(open: Router<SwirlState>, api: Router<SwirlState>, { health, readiness, config, auth, metrics }: Services): void {
   healthRoutes(open, readiness);
+  metricsRoute(open, metrics.registry, async (authorization) => {
+    if (config.opsToken && sameSecret(authorization, `Bearer ${config.opsToken}`)) return;
+    const identity = await auth.authenticate(authorization || undefined);
+    if (!identity.admin) throw new ForbiddenError(Messages.notAuthorized);
+  });
   for (const op of ['disable', 'enable'] as const) {
     api.post(`/invokers/:id/${op}`, async (ctx) => {
       if (!ctx.state.identity!.admin) throw new ForbiddenError(Messages.notAuthorized);

@@ -7,6 +7,7 @@ import type { Identity } from '../../common/identity.ts';
 import { silentLogger } from '../../common/logger.ts';
 import type { KeyValue } from '../../common/entities.ts';
 import { masterKey } from '../../common/master-key.ts';
+import type { Registry } from '../../common/metrics.ts';
 import { Sealer } from '../../common/sealing.ts';
 import { openIncomingParams } from '../../common/store/sealed-params.ts';
 import { type OpenedStore, openStandaloneStore, openStore } from '../../common/store/open.ts';
@@ -24,6 +25,8 @@ export interface TestServer {
   opened: OpenedStore;
   /** The bus, health and throttle stores the controller uses (the local bus in the data directory, memory health and throttles, unless `env` says otherwise). */
   infra: Infra;
+  /** The controller's metrics registry (what GET /metrics serves). */
+  registry: Registry;
   guest: Identity;
   /** `uuid:key` of the guest: as configured, as made on first start, or as kept in `<dataDir>/guest.key` */
   guestKey: string;
@@ -66,6 +69,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
     dataDir,
     opened,
     infra,
+    registry: controller.registry,
     guest: guest.identity,
     guestKey,
     reveal(e) {

@@ -1,10 +1,14 @@
 import { silentLogger } from '../../common/logger.ts';
 import { Invoker } from '../../invoker/invoker.ts';
+import { observeInvoker } from '../../invoker/observability.ts';
 import { InvokerService } from '../../invoker/service.ts';
 import { type FactoryName, type FactoryOptions, makeFactory } from './invoker-fixtures.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
-/** A controller and one invoker in this process on standalone's bus (local, unless `env` names another), on a fresh embedded store. */
+/**
+ * A controller and one invoker in this process on standalone's bus (local, unless `env` names
+ * another), on a fresh embedded store; as in standalone, their metrics share one registry.
+ */
 export interface TestStack extends TestServer {
   invoker: Invoker;
   service: InvokerService;
@@ -13,12 +17,15 @@ export interface TestStack extends TestServer {
 export async function startTestStack(factory: FactoryName, env: Record<string, string> = {}, factoryOptions: Omit<FactoryOptions, 'apiHost'> & { invokerId?: string } = {}): Promise<TestStack> {
   const server = await startTestServer({ SWIRL_PREWARM: '[]', ...env });
   const { invokerId, ...opts } = factoryOptions;
-  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory, invokerId, { ...opts, apiHost: server.url }), apiHost: server.url });
-  const service = await InvokerService.start({ id: 0, bus: server.infra.bus, health: server.infra.health, store: server.opened.store, invoker, log: silentLogger });
+  const observed = await observeInvoker({ invokerId: '0', userEvents: server.config.userEvents }, server.infra.bus, server.registry, silentLogger);
+  const invoker = await Invoker.start(server.config, server.opened.store, silentLogger, { factory: await makeFactory(factory, invokerId, { ...opts, apiHost: server.url }), apiHost: server.url, metrics: observed.metrics });
+  const service = await InvokerService.start({ id: 0, bus: server.infra.bus, health: server.infra.health, store: server.opened.store, invoker, log: silentLogger, observers: observed.observers, metrics: observed.metrics });
+  observed.metrics.watchState(service);
   await waitUntilUp(server.url, 0);
   const closeInvoker = async () => {
     await service.close();
     await invoker.close();
+    await observed.flush();
   };
   return {
     ...server,

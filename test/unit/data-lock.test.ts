@@ -39,6 +39,8 @@ describe('data directory lock', () => {
     try {
       const pid = Number(await new Promise<string>((ok) => parent.stdout.once('data', (d: Buffer) => ok(d.toString()))));
       const name = selfProcess().replace(/:\d+:\d+$/, `:${pid}:${startTime(pid)}`);
+      // killed only once the shell is `sleep 60`: the shell itself would reap it
+      for (let i = 0; i < 200 && readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((ok) => setTimeout(ok, 5));
       process.kill(pid, 'SIGKILL');
       for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((ok) => setTimeout(ok, 10));
       expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).to.match(/\) Z /);
