@@ -59,7 +59,8 @@ export interface Setup {
 
 export const common = (dataDir: string): Record<string, string> => ({
   SWIRL_DATA_DIR: dataDir,
-  SWIRL_LOG_LEVEL: 'warn',
+  // warn keeps the figures about the invoke path; info (the default of a server) adds its request and activation lines
+  SWIRL_LOG_LEVEL: process.env.SWIRL_BENCH_LOG_LEVEL ?? 'warn',
   SWIRL_PREWARM: '[]',
   SWIRL_CONTAINER_FACTORY: 'docker',
   SWIRL_DOCKER_NETWORK: 'swirl-bench-actions',
