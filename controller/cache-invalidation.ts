@@ -60,13 +60,20 @@ export class CacheInvalidation {
         this.changed(path, name);
       }
     };
-    // every other method is the store's own
+    // every other method is the store's own, bound once (a store call is on every request's path)
+    const bound = new Map<PropertyKey, unknown>([
+      ['put', put],
+      ['delete', del],
+    ]);
     return new Proxy(store, {
       get(target, prop) {
-        if (prop === 'put') return put;
-        if (prop === 'delete') return del;
+        const known = bound.get(prop);
+        if (known !== undefined) return known;
         const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== 'function') return value;
+        const fn = (value as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, fn);
+        return fn;
       },
     });
   }
