@@ -59,6 +59,9 @@ export interface Consumer {
   abort(): Promise<void>;
 }
 
+/** Whether other processes can read the bus (Kafka, Redis), or only this one (memory, local). */
+export const sharedBus = (bus: Pick<MessageBus, 'name'>): boolean => bus.name === 'kafka' || bus.name === 'redis';
+
 export interface MessageBus {
   readonly name: 'kafka' | 'redis' | 'memory' | 'local';
   /** Create the topics that do not exist yet (kafka: one partition each). Idempotent. */

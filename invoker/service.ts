@@ -1,5 +1,5 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
-import { type BusMessage, type Consumer, type MessageBus, Topics } from '../common/bus.ts';
+import { type BusMessage, type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
 import { NotFoundError } from '../common/errors.ts';
 import type { HealthStore, InvokerHeartbeat } from '../common/health.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
@@ -295,7 +295,7 @@ export class InvokerService {
       this.lastBeatError = Date.now();
     };
     // (not on a one-process bus: nobody else could watch, and unread messages would pile up to its cap)
-    const publish = this.opts.bus.name === 'memory' || this.opts.bus.name === 'local' ? undefined : this.opts.bus.produce(Topics.health, [JSON.stringify(hb)]);
+    const publish = sharedBus(this.opts.bus) ? this.opts.bus.produce(Topics.health, [JSON.stringify(hb)]) : undefined;
     this.beating = Promise.all([this.opts.health.beat(hb, this.opts.heartbeatTtlMs ?? 5_000), publish]).then(() => undefined, failed);
     return this.beating;
   }
