@@ -40,32 +40,7 @@ export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafka
   const health: HealthStore = redis ? new RedisHealthStore({ client: redis }) : new MemoryHealthStore();
   const throttles: ThrottleStore = redis ? new RedisThrottleStore({ client: redis }) : new MemoryThrottleStore();
   const leases: LeaseStore = redis ? new RedisLeaseStore({ client: redis }) : new MemoryLeaseStore();
-  let bus: MessageBus;
-  switch (config.bus) {
-    case 'memory':
-      bus = new MemoryBus({ log });
-      break;
-    case 'local': {
-      // lmdb loads only where the local bus is used; activations and sequence starts survive a
-      // crash; completions and results only matter to callers in this process, which a crash ends
-      const { LocalBus } = await import('./bus/lmdb.ts');
-      bus = LocalBus.open({ path: join(config.dataDir, 'bus'), log, durable: (topic) => topic.startsWith(Topics.invoker('')) || topic.startsWith(Topics.sequences('')) });
-      break;
-    }
-    case 'redis': {
-      const redisBus = new RedisBus({ url: config.redisUrl!, log });
-      await redisBus.ready(15_000);
-      bus = redisBus;
-      break;
-    }
-    case 'kafka': {
-      // kafkajs loads only where Kafka is used
-      const { KafkaBus } = await import('./bus/kafka.ts');
-      // a dead invoker's partition moves to the invoker that takes over its topic when its session times out
-      bus = new KafkaBus({ brokers: config.kafkaBrokers!.split(','), clientId, log, sessionTimeoutMs: 10_000 });
-      break;
-    }
-  }
+  const bus = await openBus(config, log, clientId);
   return {
     bus,
     health,
@@ -79,4 +54,29 @@ export async function openInfra(config: Pick<Config, 'bus' | 'redisUrl' | 'kafka
       redis?.disconnect();
     },
   };
+}
+
+/** The message bus the configuration names (SWIRL_BUS), connected. */
+export async function openBus(config: Pick<Config, 'bus' | 'redisUrl' | 'kafkaBrokers' | 'dataDir'>, log: Logger, clientId: string): Promise<MessageBus> {
+  switch (config.bus) {
+    case 'memory':
+      return new MemoryBus({ log });
+    case 'local': {
+      // lmdb loads only where the local bus is used; activations and sequence starts survive a
+      // crash; completions and results only matter to callers in this process, which a crash ends
+      const { LocalBus } = await import('./bus/lmdb.ts');
+      return LocalBus.open({ path: join(config.dataDir, 'bus'), log, durable: (topic) => topic.startsWith(Topics.invoker('')) || topic.startsWith(Topics.sequences('')) });
+    }
+    case 'redis': {
+      const redisBus = new RedisBus({ url: config.redisUrl!, log });
+      await redisBus.ready(15_000);
+      return redisBus;
+    }
+    case 'kafka': {
+      // kafkajs loads only where Kafka is used
+      const { KafkaBus } = await import('./bus/kafka.ts');
+      // a dead invoker's partition moves to the invoker that takes over its topic when its session times out
+      return new KafkaBus({ brokers: config.kafkaBrokers!.split(','), clientId, log, sessionTimeoutMs: 10_000 });
+    }
+  }
 }

@@ -60,3 +60,14 @@ export function decodeCompletion(value: Buffer): CompletionMessage {
   if ((m?.type !== 'result' && m?.type !== 'completion') || typeof m.activationId !== 'string') throw new Error('not a completion message');
   return m;
 }
+
+/**
+ * The key path of a cache invalidation (OpenWhisk's CacheInvalidationMessage, on the
+ * `cacheInvalidation` topic) saying that a user, its keys or its limits changed: the admin
+ * command posts it, naming the subject, and every controller forgets the identities and keys
+ * it verified.
+ */
+export const SUBJECTS_PATH = '_subjects';
+
+/** The invalidation the admin command posts after changing a user. */
+export const subjectsChanged = (subject: string): string => JSON.stringify({ key: { path: SUBJECTS_PATH, name: subject }, instanceId: 'admin' });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
 import { parseJson } from '../common/json.ts';
+import { SUBJECTS_PATH } from '../common/messages.ts';
 import type { Logger } from '../common/logger.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import type { EntityCache } from './entity-cache.ts';
@@ -27,6 +28,8 @@ export interface CacheInvalidationOptions {
  */
 export class CacheInvalidation {
   private consumer: Consumer | undefined;
+  /** Told when users or their keys changed (SUBJECTS_PATH). */
+  private onSubjects: (() => void) | undefined;
 
   private constructor(private readonly opts: CacheInvalidationOptions) {}
 
@@ -98,7 +101,13 @@ export class CacheInvalidation {
       this.opts.log.error({ err: e }, 'dropping a message that is not a cache invalidation');
       return;
     }
-    if (m.instanceId !== this.opts.controllerId) this.opts.cache.invalidate(m.key.path, m.key.name);
+    if (m.key.path === SUBJECTS_PATH) this.onSubjects?.();
+    else if (m.instanceId !== this.opts.controllerId) this.opts.cache.invalidate(m.key.path, m.key.name);
+  }
+
+  /** Call `fn` when the admin command says users or their keys changed. */
+  whenSubjectsChange(fn: () => void): void {
+    this.onSubjects = fn;
   }
 
   async close(): Promise<void> {

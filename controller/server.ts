@@ -66,6 +66,8 @@ export async function startController(config: Config, untimed: EntityStore, infr
   const secrets = await serverSecrets(store, config);
   const actionKeys = new ActionKeys(secrets.actionKey);
   const auth = new Authenticator(store, secrets.jwt, actionKeys, { cacheMs: config.authCacheMs, tokenTtlSeconds: config.jwtTtlSeconds });
+  // a user deleted or given a new key by the admin command: its old key stops working at once, on every controller
+  invalidation.whenSubjectsChange(() => auth.invalidate());
   const lbLog = componentLogger(logger, 'loadbalancer');
   const scheduler = new ShardingScheduler({ controllerCount: config.controllerCount });
   const health = new HealthMonitor(infra.health, { log: lbLog, scheduler });

@@ -13,9 +13,10 @@ import { integer } from './options.ts';
 /**
  * Run `fn` on the store named by the SWIRL_* configuration: the embedded store of a running
  * standalone server (reached through its data directory), or real CouchDB. Loaded only
- * here, so other commands do not pay for the store's modules.
+ * here, so other commands do not pay for the store's modules. The users `fn` says it
+ * changed (`changed`) are announced to the controllers afterwards (tellControllers).
  */
-async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: Pick<LocalStore, 'store'>, config: Config) => Promise<T>): Promise<T> {
+async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: Pick<LocalStore, 'store'>, config: Config, changed: (subject: string) => void) => Promise<T>, cli?: Cli): Promise<T> {
   const [{ ConfigError, loadConfig }, { attachStore, NoStoreError }, { privateByDefault }] = await Promise.all([import('../../common/config.ts'), import('../../common/store/open.ts'), import('../../common/private-files.ts')]);
   // the store's files (when no server runs, this process opens them) and the key files it writes are this user's alone
   privateByDefault();
@@ -28,10 +29,41 @@ async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: Pick<LocalStore, 'st
   const opened = await attachStore(config).catch((e: unknown) => {
     throw e instanceof NoStoreError ? new UsageError(e.message) : e;
   });
+  const subjects = new Set<string>();
+  let result: T;
   try {
-    return await fn(opened, config);
+    result = await fn(opened, config, (subject) => subjects.add(subject));
   } finally {
     await opened.close();
+  }
+  if (subjects.size && cli) await tellControllers(config, [...subjects], cli);
+  return result;
+}
+
+/**
+ * Tell the controllers of a cluster (a bus other processes read: Redis, Kafka) that users
+ * changed, so that each forgets the identities and keys it verified: an old key stops
+ * working at once everywhere. A standalone server's one-process bus cannot be reached from
+ * here: its cache forgets within SWIRL_AUTH_CACHE_MS. The change is made either way; a bus
+ * that cannot be reached is only reported.
+ */
+async function tellControllers(config: Config, subjects: string[], cli: Cli): Promise<void> {
+  if (config.bus !== 'redis' && config.bus !== 'kafka') return;
+  const [{ openBus }, { Topics }, { subjectsChanged }, { silentLogger }] = await Promise.all([
+    import('../../common/infra.ts'),
+    import('../../common/bus.ts'),
+    import('../../common/messages.ts'),
+    import('../../common/logger.ts'),
+  ]);
+  try {
+    const bus = await openBus(config, silentLogger, 'swirl-admin');
+    try {
+      await bus.produce(Topics.cacheInvalidation, subjects.map(subjectsChanged));
+    } finally {
+      await bus.close();
+    }
+  } catch (e) {
+    cli.out.note(`the controllers were not told (${(e as Error).message}): they may take the old key for up to SWIRL_AUTH_CACHE_MS (${config.authCacheMs} ms)`);
   }
 }
 
@@ -53,12 +85,18 @@ function userCommand(cli: Cli): Command {
       if (name.startsWith('_') || namespace.startsWith('_')) throw new SwirlError(400, 'user and namespace names may not start with _');
       if (opts.auth && !AUTH_KEY.test(opts.auth)) throw new SwirlError(400, 'the key must be <uuid>:<key> with a key of 32 to 128 letters and digits');
       const { creds, auth } = newCredentials(namespace, opts.auth);
-      await withStore(env, async ({ store }) => {
-        const existing = await store.getSubject(name);
-        if (existing?.namespaces.some((n) => n.name === namespace)) throw new SwirlError(409, `user ${name} already has namespace ${namespace}`);
-        const admin = opts.admin || existing?.admin;
-        await store.putSubject({ subject: name, namespaces: [...(existing?.namespaces ?? []), creds], ...(admin ? { admin: true } : {}) }, existing?._rev);
-      });
+      await withStore(
+        env,
+        async ({ store }, _config, changed) => {
+          const existing = await store.getSubject(name);
+          if (existing?.namespaces.some((n) => n.name === namespace)) throw new SwirlError(409, `user ${name} already has namespace ${namespace}`);
+          const admin = opts.admin || existing?.admin;
+          await store.putSubject({ subject: name, namespaces: [...(existing?.namespaces ?? []), creds], ...(admin ? { admin: true } : {}) }, existing?._rev);
+          // a controller may have cached that no such key exists
+          changed(name);
+        },
+        cli,
+      );
       // the only time the key is shown: the store keeps its hash
       if (cli.json(cmd)) return cli.out.json({ subject: name, namespace, uuid: creds.uuid, key: auth.slice(creds.uuid.length + 1) });
       cli.out.line(auth);
@@ -93,7 +131,7 @@ function userCommand(cli: Cli): Command {
     .argument('<name>', 'subject name')
     .option('-n, --namespace <namespace>', 'namespace (default: the first)')
     .action(async (name: string, opts: { namespace?: string }, cmd: Command) => {
-      const { auth, uuid, namespace, file } = await withStore(env, async ({ store }, config) => {
+      const { auth, uuid, namespace, file } = await withStore(env, async ({ store }, config, changed) => {
         const subject = await store.getSubject(name);
         const ns = subject?.namespaces.find((n) => !opts.namespace || n.name === opts.namespace);
         if (!subject || !ns) throw new SwirlError(404, `no user ${name}${opts.namespace ? ` with namespace ${opts.namespace}` : ''}`);
@@ -104,11 +142,12 @@ function userCommand(cli: Cli): Command {
         await store.putSubject({ ...body, namespaces }, _rev).catch((e: unknown) => {
           throw e instanceof ConflictError ? new SwirlError(409, `user ${name} was changed at the same time: try again`) : e;
         });
+        changed(name);
         // the guest's key is kept where servers look for it
         const guest = name === config.guestNamespace && ns.name === config.guestNamespace;
         if (guest) writeGuestKey(config.dataDir, auth);
         return { auth, uuid: ns.uuid, namespace: ns.name, file: guest ? guestKeyPath(config.dataDir) : undefined };
-      });
+      }, cli);
       if (cli.json(cmd)) return cli.out.json({ subject: name, namespace, uuid, key: auth.slice(uuid.length + 1), ...(file ? { file } : {}) });
       cli.out.line(auth);
       if (file) cli.out.note(`the guest key is kept in ${file} as well`);
@@ -119,7 +158,14 @@ function userCommand(cli: Cli): Command {
     .description('delete a user and its keys (its entities stay)')
     .argument('<name>', 'subject name')
     .action(async (name: string) => {
-      await withStore(env, ({ store }) => store.deleteSubject(name));
+      await withStore(
+        env,
+        async ({ store }, _config, changed) => {
+          await store.deleteSubject(name);
+          changed(name);
+        },
+        cli,
+      );
       cli.out.ok(`deleted user ${name}`);
     });
   return user;
@@ -137,7 +183,7 @@ function limitsCommand(cli: Cli): Command {
   const env = cli.io.env;
   /** Change the namespace's credentials entry in the subject that owns it. */
   const update = (namespace: string, change: (current: NamespaceLimits | undefined) => NamespaceLimits | undefined) =>
-    withStore(env, async ({ store }) => {
+    withStore(env, async ({ store }, _config, changed) => {
       const owner = await store.subjectByNamespace(assertEntityName(namespace, 'namespace'));
       const subject = owner && (await store.getSubject(owner.subject));
       if (!subject) throw new SwirlError(404, `no namespace ${namespace}`);
@@ -149,7 +195,8 @@ function limitsCommand(cli: Cli): Command {
       });
       const { _rev, ...body } = subject;
       await store.putSubject({ ...body, namespaces }, _rev);
-    });
+      changed(subject.subject);
+    }, cli);
 
   const set = limits
     .command('set')

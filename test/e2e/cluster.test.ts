@@ -9,7 +9,7 @@ import { silentLogger } from '../../common/logger.ts';
 import { sleep } from '../support/api.ts';
 import { startKafkaFixture } from '../support/kafka-fixture.ts';
 import { clusterEnv, createAdmin, recordOf as recordOfActivation, removeInvokerContainers, startControllerProcess, startInvokerProcess, waitForStates } from '../support/cluster.ts';
-import { freePort, type Spawned } from '../support/process.ts';
+import { freePort, run, type Spawned } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { call } from '../support/server.ts';
 import { type EmbeddedStore, startEmbeddedStore } from '../support/store-fixtures.ts';
@@ -28,6 +28,8 @@ interface Cluster {
   invokers: Map<number, Spawned>;
   /** What the controller's /ready answered before any invoker was started. */
   readyWithoutInvokers: { status: number; body: any };
+  /** The settings the processes were started with (the admin command's too). */
+  env: Record<string, string>;
 }
 
 /**
@@ -51,6 +53,8 @@ for (const bus of ['redis', 'kafka'] as const) {
         ...clusterEnv({ couchdbUrl: store.couch.url, redisUrl: redis.url, bus, dataDir }),
         ...(kafka ? { SWIRL_KAFKA_BROKERS: kafka.brokers.join(',') } : {}),
         SWIRL_CONTROLLER_COUNT: '2',
+        // identities verified stay cached a minute: only the admin command's announcement makes a key change felt sooner
+        SWIRL_AUTH_CACHE_MS: '60000',
       };
       const controller = startControllerProcess(env, port);
       const port2 = await freePort();
@@ -76,6 +80,7 @@ for (const bus of ['redis', 'kafka'] as const) {
         controller2,
         invokers,
         readyWithoutInvokers,
+        env,
       };
     };
 
@@ -135,6 +140,31 @@ for (const bus of ['redis', 'kafka'] as const) {
         await watcherBus.close();
       }
       for (const id of IDS) expect(beats.find((b) => b.id === id), `a heartbeat of invoker${id}`).to.deep.include({ status: 'up' });
+    });
+
+    it('the admin command tells every controller: a replaced key and a deleted user\'s key are refused at once on both, though identities stay cached a minute', async () => {
+      const admin = async (...args: string[]) => {
+        const p = run('node', ['--import', 'tsx', 'cli/admin.ts', 'user', ...args], cluster.env);
+        expect(await p.exited, p.stderr()).to.equal(0);
+        return p.stdout().trim();
+      };
+      const name = `rotate${bus}`;
+      const old = await admin('create', name);
+      const list = (api: string, auth: string) => call('GET', `${api}/namespaces`, { auth }).then((r) => r.status);
+      // both controllers have verified (and cached) the key
+      expect([await list(cluster.api, old), await list(cluster.api2, old)]).to.deep.equal([200, 200]);
+      const fresh = await admin('key', name);
+      const refusedOnBoth = async (auth: string) => {
+        for (let i = 0; i < 60; i++) {
+          if ((await list(cluster.api, auth)) === 401 && (await list(cluster.api2, auth)) === 401) return true;
+          await sleep(50);
+        }
+        return false;
+      };
+      expect(await refusedOnBoth(old), 'the old key, within 3 s').to.equal(true);
+      expect([await list(cluster.api, fresh), await list(cluster.api2, fresh)]).to.deep.equal([200, 200]);
+      await admin('delete', name);
+      expect(await refusedOnBoth(fresh), 'a deleted user\'s key, within 3 s').to.equal(true);
     });
 
     it('two controllers in front of the same invokers: each caller gets the result of its own activation', async () => {
