@@ -12,9 +12,8 @@ const timed = new WeakSet<object>();
 export function timedStore<S extends Pick<EntityStore, 'ping'>>(store: S, registry: Registry): S {
   if (timed.has(store)) return store;
   const seconds = histogram(registry, 'swirl_store_request_duration_seconds', 'Time of entity store calls by operation and outcome', ['operation', 'outcome']);
-  const wrapped = new Map<PropertyKey, unknown>();
   const wrap = (operation: string, fn: (...args: unknown[]) => unknown) =>
-    function (this: unknown, ...args: unknown[]) {
+    function (...args: unknown[]) {
       const end = seconds.startTimer({ operation });
       const out = fn.apply(store, args);
       if (!(out instanceof Promise)) return out;
@@ -26,15 +25,17 @@ export function timedStore<S extends Pick<EntityStore, 'ping'>>(store: S, regist
         },
       );
     };
-  const proxy = new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'close') return value;
-      let fn = wrapped.get(prop);
-      if (!fn) wrapped.set(prop, (fn = wrap(prop, value as (...args: unknown[]) => unknown)));
-      return fn;
-    },
-  });
-  timed.add(proxy);
-  return proxy;
+  // each method wrapped once (close bound, untimed), on an object whose prototype is the store
+  // (its other properties read through): no trap on every call as a Proxy would have
+  const timedStore = Object.create(store) as S;
+  for (let o: object | null = store; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      const value = (store as Record<string, unknown>)[name];
+      if (name === 'constructor' || typeof value !== 'function' || Object.prototype.hasOwnProperty.call(timedStore, name)) continue;
+      const fn = value as (...args: unknown[]) => unknown;
+      Object.defineProperty(timedStore, name, { value: name === 'close' ? fn.bind(store) : wrap(name, fn), writable: true, configurable: true });
+    }
+  }
+  timed.add(timedStore);
+  return timedStore;
 }
