@@ -90,7 +90,7 @@ export class ProxyServer {
     }
     const limit = logLimit(req.headers[INLINE_LOGS.request]);
     if (limit !== undefined) {
-      const deadline = route === '/run' && isDictionary(body) ? Number(body.deadline) : NaN;
+      const deadline = Number(deadlineOf(route, body));
       const run = () => (route === '/init' ? this.init(body) : this.run(body, true));
       const { value: reply, logs } = await captured(limit, run, Number.isFinite(deadline) ? deadline : undefined);
       return send(res, reply, logs);
@@ -178,6 +178,14 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => ok(Buffer.concat(chunks).toString('utf8')));
     req.on('error', fail);
   });
+}
+
+/** When the invoker stops waiting for the answer: a run's `deadline`, an init's `__OW_DEADLINE` (the first activation's). */
+function deadlineOf(route: '/init' | '/run', body: unknown): unknown {
+  if (!isDictionary(body)) return undefined;
+  if (route === '/run') return body.deadline;
+  const env = isDictionary(body.value) && isDictionary(body.value.env) ? body.value.env : {};
+  return env.__OW_DEADLINE;
 }
 
 /** The log limit the invoker asks for (INLINE_LOGS.request), in bytes; undefined when it asks for none. */

@@ -335,7 +335,11 @@ class Handler(BaseHTTPRequestHandler):
         capture = Capture(limit)
         AMBIENT = AMBIENT or Capture(limit)
         timer = None
-        deadline = body.get("deadline") if isinstance(body, dict) and self.path == "/run" else None
+        deadline = None
+        if isinstance(body, dict) and self.path == "/run":
+            deadline = body.get("deadline")
+        elif isinstance(body, dict) and isinstance(body.get("value"), dict) and isinstance(body["value"].get("env"), dict):
+            deadline = body["value"]["env"].get("__OW_DEADLINE")  # the first activation's, given to /init
         if isinstance(deadline, (str, int, float)) and str(deadline).isdigit():
             # past its deadline the invoker stops waiting for the answer and reads the streams instead
             timer = threading.Timer(max(0.0, int(deadline) / 1000.0 - time.time()), capture.flush)

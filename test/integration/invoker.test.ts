@@ -150,6 +150,15 @@ for (const name of factoryNames()) {
       expect(ann(next, 'initTime'), 'a new container').to.be.a('number');
     });
 
+    it('an init that exceeds the time limit: a developer error whose logs hold what the action printed while loading', async () => {
+      const inv = await start();
+      const code = 'console.log("loading");\nawait new Promise((r) => setTimeout(r, 30000));\nexport function main() { return {} }';
+      const rec = await inv.run(testJob(testAction(code, { name: 'slowload', limits: { timeout: 500 } })));
+      expect(rec.response.status).to.equal('action developer error');
+      expect((rec.response.result as any).error).to.match(/exceeded its time limits of 500 milliseconds during initialization/);
+      expect(logText(rec)).to.include('stdout: loading');
+    });
+
     it('turns a container that dies mid-run into a developer error record, not a hang', async () => {
       const inv = await start();
       const action = testAction('function main(p) { if (p.die) { console.error("dying"); process.exit(1) } return { alive: true } }');
