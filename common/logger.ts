@@ -1,8 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type * as PinoPretty from 'pino-pretty';
+import { lazyPackage } from './lazy-package.ts';
 
 export type { Logger };
+
+/** pino-pretty, loaded only for a terminal. */
+const pretty = lazyPackage<typeof PinoPretty>('pino-pretty');
 
 /**
  * What a log line says of the work it belongs to, carried implicitly along the async path of
@@ -45,7 +49,7 @@ export function createLogger(level: string, component: string, out: NodeJS.Write
     redact: { paths: ['err.request', 'err.config', 'err.response', 'err.options', 'err.headers'], remove: true },
   };
   const root = out.isTTY
-    ? pino(options, pretty({ destination: out, sync: true, colorize: out.hasColors?.() ?? false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'component', messageFormat: '{component}: {msg}' }))
+    ? pino(options, pretty().default({ destination: out, sync: true, colorize: out.hasColors?.() ?? false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'component', messageFormat: '{component}: {msg}' }))
     : out === process.stdout
       ? pino(options)
       : pino(options, out);
