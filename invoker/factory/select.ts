@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import type Dockerode from 'dockerode';
 import { resolve } from 'node:path';
-import Dockerode from 'dockerode';
 import type { Config } from '../../common/config.ts';
 import type { ContainerFactory } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { ensureImages, localProxy, requireImages, RUNTIME_KINDS, runtimeImage } from '../../runtimes/index.ts';
 import { DockerContainerFactory } from './docker.ts';
+import { loadDockerode } from './dockerode.ts';
 import { ProcessContainerFactory } from './process.ts';
 
 type FactoryConfig = Pick<Config, 'containerFactory' | 'invokerId' | 'containerPidsLimit' | 'dataDir'> &
@@ -37,7 +38,7 @@ export function installationId(config: Pick<FactoryConfig, 'dataDir' | 'couchdbU
 export async function selectFactory(config: FactoryConfig, log: Logger, onProgress?: (line: string) => void, apiHost?: string): Promise<ContainerFactory> {
   const progress = onProgress ?? ((line: string) => log.info({ images: line }, 'runtime images'));
   if (config.containerFactory !== 'process') {
-    const docker = new Dockerode();
+    const docker = new (loadDockerode())();
     const reachable = await docker.ping().then(
       () => true,
       (e: Error) => {
