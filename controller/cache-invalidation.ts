@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
+import { type Consumer, type MessageBus, Topics } from '../common/bus.ts';
 import { parseJson } from '../common/json.ts';
 import { SUBJECTS_PATH } from '../common/messages.ts';
 import type { Logger } from '../common/logger.ts';
@@ -35,8 +35,6 @@ export class CacheInvalidation {
 
   static async start(opts: CacheInvalidationOptions): Promise<CacheInvalidation> {
     const ci = new CacheInvalidation(opts);
-    // on a one-process bus there is no other controller to tell
-    if (!sharedBus(opts.bus)) return ci;
     const topic = Topics.cacheInvalidation;
     await opts.bus.ensureTopics([topic]);
     ci.consumer = await opts.bus.subscribe({
@@ -86,7 +84,6 @@ export class CacheInvalidation {
   /** The entity at `path` and `name` changed: forget it here, and tell the other controllers. */
   changed(path: string, name: string): void {
     this.opts.cache.invalidate(path, name);
-    if (!this.consumer) return;
     const message: InvalidationMessage = { key: { path, name }, instanceId: this.opts.controllerId };
     this.opts.bus.produce(Topics.cacheInvalidation, [JSON.stringify(message)]).catch((e: unknown) => {
       this.opts.log.warn({ err: e, path, name }, 'could not tell the other controllers that an entity changed; their caches expire it');
