@@ -3,6 +3,7 @@ import type { Summary } from '../../controller/activation-summary.ts';
 import { MAX_STREAMS_PER_NAMESPACE } from '../../controller/routes/activation-stream.ts';
 import { expectError, sleep } from '../support/api.ts';
 import { expectConforms } from '../support/openapi.ts';
+import { swirlInProcess } from '../support/cli.ts';
 import { call } from '../support/server.ts';
 import { openStream, type OpenStream } from '../support/sse.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -103,6 +104,26 @@ describe('activation stream and dashboard summary', function () {
     open.shift()!.close();
     await sleep(200);
     expect(track(await streamOf(guest)).status).to.equal(200);
+  });
+
+  it('`swirl activation poll` follows the stream: each new activation\'s logs once, none from before; with --since-seconds the earlier ones first', async () => {
+    const env = { __OW_API_HOST: s.url, __OW_API_KEY: guest };
+    const before = await invoke(guest, 'hello', { name: 'earlier' });
+    await sleep(200);
+    const polling = swirlInProcess(['activation', 'poll', '--exit', '5', '-v'], env);
+    await sleep(1500);
+    const id = await invoke(guest, 'hello', { name: 'polled' });
+    const r = await polling;
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain(`Activation: 'hello' (${id})`).and.to.match(/stdout: hello polled/);
+    expect(r.stdout.match(new RegExp(id, 'g'))).to.have.length(1);
+    expect(r.stdout).not.to.contain(before);
+    // one request: the stream (no list polled every 2 s)
+    expect(r.stderr.match(/^REQUEST:/gm)).to.have.length(1);
+    expect(r.stderr).to.contain('/activations/stream');
+
+    const since = await swirlInProcess(['activation', 'poll', 'hello', '--exit', '2', '--since-seconds', '60'], env);
+    expect(since.stdout.indexOf(before)).to.be.greaterThan(0).and.lessThan(since.stdout.indexOf(id));
   });
 
   it('summary: per action count, errors, error rate, p50/p99 in buckets; only the caller’s namespace; bad windows are 400', async () => {
