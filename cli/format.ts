@@ -70,3 +70,34 @@ export function activationTable(records: ActivationRecord[]): string[] {
   });
   return [header, ...rows];
 }
+
+/** An invoker as GET /api/v1/invokers shows it. */
+export interface InvokerRow {
+  id: number;
+  name: string;
+  state: string;
+  memoryMb: number;
+  usedMb: number;
+  inFlight: number;
+  running: number;
+  queued: number;
+  containers: number;
+  lastHeartbeat: number;
+}
+
+/** `swirl invoker list`: one row per invoker, columns as wide as their widest value. */
+export function invokerTable(invokers: InvokerRow[], now: number): string[] {
+  const columns: Array<[string, (i: InvokerRow) => string]> = [
+    ['Invoker', (i) => i.name],
+    ['State', (i) => i.state],
+    ['Running', (i) => String(i.running)],
+    ['Queued', (i) => String(i.queued)],
+    ['In flight', (i) => String(i.inFlight)],
+    ['Containers', (i) => String(i.containers)],
+    ['Memory used/total', (i) => `${i.usedMb}/${i.memoryMb} MB`],
+    ['Last heartbeat', (i) => `${duration(Math.max(0, now - i.lastHeartbeat))} ago`],
+  ];
+  const cells = [columns.map(([h]) => h), ...invokers.map((i) => columns.map(([, f]) => f(i)))];
+  const widths = columns.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
+  return cells.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : pad(cell, widths[c]!))).join(' '));
+}

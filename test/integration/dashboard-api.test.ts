@@ -3,17 +3,18 @@ import type { Summary } from '../../controller/activation-summary.ts';
 import { MAX_STREAMS_PER_NAMESPACE } from '../../controller/routes/activation-stream.ts';
 import { expectError, sleep } from '../support/api.ts';
 import { expectConforms } from '../support/openapi.ts';
+import { newCredentials } from '../../common/credentials.ts';
 import { swirlInProcess } from '../support/cli.ts';
 import { call } from '../support/server.ts';
 import { openStream, type OpenStream } from '../support/sse.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /**
- * The activation stream (server-sent events of a namespace's new records) and the dashboard's
- * summary, on a controller and an invoker with real action processes (the stream reads the
- * store, whatever ran the action), two tenants.
+ * The activation stream (server-sent events of a namespace's new records), the dashboard's
+ * summary and the operators' invoker list, on a controller and an invoker with real action
+ * processes (the stream reads the store, whatever ran the action), two tenants and an operator.
  */
-describe('activation stream and dashboard summary', function () {
+describe('dashboard API: activation stream, summary, invoker list', function () {
   this.timeout(60_000);
   let s: TestStack;
   let guest: string;
@@ -124,6 +125,26 @@ describe('activation stream and dashboard summary', function () {
 
     const since = await swirlInProcess(['activation', 'poll', 'hello', '--exit', '2', '--since-seconds', '60'], env);
     expect(since.stdout.indexOf(before)).to.be.greaterThan(0).and.lessThan(since.stdout.indexOf(id));
+  });
+
+  it('`swirl invoker list` shows operators each invoker: state, running, queued, containers, memory; --json the API\'s objects; others get 403', async () => {
+    const { creds, auth: ops } = newCredentials('ops');
+    await s.opened.store.putSubject({ subject: 'ops', namespaces: [creds], admin: true });
+    await invoke(guest, 'hello', { name: 'warm' });
+    await sleep(2200); // a heartbeat that counts its warm container
+    const env = (key: string) => ({ __OW_API_HOST: s.url, __OW_API_KEY: key });
+    const table = await swirlInProcess(['invoker', 'list'], env(ops));
+    expect(table.code, table.stderr).to.equal(0);
+    const [header, row, ...rest] = table.stdout.trimEnd().split('\n');
+    expect(header).to.match(/^Invoker\s+State\s+Running\s+Queued\s+In flight\s+Containers\s+Memory used\/total\s+Last heartbeat$/);
+    expect(rest).to.deep.equal([]);
+    expect(row).to.match(/^invoker0\s+up\s+0\s+0\s+\d+\s+[1-9]\d*\s+\d+\/1024 MB\s+\d+(ms|\.?\d*s) ago$/);
+    const json = await swirlInProcess(['invoker', 'list', '--json'], env(ops));
+    const [only] = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(only).to.include({ id: 0, name: 'invoker0', state: 'up', memoryMb: 1024, queued: 0 });
+    const refused = await swirlInProcess(['invoker', 'list'], env(guest));
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.match(/^error: Unable to get the list of invokers: .*not authorized/i);
   });
 
   it('summary: per action count, errors, error rate, p50/p99 in buckets; only the caller’s namespace; bad windows are 400', async () => {
