@@ -14,9 +14,11 @@ function el(name, attrs, text) {
 
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
-/** Axes: y from 0 to `max` (3 grid lines), x labels at the first, middle and last bucket. */
-function frame(svg, buckets, max, unit) {
+/** Axes: y from 0 to `top` (3 grid lines, whole numbers), x labels at the first, middle and last bucket; a note when there is nothing to draw. */
+function frame(svg, buckets, top, unit) {
+  const max = Math.max(2, Math.ceil(top / 2) * 2);
   svg.replaceChildren();
+  if (!buckets.some((b) => b.count > 0)) svg.append(el('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, 'no activations in this window'));
   const plotH = H - PAD.top - PAD.bottom;
   for (let i = 0; i <= 2; i++) {
     const y = PAD.top + plotH - (plotH * i) / 2;
@@ -34,8 +36,7 @@ function frame(svg, buckets, max, unit) {
 
 /** Bars of invocations per bucket, the failed part of each bar marked. */
 export function countChart(svg, buckets) {
-  const max = Math.max(1, ...buckets.map((b) => b.count));
-  const { step, y } = frame(svg, buckets, max, '');
+  const { step, y } = frame(svg, buckets, Math.max(0, ...buckets.map((b) => b.count)), '');
   buckets.forEach((b, i) => {
     const x = PAD.left + step * i + step * 0.15;
     const w = step * 0.7;
@@ -50,8 +51,7 @@ export function countChart(svg, buckets) {
 
 /** Lines of p50 and p99 duration per bucket (gaps where a bucket has no activation). */
 export function durationChart(svg, buckets) {
-  const max = Math.max(1, ...buckets.map((b) => b.p99 ?? 0));
-  const { step, y } = frame(svg, buckets, max, ' ms');
+  const { step, y } = frame(svg, buckets, Math.max(0, ...buckets.map((b) => b.p99 ?? 0)), ' ms');
   for (const [key, cls] of [['p99', 'line p99'], ['p50', 'line p50']]) {
     let d = '';
     let pen = 'M';

@@ -27,6 +27,8 @@ describe('dashboard in Chromium (npm start)', function () {
   let api: string;
   let key: string;
   const problems: string[] = [];
+  // (an invoker id of its own: an invoker removes, at start, the containers of its id)
+  const invokerId = String(1000 + Math.floor(Math.random() * 9000));
   const shot = async (name: string) => {
     const path = join(SCREENSHOTS, `${name}.png`);
     await page.screenshot({ path, fullPage: true });
@@ -38,7 +40,7 @@ describe('dashboard in Chromium (npm start)', function () {
     console.log(`      screenshots: ${SCREENSHOTS}`);
     dataDir = mkdtempSync(join(tmpdir(), 'swirl-e2e-dashboard-'));
     const port = await freePort();
-    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: String(1000 + Math.floor(Math.random() * 9000)), SWIRL_DOCKER_NETWORK: TEST_NETWORK });
+    server = run('npm', ['start'], { SWIRL_DATA_DIR: dataDir, SWIRL_PORT: String(port), SWIRL_HOST: '127.0.0.1', SWIRL_INVOKER_ID: invokerId, SWIRL_DOCKER_NETWORK: TEST_NETWORK });
     [, api] = (await server.waitFor(/api: (\S+)/, 90_000)) as [string, string];
     base = api.replace(/\/api\/v1$/, '');
     key = readGuestKey(dataDir)!;
@@ -121,6 +123,22 @@ describe('dashboard in Chromium (npm start)', function () {
     // the figures follow the stream: hello now has 3 invocations
     await page.locator('#actions tr[data-action="hello"] td:nth-child(3)', { hasText: '3' }).waitFor({ timeout: 10_000 });
     await shot('05-figures-updated');
+  });
+
+  it("an operator's key (user create --admin) also shows the invokers: state, running, queued, containers, memory", async () => {
+    const admin = run('npm', ['run', '--silent', 'admin', '--', 'user', 'create', 'ops', '--admin'], { SWIRL_DATA_DIR: dataDir, SWIRL_LOG_LEVEL: 'silent' });
+    expect(await admin.exited, admin.stderr()).to.equal(0);
+    const opsKey = admin.stdout().trim().split('\n').at(-1)!;
+    const ops = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    await ops.goto(`${base}/dashboard`);
+    await ops.fill('#key', opsKey);
+    await ops.click('#login-form button');
+    await ops.locator('#invokers-panel').waitFor();
+    const cells = await ops.locator('#invokers tbody tr').first().locator('td').allTextContents();
+    expect(cells.slice(0, 2)).to.deep.equal([`invoker${invokerId}`, 'up']);
+    expect(cells[6]).to.match(/^\d+ \/ \d+$/);
+    await ops.screenshot({ path: join(SCREENSHOTS, '06-operator-invokers.png'), fullPage: true });
+    await ops.close();
   });
 
   it('the page raised no errors (no script, CSP or network failure) but the refusals it asked for', () => {
