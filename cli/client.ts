@@ -129,8 +129,7 @@ export class Client {
     const headers: Record<string, string> = { accept: 'text/event-stream', 'user-agent': this.opts.userAgent };
     if (this.opts.auth) headers.authorization = authorization(this.opts.auth);
     this.opts.verbose?.(this.describeRequest('GET', url, headers));
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const tls = url.protocol === 'https:' ? { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } : {};
+    const { request, tls } = this.transport(url);
     const res = await new Promise<IncomingMessage>((ok, fail) => request(url, { headers, agent: false, signal: opts.signal, ...tls }, ok).once('error', fail).end()).catch((e: Error) => {
       if (e.name === 'AbortError') return undefined;
       throw new CliError(`Unable to ${opts.what}: cannot reach ${this.base}: ${e.message}`, EXIT.network);
@@ -150,10 +149,15 @@ export class Client {
     return 200;
   }
 
+  /** http or https for the URL, with the TLS options the settings give (-i, --cert/--key). */
+  private transport(url: URL): { request: typeof httpRequest; tls: Record<string, unknown> } {
+    if (url.protocol !== 'https:') return { request: httpRequest, tls: {} };
+    return { request: httpsRequest as typeof httpRequest, tls: { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } };
+  }
+
   private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { request, tls } = this.transport(url);
     return new Promise((ok, fail) => {
-      const tls = url.protocol === 'https:' ? { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } : {};
       const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
