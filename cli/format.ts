@@ -82,8 +82,13 @@ export interface InvokerRow {
   running: number;
   queued: number;
   containers: number;
+  pool?: { prewarm: number; idle: number; paused: number; busy: number; starting: number; memoryUsedMb: number };
   lastHeartbeat: number;
 }
+
+/** `2 stem, 1 warm, 3 paused, 1 busy` (what an invoker's heartbeat says of its containers); `-` from an older invoker. */
+export const poolState = (p: InvokerRow['pool']): string =>
+  p ? `${p.prewarm} stem, ${p.idle} warm, ${p.paused} paused, ${p.busy} busy${p.starting ? `, ${p.starting} starting` : ''}` : '-';
 
 /** `swirl invoker list`: one row per invoker, columns as wide as their widest value. */
 export function invokerTable(invokers: InvokerRow[], now: number): string[] {
@@ -94,6 +99,7 @@ export function invokerTable(invokers: InvokerRow[], now: number): string[] {
     ['Queued', (i) => String(i.queued)],
     ['In flight', (i) => String(i.inFlight)],
     ['Containers', (i) => String(i.containers)],
+    ['Pool', (i) => poolState(i.pool)],
     ['Memory used/total', (i) => `${i.usedMb}/${i.memoryMb} MB`],
     ['Last heartbeat', (i) => `${duration(Math.max(0, now - i.lastHeartbeat))} ago`],
   ];

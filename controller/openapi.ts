@@ -203,7 +203,7 @@ function activationPaths(): Record<string, Schema> {
       get: {
         tags: ['Operations'],
         summary: 'Invokers with their state, load and last heartbeat (operators only)',
-        responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: { type: 'object' } }) }, ...pick('401', '403') },
+        responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: ref('Invoker') }) }, ...pick('401', '403') },
       },
     },
     ...Object.fromEntries(
@@ -242,9 +242,10 @@ const ruleStatus = { type: 'string', enum: ['active', 'inactive'] };
 /** Every kind an action may show: swirl's kinds and each family's `:default`. */
 const kindNames = [...new Set(KINDS.flatMap((k) => [k.kind, `${k.family}:default`]))];
 const activationIdSchema = { type: 'string', pattern: '^[0-9a-f]{32}$' };
+const count = { type: 'integer', minimum: 0 };
 const epochMs = { type: 'integer', minimum: 0, description: 'epoch ms' };
 const percentile = { type: 'integer', minimum: 0, description: 'ms; absent without activations' };
-const figureProps = { count: { type: 'integer', minimum: 0 }, errors: { type: 'integer', minimum: 0 }, errorRate: { type: 'number', minimum: 0, maximum: 1 }, p50: percentile, p99: percentile };
+const figureProps = { count, errors: count, errorRate: { type: 'number', minimum: 0, maximum: 1 }, p50: percentile, p99: percentile };
 const figureNames = ['count', 'errors', 'errorRate'];
 const activationBriefProps = {
   activationId: activationIdSchema,
@@ -393,6 +394,21 @@ export function openApiDocument(version: string): Record<string, unknown> {
               buckets: { type: 'array', items: exact(['start', ...figureNames], { start: epochMs, ...figureProps }) },
             }),
           },
+        }),
+        Invoker: exact(['id', 'name', 'state', 'memoryMb', 'usedMb', 'inFlight', 'running', 'queued', 'containers', 'startedAt', 'lastHeartbeat'], {
+          id: count,
+          name: text,
+          state: { type: 'string', enum: ['up', 'unhealthy', 'unresponsive', 'offline', 'draining'] },
+          memoryMb: { ...count, description: 'memory for action containers (MB)' },
+          usedMb: { ...count, description: "this controller's share of it in use (MB)" },
+          inFlight: { ...count, description: "this controller's activations on it" },
+          running: count,
+          queued: count,
+          containers: count,
+          pool: exact(['prewarm', 'idle', 'paused', 'busy', 'starting', 'memoryUsedMb'], { prewarm: count, idle: count, paused: count, busy: count, starting: count, memoryUsedMb: count }, { description: 'its containers by state, and the memory they hold (MB)' }),
+          startedAt: epochMs,
+          lastHeartbeat: epochMs,
+          url: { ...text, description: 'its operations endpoints' },
         }),
         ActivationLogs: exact(['logs'], { logs: { type: 'array', items: { type: 'string' } } }),
         ActivationBrief: exact(['activationId', 'namespace', 'name', 'version', 'publish', 'annotations', 'start'], activationBriefProps),

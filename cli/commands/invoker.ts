@@ -5,7 +5,7 @@ import { type InvokerRow, invokerTable } from '../format.ts';
 /**
  * `swirl invoker list`: the operators' view of the invokers (GET /api/v1/invokers, admin keys
  * only): state, activations running and queued, this controller's load on each, containers,
- * memory. wsk has no such command; the table follows `activation list`'s layout.
+ * their pool state, memory. wsk has no such command; the table follows `activation list`'s layout.
  */
 export function invokerCommand(cli: Cli): Command {
   const invoker = new Command('invoker').description('see the invokers (operators: an admin key)');

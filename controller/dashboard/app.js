@@ -212,6 +212,9 @@ function follow() {
 
 // ------------------------------------------------------------------------------ invokers (operators)
 
+/** What the invoker's heartbeat says of its containers (as `swirl invoker list` prints it). */
+const poolState = (p) => (p ? `${p.prewarm} stem, ${p.idle} warm, ${p.paused} paused, ${p.busy} busy${p.starting ? `, ${p.starting} starting` : ''}` : '–');
+
 async function loadInvokers() {
   const r = await api.call('GET', '/invokers');
   // only an admin's key may read them: the panel stays hidden for everyone else
@@ -221,7 +224,7 @@ async function loadInvokers() {
     ...r.data.map((i) =>
       node('tr', {},
         node('td', {}, i.name), node('td', { class: `state ${i.state}` }, i.state), node('td', { class: 'num' }, String(i.running)),
-        node('td', { class: 'num' }, String(i.queued)), node('td', { class: 'num' }, String(i.inFlight)), node('td', { class: 'num' }, String(i.containers)),
+        node('td', { class: 'num' }, String(i.queued)), node('td', { class: 'num' }, String(i.inFlight)), node('td', { class: 'num' }, String(i.containers)), node('td', { class: 'pool' }, poolState(i.pool)),
         node('td', { class: 'num' }, `${i.usedMb} / ${i.memoryMb}`), node('td', {}, new Date(i.lastHeartbeat).toLocaleTimeString())),
     ),
   );

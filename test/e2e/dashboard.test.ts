@@ -125,7 +125,7 @@ describe('dashboard in Chromium (npm start)', function () {
     await shot('05-figures-updated');
   });
 
-  it("an operator's key (user create --admin) also shows the invokers: state, running, queued, containers, memory", async () => {
+  it("an operator's key (user create --admin) also shows the invokers: state, running, queued, containers and their states, memory", async () => {
     const admin = run('npm', ['run', '--silent', 'admin', '--', 'user', 'create', 'ops', '--admin'], { SWIRL_DATA_DIR: dataDir, SWIRL_LOG_LEVEL: 'silent' });
     expect(await admin.exited, admin.stderr()).to.equal(0);
     const opsKey = admin.stdout().trim().split('\n').at(-1)!;
@@ -136,7 +136,8 @@ describe('dashboard in Chromium (npm start)', function () {
     await ops.locator('#invokers-panel').waitFor();
     const cells = await ops.locator('#invokers tbody tr').first().locator('td').allTextContents();
     expect(cells.slice(0, 2)).to.deep.equal([`invoker${invokerId}`, 'up']);
-    expect(cells[6]).to.match(/^\d+ \/ \d+$/);
+    expect(cells[6]).to.match(/^\d+ stem, \d+ warm, \d+ paused, \d+ busy/);
+    expect(cells[7]).to.match(/^\d+ \/ \d+$/);
     await ops.screenshot({ path: join(SCREENSHOTS, '06-operator-invokers.png'), fullPage: true });
     await ops.close();
   });

@@ -127,7 +127,7 @@ describe('dashboard API: activation stream, summary, invoker list', function () 
     expect(since.stdout.indexOf(before)).to.be.greaterThan(0).and.lessThan(since.stdout.indexOf(id));
   });
 
-  it('`swirl invoker list` shows operators each invoker: state, running, queued, containers, memory; --json the API\'s objects; others get 403', async () => {
+  it('`swirl invoker list` shows operators each invoker: state, running, queued, containers by state, memory; --json the API\'s objects; others get 403', async () => {
     const { creds, auth: ops } = newCredentials('ops');
     await s.opened.store.putSubject({ subject: 'ops', namespaces: [creds], admin: true });
     await invoke(guest, 'hello', { name: 'warm' });
@@ -136,12 +136,15 @@ describe('dashboard API: activation stream, summary, invoker list', function () 
     const table = await swirlInProcess(['invoker', 'list'], env(ops));
     expect(table.code, table.stderr).to.equal(0);
     const [header, row, ...rest] = table.stdout.trimEnd().split('\n');
-    expect(header).to.match(/^Invoker\s+State\s+Running\s+Queued\s+In flight\s+Containers\s+Memory used\/total\s+Last heartbeat$/);
+    expect(header).to.match(/^Invoker\s+State\s+Running\s+Queued\s+In flight\s+Containers\s+Pool\s+Memory used\/total\s+Last heartbeat$/);
     expect(rest).to.deep.equal([]);
-    expect(row).to.match(/^invoker0\s+up\s+0\s+0\s+\d+\s+[1-9]\d*\s+\d+\/1024 MB\s+\d+(ms|\.?\d*s) ago$/);
+    expect(row).to.match(/^invoker0\s+up\s+0\s+0\s+\d+\s+1\s+0 stem, (1 warm, 0 paused|0 warm, 1 paused), 0 busy\s+\d+\/1024 MB\s+\d+(ms|\.?\d*s) ago$/);
     const json = await swirlInProcess(['invoker', 'list', '--json'], env(ops));
-    const [only] = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
-    expect(only).to.include({ id: 0, name: 'invoker0', state: 'up', memoryMb: 1024, queued: 0 });
+    const [only, ...others] = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(others).to.deep.equal([]);
+    expectConforms('Invoker', only);
+    expect(only).to.include({ id: 0, name: 'invoker0', state: 'up', memoryMb: 1024, queued: 0, containers: 1 });
+    expect(only!.pool).to.include({ prewarm: 0, busy: 0, starting: 0, memoryUsedMb: 256 });
     const refused = await swirlInProcess(['invoker', 'list'], env(guest));
     expect(refused.code).to.not.equal(0);
     expect(refused.stderr).to.match(/^error: Unable to get the list of invokers: .*not authorized/i);
