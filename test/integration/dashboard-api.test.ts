@@ -4,6 +4,8 @@ import { MAX_STREAMS_PER_NAMESPACE } from '../../controller/routes/activation-st
 import { expectError, sleep } from '../support/api.ts';
 import { expectConforms } from '../support/openapi.ts';
 import { newCredentials } from '../../common/credentials.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { startController } from '../../controller/server.ts';
 import { swirlInProcess } from '../support/cli.ts';
 import { call } from '../support/server.ts';
 import { openStream, type OpenStream } from '../support/sse.ts';
@@ -57,6 +59,19 @@ describe('dashboard API: activation stream, summary, invoker list', function () 
     expect(b.response.result).to.deep.equal({ greeting: 'hello bo' });
     await sleep(2500); // two more reads of the store
     expect(st.records.filter((r) => r.activationId === blocking)).to.have.length(1);
+  });
+
+  it("a stream on another controller of the same store carries the activations this one published (records, not this controller's completions)", async () => {
+    const other = await startController({ ...s.config, controllerId: '1', port: 0 }, s.opened.store, s.infra, silentLogger);
+    try {
+      const st = track(await openStream(`${other.url}/api/v1/namespaces/_/activations/stream`, guest));
+      expect(st.status).to.equal(200);
+      const id = await invoke(guest, 'hello', { name: 'across' });
+      expect((await st.next((r) => r.activationId === id)).response.result).to.deep.equal({ greeting: 'hello across' });
+    } finally {
+      open.splice(0).forEach((o) => o.close());
+      await other.close();
+    }
   });
 
   it('starts from the moment it opens: activations stored before are not carried', async () => {
@@ -138,13 +153,17 @@ describe('dashboard API: activation stream, summary, invoker list', function () 
     const [header, row, ...rest] = table.stdout.trimEnd().split('\n');
     expect(header).to.match(/^Invoker\s+State\s+Running\s+Queued\s+In flight\s+Containers\s+Pool\s+Memory used\/total\s+Last heartbeat$/);
     expect(rest).to.deep.equal([]);
-    expect(row).to.match(/^invoker0\s+up\s+0\s+0\s+\d+\s+1\s+0 stem, (1 warm, 0 paused|0 warm, 1 paused), 0 busy\s+\d+\/1024 MB\s+\d+(ms|\.?\d*s) ago$/);
+    const m = /^invoker0\s+up\s+0\s+0\s+\d+\s+(\d+)\s+0 stem, (\d+) warm, (\d+) paused, 0 busy\s+\d+\/1024 MB\s+\d+(ms|\.?\d*s) ago$/.exec(row!);
+    expect(m, row).to.not.equal(null);
+    const [containers, warm, paused] = m!.slice(1, 4).map(Number);
+    expect(containers).to.be.at.least(1).and.equal(warm! + paused!);
     const json = await swirlInProcess(['invoker', 'list', '--json'], env(ops));
     const [only, ...others] = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     expect(others).to.deep.equal([]);
     expectConforms('Invoker', only);
-    expect(only).to.include({ id: 0, name: 'invoker0', state: 'up', memoryMb: 1024, queued: 0, containers: 1 });
-    expect(only!.pool).to.include({ prewarm: 0, busy: 0, starting: 0, memoryUsedMb: 256 });
+    expect(only).to.include({ id: 0, name: 'invoker0', state: 'up', memoryMb: 1024, queued: 0, containers });
+    // (the actions have the default 256 MB)
+    expect(only!.pool).to.deep.equal({ prewarm: 0, idle: warm, paused, busy: 0, starting: 0, memoryUsedMb: 256 * containers! });
     const refused = await swirlInProcess(['invoker', 'list'], env(guest));
     expect(refused.code).to.not.equal(0);
     expect(refused.stderr).to.match(/^error: Unable to get the list of invokers: .*not authorized/i);
