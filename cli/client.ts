@@ -1,5 +1,7 @@
-import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { EventSourceMessage } from 'eventsource-parser';
+import { serverSentEvents } from '../common/sse.ts';
 import { ENVELOPE_DEPTH, MAX_JSON_DEPTH, parseJson } from '../common/json.ts';
 import { ApiError, CliError, EXIT } from './errors.ts';
 
@@ -117,10 +119,45 @@ export class Client {
     return { status: reply.status, headers: reply.headers, body: body as T, txid };
   }
 
+  /**
+   * Follow a server-sent event stream (GET): `onEvent` for each event until the stream ends or
+   * `signal` aborts. Resolves with the status: 200 once the stream ended, any other when the
+   * server does not offer it (its body is read and dropped).
+   */
+  async stream(path: string, opts: Pick<RequestOptions, 'query' | 'what'> & { signal?: AbortSignal; onOpen?: () => void; onEvent: (e: EventSourceMessage) => void }): Promise<number> {
+    const url = new URL(this.url(path, opts.query));
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'user-agent': this.opts.userAgent };
+    if (this.opts.auth) headers.authorization = authorization(this.opts.auth);
+    this.opts.verbose?.(this.describeRequest('GET', url, headers));
+    const { request, tls } = this.transport(url);
+    const res = await new Promise<IncomingMessage>((ok, fail) => request(url, { headers, agent: false, signal: opts.signal, ...tls }, ok).once('error', fail).end()).catch((e: Error) => {
+      if (e.name === 'AbortError') return undefined;
+      throw new CliError(`Unable to ${opts.what}: cannot reach ${this.base}: ${e.message}`, EXIT.network);
+    });
+    if (!res) return 200;
+    if (res.statusCode !== 200) {
+      res.resume();
+      return res.statusCode ?? 0;
+    }
+    opts.onOpen?.();
+    try {
+      for await (const e of serverSentEvents(res)) opts.onEvent(e);
+    } catch (e) {
+      // aborted by the caller, or the connection dropped: the stream has ended either way
+      if (!opts.signal?.aborted) this.opts.verbose?.(`stream ended: ${(e as Error).message}`);
+    }
+    return 200;
+  }
+
+  /** http or https for the URL, with the TLS options the settings give (-i, --cert/--key). */
+  private transport(url: URL): { request: typeof httpRequest; tls: Record<string, unknown> } {
+    if (url.protocol !== 'https:') return { request: httpRequest, tls: {} };
+    return { request: httpsRequest as typeof httpRequest, tls: { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } };
+  }
+
   private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { request, tls } = this.transport(url);
     return new Promise((ok, fail) => {
-      const tls = url.protocol === 'https:' ? { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } : {};
       const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -70,3 +70,40 @@ export function activationTable(records: ActivationRecord[]): string[] {
   });
   return [header, ...rows];
 }
+
+/** An invoker as GET /api/v1/invokers shows it. */
+export interface InvokerRow {
+  id: number;
+  name: string;
+  state: string;
+  memoryMb: number;
+  usedMb: number;
+  inFlight: number;
+  running: number;
+  queued: number;
+  containers: number;
+  pool?: { prewarm: number; idle: number; paused: number; busy: number; starting: number; memoryUsedMb: number };
+  lastHeartbeat: number;
+}
+
+/** `2 stem, 1 warm, 3 paused, 1 busy` (what an invoker's heartbeat says of its containers); `-` from an older invoker. */
+export const poolState = (p: InvokerRow['pool']): string =>
+  p ? `${p.prewarm} stem, ${p.idle} warm, ${p.paused} paused, ${p.busy} busy${p.starting ? `, ${p.starting} starting` : ''}` : '-';
+
+/** `swirl invoker list`: one row per invoker, columns as wide as their widest value. */
+export function invokerTable(invokers: InvokerRow[], now: number): string[] {
+  const columns: Array<[string, (i: InvokerRow) => string]> = [
+    ['Invoker', (i) => i.name],
+    ['State', (i) => i.state],
+    ['Running', (i) => String(i.running)],
+    ['Queued', (i) => String(i.queued)],
+    ['In flight', (i) => String(i.inFlight)],
+    ['Containers', (i) => String(i.containers)],
+    ['Pool', (i) => poolState(i.pool)],
+    ['Memory used/total', (i) => `${i.usedMb}/${i.memoryMb} MB`],
+    ['Last heartbeat', (i) => `${duration(Math.max(0, now - i.lastHeartbeat))} ago`],
+  ];
+  const cells = [columns.map(([h]) => h), ...invokers.map((i) => columns.map(([, f]) => f(i)))];
+  const widths = columns.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
+  return cells.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : pad(cell, widths[c]!))).join(' '));
+}

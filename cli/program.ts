@@ -3,6 +3,7 @@ import { activationCommand } from './commands/activation.ts';
 import { actionCommand } from './commands/action.ts';
 import { adminCommand } from './commands/admin.ts';
 import { completionCommand } from './commands/completion.ts';
+import { invokerCommand } from './commands/invoker.ts';
 import { listAllCommand, namespaceCommand } from './commands/namespace.ts';
 import { packageCommand } from './commands/package.ts';
 import { propertyCommand } from './commands/property.ts';
@@ -46,7 +47,7 @@ Settings come from flags, then the environment (__OW_API_HOST, __OW_API_KEY, __O
 then ~/.wskprops (or the file WSK_CONFIG_FILE names); set them with 'swirl property set'.`,
     );
   for (const o of makeGlobalOptions()) program.addOption(o);
-  for (const c of [actionCommand, activationCommand, packageCommand, ruleCommand, triggerCommand, namespaceCommand, listAllCommand, propertyCommand, adminCommand]) program.addCommand(c(cli));
+  for (const c of [actionCommand, activationCommand, packageCommand, ruleCommand, triggerCommand, namespaceCommand, listAllCommand, propertyCommand, invokerCommand, adminCommand]) program.addCommand(c(cli));
   program.addCommand(completionCommand(cli, () => program));
   finish(program, cli);
   return program;

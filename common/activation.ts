@@ -50,3 +50,9 @@ export interface ActivationQuery {
   skip: number;
   limit: number;
 }
+
+/** The name an activation is listed under: its path annotation less the namespace (`pkg/name`), else its name. */
+export function activationPath(r: ActivationRecord): string {
+  const path = (r.annotations ?? []).find((a) => a.key === 'path' && typeof a.value === 'string')?.value as string | undefined;
+  return path === undefined ? r.name : path.split('/').slice(1).join('/');
+}

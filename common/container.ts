@@ -47,6 +47,12 @@ export interface ContainerSpec {
   name: string;
   /** Extra environment for the container. */
   env?: Record<string, string>;
+  /**
+   * The action a container is created for (a cold start; a stem cell has none): the invoking
+   * namespace and the action's path (`ns/name` or `ns/pkg/name`). Kept in labels, for operators; never in the name,
+   * which other containers on the actions network can resolve.
+   */
+  action?: { namespace: string; name: string };
 }
 
 /** The log lines of one activation, cut at the end-of-activation sentinel. */

@@ -24,6 +24,8 @@ export interface InvokerHeartbeat {
   running: number;
   queued: number;
   containers: number;
+  /** Its containers by state (stem cells, warm idle, paused, busy, starting) and the memory they hold (MB); absent from an older invoker. */
+  pool?: { prewarm: number; idle: number; paused: number; busy: number; starting: number; memoryUsedMb: number };
   startedAt: number;
   /** Epoch ms of this heartbeat. */
   at: number;

@@ -7,7 +7,9 @@ import { LIMITS } from '../common/limits.ts';
 import type { Ctx, Services, SwirlState } from './context.ts';
 import { readJson, requestContext } from './middleware.ts';
 import { openApiDocument } from './openapi.ts';
+import { activationStreamRoutes } from './routes/activation-stream.ts';
 import { activationRoutes } from './routes/activations.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { entityRoutes } from './routes/entities.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
@@ -61,11 +63,14 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   });
   invokerRoutes(open, api, services);
   opsRoutes(open, api, services);
+  dashboardRoutes(open, api, services);
   // web actions answer without credentials: on the open router, ahead of the api router's authentication
   webRoutes(open, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);
+  // (ahead of the activation routes: `stream` is no activation id)
+  activationStreamRoutes(api, services);
   activationRoutes(api, services);
   triggerRoutes(api, services);
   entityRoutes(api, services);

@@ -6,6 +6,7 @@ import type { Readiness } from '../common/ops.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
+import type { ActivationFeed } from './activation-feed.ts';
 import type { Activator } from './activator.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Authenticator } from './auth.ts';
@@ -40,6 +41,8 @@ export interface Services {
   /** Fires triggers: the API's POST and feeds. */
   triggers: TriggerFirer;
   health: HealthMonitor;
+  /** New activation records per namespace, for the activation stream. */
+  feed: ActivationFeed;
   scheduler: ShardingScheduler;
   /** What GET /ready checks (store, bus, health store), and whether the controller is stopping. */
   readiness: Readiness;

@@ -171,6 +171,31 @@ function activationPaths(): Record<string, Schema> {
         responses: { '200': { description: 'The records (brief unless docs=true)', content: json({ type: 'array', items: { oneOf: [ref('ActivationBrief'), ref('Activation')] } }) }, ...pick('400', '401', '403', '500', '503') },
       },
     },
+    '/namespaces/{namespace}/activations/stream': {
+      get: {
+        tags: ['Activations'],
+        summary: 'New activation records as server-sent events (event: activation, data: the record), from the moment the stream opens',
+        parameters: [nsParam, query('name', 'Only those of this action (name or package/name)', { type: 'string' })],
+        responses: {
+          '200': { description: 'The stream: one event per record stored, and a comment line every 15 s', content: { 'text/event-stream': { schema: { type: 'string' }, 'x-event-data': ref('Activation') } } },
+          ...pick('400', '401', '403'),
+          '429': error('Too many streams open for the namespace'),
+        },
+      },
+    },
+    '/namespaces/{namespace}/dashboard/summary': {
+      get: {
+        tags: ['Activations'],
+        summary: 'Per action: count, error rate and p50/p99 run time over a window, in time buckets (from at most 2000 activations, newest first)',
+        parameters: [
+          nsParam,
+          query('since', 'Window start (epoch ms; default an hour before upto)', { type: 'integer', minimum: 0 }),
+          query('upto', 'Window end (epoch ms; default now)', { type: 'integer', minimum: 0 }),
+          query('buckets', 'Time buckets in the window', { type: 'integer', minimum: 1, maximum: 60, default: 12 }),
+        ],
+        responses: { '200': { description: 'The summary', content: json(ref('ActivationSummary')) }, ...pick('400', '401', '403', '500', '503') },
+      },
+    },
     '/namespaces/{namespace}/activations/{activationid}': one('One activation record', ref('Activation')),
     '/namespaces/{namespace}/activations/{activationid}/logs': one('The logs of an activation', ref('ActivationLogs')),
     '/namespaces/{namespace}/activations/{activationid}/result': one('The response of an activation', ref('ActivationResult')),
@@ -178,7 +203,7 @@ function activationPaths(): Record<string, Schema> {
       get: {
         tags: ['Operations'],
         summary: 'Invokers with their state, load and last heartbeat (operators only)',
-        responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: { type: 'object' } }) }, ...pick('401', '403') },
+        responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: ref('Invoker') }) }, ...pick('401', '403') },
       },
     },
     ...Object.fromEntries(
@@ -217,6 +242,11 @@ const ruleStatus = { type: 'string', enum: ['active', 'inactive'] };
 /** Every kind an action may show: swirl's kinds and each family's `:default`. */
 const kindNames = [...new Set(KINDS.flatMap((k) => [k.kind, `${k.family}:default`]))];
 const activationIdSchema = { type: 'string', pattern: '^[0-9a-f]{32}$' };
+const count = { type: 'integer', minimum: 0 };
+const epochMs = { type: 'integer', minimum: 0, description: 'epoch ms' };
+const percentile = { type: 'integer', minimum: 0, description: 'ms; absent without activations' };
+const figureProps = { count, errors: count, errorRate: { type: 'number', minimum: 0, maximum: 1 }, p50: percentile, p99: percentile };
+const figureNames = ['count', 'errors', 'errorRate'];
 const activationBriefProps = {
   activationId: activationIdSchema,
   namespace: text,
@@ -349,6 +379,36 @@ export function openApiDocument(version: string): Record<string, unknown> {
           success: { type: 'boolean' },
           result: { description: 'the action’s result (an object), or {error} when it failed' },
           size: { type: 'integer', minimum: 0 },
+        }),
+        ActivationSummary: exact(['since', 'upto', 'bucketMs', 'activations', 'truncated', 'actions'], {
+          since: epochMs,
+          upto: epochMs,
+          bucketMs: { type: 'integer', minimum: 1 },
+          activations: { type: 'integer', minimum: 0, description: 'activations read' },
+          truncated: { type: 'boolean', description: 'there were more than were read (the oldest left out)' },
+          actions: {
+            type: 'array',
+            items: exact(['name', ...figureNames, 'buckets'], {
+              name: { ...text, description: 'name or package/name' },
+              ...figureProps,
+              buckets: { type: 'array', items: exact(['start', ...figureNames], { start: epochMs, ...figureProps }) },
+            }),
+          },
+        }),
+        Invoker: exact(['id', 'name', 'state', 'memoryMb', 'usedMb', 'inFlight', 'running', 'queued', 'containers', 'startedAt', 'lastHeartbeat'], {
+          id: count,
+          name: text,
+          state: { type: 'string', enum: ['up', 'unhealthy', 'unresponsive', 'offline', 'draining'] },
+          memoryMb: { ...count, description: 'memory for action containers (MB)' },
+          usedMb: { ...count, description: "this controller's share of it in use (MB)" },
+          inFlight: { ...count, description: "this controller's activations on it" },
+          running: count,
+          queued: count,
+          containers: count,
+          pool: exact(['prewarm', 'idle', 'paused', 'busy', 'starting', 'memoryUsedMb'], { prewarm: count, idle: count, paused: count, busy: count, starting: count, memoryUsedMb: count }, { description: 'its containers by state, and the memory they hold (MB)' }),
+          startedAt: epochMs,
+          lastHeartbeat: epochMs,
+          url: { ...text, description: 'its operations endpoints' },
         }),
         ActivationLogs: exact(['logs'], { logs: { type: 'array', items: { type: 'string' } } }),
         ActivationBrief: exact(['activationId', 'namespace', 'name', 'version', 'publish', 'annotations', 'start'], activationBriefProps),

@@ -11,6 +11,7 @@ import { BalancerMessages, LoadBalancer } from '../loadbalancer/balancer.ts';
 import { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import { ShardingScheduler } from '../loadbalancer/sharding.ts';
 import { Throttler } from '../loadbalancer/throttles.ts';
+import { ActivationFeed } from './activation-feed.ts';
 import { Activator } from './activator.ts';
 import { createApp } from './app.ts';
 import { Authenticator } from './auth.ts';
@@ -108,7 +109,8 @@ export async function startController(config: Config, untimed: EntityStore, infr
       return invokerUp(health) ? undefined : `Not ready: ${BalancerMessages.noInvokers}`;
     },
   };
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, readiness, metrics }, opening.hold);
+  const feed = new ActivationFeed(store, componentLogger(logger, 'activation-stream'));
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics }, opening.hold);
   const { server, url } = await listen(app, config.port, config.host, logger);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
@@ -121,6 +123,7 @@ export async function startController(config: Config, untimed: EntityStore, infr
       // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered
       stopping = true;
       opening.openNow();
+      feed.close(); // the activation streams end, so that their connections can close
       // a keep-alive connection becomes idle once its request is answered: close those as they come
       const idle = setInterval(() => server.closeIdleConnections(), 100);
       await new Promise<void>((ok) => {

@@ -119,6 +119,7 @@ export class ActivationRunner {
         // without end markers an activation's lines are those written while it had the container to itself
         concurrency: sentinelledLogs(kind) ? action.limits.concurrency : 1,
         name: `${job.namespace}_${action.name}`,
+        action: { namespace: job.namespace, name: path },
       });
     } catch (e) {
       const blackboxImage = e instanceof ImageUnavailableError && kind === 'blackbox';

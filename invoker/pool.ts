@@ -34,6 +34,8 @@ export interface PlacementRequest {
   /** Readable container name part. */
   name: string;
   env?: Record<string, string>;
+  /** The action a new container is labelled with (ContainerSpec.action). */
+  action?: ContainerSpec['action'];
 }
 
 /** What becomes of a container after an activation (see ContainerPool.release). */
@@ -298,7 +300,7 @@ export class ContainerPool {
     const slot = this.newSlot(req.kind, req.image, req.memoryMb, req.key, req.concurrency);
     slot.active = 1;
     this.closeGate(slot);
-    const spec: ContainerSpec = { kind: req.kind, image: req.image, memoryMb: req.memoryMb, name: req.name, env: req.env };
+    const spec: ContainerSpec = { kind: req.kind, image: req.image, memoryMb: req.memoryMb, name: req.name, env: req.env, ...(req.action ? { action: req.action } : {}) };
     return this.startContainer(slot, spec).then(
       (container) => this.addLease(slot, { container, start: 'cold', needsInit: true, shared: false, running: true, slot }),
       (e: Error) => {

@@ -278,6 +278,7 @@ export class InvokerService {
       running: s.busy,
       queued: s.queued,
       containers: s.containers,
+      pool: { prewarm: s.prewarm, idle: s.idle, paused: s.paused, busy: s.busy, starting: s.starting, memoryUsedMb: s.memoryUsedMb },
       startedAt: this.startedAt,
       at: Date.now(),
       ...(this.opts.url ? { url: this.opts.url } : {}),

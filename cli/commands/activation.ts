@@ -56,24 +56,69 @@ interface PollFlags {
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
+/** Print an activation's logs under its name, once. */
+function reporter(cli: Cli): (a: ActivationRecord) => void {
+  const reported = new Set<string>();
+  return (a) => {
+    if (reported.has(a.activationId)) return;
+    reported.add(a.activationId);
+    cli.out.line(`\nActivation: '${a.name}' (${a.activationId})`);
+    cli.out.json(a.logs ?? []);
+  };
+}
+
+/**
+ * Follow the namespace's activation stream (server-sent events) until `deadline` or the
+ * stream ends; first what started since `since` (--since-*). False when the server offers no
+ * stream (an older swirl, OpenWhisk): then the caller polls.
+ */
+async function followStream(cli: Cli, cmd: Command, filter: string | undefined, since: number | undefined, deadline: number | undefined, report: (a: ActivationRecord) => void): Promise<boolean> {
+  const abort = new AbortController();
+  const timer = deadline === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+  let backlog: Promise<void> = Promise.resolve();
+  try {
+    const status = await cli.client(cmd).stream(path(cli, cmd, '/stream'), {
+      what: 'follow the activations',
+      query: filter ? { name: filter } : {},
+      signal: abort.signal,
+      // once it is open, what came before it (oldest first); the stream's own follow it
+      onOpen: () => {
+        if (since !== undefined) backlog = list(cli, cmd, { ...(filter ? { name: filter } : {}), since, docs: true, limit: 0, skip: 0 }).then((found) => [...found].reverse().forEach(report));
+      },
+      onEvent: (e) => {
+        if (e.event === 'activation') void backlog.then(() => report(JSON.parse(e.data) as ActivationRecord));
+      },
+    });
+    await backlog;
+    if (status !== 200 && cli.globals(cmd).verbose) cli.out.note(`poll: no activation stream (${status}): polling`);
+    return status === 200;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Follow new activations (optionally of one action) and print their logs, until Ctrl-C or
- * `--exit` seconds. Starts after the newest activation there is, or `--since-*` ago.
+ * `--exit` seconds: through the activation stream when the server offers it, else by polling.
+ * Starts after the newest activation there is, or `--since-*` ago.
  */
 async function poll(cli: Cli, cmd: Command, name: string | undefined, f: PollFlags): Promise<void> {
   const started = Date.now();
   const back = (((f.sinceDays ?? 0) * 24 + (f.sinceHours ?? 0)) * 60 + (f.sinceMinutes ?? 0)) * 60 + (f.sinceSeconds ?? 0);
-  let since = started - back * 1000;
-  if (back === 0) {
+  const filter = name ? nameFilter(name) : undefined;
+  const report = reporter(cli);
+  const deadline = f.exit === undefined ? undefined : started + f.exit * 1000;
+  cli.out.line('Enter Ctrl-c to exit.');
+  cli.out.line('Polling for activation logs');
+  const streamed = await followStream(cli, cmd, filter, back > 0 ? started - back * 1000 : undefined, deadline, report).catch(() => false);
+  if (deadline !== undefined && Date.now() >= deadline) return;
+  let since = streamed ? Date.now() - 5000 : started - back * 1000;
+  if (!streamed && back === 0) {
     const [newest] = await list(cli, cmd, { limit: 1, skip: 0, docs: true }).catch(() => []);
     if (newest) since = newest.start + 1;
   }
-  cli.out.line('Enter Ctrl-c to exit.');
-  cli.out.line('Polling for activation logs');
-  const reported = new Set<string>();
-  const filter = name ? nameFilter(name) : undefined;
   for (;;) {
-    if (f.exit !== undefined && Date.now() - started >= f.exit * 1000) return;
+    if (deadline !== undefined && Date.now() >= deadline) return;
     let found: ActivationRecord[] = [];
     try {
       found = await list(cli, cmd, { ...(filter ? { name: filter } : {}), since, docs: true, limit: 0, skip: 0 });
@@ -82,14 +127,10 @@ async function poll(cli: Cli, cmd: Command, name: string | undefined, f: PollFla
     }
     // oldest first, so logs appear in the order the activations ran
     for (const a of [...found].sort((x, y) => x.start - y.start)) {
-      if (!reported.has(a.activationId)) {
-        reported.add(a.activationId);
-        cli.out.line(`\nActivation: '${a.name}' (${a.activationId})`);
-        cli.out.json(a.logs ?? []);
-      }
+      report(a);
       if (a.start > since) since = a.start;
     }
-    const left = f.exit === undefined ? f.interval : Math.min(f.interval, f.exit * 1000 - (Date.now() - started));
+    const left = deadline === undefined ? f.interval : Math.min(f.interval, deadline - Date.now());
     if (left > 0) await sleep(left);
   }
 }

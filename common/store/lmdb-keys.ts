@@ -1,4 +1,4 @@
-import type { ActivationRecord } from '../activation.ts';
+import { type ActivationRecord, activationPath } from '../activation.ts';
 import type { EntityKind } from '../entities.ts';
 
 /**
@@ -87,12 +87,6 @@ export function entityIndex(id: string, doc: EntityDoc): string[] {
   const keys = [key('e', kind, ns.split('/')[0]!, doc.updated, id)];
   if (ns.indexOf('/') > 0) keys.push(key('p', kind, ns, doc.updated, id));
   return keys;
-}
-
-/** The name an activation is listed under: its path annotation less the namespace (`pkg/name`), else its name. */
-function activationPath(r: ActivationRecord): string {
-  const path = (r.annotations ?? []).find((a) => a.key === 'path' && typeof a.value === 'string')?.value as string | undefined;
-  return path === undefined ? r.name : path.split('/').slice(1).join('/');
 }
 
 /** A listing entry of an activation (design.ts ACTIVATION_BRIEF): no logs, no response but its status code. */

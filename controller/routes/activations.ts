@@ -7,7 +7,7 @@ import { resolveNamespace } from './namespaces.ts';
 import { flag, paging, queryParam } from './entities.ts';
 
 /** `?name=` is `action` or `pkg/action` (a leading `/ns/` is dropped: the namespace is the path's). */
-function nameFilter(ctx: Ctx, namespace: string): string | undefined {
+export function nameFilter(ctx: Ctx, namespace: string): string | undefined {
   const s = queryParam(ctx, 'name');
   if (s === undefined) return undefined;
   const parts = s.replace(new RegExp(`^/?${namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/`), '').split('/');

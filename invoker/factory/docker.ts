@@ -21,6 +21,9 @@ export const LABEL_OWNER = 'swirl.owner';
 export const LABEL_NETWORK = 'swirl.network';
 /** The installation (its store) the container belongs to: leftovers are removed only by invokers of the same one. */
 export const LABEL_INSTALLATION = 'swirl.installation';
+/** A container created for an action (ContainerSpec.action): the invoking namespace and the action's path (`ns/pkg/name`). */
+export const LABEL_NAMESPACE = 'swirl.namespace';
+export const LABEL_ACTION = 'swirl.action';
 const RUNTIME_PORT = 8080;
 const MiB = 1024 * 1024;
 /** The unprivileged user swirl's own runtimes run as (the images say the same with USER). */
@@ -180,7 +183,14 @@ export class DockerContainerFactory implements ContainerFactory {
       Image: spec.image,
       // the API host in the environment from the start, as OpenWhisk gives it (/init's env has it too)
       Env: Object.entries({ ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, ...(token ? { [PROXY_TOKEN_ENV]: token, HOME: '/tmp' } : {}) }).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_INVOKER]: this.opts.invokerId, [LABEL_KIND]: spec.kind, [LABEL_OWNER]: this.owner, [LABEL_NETWORK]: this.opts.network, [LABEL_INSTALLATION]: this.installation },
+      Labels: {
+        [LABEL_INVOKER]: this.opts.invokerId,
+        [LABEL_KIND]: spec.kind,
+        [LABEL_OWNER]: this.owner,
+        [LABEL_NETWORK]: this.opts.network,
+        [LABEL_INSTALLATION]: this.installation,
+        ...(spec.action ? { [LABEL_NAMESPACE]: spec.action.namespace, [LABEL_ACTION]: spec.action.name } : {}),
+      },
       ...(ownRuntime ? { User: RUNTIME_USER } : {}),
       Tty: false,
       OpenStdin: false,

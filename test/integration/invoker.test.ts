@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import type { Container, ContainerFactory } from '../../common/container.ts';
 import { silentLogger } from '../../common/logger.ts';
+import Dockerode from 'dockerode';
+import { LABEL_ACTION, LABEL_INVOKER, LABEL_KIND, LABEL_NAMESPACE } from '../../invoker/factory/docker.ts';
 import { Invoker, type InvokerConfig } from '../../invoker/invoker.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
 import { sleep } from '../support/api.ts';
@@ -90,6 +92,19 @@ for (const name of factoryNames()) {
       expect(inv.stats().prewarm, 'replenished').to.equal(1);
       expect(inv.stats().idle + inv.stats().paused).to.equal(1);
     });
+
+    if (name === 'docker') {
+      it("labels a container created for an action with the invoking namespace and the action's path, not its name", async () => {
+        const id = String(1000 + Math.floor(Math.random() * 8999));
+        invoker = await Invoker.start(config(), store.store, silentLogger, { factory: await makeFactory('docker', id) });
+        const rec = await invoker.run(testJob(testAction('function main() { return { ok: 1 } }', { name: 'labelled' })));
+        expect(rec.response.success).to.equal(true);
+        const [c, ...more] = await new Dockerode().listContainers({ all: true, filters: { label: [`${LABEL_INVOKER}=${id}`] } });
+        expect(more).to.deep.equal([]);
+        expect(c!.Labels).to.include({ [LABEL_NAMESPACE]: 'guest', [LABEL_ACTION]: 'guest/labelled', [LABEL_KIND]: 'nodejs:20' });
+        expect(c!.Names[0]).to.not.contain('labelled').and.not.contain('guest');
+      });
+    }
 
     it('queues activations when the memory budget is full, then runs them', async () => {
       const inv = await start({ invokerMemoryMb: 256 });
