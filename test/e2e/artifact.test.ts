@@ -85,7 +85,7 @@ describe('the built artifact (npm start, swirl)', function () {
   });
 
   it('npm start runs dist/standalone.js, rebuilt when a source changed since the last start', async () => {
-    edit('controller/standalone.ts', 'swirl standalone is up', 'swirl standalone (as changed) is up');
+    edit('controller/standalone.ts', 'announce(`swirl standalone is up', 'announce(`swirl standalone (as changed) is up');
     const dataDir = mkdtempSync(join(tmpdir(), 'swirl-artifact-data-'));
     try {
       const started = Date.now();
