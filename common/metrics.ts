@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestState } from './http.ts';
 
 /**
@@ -21,12 +21,12 @@ export function createRegistry(): Registry {
 }
 
 /** The metric registered under `name`, made by `make` the first time. */
-export function metric<T extends Metric>(registry: Registry, name: string, make: (registers: Registry[]) => T): T {
+export function metric<T>(registry: Registry, name: string, make: (registers: Registry[]) => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make([registry]);
 }
 
-export const counter = <L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
-  metric(registry, name, (registers) => new Counter({ name, help, labelNames, registers }));
+export const counter = <L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): FastCounter<L> =>
+  metric(registry, name, (registers) => new FastCounter(name, help, labelNames, registers));
 
 export const gauge = <L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], collect: (g: Gauge<L>) => void): Gauge<L> =>
   metric(registry, name, (registers) => new Gauge<L>({ name, help, labelNames, registers, collect() { collect(this); } }));
@@ -34,8 +34,130 @@ export const gauge = <L extends string>(registry: Registry, name: string, help: 
 /** Seconds from 1 ms to 5 min: an activation's wait, init and run, an HTTP request, a store call. */
 export const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-export const histogram = <L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Histogram<L> =>
-  metric(registry, name, (registers) => new Histogram({ name, help, labelNames, buckets: SECONDS_BUCKETS, registers }));
+export const histogram = <L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): FastHistogram<L> =>
+  metric(registry, name, (registers) => new FastHistogram(name, help, labelNames, SECONDS_BUCKETS, registers));
+
+type Labels<L extends string> = Partial<Record<L, string | number>>;
+
+/**
+ * Series of one metric by their label values. prom-client's own counters and histograms
+ * check, hash and copy the labels on every observation (several µs each, a dozen per
+ * activation); these keep each series' numbers in a map keyed by the label values joined,
+ * and hand prom-client's registry the samples only when it is scraped (the metric protocol
+ * it reads: name, help, type, get(), reset()).
+ */
+abstract class FastMetric<L extends string, V> {
+  protected readonly series = new Map<string, { labels: Record<string, string>; value: V }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    registers: Registry[],
+  ) {
+    for (const r of registers) r.registerMetric(this as unknown as Metric);
+  }
+
+  protected abstract fresh(): V;
+
+  /** The series of these labels (a label missing is the empty string, as prom-client has it). */
+  protected at(labels: Labels<L> | undefined): V {
+    let key = '';
+    if (this.labelNames.length === 1) key = String(labels?.[this.labelNames[0]!] ?? '');
+    else for (const n of this.labelNames) key += `${labels?.[n] ?? ''}\u0001`;
+    let s = this.series.get(key);
+    if (!s) {
+      const named: Record<string, string> = {};
+      for (const n of this.labelNames) if (labels?.[n] !== undefined) named[n] = String(labels[n]);
+      s = { labels: named, value: this.fresh() };
+      this.series.set(key, s);
+    }
+    return s.value;
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+export class FastCounter<L extends string> extends FastMetric<L, { n: number }> {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+
+  protected fresh(): { n: number } {
+    return { n: 0 };
+  }
+
+  inc(labels?: Labels<L>, by = 1): void {
+    this.at(labels).n += by;
+  }
+
+  get() {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value.n })) };
+  }
+}
+
+interface Buckets {
+  /** Observations per bucket (not cumulative), the last one above every bound (+Inf). */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+export class FastHistogram<L extends string> extends FastMetric<L, Buckets> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    private readonly bounds: readonly number[],
+    registers: Registry[],
+  ) {
+    super(name, help, labelNames, registers);
+  }
+
+  protected fresh(): Buckets {
+    return { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+  }
+
+  /** Observe `value` (a number that is not finite is not observed, as prom-client refuses it). */
+  observe(labels: Labels<L> | undefined, value: number): void {
+    if (!Number.isFinite(value)) return;
+    const b = this.at(labels);
+    let i = 0;
+    while (i < this.bounds.length && value > this.bounds[i]!) i++;
+    b.counts[i]!++;
+    b.sum += value;
+    b.count++;
+  }
+
+  /** Start timing; the returned function observes the seconds since, with `labels` added to the first ones. */
+  startTimer(labels?: Labels<L>): (more?: Labels<L>) => number {
+    const start = process.hrtime.bigint();
+    return (more) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      this.observe(more ? { ...labels, ...more } : labels, seconds);
+      return seconds;
+    };
+  }
+
+  get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const { labels, value } of this.series.values()) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += value.counts[i]!;
+        values.push({ labels: { le, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { le: '+Inf', ...labels }, value: value.count, metricName: `${this.name}_bucket` });
+      values.push({ labels, value: value.sum, metricName: `${this.name}_sum` });
+      values.push({ labels, value: value.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
 
 /** The value a label takes beyond its cap. */
 export const OTHER = 'other';
