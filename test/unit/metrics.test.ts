@@ -3,7 +3,7 @@ import type { ActivationRecord } from '../../common/activation.ts';
 import { Topics } from '../../common/bus.ts';
 import { silentLogger } from '../../common/logger.ts';
 import type { ActivationMessage } from '../../common/messages.ts';
-import { BoundedLabels, createRegistry, OTHER } from '../../common/metrics.ts';
+import { BoundedLabels, counter, createRegistry, histogram, OTHER } from '../../common/metrics.ts';
 import { timedStore } from '../../common/store/timed-store.ts';
 import { MemoryThrottleStore } from '../../common/throttle/memory.ts';
 import { ControllerMetrics } from '../../controller/metrics.ts';
@@ -214,5 +214,28 @@ describe('user events', () => {
     const events = await UserEvents.start(bus, 'invoker0', silentLogger);
     expect(() => events.activation(record(0), message())).not.to.throw();
     await events.flush();
+  });
+});
+
+describe('counters and histograms as scraped', () => {
+  it('a histogram serves cumulative buckets up to +Inf, its sum and count per label values; what is not a number is not observed; a counter sums', async () => {
+    const registry = createRegistry();
+    const h = histogram(registry, 'swirl_test_seconds', 'test', ['kind']);
+    for (const v of [0.0005, 0.003, 100, 1000, Number.NaN]) h.observe({ kind: 'a' }, v);
+    h.observe({ kind: 'b' }, 0.02);
+    const end = h.startTimer({ kind: 'b' });
+    expect(end()).to.be.within(0, 1);
+    const c = counter(registry, 'swirl_test_total', 'test', ['kind', 'status']);
+    c.inc({ kind: 'a', status: 'success' });
+    c.inc({ kind: 'a', status: 'success' }, 2);
+    expect(histogram(registry, 'swirl_test_seconds', 'again', ['kind']), 'taken once by name').to.equal(h);
+    const samples = parseExposition(await registry.metrics());
+    const bucket = (le: string, kind = 'a') => valueOf(samples, 'swirl_test_seconds_bucket', { le, kind });
+    expect([bucket('0.001'), bucket('0.005'), bucket('0.01'), bucket('60'), bucket('300'), bucket('+Inf')]).to.deep.equal([1, 2, 2, 2, 3, 4]);
+    expect(valueOf(samples, 'swirl_test_seconds_sum', { kind: 'a' })).to.be.closeTo(1100.0035, 1e-9);
+    expect(valueOf(samples, 'swirl_test_seconds_count', { kind: 'a' })).to.equal(4);
+    expect(valueOf(samples, 'swirl_test_seconds_count', { kind: 'b' })).to.equal(2);
+    expect(bucket('0.025', 'b')).to.equal(2);
+    expect(valueOf(samples, 'swirl_test_total', { kind: 'a', status: 'success' })).to.equal(3);
   });
 });
