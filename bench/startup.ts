@@ -37,15 +37,16 @@ function start(cmd: string, args: string[], env: Record<string, string>): Promis
     process.kill(-child.pid!, 'SIGTERM');
     await exited;
   };
+  // the banner: on stderr, as stdout is no terminal here (it carries the JSON log lines)
   let out = '';
   let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((ok, fail) => {
     let ready = 0;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!ready && out.includes(' is up')) ready = now() - t0;
-      if (ready && /guest key: .*\n/.test(out)) ok({ ready, out: () => out, stop });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (!ready && err.includes(' is up')) ready = now() - t0;
+      if (ready && /guest key: .*\n/.test(err)) ok({ ready, out: () => err, stop });
     });
     void exited.then(() => fail(new Error(`standalone exited before it was up\n${out.slice(-2000)}\n${err.slice(-2000)}`)));
   });
