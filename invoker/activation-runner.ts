@@ -156,7 +156,7 @@ export class ActivationRunner {
               ? developerError(RunMessages.abnormalInit)
               : classify(init.res, MAX_RESPONSE_BYTES);
         if (initRes.statusCode === 0 || initRes.statusCode === 1) initRes = developerError(RunMessages.abnormalInit);
-        const ended = { end: 'destroy', abnormal: init.kind !== 'ok', timedOut: init.kind === 'timeout', answered: initLogs, earlier: undefined } as const;
+        const ended = { end: 'destroy', abnormal: init.kind !== 'ok', timedOut: init.kind === 'timeout', before: undefined, answered: initLogs } as const;
         return this.complete(lease, ended, record(start, initRes), onResponse, finish, logLimit);
       }
     }
@@ -178,39 +178,33 @@ export class ActivationRunner {
     // as OpenWhisk: a developer or internal error retires the container (a runtime may have
     // stopped itself after it), the action's own {error} keeps it
     const end: ContainerEnd = destroy ? 'destroy' : res.statusCode >= 2 ? 'retire' : 'keep';
-    const runLogs = run.kind === 'ok' ? run.res.logs : undefined;
-    const answered = runLogs && { lines: [...(initLogs?.lines ?? []), ...runLogs.lines], truncated: runLogs.truncated || (initLogs?.truncated ?? false) };
-    const ended = { end, abnormal: crashed || destroy, timedOut: run.kind === 'timeout', answered, earlier: answered ? undefined : initLogs };
+    const ended = { end, abnormal: crashed || destroy, timedOut: run.kind === 'timeout', before: initLogs, answered: run.kind === 'ok' ? run.res.logs : undefined };
     return this.complete(lease, ended, record(start, res), onResponse, finish, logLimit);
   }
 
   /**
    * Give the response, collect the logs, hand the container back, store the record. The
-   * logs: those the last answer carried (INLINE_LOGS), with whatever reached the container's
-   * streams besides, taken without waiting; or else the streams' segment, after the output
-   * the init answered with (`earlier`).
+   * logs: what the init answered with before a run (`before`), then those the last answer
+   * carried (INLINE_LOGS) with whatever reached the container's streams besides, taken
+   * without waiting; or, when the last answer carried none, the streams' segment.
    */
   private async complete(
     lease: Lease,
-    ended: { end: ContainerEnd; abnormal: boolean; timedOut: boolean; answered: AnsweredLogs | undefined; earlier: AnsweredLogs | undefined },
+    ended: { end: ContainerEnd; abnormal: boolean; timedOut: boolean; before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined },
     rec: ActivationRecord,
     onResponse: ((r: ActivationRecord) => void) | undefined,
     finish: (r: ActivationRecord, how: { start: string }) => Promise<ActivationRecord>,
     limit: number,
   ): Promise<ActivationRecord> {
     onResponse?.(rec);
-    const { end, abnormal, answered, earlier } = ended;
+    const { end, abnormal, before, answered } = ended;
     const marked = sentinelledLogs(lease.container.spec.kind);
-    // a dead or killed container will not mark the end of its logs: take what is there (a
-    // runtime that returns logs with its answers writes them out when its deadline passes,
-    // marked, or when its process ends). Takes are served in the order they are asked for, so
-    // a healthy container of a runtime that marks each activation's end goes back to the
-    // pool at once — the next activation's output is cut after this one's end marker (which
-    // the proxy writes before it answers). A container to be removed, or one whose output is
-    // unmarked (an image of the user's, as OpenWhisk reads it), is kept until this
-    // activation's output has been read.
-    const waitMs = answered ? 0 : ended.timedOut && lease.container.inlineLogs ? this.logWaitMs : abnormal ? 50 : marked ? this.logWaitMs : UNMARKED_LOG_WAIT_MS;
-    const taking = lease.container.logs(limit, waitMs);
+    // Takes are served in the order they are asked for, so a healthy container of a runtime
+    // that marks each activation's end goes back to the pool at once — the next activation's
+    // output is cut after this one's end marker (which the proxy writes before it answers). A
+    // container to be removed, or one whose output is unmarked (an image of the user's, as
+    // OpenWhisk reads it), is kept until this activation's output has been read.
+    const taking = lease.container.logs(limit, this.logWait(lease.container, ended));
     const early = end === 'keep' && marked;
     if (early) this.opts.pool.release(lease);
     let segment: LogSegment;
@@ -219,8 +213,9 @@ export class ActivationRunner {
     } finally {
       if (!early) this.opts.pool.release(lease, end);
     }
-    const lines = answered ? byTime(answered.lines, segment.lines) : [...(earlier?.lines ?? []), ...segment.lines];
-    const truncated = segment.truncated || (answered ?? earlier)?.truncated === true;
+    const earlier = before?.lines ?? [];
+    const lines = answered ? byTime([...earlier, ...answered.lines], segment.lines) : [...earlier, ...segment.lines];
+    const truncated = segment.truncated || before?.truncated === true || answered?.truncated === true;
     const complete = answered !== undefined || segment.complete;
     // output of activations that overlapped in one container cannot be told apart on its streams
     const shared = lease.shared && !answered;
@@ -228,6 +223,17 @@ export class ActivationRunner {
     const note = shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
     rec.logs = [...(shared ? [] : lines), ...(note ? [`${now} stderr: ${note}`] : [])];
     return finish(rec, { start: lease.start });
+  }
+
+  /** How long the streams' part of an activation's logs may be waited for. */
+  private logWait(container: Container, ended: { abnormal: boolean; timedOut: boolean; answered: AnsweredLogs | undefined }): number {
+    // the answer carried them: the streams hold only what bypassed the runtime, already there
+    if (ended.answered) return 0;
+    // a runtime that answers with logs writes what it held to the streams, marked, once its deadline passed
+    if (ended.timedOut && container.inlineLogs) return this.logWaitMs;
+    // a dead or killed container will not mark the end of its logs: take what is there
+    if (ended.abnormal) return 50;
+    return sentinelledLogs(container.spec.kind) ? this.logWaitMs : UNMARKED_LOG_WAIT_MS;
   }
 
   /**
