@@ -65,11 +65,25 @@ export interface LogSegment {
   complete: boolean;
 }
 
+/** A log line as activation records keep it: `<ISO time> <stdout|stderr>: <text>`. */
+export const stampLine = (time: string, stream: 'stdout' | 'stderr', text: string): string => `${time} ${stream}: ${text}`;
+
+/** Characters of an ISO time (`2026-01-01T00:00:00.000Z`), and of a line's whole stamp (`<time> stdout: `). */
+const TIME_CHARS = 24;
+export const STAMP_CHARS = TIME_CHARS + ' stdout: '.length;
+
+/** A stamped line's parts. */
+export const lineParts = (line: string): { time: string; stream: 'stdout' | 'stderr'; text: string } => ({
+  time: line.slice(0, TIME_CHARS),
+  stream: line.slice(TIME_CHARS + 1, STAMP_CHARS - 2) as 'stdout' | 'stderr',
+  text: line.slice(STAMP_CHARS),
+});
+
 /** Two runs of stamped lines as one, in time order (ISO times of one length sort as text; ties keep their order). */
 export function byTime(a: string[], b: string[]): string[] {
   if (b.length === 0) return a;
   if (a.length === 0) return b;
-  const at = (l: string) => l.slice(0, 24);
+  const at = (l: string) => l.slice(0, TIME_CHARS);
   return [...a, ...b].sort((x, y) => (at(x) < at(y) ? -1 : at(x) > at(y) ? 1 : 0));
 }
 

@@ -1,4 +1,5 @@
 import { ActivationStatus, type ActivationRecord } from './activation.ts';
+import { stampLine } from './container.ts';
 import { JsonTooDeepError, Messages } from './errors.ts';
 import { ENVELOPE_DEPTH, MAX_JSON_DEPTH, stringifyBounded } from './json.ts';
 import { SIZES } from './limits.ts';
@@ -34,7 +35,7 @@ function problem(record: ActivationRecord, bounds: RecordBounds): string | undef
   }
 }
 
-const logLine = (note: string) => `${new Date().toISOString()} stderr: ${note}`;
+const logLine = (note: string) => stampLine(new Date().toISOString(), 'stderr', note);
 
 /** Only the fields a record has: whatever else an object carries is not stored. */
 function known(r: ActivationRecord): ActivationRecord {

@@ -1,5 +1,5 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
-import { byTime, ImageUnavailableError, type Container, type LogSegment, sentinelledLogs } from '../common/container.ts';
+import { byTime, ImageUnavailableError, type Container, type LogSegment, sentinelledLogs, STAMP_CHARS, stampLine } from '../common/container.ts';
 import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
@@ -46,8 +46,8 @@ export interface RunnerOptions {
 /** The output a runtime returned with an answer (INLINE_LOGS). */
 type AnsweredLogs = NonNullable<ProxyResponse['logs']>;
 
-/** Bytes of the lines' text, without their `<ISO time> <stream>: ` stamp (33 characters), as the log limit counts them. */
-const textBytes = (lines: string[]): number => lines.reduce((n, l) => n + Buffer.byteLength(l) - 33, 0);
+/** Bytes of the lines' text, without their stamp (ASCII), as the log limit counts them. */
+const textBytes = (lines: string[]): number => lines.reduce((n, l) => n + Buffer.byteLength(l) - STAMP_CHARS, 0);
 
 /**
  * How long the output of an image that marks no activation's end may keep coming after
@@ -221,7 +221,7 @@ export class ActivationRunner {
     const shared = lease.shared && !answered;
     const now = new Date().toISOString();
     const note = shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
-    rec.logs = [...(shared ? [] : lines), ...(note ? [`${now} stderr: ${note}`] : [])];
+    rec.logs = [...(shared ? [] : lines), ...(note ? [stampLine(now, 'stderr', note)] : [])];
     return finish(rec, { start: lease.start });
   }
 

@@ -1,4 +1,4 @@
-import { LOG_SENTINEL, type LogSegment } from '../common/container.ts';
+import { LOG_SENTINEL, type LogSegment, stampLine } from '../common/container.ts';
 import { LIMITS } from '../common/limits.ts';
 import { OutputLines } from '../common/output-lines.ts';
 
@@ -177,7 +177,7 @@ export class LogCollector {
         break;
       }
       bytes += l.size;
-      out.push(`${l.time} ${l.stream}: ${l.text}`);
+      out.push(stampLine(l.time, l.stream, l.text));
     }
     return { lines: out, truncated, complete };
   }

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeSync } from 'node:fs';
-import { byTime, LOG_SENTINEL, maxEncodedLogs } from '../../common/container.ts';
+import { byTime, lineParts, LOG_SENTINEL, maxEncodedLogs, stampLine } from '../../common/container.ts';
 import { OutputLines } from '../../common/output-lines.ts';
 
 type Stream = NodeJS.WriteStream;
@@ -59,8 +59,10 @@ export class ActivationOutput {
     if (this.flushed || this.closed) return;
     this.flushed = true;
     const out = { stdout: '', stderr: '' };
-    // an ISO time is 24 characters, then a space and the stream's name
-    for (const line of this.kept) out[line.slice(25, 31) as StreamName] += `${line.slice(33)}\n`;
+    for (const line of this.kept) {
+      const { stream, text } = lineParts(line);
+      out[stream] += `${text}\n`;
+    }
     for (const stream of STREAMS) {
       const pending = this.lines.takePending(stream);
       if (pending) out[stream] += `${pending}\n`;
@@ -81,7 +83,7 @@ export class ActivationOutput {
       return;
     }
     const size = Buffer.byteLength(text);
-    const line = `${new Date().toISOString()} ${stream}: ${text}`;
+    const line = stampLine(new Date().toISOString(), stream, text);
     const encoded = Buffer.byteLength(JSON.stringify(line)) + 1;
     if (this.bytes + size > this.limit || this.encoded + encoded > maxEncodedLogs(this.limit)) {
       this.truncated = true;
