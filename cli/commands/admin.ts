@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { sharedBus, Topics } from '../../common/bus.ts';
 import type { Config } from '../../common/config.ts';
 import { AUTH_KEY, newCredentials } from '../../common/credentials.ts';
 import { ConflictError, SwirlError } from '../../common/errors.ts';
@@ -48,10 +49,9 @@ async function withStore<T>(env: NodeJS.ProcessEnv, fn: (o: Pick<LocalStore, 'st
  * that cannot be reached is only reported.
  */
 async function tellControllers(config: Config, subjects: string[], cli: Cli): Promise<void> {
-  if (config.bus !== 'redis' && config.bus !== 'kafka') return;
-  const [{ openBus }, { Topics }, { subjectsChanged }, { silentLogger }] = await Promise.all([
+  if (!sharedBus({ name: config.bus })) return;
+  const [{ openBus }, { subjectsChanged }, { silentLogger }] = await Promise.all([
     import('../../common/infra.ts'),
-    import('../../common/bus.ts'),
     import('../../common/messages.ts'),
     import('../../common/logger.ts'),
   ]);
