@@ -19,15 +19,18 @@ export interface RequestState {
  * OpenWhisk-shaped errors: `{"error": "...", "code": "<tid>"}`.
  * Internal failures are logged with their details and answered with a generic message.
  */
-export function requestContext<S extends RequestState>(logger: Logger): Middleware<S> {
+export function requestContext<S extends RequestState>(logger: Logger, onAnswered?: Answered): Middleware<S> {
   return (ctx, next) => {
     const tid = transactionIdFrom(ctx.get('x-request-id') || undefined);
-    return withLogContext({ tid }, () => handle(ctx, next, tid, logger));
+    return withLogContext({ tid }, () => handle(ctx, next, tid, logger, onAnswered));
   };
 }
 
+/** Told of every request once answered, with its final status, and how long it took (seconds): metrics. */
+export type Answered = (ctx: { method: string; status: number; _matchedRoute?: string | RegExp }, seconds: number) => void;
+
 /** One request in its log context: the state, the header, the error shape, the access line. */
-async function handle<S extends RequestState>(ctx: Parameters<Middleware<S>>[0], next: () => Promise<unknown>, tid: string, log: Logger): Promise<void> {
+async function handle<S extends RequestState>(ctx: Parameters<Middleware<S>>[0], next: () => Promise<unknown>, tid: string, log: Logger, onAnswered: Answered | undefined): Promise<void> {
   ctx.state.tid = tid;
   ctx.state.log = log;
   ctx.set('X-Request-ID', tid);
@@ -48,6 +51,7 @@ async function handle<S extends RequestState>(ctx: Parameters<Middleware<S>>[0],
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
+    onAnswered?.(ctx as Parameters<Answered>[0], ms / 1000);
   }
 }
 

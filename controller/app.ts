@@ -27,8 +27,7 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   const app = new Koa<SwirlState>();
   app.proxy = false;
   app.silent = true;
-  app.use(services.metrics.http);
-  app.use(requestContext(services.logger));
+  app.use(requestContext(services.logger, services.metrics.answered));
   // (standalone: requests wait here until an invoker is up)
   if (hold) app.use(hold);
 

@@ -1,4 +1,4 @@
-import type Koa from 'koa';
+import type { Answered } from '../common/http.ts';
 import type { InvokerState } from '../common/health.ts';
 import { counter, gauge, histogram, type Registry } from '../common/metrics.ts';
 import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
@@ -24,17 +24,12 @@ export class ControllerMetrics {
     this.throttled = counter(registry, 'swirl_throttle_rejections_total', 'Requests refused with 429, by the limit they hit', ['limit']);
   }
 
-  /** Counts and times every request (outermost middleware: it sees the final status). */
-  readonly http: Koa.Middleware = async (ctx, next) => {
-    const end = this.seconds.startTimer();
-    try {
-      await next();
-    } finally {
-      const route = (ctx as { _matchedRoute?: string | RegExp })._matchedRoute;
-      const labels = { method: ctx.method, route: typeof route === 'string' ? route : UNMATCHED };
-      end(labels);
-      this.requests.inc({ ...labels, status: String(ctx.status) });
-    }
+  /** Count and time a request once answered (requestContext's hook: it knows the final status and the time taken). */
+  readonly answered: Answered = (ctx, seconds) => {
+    const route = ctx._matchedRoute;
+    const labels = { method: ctx.method, route: typeof route === 'string' ? route : UNMATCHED };
+    this.seconds.observe(labels, seconds);
+    this.requests.inc({ ...labels, status: String(ctx.status) });
   };
 
   readonly rejected = (limit: ThrottleLimit): void => this.throttled.inc({ limit });
