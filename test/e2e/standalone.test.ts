@@ -301,7 +301,10 @@ describe('standalone (npm start)', function () {
     };
     let other = await startOther();
     try {
-      expect(await containersOf(otherDir), 'the second one has containers of its own').to.not.deep.equal([]);
+      // ready does not wait for stem cells (an invoker takes work while they start): wait for its first
+      let others = await containersOf(otherDir);
+      for (const until = Date.now() + 20_000; others.length === 0 && Date.now() < until; others = await containersOf(otherDir)) await sleep(100);
+      expect(others, 'the second one has containers of its own').to.not.deep.equal([]);
       expect(await containersOf(dataDir), 'the first one\'s live containers, untouched').to.deep.equal(firstOnes);
       expect((await invokeMine()).body).to.deep.equal({ mine: true });
       // the first one dies without clean-up: its containers are leftovers, of its installation alone
