@@ -1,5 +1,7 @@
 import type { Container, ContainerFactory, ContainerSpec } from '../common/container.ts';
 import type { Logger } from '../common/logger.ts';
+import { type ContainerEvent, type ContainerState, frozenOrFreezing, transition } from './container-state.ts';
+import { idleExpired, memoryUsed, pauseDue, place, type SlotView, stemsToStart } from './pool-decisions.ts';
 
 /** Stem cells to keep ready: `count` containers of `kind` with `memoryMb`. */
 export interface PrewarmConfig {
@@ -71,26 +73,19 @@ export interface PoolStats {
   queued: number;
 }
 
-/** One container as the pool sees it. */
-interface Slot {
-  container?: Container;
-  kind: string;
-  image: string;
-  memoryMb: number;
-  /** Undefined while the slot is a stem cell. */
-  key?: string;
+/** One container as the pool sees it: its state, and what the transitions leave to the pool. */
+interface Slot extends SlotView {
+  state: ContainerState;
+  key: string | undefined;
   concurrency: number;
-  active: number;
-  /** Idle and to be frozen: no activation may start before a resume. */
-  paused: boolean;
-  /** The container really is frozen (its pause succeeded and no resume followed). */
-  frozen: boolean;
-  /** Serializes pause/resume on the container; never rejects. */
-  op: Promise<void>;
+  inFlight: number;
   lastUsed: number;
-  removed: boolean;
-  /** Takes no more activations: removed when those running in it are done. */
-  retiring?: boolean;
+  container?: Container;
+  /**
+   * Serializes pause/resume on the container and resolves with whether the container is
+   * frozen after them (a pause that failed left it running); never rejects.
+   */
+  op: Promise<boolean>;
   /** The leases running in the container now. */
   leases: Set<Lease>;
   /**
@@ -109,8 +104,7 @@ interface Waiter {
   fail: (e: Error) => void;
 }
 
-/** Preference among warm candidates: ready and running 2, ready and paused 1, still starting 0. */
-const rank = (s: Slot): number => (!s.container ? 0 : s.paused ? 1 : 2);
+const RELEASED = { keep: 'released:keep', retire: 'released:retire', destroy: 'released:destroy' } as const satisfies Record<ContainerEnd, ContainerEvent>;
 
 /** The pool is closing; nothing more is placed. */
 export class PoolClosedError extends Error {
@@ -126,8 +120,9 @@ export class PoolClosedError extends Error {
  * OpenWhisk's ContainerPool): a free warm container of the same key; a paused one
  * (resumed); a stem cell of its kind and memory (initialized); a new container, evicting
  * least recently used idle containers when the memory budget is full; otherwise the
- * activation waits in a queue until capacity frees up. Container I/O goes through the
- * factory only; this class decides.
+ * activation waits in a queue until capacity frees up. Those decisions are the pure
+ * functions of pool-decisions.ts; each container's life is one state that changes only
+ * through container-state.ts's transition. Container I/O goes through the factory only.
  */
 export class ContainerPool {
   private readonly slots = new Set<Slot>();
@@ -152,7 +147,7 @@ export class ContainerPool {
     if (req.memoryMb > this.opts.memoryMb) {
       return Promise.reject(new Error(`the action needs ${req.memoryMb} MB but the invoker has ${this.opts.memoryMb} MB`));
     }
-    const placed = this.queue.length === 0 ? this.place(req, true) : this.place(req, false);
+    const placed = this.place(req, this.queue.length === 0);
     if (placed) return placed;
     return new Promise((ok, fail) => this.queue.push({ req, ok, fail }));
   }
@@ -168,35 +163,49 @@ export class ContainerPool {
     const slot = lease.slot;
     if (!slot.leases.delete(lease)) return;
     // an activation that never reported its init (it failed before) does not leave others waiting
-    if (lease.needsInit) this.initialized(lease, false);
-    slot.active = Math.max(0, slot.active - 1);
+    if (lease.needsInit) this.openGate(slot, false);
+    slot.inFlight = Math.max(0, slot.inFlight - 1);
     slot.lastUsed = Date.now();
-    if (end === 'retire') slot.retiring = true;
-    if (end === 'destroy' || this.closed || (slot.retiring && slot.active === 0)) this.remove(slot);
-    else if (slot.active === 0) this.scheduleIdle(slot);
+    this.to(slot, RELEASED[end]);
+    if (slot.state === 'idle') this.scheduleIdle(slot);
     this.drain();
   }
 
   /**
    * The lease's /init finished: activations waiting for this container run now (ok) or
-   * are placed again (the container failed to initialize and is being replaced).
+   * are placed again (the container failed to initialize and is being replaced: it takes
+   * no more activations).
    */
   initialized(lease: Lease, ok: boolean): void {
     const slot = lease.slot;
-    slot.openGate?.(ok);
-    slot.openGate = undefined;
-    slot.initGate = undefined;
+    // reported once, by the first activation (a release reports an init never reported)
+    if (!slot.openGate) return;
+    this.openGate(slot, ok);
+    this.to(slot, ok ? 'init-ok' : 'init-failed');
   }
 
   stats(): PoolStats {
-    const s: PoolStats = { containers: 0, busy: 0, idle: 0, paused: 0, prewarm: 0, starting: 0, memoryUsedMb: this.memoryUsed(), queued: this.queue.length };
+    const s: PoolStats = { containers: 0, busy: 0, idle: 0, paused: 0, prewarm: 0, starting: 0, memoryUsedMb: memoryUsed(this.slots), queued: this.queue.length };
     for (const slot of this.slots) {
       s.containers++;
-      if (!slot.container) s.starting++;
-      else if (slot.key === undefined) s.prewarm++;
-      else if (slot.active > 0) s.busy++;
-      else if (slot.paused) s.paused++;
-      else s.idle++;
+      switch (slot.state) {
+        case 'starting':
+          s.starting++;
+          break;
+        case 'prewarmed':
+          s.prewarm++;
+          break;
+        case 'idle':
+          s.idle++;
+          break;
+        case 'pausing':
+        case 'paused':
+          s.paused++;
+          break;
+        default:
+          // initializing, busy, resuming, retiring: activations in it
+          s.busy++;
+      }
     }
     return s;
   }
@@ -206,63 +215,54 @@ export class ContainerPool {
     this.closed = true;
     for (const w of this.queue.splice(0)) w.fail(new PoolClosedError());
     const all = [...this.slots];
-    for (const slot of all) this.remove(slot);
+    for (const slot of all) this.to(slot, 'closed');
     await Promise.all(all.map((s) => s.container?.destroy().catch(() => undefined)));
   }
 
   // ---- placement -------------------------------------------------------------------
 
   /**
-   * Try to place a request now. `mayCreate` is false for requests that arrive while
-   * others wait: they may take a warm container of their own but not capacity that an
-   * earlier request is waiting for.
+   * Place a request now, as pool-decisions' place() decides, or undefined (it waits).
+   * `mayCreate` is false for requests that arrive while others wait.
    */
   private place(req: PlacementRequest, mayCreate: boolean): Promise<Lease> | undefined {
-    const warm = this.findWarm(req);
-    if (warm) return this.lease(warm, warm.paused ? 'paused' : 'warm', req);
-    if (!mayCreate) return undefined;
-    const stem = this.findStem(req);
-    if (stem) {
-      stem.key = req.key;
-      stem.concurrency = req.concurrency;
-      this.closeGate(stem);
-      const lease = this.lease(stem, 'prewarm', req);
-      this.replenish();
-      return lease;
+    const decision = place(this.slots, req, this.opts, mayCreate);
+    switch (decision.how) {
+      case 'warm':
+        return this.lease(decision.slot, frozenOrFreezing(decision.slot.state) ? 'paused' : 'warm', req);
+      case 'prewarm': {
+        const stem = decision.slot;
+        stem.key = req.key;
+        stem.concurrency = req.concurrency;
+        this.closeGate(stem);
+        const lease = this.lease(stem, 'prewarm', req);
+        this.replenish();
+        return lease;
+      }
+      case 'cold':
+        for (const v of decision.evict) {
+          this.opts.log.debug({ container: v.container!.id, key: v.key ?? 'prewarm' }, 'evicting an idle container for capacity');
+          this.to(v, 'evicted');
+        }
+        return this.createFor(req);
+      case 'queue':
+        return undefined;
     }
-    if (!this.makeRoom(req.memoryMb)) return undefined;
-    return this.createFor(req);
-  }
-
-  private findWarm(req: PlacementRequest): Slot | undefined {
-    let best: Slot | undefined;
-    for (const s of this.slots) {
-      if (s.key !== req.key || s.removed || s.retiring || s.active >= s.concurrency) continue;
-      // a container still starting for this key takes more activations when its concurrency allows
-      if (!s.container && !s.initGate) continue;
-      // a ready container beats a starting one, a running one beats a paused one; among equals, the most recently used
-      if (!best || rank(s) > rank(best) || (rank(s) === rank(best) && s.lastUsed > best.lastUsed)) best = s;
-    }
-    return best;
-  }
-
-  private findStem(req: PlacementRequest): Slot | undefined {
-    for (const s of this.slots) {
-      if (s.key === undefined && s.container && !s.removed && s.kind === req.kind && s.memoryMb === req.memoryMb && s.image === req.image) return s;
-    }
-    return undefined;
   }
 
   private lease(slot: Slot, start: StartKind, req: PlacementRequest): Promise<Lease> {
-    slot.active++;
+    slot.inFlight++;
     slot.lastUsed = Date.now();
     this.clearTimers(slot);
+    this.to(slot, 'leased');
     const gate = start === 'prewarm' ? undefined : slot.initGate;
     if (!gate) return this.take(slot, start, req);
     // wait until the activation that initializes the container is done with /init
     return gate.then((ok) => {
-      if (ok && !slot.removed) return this.take(slot, start, req);
-      slot.active = Math.max(0, slot.active - 1);
+      if (ok && slot.state !== 'removed') return this.take(slot, start, req);
+      slot.inFlight = Math.max(0, slot.inFlight - 1);
+      this.to(slot, 'left');
+      if (slot.state === 'idle') this.scheduleIdle(slot);
       return this.placeAgain(req);
     });
   }
@@ -270,24 +270,26 @@ export class ContainerPool {
   private take(slot: Slot, start: StartKind, req: PlacementRequest): Promise<Lease> {
     const container = slot.container!;
     const lease = this.addLease(slot, { container, start, needsInit: start === 'prewarm', shared: false, running: true, slot });
-    // not paused: start at once, or once a resume under way (another activation's) is done
-    if (!slot.paused) return slot.op.then(() => lease);
-    slot.paused = false;
+    // not taken from a pause: start at once, or once a resume under way (another activation's) is done
+    if (start !== 'paused') return slot.op.then(() => lease);
     let failed: Error | undefined;
     // resume only what a pause really froze: a pause that failed left the container running
     slot.op = slot.op
-      .then(async () => {
-        if (slot.frozen) await container.resume();
-        slot.frozen = false;
+      .then(async (frozen) => {
+        if (frozen) await container.resume();
+        return false;
       })
-      .catch((e: Error) => void (failed = e));
+      .catch((e: Error) => ((failed = e), false));
     return slot.op.then(() => {
-      if (!failed) return lease;
+      if (!failed) {
+        this.to(slot, 'resume-ok');
+        return lease;
+      }
       // a container that cannot be resumed is replaced (what else is leased in it waited for this resume too)
       this.opts.log.warn({ err: failed, container: container.id }, 'resume failed; replacing the container');
-      slot.active--;
+      slot.inFlight--;
       slot.leases.delete(lease);
-      this.remove(slot);
+      this.to(slot, 'resume-failed');
       return this.placeAgain(req);
     });
   }
@@ -298,40 +300,18 @@ export class ContainerPool {
 
   private createFor(req: PlacementRequest): Promise<Lease> {
     const slot = this.newSlot(req.kind, req.image, req.memoryMb, req.key, req.concurrency);
-    slot.active = 1;
+    slot.inFlight = 1;
     this.closeGate(slot);
     const spec: ContainerSpec = { kind: req.kind, image: req.image, memoryMb: req.memoryMb, name: req.name, env: req.env, ...(req.action ? { action: req.action } : {}) };
     return this.startContainer(slot, spec).then(
       (container) => this.addLease(slot, { container, start: 'cold', needsInit: true, shared: false, running: true, slot }),
       (e: Error) => {
         // activations waiting to share this container are placed again
-        slot.openGate?.(false);
+        this.openGate(slot, false);
         this.drain();
         throw e;
       },
     );
-  }
-
-  /** Free `memoryMb` of the budget, evicting idle containers (least recently used first) if that is enough. */
-  private makeRoom(memoryMb: number): boolean {
-    let free = this.opts.memoryMb - this.memoryUsed();
-    if (free >= memoryMb) return true;
-    // idle warm/paused containers first, stem cells last
-    const idle = [...this.slots]
-      .filter((s) => s.container && !s.removed && s.active === 0)
-      .sort((a, b) => Number(a.key === undefined) - Number(b.key === undefined) || a.lastUsed - b.lastUsed);
-    const victims: Slot[] = [];
-    for (const s of idle) {
-      if (free >= memoryMb) break;
-      victims.push(s);
-      free += s.memoryMb;
-    }
-    if (free < memoryMb) return false;
-    for (const v of victims) {
-      this.opts.log.debug({ container: v.container!.id, key: v.key ?? 'prewarm' }, 'evicting an idle container for capacity');
-      this.remove(v);
-    }
-    return true;
   }
 
   private drain(): void {
@@ -354,35 +334,45 @@ export class ContainerPool {
 
   /** Start stem cells up to the configured counts while memory allows; returns the starts. */
   private replenish(): Promise<unknown>[] {
-    if (this.closed || Date.now() < this.prewarmRetryAt || this.queue.length > 0) return [];
-    const starts: Promise<unknown>[] = [];
-    for (const p of this.opts.prewarm) {
-      let have = [...this.slots].filter((s) => s.key === undefined && s.kind === p.kind && s.memoryMb === p.memoryMb && !s.removed).length;
-      while (have < p.count && this.opts.memoryMb - this.memoryUsed() >= p.memoryMb) {
-        const slot = this.newSlot(p.kind, p.image, p.memoryMb, undefined, 1);
-        const spec: ContainerSpec = { kind: p.kind, image: p.image, memoryMb: p.memoryMb, name: `prewarm_${p.kind.replace(/\W/g, '-')}` };
-        starts.push(
-          this.startContainer(slot, spec).then(
-            () => this.drain(),
-            (e: Error) => {
-              this.prewarmRetryAt = Date.now() + 5_000;
-              this.opts.log.error({ err: e, kind: p.kind }, 'could not start a stem cell; retrying in 5 s');
-            },
-          ),
-        );
-        have++;
-      }
-    }
-    return starts;
+    if (this.closed || this.opts.prewarm.length === 0 || Date.now() < this.prewarmRetryAt || this.queue.length > 0) return [];
+    return stemsToStart(this.slots, this.opts.prewarm, this.opts).map((p) => {
+      const slot = this.newSlot(p.kind, p.image, p.memoryMb, undefined, 1);
+      const spec: ContainerSpec = { kind: p.kind, image: p.image, memoryMb: p.memoryMb, name: `prewarm_${p.kind.replace(/\W/g, '-')}` };
+      return this.startContainer(slot, spec).then(
+        () => this.drain(),
+        (e: Error) => {
+          this.prewarmRetryAt = Date.now() + 5_000;
+          this.opts.log.error({ err: e, kind: p.kind }, 'could not start a stem cell; retrying in 5 s');
+        },
+      );
+    });
   }
 
   // ---- container life cycle ----------------------------------------------------------
 
+  /**
+   * Apply an event to the container's state. An event its state cannot take is a bug in
+   * the pool's bookkeeping: it is refused (the state stays) and logged as an internal error.
+   * Entering `removed` takes the container out of the pool and destroys it.
+   */
+  private to(slot: Slot, event: ContainerEvent): void {
+    const was = slot.state;
+    try {
+      slot.state = transition(was, event, slot.inFlight);
+    } catch (e) {
+      this.opts.log.error({ err: e, container: slot.container?.id, key: slot.key ?? 'prewarm', inFlight: slot.inFlight }, 'container pool: impossible transition refused');
+      return;
+    }
+    if (slot.state === 'removed' && was !== 'removed') this.discard(slot);
+  }
+
   private addLease(slot: Slot, lease: Lease): Lease {
+    // activations that overlap in one container: their output is interleaved
+    for (const other of slot.leases) {
+      if (other.running) lease.shared = other.shared = true;
+    }
     slot.leases.add(lease);
     this.opts.onStart?.(lease.start);
-    const others = [...slot.leases].filter((l) => l.running && l !== lease);
-    if (others.length) for (const l of [...others, lease]) l.shared = true;
     return lease;
   }
 
@@ -390,8 +380,14 @@ export class ContainerPool {
     slot.initGate = new Promise((ok) => (slot.openGate = ok));
   }
 
+  private openGate(slot: Slot, ok: boolean): void {
+    const open = slot.openGate;
+    slot.openGate = slot.initGate = undefined;
+    open?.(ok);
+  }
+
   private newSlot(kind: string, image: string, memoryMb: number, key: string | undefined, concurrency: number): Slot {
-    const slot: Slot = { kind, image, memoryMb, key, concurrency, active: 0, paused: false, frozen: false, op: Promise.resolve(), lastUsed: Date.now(), removed: false, leases: new Set() };
+    const slot: Slot = { state: 'starting', kind, image, memoryMb, key, concurrency, inFlight: 0, op: Promise.resolve(false), lastUsed: Date.now(), leases: new Set() };
     this.slots.add(slot);
     return slot;
   }
@@ -401,55 +397,61 @@ export class ContainerPool {
     try {
       container = await this.factory.create(spec);
     } catch (e) {
-      this.slots.delete(slot);
-      slot.removed = true;
+      this.to(slot, 'start-failed');
       throw e;
     }
-    if (slot.removed) {
+    if (slot.state === 'removed') {
       // the pool closed while it started
       await container.destroy().catch(() => undefined);
       throw new PoolClosedError();
     }
     slot.container = container;
+    this.to(slot, 'started');
     void container.exited.then(() => {
-      if (!slot.removed) {
+      if (slot.state !== 'removed') {
         this.opts.log.warn({ container: container.id, key: slot.key ?? 'prewarm' }, 'container exited unexpectedly; removed from the pool');
-        this.remove(slot);
+        this.to(slot, 'crashed');
         this.drain();
       }
     });
     return container;
   }
 
+  /** Arm the pause grace and the idle timeout of a container that became idle. */
   private scheduleIdle(slot: Slot): void {
     this.clearTimers(slot);
     if (slot.key === undefined) return;
-    slot.pauseTimer = setTimeout(() => {
-      // never a container with activations in flight
-      if (slot.active > 0 || slot.removed || slot.paused) return;
-      slot.paused = true;
-      const container = slot.container!;
-      slot.op = slot.op.then(async () => {
-        // an activation may have taken the container while an earlier operation ran
-        if (!slot.paused || slot.removed) return;
-        try {
-          await container.pause();
-          slot.frozen = true;
-        } catch (e) {
-          // a failed pause costs nothing but the CPU the idle container may use: it stays warm and running
-          this.opts.log.warn({ err: e, container: container.id }, 'pause failed; the container keeps running, unpaused');
-        }
-      });
-    }, this.opts.pauseGraceMs);
+    slot.pauseTimer = setTimeout(() => this.pauseIdle(slot), this.opts.pauseGraceMs);
     slot.idleTimer = setTimeout(() => {
-      if (slot.active === 0 && !slot.removed) {
-        this.opts.log.debug({ container: slot.container!.id, key: slot.key }, 'removing an idle container');
-        this.remove(slot);
-        this.drain();
-      }
+      if (!idleExpired(slot)) return;
+      this.opts.log.debug({ container: slot.container!.id, key: slot.key }, 'removing an idle container');
+      this.to(slot, 'idle-timeout');
+      this.drain();
     }, this.opts.idleTimeoutMs);
     slot.pauseTimer.unref();
     slot.idleTimer.unref();
+  }
+
+  private pauseIdle(slot: Slot): void {
+    // never a container with activations in flight
+    if (!pauseDue(slot)) return;
+    this.to(slot, 'pause');
+    const container = slot.container!;
+    slot.op = slot.op.then(async (frozen) => {
+      // an activation may have taken the container (or it was removed) while an earlier operation ran
+      if (slot.state !== 'pausing') return frozen;
+      try {
+        await container.pause();
+      } catch (e) {
+        // a failed pause costs nothing but the CPU the idle container may use: it stays warm and running
+        this.opts.log.warn({ err: e, container: container.id }, 'pause failed; the container keeps running, unpaused');
+        if (slot.state === 'pausing') this.to(slot, 'pause-failed');
+        return false;
+      }
+      // taken meanwhile: the resume chained behind this pause thaws it
+      if (slot.state === 'pausing') this.to(slot, 'pause-ok');
+      return true;
+    });
   }
 
   private clearTimers(slot: Slot): void {
@@ -458,10 +460,8 @@ export class ContainerPool {
     slot.pauseTimer = slot.idleTimer = undefined;
   }
 
-  /** Take the slot out of the pool now (its memory is free at once) and destroy its container. */
-  private remove(slot: Slot): void {
-    if (slot.removed) return;
-    slot.removed = true;
+  /** Out of the pool now (its memory is free at once); its container is destroyed. */
+  private discard(slot: Slot): void {
     this.clearTimers(slot);
     this.slots.delete(slot);
     const container = slot.container;
@@ -472,11 +472,5 @@ export class ContainerPool {
         .then(() => container.destroy())
         .catch((e: Error) => this.opts.log.warn({ err: e, container: container.id }, 'could not destroy a container'));
     }
-  }
-
-  private memoryUsed(): number {
-    let mb = 0;
-    for (const s of this.slots) mb += s.memoryMb;
-    return mb;
   }
 }
