@@ -345,6 +345,35 @@ describe('container pool', () => {
     expect(a.start).to.equal('cold');
   });
 
+  it('gives a container whose init failed no more activations, even before its first activation is done with it', async () => {
+    make();
+    const broken = await pool.acquire(req({ concurrency: 4 }));
+    const waiting = pool.acquire(req({ concurrency: 4 }));
+    await sleep(5);
+    pool.initialized(broken, false);
+    // the runner still collects the failed init's logs: the container is not yet released
+    const lease = await waiting;
+    expect(lease.container, 'a new container').to.not.equal(broken.container);
+    expect(lease.start).to.equal('cold');
+    expect(pool.stats()).to.include({ containers: 2, busy: 2 });
+    pool.release(broken, 'destroy');
+    expect(pool.stats().containers).to.equal(1);
+  });
+
+  it('counts a container whose pause failed as idle and running, and does not try to resume it', async () => {
+    make({ pauseGraceMs: 5 });
+    const a = await pool.acquire(req());
+    const fake = a.container as FakeContainer;
+    fake.failPauseAfterMs = 5;
+    pool.release(a);
+    await sleep(40);
+    expect(pool.stats()).to.include({ idle: 1, paused: 0 });
+    const b = await pool.acquire(req());
+    expect(b.start).to.equal('warm');
+    expect(b.container).to.equal(fake);
+    expect(fake.events).to.deep.equal(['pause']);
+  });
+
   it('rejects an action larger than the whole budget and fails queued work on close', async () => {
     make({ memoryMb: 256 });
     let tooBig: Error | undefined;
