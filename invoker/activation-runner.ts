@@ -3,9 +3,10 @@ import { byTime, ImageUnavailableError, type Container, type LogSegment, sentine
 import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
-import type { ContainerEnd, ContainerPool, Lease } from './pool.ts';
-import { MAX_RESPONSE_BYTES, type ProxyClient, ProxyRequestError, type ProxyResponse } from './proxy-client.ts';
-import { classify, developerError, internalError, RunMessages } from './response.ts';
+import type { ContainerPool, Lease } from './pool.ts';
+import { type ProxyClient, ProxyRequestError, type ProxyResponse } from './proxy-client.ts';
+import { developerError, internalError, RunMessages } from './response.ts';
+import { type CallOutcome, type Ending, initEnding, runEnding } from './run-outcome.ts';
 
 /** One activation to run, as the invoker receives it. */
 export interface ActivationJob {
@@ -134,9 +135,6 @@ export class ActivationRunner {
     const container = lease.container;
     const timeout = action.limits.timeout;
     const logLimit = action.limits.logs * 1024 * 1024;
-    let destroy = false;
-    let res: ActivationResponse;
-    let crashed = false;
     /** What the init's answer carried of the activation's output (INLINE_LOGS). */
     let initLogs: AnsweredLogs | undefined;
 
@@ -145,19 +143,11 @@ export class ActivationRunner {
       const init = await this.call(container, '/init', this.initBody(job, initStart + timeout), timeout, container.inlineLogs ? logLimit : undefined);
       if (init.kind === 'ok') initLogs = init.res.logs;
       annotations.push({ key: 'initTime', value: Date.now() - initStart });
-      const initOk = init.kind === 'ok' && init.res.status === 200;
-      this.opts.pool.initialized(lease, initOk);
-      if (!initOk) {
-        if (init.kind === 'timeout') annotations.push({ key: 'timeout', value: true });
-        let initRes =
-          init.kind === 'timeout'
-            ? developerError(RunMessages.timedOut(timeout, true))
-            : init.kind === 'failed'
-              ? developerError(RunMessages.abnormalInit)
-              : classify(init.res, MAX_RESPONSE_BYTES);
-        if (initRes.statusCode === 0 || initRes.statusCode === 1) initRes = developerError(RunMessages.abnormalInit);
-        const ended = { end: 'destroy', abnormal: init.kind !== 'ok', timedOut: init.kind === 'timeout', before: undefined, answered: initLogs } as const;
-        return this.complete(lease, ended, record(start, initRes), onResponse, finish, logLimit);
+      const failed = initEnding(init, timeout);
+      this.opts.pool.initialized(lease, !failed);
+      if (failed) {
+        if (failed.timedOut) annotations.push({ key: 'timeout', value: true });
+        return this.complete(lease, { ...failed, before: undefined, answered: initLogs }, record(start, failed.res), onResponse, finish, logLimit);
       }
     }
 
@@ -165,21 +155,10 @@ export class ActivationRunner {
     const runLimit = initLogs ? Math.max(0, logLimit - textBytes(initLogs.lines)) : logLimit;
     const run = await this.call(container, '/run', this.runBody(job, deadline), timeout, container.inlineLogs ? runLimit : undefined);
     lease.running = false;
-    if (run.kind === 'timeout') {
-      destroy = true;
-      annotations.push({ key: 'timeout', value: true });
-      res = developerError(RunMessages.timedOut(timeout));
-    } else if (run.kind === 'failed') {
-      destroy = crashed = true;
-      res = developerError(RunMessages.abnormalRun);
-    } else {
-      res = classify(run.res, MAX_RESPONSE_BYTES);
-    }
-    // as OpenWhisk: a developer or internal error retires the container (a runtime may have
-    // stopped itself after it), the action's own {error} keeps it
-    const end: ContainerEnd = destroy ? 'destroy' : res.statusCode >= 2 ? 'retire' : 'keep';
-    const ended = { end, abnormal: crashed || destroy, timedOut: run.kind === 'timeout', before: initLogs, answered: run.kind === 'ok' ? run.res.logs : undefined };
-    return this.complete(lease, ended, record(start, res), onResponse, finish, logLimit);
+    const ended = runEnding(run, timeout);
+    if (ended.timedOut) annotations.push({ key: 'timeout', value: true });
+    const answered = run.kind === 'ok' ? run.res.logs : undefined;
+    return this.complete(lease, { ...ended, before: initLogs, answered }, record(start, ended.res), onResponse, finish, logLimit);
   }
 
   /**
@@ -190,7 +169,7 @@ export class ActivationRunner {
    */
   private async complete(
     lease: Lease,
-    ended: { end: ContainerEnd; abnormal: boolean; timedOut: boolean; before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined },
+    ended: Omit<Ending, 'res'> & { before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined },
     rec: ActivationRecord,
     onResponse: ((r: ActivationRecord) => void) | undefined,
     finish: (r: ActivationRecord, how: { start: string }) => Promise<ActivationRecord>,
@@ -280,7 +259,7 @@ export class ActivationRunner {
     body: unknown,
     timeoutMs: number,
     logLimit: number | undefined,
-  ): Promise<{ kind: 'ok'; res: ProxyResponse } | { kind: 'timeout' } | { kind: 'failed'; error: string }> {
+  ): Promise<CallOutcome> {
     try {
       return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit) };
     } catch (e) {

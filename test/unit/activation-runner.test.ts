@@ -1,19 +1,26 @@
 import { expect } from 'chai';
 import type { ActivationRecord } from '../../common/activation.ts';
-import type { Container, LogSegment } from '../../common/container.ts';
+import { type Container, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { ActivationRunner } from '../../invoker/activation-runner.ts';
 import type { ContainerEnd, ContainerPool, Lease, PlacementRequest } from '../../invoker/pool.ts';
-import type { ProxyClient, ProxyResponse } from '../../invoker/proxy-client.ts';
+import { type ProxyClient, ProxyRequestError, type ProxyResponse } from '../../invoker/proxy-client.ts';
+import { RunMessages } from '../../invoker/response.ts';
 import { testAction, testJob } from '../support/invoker-fixtures.ts';
 
-/** What the runner asked of the pool and the container: a fresh container per acquire, answers from `answer`. */
-function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?: boolean; lines?: string[] } = {}) {
+/**
+ * What the runner asked of the pool and the container: a fresh container per acquire (a warm
+ * one with `warm`, or `noContainer`'s error), answers from `answer` (which may throw as the client does).
+ */
+function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?: boolean; lines?: string[]; truncated?: boolean; noContainer?: Error; warm?: boolean } = {}) {
   const sent: Array<{ path: string; body: Record<string, any>; logLimit?: number }> = [];
   /** How long each take of the streams' output was allowed to wait. */
   const waits: number[] = [];
   const placed: PlacementRequest[] = [];
   const ends: ContainerEnd[] = [];
+  /** What the runner told the pool of each init. */
+  const inits: boolean[] = [];
+  const stored: ActivationRecord[] = [];
   const container = (kind: string): Container => ({
     id: 'c',
     spec: { kind, image: 'img', memoryMb: 256, name: 'n' },
@@ -25,15 +32,16 @@ function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?
     inlineLogs: streams.inlineLogs ?? false,
     logs: async (_limit: number, waitMs: number): Promise<LogSegment> => {
       waits.push(waitMs);
-      return { lines: streams.lines ?? [], truncated: false, complete: !streams.inlineLogs };
+      return { lines: streams.lines ?? [], truncated: streams.truncated ?? false, complete: !streams.inlineLogs };
     },
   });
   const pool = {
     acquire: async (req: PlacementRequest) => {
       placed.push(req);
-      return { container: container(req.kind), start: 'cold', needsInit: true, shared: false, running: true } as unknown as Lease;
+      if (streams.noContainer) throw streams.noContainer;
+      return { container: container(req.kind), start: streams.warm ? 'warm' : 'cold', needsInit: !streams.warm, shared: false, running: true } as unknown as Lease;
     },
-    initialized: () => undefined,
+    initialized: (_lease: Lease, ok: boolean) => void inits.push(ok),
     release: (_lease: Lease, end: ContainerEnd = 'keep') => void ends.push(end),
   } as unknown as ContainerPool;
   const client = {
@@ -42,8 +50,8 @@ function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?
       return answer(path);
     },
   } as unknown as ProxyClient;
-  const runner = new ActivationRunner({ pool, client, store: async () => undefined, imageOf: (k) => `runtime-${k}`, log: silentLogger, apiHost: 'http://api:3233' });
-  return { runner, sent, placed, ends, waits };
+  const runner = new ActivationRunner({ pool, client, store: async (r) => void stored.push(r), imageOf: (k) => `runtime-${k}`, log: silentLogger, apiHost: 'http://api:3233' });
+  return { runner, sent, placed, ends, waits, inits, stored };
 }
 
 const ok = (body: unknown, status = 200): ProxyResponse => {
@@ -131,5 +139,90 @@ describe('activation runner: what it sends a runtime, and what becomes of the co
     const user = harness((path) => ok(path === '/init' ? { ok: true } : {}));
     await user.runner.run(testJob(testAction('', { kind: 'blackbox', image: 'me/tool:1' })));
     expect(user.sent.map((s) => s.logLimit)).to.deep.equal([undefined, undefined]);
+  });
+});
+
+describe('activation runner: every outcome, its record and what becomes of the container', () => {
+  const timedOut = () => {
+    throw new ProxyRequestError('deadline passed', true);
+  };
+  const crashed = () => {
+    throw new ProxyRequestError('socket hang up', false);
+  };
+  const initOk = (run: () => ProxyResponse) => (path: string) => (path === '/init' ? ok({ ok: true }) : run());
+  const annotationOf = (rec: ActivationRecord, key: string) => rec.annotations.find((a) => a.key === key)?.value;
+  const action = () => testAction('function main() {}', { limits: { timeout: 1_000 } });
+
+  /** One activation through the harness: its record, the container's end, the init reported to the pool, the /run sent. */
+  async function outcome(answer: (path: string) => ProxyResponse, streams: Parameters<typeof harness>[1] = {}) {
+    const h = harness(answer, streams);
+    let early: ActivationRecord | undefined;
+    const rec = await h.runner.run(testJob(action()), (r) => (early = r));
+    expect(early, 'the response is given before the record is stored').to.equal(rec);
+    expect(h.stored, 'one record stored').to.deep.equal([rec]);
+    return { rec, ends: h.ends, inits: h.inits, ran: h.sent.some((s) => s.path === '/run'), waits: h.waits };
+  }
+
+  const cases: Array<{ name: string; answer: (path: string) => ProxyResponse; status: string; error?: string; end: ContainerEnd; timeout?: boolean; init: boolean; ran: boolean }> = [
+    { name: 'success', answer: initOk(() => ok({ sum: 3 })), status: 'success', end: 'keep', init: true, ran: true },
+    { name: "the action's own {error}", answer: initOk(() => ok({ error: 'no such user' })), status: 'application error', error: 'no such user', end: 'keep', init: true, ran: true },
+    { name: 'an exception in the action', answer: initOk(() => ok({ error: 'An error has occurred: boom' }, 502)), status: 'action developer error', error: 'An error has occurred: boom', end: 'retire', init: true, ran: true },
+    { name: 'a result that is not a dictionary', answer: initOk(() => ok('text')), status: 'action developer error', error: RunMessages.notADictionary, end: 'retire', init: true, ran: true },
+    { name: 'an answer that is not JSON', answer: initOk(() => ({ status: 200, body: 'oops', truncated: false, size: 4 })), status: 'action developer error', error: RunMessages.invalidJson('oops'), end: 'retire', init: true, ran: true },
+    { name: 'a result over the size limit', answer: initOk(() => ({ status: 200, body: '{"a":', truncated: true, size: 2_000_000 })), status: 'action developer error', error: RunMessages.tooLarge(2_000_000, 1024 * 1024), end: 'retire', init: true, ran: true },
+    { name: 'a /run past the time limit', answer: initOk(timedOut), status: 'action developer error', error: RunMessages.timedOut(1_000), end: 'destroy', timeout: true, init: true, ran: true },
+    { name: 'a container that died during /run', answer: initOk(crashed), status: 'action developer error', error: RunMessages.abnormalRun, end: 'destroy', init: true, ran: true },
+    { name: "an init that failed with the runtime's message", answer: (p) => (p === '/init' ? ok({ error: 'SyntaxError: Unexpected token' }, 502) : ok({})), status: 'action developer error', error: 'SyntaxError: Unexpected token', end: 'destroy', init: false, ran: false },
+    { name: 'an image that does not serve /init', answer: (p) => (p === '/init' ? { status: 404, body: 'Not Found', truncated: false, size: 9 } : ok({})), status: 'action developer error', error: RunMessages.invalidJson('Not Found'), end: 'destroy', init: false, ran: false },
+    { name: 'an init past the time limit', answer: timedOut, status: 'action developer error', error: RunMessages.timedOut(1_000, true), end: 'destroy', timeout: true, init: false, ran: false },
+    { name: 'a container that died during /init', answer: crashed, status: 'action developer error', error: RunMessages.abnormalInit, end: 'destroy', init: false, ran: false },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.status}, the container ${c.end === 'keep' ? 'kept' : c.end === 'retire' ? 'retired' : 'destroyed'}`, async () => {
+      const { rec, ends, inits, ran } = await outcome(c.answer);
+      expect(rec.response.status).to.equal(c.status);
+      expect(rec.response.success).to.equal(c.status === 'success');
+      if (c.error !== undefined) expect(rec.response.result).to.deep.equal({ error: c.error });
+      expect(ends, 'released once, with this end').to.deep.equal([c.end]);
+      expect(inits, 'the init reported to the pool').to.deep.equal([c.init]);
+      expect(ran, '/run sent').to.equal(c.ran);
+      expect(annotationOf(rec, 'timeout')).to.equal(c.timeout ? true : undefined);
+      expect(annotationOf(rec, 'initTime')).to.be.a('number');
+    });
+  }
+
+  it('a dead container is not waited on for its end markers; a live one is', async () => {
+    expect((await outcome(initOk(crashed))).waits).to.deep.equal([50]);
+    expect((await outcome(initOk(() => ok({})))).waits).to.deep.equal([2_000]);
+  });
+
+  it('no container at all: a whisk internal error, nothing to release; an image that cannot be pulled is the developer’s error', async () => {
+    const none = await outcome(initOk(() => ok({})), { noContainer: new Error('docker: no space left') });
+    expect(none.rec.response).to.deep.equal({ status: 'whisk internal error', statusCode: 3, success: false, result: { error: 'Failed to provision a container for the action.' } });
+    expect(none.ends).to.deep.equal([]);
+    expect(none.ran).to.equal(false);
+
+    const h = harness(initOk(() => ok({})), { noContainer: new ImageUnavailableError('me/tool:9') });
+    const rec = await h.runner.run(testJob(testAction('', { kind: 'blackbox', image: 'me/tool:9' })));
+    expect(rec.response).to.deep.include({ status: 'action developer error', statusCode: 2 });
+    expect(rec.response.result).to.deep.equal({ error: "Failed to pull container image 'me/tool:9'." });
+    expect(h.ends).to.deep.equal([]);
+  });
+
+  it('logs cut at the limit end with the truncation line; the container is kept', async () => {
+    const { rec, ends } = await outcome(initOk(() => ok({})), { lines: ['2026-01-01T00:00:00.000Z stdout: a'], truncated: true });
+    expect(rec.logs).to.have.length(2);
+    expect(rec.logs[0]).to.equal('2026-01-01T00:00:00.000Z stdout: a');
+    expect(rec.logs[1]).to.match(/ stderr: Logs were truncated because the total bytes size exceeds the limit of 10485760 bytes\.$/);
+    expect(ends).to.deep.equal(['keep']);
+  });
+
+  it('a warm container is not initialized again', async () => {
+    const h = harness(() => ok({ again: true }), { warm: true });
+    const rec = await h.runner.run(testJob(action()));
+    expect(h.sent.map((s) => s.path)).to.deep.equal(['/run']);
+    expect(h.inits).to.deep.equal([]);
+    expect(annotationOf(rec, 'initTime')).to.equal(undefined);
+    expect(rec.response.result).to.deep.equal({ again: true });
   });
 });
