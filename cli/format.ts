@@ -103,7 +103,44 @@ export function invokerTable(invokers: InvokerRow[], now: number): string[] {
     ['Memory used/total', (i) => `${i.usedMb}/${i.memoryMb} MB`],
     ['Last heartbeat', (i) => `${duration(Math.max(0, now - i.lastHeartbeat))} ago`],
   ];
-  const cells = [columns.map(([h]) => h), ...invokers.map((i) => columns.map(([, f]) => f(i)))];
+  return table(columns, invokers);
+}
+
+/** Rows under their headers, each column as wide as its widest value (the last one unpadded). */
+function table<R>(columns: Array<[string, (r: R) => string]>, rows: R[]): string[] {
+  const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
   const widths = columns.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
   return cells.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : pad(cell, widths[c]!))).join(' '));
+}
+
+/** A container as `GET /api/v1/invokers/{id}/containers` lists it. */
+export interface ContainerRow {
+  id: string;
+  kind: string;
+  state: string;
+  origin: 'prewarm' | 'cold';
+  action?: { namespace: string; name: string };
+  memoryMb: number;
+  inFlight: number;
+  lastUsed: number;
+}
+
+/**
+ * `swirl invoker containers`: one row per container — its id as `docker ps` shortens it, the
+ * action it serves (`/path`, and the namespace that invokes it when that is another), how it
+ * started (a stem cell shows `prewarm` here while Docker still shows its stem cell's name).
+ */
+export function containerTable(containers: ContainerRow[], now: number): string[] {
+  const action = (c: ContainerRow) => (!c.action ? '-' : c.action.name.split('/')[0] === c.action.namespace ? `/${c.action.name}` : `/${c.action.name} (by ${c.action.namespace})`);
+  const columns: Array<[string, (c: ContainerRow) => string]> = [
+    ['Container', (c) => c.id.slice(0, 12)],
+    ['State', (c) => c.state],
+    ['Kind', (c) => c.kind],
+    ['Started as', (c) => c.origin],
+    ['In flight', (c) => String(c.inFlight)],
+    ['Memory', (c) => `${c.memoryMb} MB`],
+    ['Last used', (c) => `${duration(Math.max(0, now - c.lastUsed))} ago`],
+    ['Action', action],
+  ];
+  return table(columns, containers);
 }

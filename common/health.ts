@@ -15,6 +15,24 @@
 export type InvokerState = 'up' | 'unhealthy' | 'unresponsive' | 'offline' | 'draining';
 
 /** What an invoker says of itself, every heartbeat. */
+/** A container of an invoker as its heartbeat lists it (`GET /api/v1/invokers/{id}/containers`). */
+export interface InvokerContainer {
+  id: string;
+  kind: string;
+  /** The pool's state of it: starting, prewarmed, initializing, busy, idle, pausing, paused, resuming, retiring. */
+  state: string;
+  /** Started as a stem cell (prewarm) or for an action (cold). */
+  origin: 'prewarm' | 'cold';
+  /** The action it serves: the invoking namespace and the action's path; none for a stem cell not yet taken. */
+  action?: { namespace: string; name: string };
+  memoryMb: number;
+  inFlight: number;
+  lastUsed: number;
+}
+
+/** The most containers a heartbeat lists (the most recently used); `containers` counts them all. */
+export const HEARTBEAT_CONTAINERS = 100;
+
 export interface InvokerHeartbeat {
   id: number;
   status: 'up' | 'unhealthy' | 'draining';
@@ -26,6 +44,8 @@ export interface InvokerHeartbeat {
   containers: number;
   /** Its containers by state (stem cells, warm idle, paused, busy, starting) and the memory they hold (MB); absent from an older invoker. */
   pool?: { prewarm: number; idle: number; paused: number; busy: number; starting: number; memoryUsedMb: number };
+  /** Its containers, the most recently used first, at most HEARTBEAT_CONTAINERS (absent from an older invoker, and from the `health` topic). */
+  containerList?: InvokerContainer[];
   startedAt: number;
   /** Epoch ms of this heartbeat. */
   at: number;

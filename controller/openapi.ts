@@ -206,6 +206,14 @@ function activationPaths(): Record<string, Schema> {
         responses: { '200': { description: 'The invokers', content: json({ type: 'array', items: ref('Invoker') }) }, ...pick('401', '403') },
       },
     },
+    '/invokers/{id}/containers': {
+      get: {
+        tags: ['Operations'],
+        summary: "An invoker's containers as its last heartbeat listed them (the most recently used first, at most 100), with the action each serves, stem cells included once taken (operators only)",
+        parameters: [pathParam('id', 'The invoker id (0, or invoker0)')],
+        responses: { '200': { description: 'Its containers', content: json({ type: 'array', items: ref('InvokerContainer') }) }, ...pick('401', '403', '404') },
+      },
+    },
     ...Object.fromEntries(
       (['disable', 'enable'] as const).map((op) => [
         `/invokers/{id}/${op}`,
@@ -409,6 +417,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
           startedAt: epochMs,
           lastHeartbeat: epochMs,
           url: { ...text, description: 'its operations endpoints' },
+        }),
+        InvokerContainer: exact(['id', 'kind', 'state', 'origin', 'memoryMb', 'inFlight', 'lastUsed'], {
+          id: text,
+          kind: text,
+          state: { type: 'string', enum: ['starting', 'prewarmed', 'initializing', 'busy', 'idle', 'pausing', 'paused', 'resuming', 'retiring'] },
+          origin: { type: 'string', enum: ['prewarm', 'cold'], description: 'started as a stem cell, or for an action' },
+          action: exact(['namespace', 'name'], { namespace: text, name: { ...text, description: "the action's path: namespace/name or namespace/package/name" } }, { description: 'the action it serves (none for a stem cell not yet taken)' }),
+          memoryMb: count,
+          inFlight: { ...count, description: 'activations in it now' },
+          lastUsed: epochMs,
         }),
         ActivationLogs: exact(['logs'], { logs: { type: 'array', items: { type: 'string' } } }),
         ActivationBrief: exact(['activationId', 'namespace', 'name', 'version', 'publish', 'annotations', 'start'], activationBriefProps),

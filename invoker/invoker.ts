@@ -7,7 +7,7 @@ import { runtimeImage } from '../runtimes/index.ts';
 import { type ActivationJob, ActivationRunner } from './activation-runner.ts';
 import { selectFactory } from './factory/select.ts';
 import type { InvokerMetrics } from './metrics.ts';
-import { ContainerPool, type PoolStats } from './pool.ts';
+import { ContainerPool, type PoolContainer, type PoolStats } from './pool.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { RecordWriter } from '../common/record-writer.ts';
 
@@ -70,6 +70,11 @@ export class Invoker {
 
   stats(): PoolStats {
     return this.pool.stats();
+  }
+
+  /** Its containers with the action each serves (stem cells too, once taken). */
+  containers(): PoolContainer[] {
+    return this.pool.containers();
   }
 
   async close(): Promise<void> {

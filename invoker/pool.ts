@@ -73,10 +73,33 @@ export interface PoolStats {
   queued: number;
 }
 
+/**
+ * One container as operators see it (the heartbeat's list, `swirl invoker containers`): a
+ * stem cell takes the action it serves only once taken, and Docker cannot relabel a running
+ * container (nor may its name, which other containers can resolve, say whose it is), so this
+ * is where a stem cell's action is told.
+ */
+export interface PoolContainer {
+  id: string;
+  kind: string;
+  state: ContainerState;
+  /** How it came to be: a stem cell (prewarm) or made for an action (cold). */
+  origin: 'prewarm' | 'cold';
+  /** The action it serves (`namespace`: the invoking namespace, `name`: the action's path); none for a stem cell not yet taken. */
+  action?: { namespace: string; name: string };
+  memoryMb: number;
+  inFlight: number;
+  /** Epoch ms when an activation last took or left it. */
+  lastUsed: number;
+}
+
 /** One container as the pool sees it: its state, and what the transitions leave to the pool. */
 interface Slot extends SlotView {
   state: ContainerState;
   key: string | undefined;
+  /** What the slot was started as, and the action it serves once it serves one. */
+  origin: PoolContainer['origin'];
+  action?: PoolContainer['action'];
   concurrency: number;
   inFlight: number;
   lastUsed: number;
@@ -184,6 +207,17 @@ export class ContainerPool {
     this.to(slot, ok ? 'init-ok' : 'init-failed');
   }
 
+  /** Its started containers, the most recently used first. */
+  containers(): PoolContainer[] {
+    const out: PoolContainer[] = [];
+    for (const slot of this.slots) {
+      if (!slot.container || slot.state === 'removed') continue;
+      const { kind, state, origin, action, memoryMb, inFlight, lastUsed } = slot;
+      out.push({ id: slot.container.id, kind, state, origin, ...(action ? { action } : {}), memoryMb, inFlight, lastUsed });
+    }
+    return out.sort((a, b) => b.lastUsed - a.lastUsed);
+  }
+
   stats(): PoolStats {
     const s: PoolStats = { containers: 0, busy: 0, idle: 0, paused: 0, prewarm: 0, starting: 0, memoryUsedMb: memoryUsed(this.slots), queued: this.queue.length };
     for (const slot of this.slots) {
@@ -234,6 +268,7 @@ export class ContainerPool {
         const stem = decision.slot;
         stem.key = req.key;
         stem.concurrency = req.concurrency;
+        if (req.action) stem.action = req.action;
         this.closeGate(stem);
         const lease = this.lease(stem, 'prewarm', req);
         this.replenish();
@@ -300,6 +335,7 @@ export class ContainerPool {
 
   private createFor(req: PlacementRequest): Promise<Lease> {
     const slot = this.newSlot(req.kind, req.image, req.memoryMb, req.key, req.concurrency);
+    if (req.action) slot.action = req.action;
     slot.inFlight = 1;
     this.closeGate(slot);
     const spec: ContainerSpec = { kind: req.kind, image: req.image, memoryMb: req.memoryMb, name: req.name, env: req.env, ...(req.action ? { action: req.action } : {}) };
@@ -387,7 +423,8 @@ export class ContainerPool {
   }
 
   private newSlot(kind: string, image: string, memoryMb: number, key: string | undefined, concurrency: number): Slot {
-    const slot: Slot = { state: 'starting', kind, image, memoryMb, key, concurrency, inFlight: 0, op: Promise.resolve(false), lastUsed: Date.now(), leases: new Set() };
+    const origin = key === undefined ? 'prewarm' : 'cold';
+    const slot: Slot = { state: 'starting', kind, image, memoryMb, key, origin, concurrency, inFlight: 0, op: Promise.resolve(false), lastUsed: Date.now(), leases: new Set() };
     this.slots.add(slot);
     return slot;
   }

@@ -1,7 +1,7 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
 import { type BusMessage, type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
 import { NotFoundError } from '../common/errors.ts';
-import type { HealthStore, InvokerHeartbeat } from '../common/health.ts';
+import { HEARTBEAT_CONTAINERS, type HealthStore, type InvokerHeartbeat } from '../common/health.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
 import { type ActivationMessage, type CompletionMessage, decodeActivation, encode } from '../common/messages.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
@@ -279,6 +279,7 @@ export class InvokerService {
       queued: s.queued,
       containers: s.containers,
       pool: { prewarm: s.prewarm, idle: s.idle, paused: s.paused, busy: s.busy, starting: s.starting, memoryUsedMb: s.memoryUsedMb },
+      containerList: this.opts.invoker.containers().slice(0, HEARTBEAT_CONTAINERS),
       startedAt: this.startedAt,
       at: Date.now(),
       ...(this.opts.url ? { url: this.opts.url } : {}),
@@ -296,7 +297,8 @@ export class InvokerService {
       this.lastBeatError = Date.now();
     };
     // (not on a one-process bus: nobody else could watch, and unread messages would pile up to its cap)
-    const publish = sharedBus(this.opts.bus) ? this.opts.bus.produce(Topics.health, [JSON.stringify(hb)]) : undefined;
+    // (OpenWhisk's ping is small: the container list stays in the health store, for operators)
+    const publish = sharedBus(this.opts.bus) ? this.opts.bus.produce(Topics.health, [JSON.stringify({ ...hb, containerList: undefined })]) : undefined;
     this.beating = Promise.all([this.opts.health.beat(hb, this.opts.heartbeatTtlMs ?? 5_000), publish]).then(() => undefined, failed);
     return this.beating;
   }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { Cli } from '../context.ts';
-import { type InvokerRow, invokerTable } from '../format.ts';
+import { type ContainerRow, containerTable, type InvokerRow, invokerTable } from '../format.ts';
 
 /**
  * `swirl invoker list`: the operators' view of the invokers (GET /api/v1/invokers, admin keys
@@ -16,6 +16,17 @@ export function invokerCommand(cli: Cli): Command {
       const invokers = (await cli.client(cmd).request<InvokerRow[]>('GET', '/invokers', { what: 'get the list of invokers' })).body;
       if (cli.json(cmd)) return cli.out.json(invokers);
       const [header, ...rows] = invokerTable(invokers, Date.now());
+      cli.out.heading(header!);
+      cli.out.lines(rows);
+    });
+  invoker
+    .command('containers')
+    .description("list an invoker's containers with the action each serves (stem cells too, once taken)")
+    .argument('<invoker>', 'the invoker: 0, or invoker0')
+    .action(async (id: string, _f: unknown, cmd: Command) => {
+      const containers = (await cli.client(cmd).request<ContainerRow[]>('GET', `/invokers/${encodeURIComponent(id)}/containers`, { what: `get the containers of invoker ${id}` })).body;
+      if (cli.json(cmd)) return cli.out.json(containers);
+      const [header, ...rows] = containerTable(containers, Date.now());
       cli.out.heading(header!);
       cli.out.lines(rows);
     });

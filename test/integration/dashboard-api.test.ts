@@ -169,6 +169,31 @@ describe('dashboard API: activation stream, summary, invoker list', function () 
     expect(refused.stderr).to.match(/^error: Unable to get the list of invokers: .*not authorized/i);
   });
 
+  it('`swirl invoker containers 0` shows operators each container with the action it serves and the namespace invoking it; --json conforms; unknown invokers are 404, others get 403', async () => {
+    const { creds, auth: ops } = newCredentials('ops2');
+    await s.opened.store.putSubject({ subject: 'ops2', namespaces: [creds], admin: true });
+    await invoke(guest, 'hello', { name: 'listed' });
+    await invoke(alice, 'hello', { name: 'listed' });
+    await sleep(2200); // a heartbeat that lists them
+    const env = (key: string) => ({ __OW_API_HOST: s.url, __OW_API_KEY: key });
+    const table = await swirlInProcess(['invoker', 'containers', 'invoker0'], env(ops));
+    expect(table.code, table.stderr).to.equal(0);
+    const [header, ...rows] = table.stdout.trimEnd().split('\n');
+    expect(header).to.match(/^Container\s+State\s+Kind\s+Started as\s+In flight\s+Memory\s+Last used\s+Action$/);
+    const actions = rows.map((r) => / (\/\S+)$/.exec(r)?.[1]);
+    expect(actions).to.include.members(['/guest/hello', '/alice/hello']);
+    for (const r of rows) expect(r).to.match(/^\S{1,12}\s+(idle|paused|pausing|busy)\s+nodejs:20\s+cold\s+\d+\s+256 MB\s+\S+ ago\s+\//);
+    const json = JSON.parse((await swirlInProcess(['invoker', 'containers', '0', '--json'], env(ops))).stdout) as Array<Record<string, unknown>>;
+    for (const c of json) expectConforms('InvokerContainer', c);
+    expect(json.map((c) => c.action)).to.deep.include({ namespace: 'alice', name: 'alice/hello' });
+    const unknown = await call('GET', `${s.api}/invokers/invoker7/containers`, { auth: ops });
+    expect(unknown.status).to.equal(404);
+    expect((unknown.body as { error: string }).error).to.equal('The invoker invoker7 is not known.');
+    const refused = await swirlInProcess(['invoker', 'containers', '0'], env(alice));
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.match(/^error: Unable to get the containers of invoker 0: .*not authorized/i);
+  });
+
   it('summary: per action count, errors, error rate, p50/p99 in buckets; only the caller’s namespace; bad windows are 400', async () => {
     const since = Date.now() - 1;
     await invoke(guest, 'hello', { name: 'one' });

@@ -7,7 +7,7 @@ import { strFromU8, unzipSync, zipSync } from 'fflate';
 import { buildExec } from '../../cli/artifact.ts';
 import { apiBase, authorization } from '../../cli/client.ts';
 import { Cli } from '../../cli/context.ts';
-import { duration, entityRows, truncate } from '../../cli/format.ts';
+import { containerTable, duration, entityRows, truncate } from '../../cli/format.ts';
 import { qualify } from '../../cli/names.ts';
 import { collectPair, joinPairs, keyValues, parseValue } from '../../cli/params.ts';
 import { propsPath, readPropsFile, resolveProp, updatePropsFile } from '../../cli/props.ts';
@@ -17,6 +17,25 @@ import { capture, swirlInProcess } from '../support/cli.ts';
 const tmp = () => mkdtempSync(join(tmpdir(), 'swirl-cli-unit-'));
 
 describe('swirl CLI parts', () => {
+  describe('invoker containers table', () => {
+    it("names the action a container serves, and the namespace invoking it when the action is another's (a shared package); a stem cell not yet taken has none", () => {
+      const now = 1_000_000;
+      const base = { kind: 'nodejs:20', memoryMb: 256, inFlight: 0, lastUsed: now - 4000 };
+      const rows = containerTable(
+        [
+          { ...base, id: '0123456789abcdef0123', state: 'idle', origin: 'prewarm', action: { namespace: 'alice', name: 'alice/hello' } },
+          { ...base, id: 'fedcba9876543210', state: 'busy', origin: 'cold', inFlight: 2, action: { namespace: 'bob', name: 'shared/tools/echo' } },
+          { ...base, id: 'proc-42', state: 'prewarmed', origin: 'prewarm' },
+        ],
+        now,
+      );
+      expect(rows[0]).to.match(/^Container\s+State\s+Kind\s+Started as\s+In flight\s+Memory\s+Last used\s+Action$/);
+      expect(rows[1]).to.match(/^0123456789ab\s+idle\s+nodejs:20\s+prewarm\s+0\s+256 MB\s+4(\.0)?s ago\s+\/alice\/hello$/);
+      expect(rows[2]).to.match(/^fedcba987654\s+busy\s+nodejs:20\s+cold\s+2\s+256 MB\s+\S+ ago\s+\/shared\/tools\/echo \(by bob\)$/);
+      expect(rows[3]).to.match(/^proc-42\s+prewarmed\s+nodejs:20\s+prewarm\s+0\s+256 MB\s+\S+ ago\s+-$/);
+    });
+  });
+
   describe('props file and precedence', () => {
     it('a flag wins over the environment, the environment over the file; namespace defaults to _', () => {
       const file = new Map([['APIHOST', 'file:1'], ['AUTH', 'file-key']]);

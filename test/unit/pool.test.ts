@@ -317,6 +317,29 @@ describe('container pool', () => {
     expect(b.start).to.equal('cold');
   });
 
+  it('lists its containers with the action each serves: a stem cell once taken, a cold one from the start', async () => {
+    make({ prewarm: [{ kind: 'nodejs:20', image: 'swirl/runtime-nodejs-20:test', memoryMb: 256, count: 1 }] });
+    await pool.start();
+    expect(pool.containers().map((c) => [c.id, c.state, c.origin, c.action])).to.deep.equal([['fake-0', 'prewarmed', 'prewarm', undefined]]);
+    const hello = { namespace: 'alice', name: 'alice/hello' };
+    const a = await pool.acquire(req({ action: hello }));
+    const b = await pool.acquire(req({ key: 'bob|shared/pkg/echo|1-b', memoryMb: 512, action: { namespace: 'bob', name: 'shared/pkg/echo' } }));
+    await sleep(10);
+    const listed = Object.fromEntries(pool.containers().map((c) => [c.id, c]));
+    expect(listed[a.container.id]).to.include({ origin: 'prewarm', state: 'initializing', inFlight: 1, kind: 'nodejs:20', memoryMb: 256 });
+    expect(listed[a.container.id]!.action).to.deep.equal(hello);
+    expect(listed[b.container.id]).to.include({ origin: 'cold', state: 'initializing', memoryMb: 512 });
+    expect(listed[b.container.id]!.action).to.deep.equal({ namespace: 'bob', name: 'shared/pkg/echo' });
+    // the replacement stem cell serves nobody yet
+    const stems = pool.containers().filter((c) => c.state === 'prewarmed');
+    expect(stems.map((c) => [c.origin, c.action])).to.deep.equal([['prewarm', undefined]]);
+    pool.release(a);
+    expect(pool.containers()[0]!.id, 'the most recently used first').to.equal(a.container.id);
+    expect(pool.containers().find((c) => c.id === a.container.id)).to.include({ state: 'idle', inFlight: 0 });
+    pool.release(b, 'destroy');
+    expect(pool.containers().map((c) => c.id), 'a removed container is not listed').to.not.include(b.container.id);
+  });
+
   it('replaces a container that timed out or crashed instead of reusing it', async () => {
     make();
     const a = await pool.acquire(req());
