@@ -123,9 +123,14 @@ export class Activator {
     }
     if (!req.blocking) return { activationId };
 
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const record = await Promise.race([result, new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), req.waitMs)))]);
-    clearTimeout(timer);
+    // the record, or none once the caller has waited long enough (one promise, not a race of two)
+    const record = await new Promise<ActivationRecord | undefined>((ok, fail) => {
+      const timer = setTimeout(() => ok(undefined), req.waitMs);
+      result.then(
+        (r) => (clearTimeout(timer), ok(r)),
+        (e: unknown) => (clearTimeout(timer), fail(e as Error)),
+      );
+    });
     return record ? { activationId, record } : { activationId };
   }
 }

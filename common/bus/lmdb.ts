@@ -97,12 +97,17 @@ class LmdbJournal implements BusJournal {
     return Object.fromEntries([...this.topics].filter(([, t]) => t.values.length > 0).map(([name, t]) => [name, t.values.length]));
   }
 
-  async append(topic: string, seq: number, values: Buffer[]): Promise<void> {
+  append(topic: string, seq: number, values: Buffer[]): Promise<void> {
     let last: Flushing | undefined;
-    for (let i = 0; i < values.length; i++) last = this.messages.put([topic, seq + i], values[i]!) as Flushing;
-    if (!last) return;
-    await last;
-    await last.flushed;
+    try {
+      for (let i = 0; i < values.length; i++) last = this.messages.put([topic, seq + i], values[i]!) as Flushing;
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (!last) return Promise.resolve();
+    const put = last;
+    // committed, then on disk
+    return put.then(() => put.flushed) as Promise<unknown> as Promise<void>;
   }
 
   acked(topic: string, group: string, seq: number, low: number): void {
@@ -159,14 +164,12 @@ export class LocalBus extends MemoryBus {
     return new LocalBus(root, new LmdbJournal(messages, groups, opts.durable ?? (() => true)), opts);
   }
 
-  override async produce(topic: string, values: (Buffer | string)[]): Promise<void> {
-    try {
-      await super.produce(topic, values);
-    } catch (e) {
+  override produce(topic: string, values: (Buffer | string)[]): Promise<void> {
+    return super.produce(topic, values).catch((e: unknown) => {
       if (e instanceof ServiceUnavailableError) throw e;
       this.local.log.error({ err: e, topic }, 'bus: could not write messages to disk');
       throw new ServiceUnavailableError('The message bus could not store the message.');
-    }
+    });
   }
 
   /** Close the consumers (their acknowledgements are written), then the environment once flushed. Idempotent. */
