@@ -3,12 +3,13 @@ import { type BusMessage, type Consumer, type MessageBus, sharedBus, Topics } fr
 import { NotFoundError } from '../common/errors.ts';
 import type { HealthStore, InvokerHeartbeat } from '../common/health.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
-import { type ActivationMessage, type CompletionMessage, decodeActivation, encode } from '../common/messages.ts';
+import { type ActivationMessage, type CompletionMessage, decodeActivation, encode, type PipelineStage } from '../common/messages.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { ActionCache } from './action-cache.ts';
 import type { Invoker } from './invoker.ts';
 import type { InvokerMetrics } from './metrics.ts';
 import type { ActivationObserver } from './observed.ts';
+import { runPipeline, type Stage } from './pipeline.ts';
 import { internalError, response } from './response.ts';
 
 export interface InvokerServiceOptions {
@@ -183,45 +184,89 @@ export class InvokerService {
   private async activate(m: ActivationMessage, maybeSeen: boolean): Promise<void> {
     const log = this.opts.log;
     const topic = Topics.completed(m.controllerId);
-    // a message delivered again after a crash may have run already: answer from its record
+    const answer = (records: ActivationRecord[]) => {
+      const [record, ...stages] = records;
+      if (m.blocking && record) return this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record, ...(m.pipeline ? { stages } : {}) }, log);
+    };
+    const complete = (systemError: boolean) => this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+    // a message delivered again after a crash may have run already: answer from its records
     if (maybeSeen) {
-      const done = await this.opts.store.getActivation(m.namespace, m.activationId).catch(() => undefined);
-      if (done) {
+      const done = await this.ranAlready(m);
+      if (done.length) {
         log.info('activation already ran; answering from its record');
-        if (m.blocking) await this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: done }, log);
-        await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError: done.response.statusCode === 3 }, log);
+        await answer(done);
+        await complete(done.some((r) => r.response.statusCode === 3));
         return;
       }
     }
-
+    if (m.pipeline) {
+      // each stage answers nothing itself: the pipeline's records go back together once the last result is known
+      const stored: boolean[] = [];
+      const stages = [m, ...m.pipeline.map((stage) => this.stageMessage(m, stage))].map(
+        (sm, i): Stage =>
+          async (input, onResponse) =>
+            (stored[i] = await this.runOne({ ...sm, params: i === 0 ? input : { ...m.pipeline![i - 1]!.defaults, ...input }, receivedAt: i === 0 ? m.receivedAt : Date.now() }, onResponse, log)),
+      );
+      const { answered, done } = runPipeline(stages, m.params);
+      await answer(await answered);
+      await done;
+      await complete(stored.includes(false) || (await answered).some((r) => r.response.statusCode === 3));
+      return;
+    }
     let record: ActivationRecord | undefined;
-    let stored = true;
+    const stored = await this.runOne(m, (r) => void answer([(record = r)]), log);
+    await complete(!stored || record!.response.statusCode === 3);
+  }
+
+  /**
+   * Run one activation; whatever goes wrong outside the action still ends in a record, given
+   * to `onResponse` (once, as soon as the result is known). Resolves with whether the record was stored.
+   */
+  private async runOne(m: ActivationMessage, onResponse: (r: ActivationRecord) => void, log: Logger): Promise<boolean> {
+    let record: ActivationRecord | undefined;
     let observed = false;
-    const onResponse = (r: ActivationRecord) => {
-      if (!observed) this.observe(r, m, log);
+    const respond = (r: ActivationRecord) => {
+      if (observed) return;
       observed = true;
-      if (m.blocking) void this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: r }, log);
+      this.observe(r, m, log);
+      onResponse(r);
     };
     try {
       const action = await this.actions.get(m.action.path, m.action.name, m.action.rev);
       record = await this.opts.invoker.run(
         { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, annotations: m.annotations, receivedAt: m.receivedAt },
-        onResponse,
+        respond,
       );
+      return true;
     } catch (e) {
       // no action to run, or the record could not be stored: still answer, so nobody waits in vain
       const removed = e instanceof NotFoundError;
-      stored = false;
       if (!removed) log.error({ err: e }, 'activation failed outside the action');
       record ??= this.failedRecord(m, removed ? response('applicationError', { error: ActionMessages.actionRemoved }) : internalError(ActionMessages.noRecordStore));
-      if (removed) stored = await this.opts.invoker.store(record).then(
+      const stored = removed && (await this.opts.invoker.store(record).then(
         () => true,
         () => false,
-      );
-      onResponse(record);
+      ));
+      respond(record);
+      return stored;
     }
-    const systemError = !stored || record.response.statusCode === 3;
-    await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+  }
+
+  /** A pipeline's later stage as the activation message it would be on its own. */
+  private stageMessage(m: ActivationMessage, stage: PipelineStage): ActivationMessage {
+    const { pipeline: _, apiKey: __, annotations: ___, ...envelope } = m;
+    return { ...envelope, activationId: stage.activationId, action: stage.action, ...(stage.apiKey ? { apiKey: stage.apiKey } : {}), ...(stage.annotations ? { annotations: stage.annotations } : {}) };
+  }
+
+  /** The stored records of a message that may have run already: its own, then a pipeline's stages', up to the first missing. */
+  private async ranAlready(m: ActivationMessage): Promise<ActivationRecord[]> {
+    const records: ActivationRecord[] = [];
+    for (const id of [m.activationId, ...(m.pipeline ?? []).map((s) => s.activationId)]) {
+      const done = await this.opts.store.getActivation(m.namespace, id).catch(() => undefined);
+      if (!done) break;
+      records.push(done);
+    }
+    return records;
   }
 
   private observe(record: ActivationRecord, m: ActivationMessage, log: Logger): void {
