@@ -89,14 +89,32 @@ for (const factory of factoryNames()) {
     };
     const stdio = (code: string, extra: object = {}) => ({ exec: { kind: 'stdio', code }, ...extra });
     const bothModes = async (name: string, body: unknown) => {
-      const out = {} as Record<'piped' | 'ordinary', { seq: Rec; components: Rec[]; status: number; messages: number }>;
+      const out = {} as Record<'piped' | 'ordinary', { seq: Rec; components: Rec[]; status: number; messages: number; ms: number }>;
       for (const mode of ['ordinary', 'piped'] as const) {
         const before = sent[mode];
+        const t = performance.now();
         const r = await on(mode).invoke(name, body);
+        const ms = performance.now() - t;
         const seq = r.body;
-        out[mode] = { seq, status: r.status, components: await Promise.all(seq.logs.map(on(mode).record)), messages: sent[mode] - before };
+        out[mode] = { seq, status: r.status, components: await Promise.all(seq.logs.map(on(mode).record)), messages: sent[mode] - before, ms };
       }
       return out;
+    };
+
+    const figure = (what: string, ordinary: number, piped: number) =>
+      console.log(`      ${factory}, ${what}: component by component ${ordinary.toFixed(1)} ms, piped ${piped.toFixed(1)} ms (${(ordinary / piped).toFixed(2)}×)`);
+    /** The time a caller waits for a warm sequence, each way: the median of 15 blocking invokes, alternating. */
+    const warmFigure = async (name: string, body: (i: number) => unknown, result: unknown, what = '') => {
+      const timing = { ordinary: [] as number[], piped: [] as number[] };
+      for (let i = 0; i < 15; i++) {
+        for (const mode of ['ordinary', 'piped'] as const) {
+          const t = performance.now();
+          const r = await on(mode).invoke(name, body(i));
+          timing[mode].push(performance.now() - t);
+          expect(r.body.response.result, mode).to.deep.equal(result);
+        }
+      }
+      figure(`'${name}' warm${what ? `, ${what}` : ''} (median of 15)`, median(timing.ordinary), median(timing.piped));
     };
 
     before(async () => {
@@ -144,18 +162,8 @@ for (const factory of factoryNames()) {
       // the sequence's duration is its components'
       expect(piped.seq.duration).to.equal(piped.components.reduce((n, c) => n + c.duration, 0));
 
-      // warm: the time a caller waits for the whole sequence, each way
-      const timing: Record<string, number[]> = { ordinary: [], piped: [] };
-      for (let i = 0; i < 15; i++) {
-        for (const mode of ['ordinary', 'piped'] as const) {
-          const t = performance.now();
-          const r = await on(mode).invoke('words', { n: i });
-          timing[mode]!.push(performance.now() - t);
-          expect(r.body.response.result, mode).to.deep.equal({ count: 3, unit: 'words' });
-        }
-      }
-      const [o, p] = [median(timing.ordinary!), median(timing.piped!)];
-      console.log(`      ${factory}: three-stage stdio sequence, warm, median of 15 blocking invokes: component by component ${o.toFixed(1)} ms, piped ${p.toFixed(1)} ms (${(o / p).toFixed(2)}×)`);
+      figure('cold (three new containers)', ordinary.ms, piped.ms);
+      await warmFigure('words', (i) => ({ n: i }), { count: 3, unit: 'words' });
     });
 
     it('passes a binary payload as base64 through its stages unchanged, byte for byte', async () => {
@@ -168,6 +176,7 @@ for (const factory of factoryNames()) {
       expect(Buffer.from(piped.seq.response.result.data, 'base64').equals(bytes)).to.equal(true);
       expect(piped.seq.response.result.data).to.equal(data);
       expect(piped.components.map((c) => component(c, piped.seq))).to.deep.equal(ordinary.components.map((c) => component(c, ordinary.seq)));
+      await warmFigure('binary', () => ({ data }), { data, bytes: bytes.length }, '192 KB payload');
     });
 
     it("stops at a failing middle stage with that stage's error, and records only the stages that ran", async () => {
