@@ -7,7 +7,7 @@ import { runtimeImage } from '../runtimes/index.ts';
 import { type ActivationJob, ActivationRunner } from './activation-runner.ts';
 import { selectFactory } from './factory/select.ts';
 import type { InvokerMetrics } from './metrics.ts';
-import { ContainerPool, type PoolStats } from './pool.ts';
+import { ContainerPool, type Lease, type PoolStats } from './pool.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { RecordWriter } from '../common/record-writer.ts';
 
@@ -58,9 +58,19 @@ export class Invoker {
     return invoker;
   }
 
-  /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. */
-  run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void): Promise<ActivationRecord> {
-    return this.runner.run(job, onResponse);
+  /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. `leased`: its container, from `prepare`. */
+  run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void, leased?: Promise<Lease>): Promise<ActivationRecord> {
+    return this.runner.run(job, onResponse, leased);
+  }
+
+  /** Take a container for a job that runs soon (a pipeline's later stage): resumed, or started, while something else runs. */
+  prepare(job: ActivationJob): Promise<Lease> {
+    return this.pool.acquire(this.runner.placement(job));
+  }
+
+  /** Give back a prepared container whose job will not run: kept warm, or removed when it never got the action's code. */
+  unprepare(lease: Lease): void {
+    this.pool.release(lease, lease.needsInit ? 'destroy' : 'keep');
   }
 
   /** Store a record made outside a run (an action that could not be read), batched with the others. */

@@ -1,15 +1,18 @@
 import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
 import { type BusMessage, type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
 import { NotFoundError } from '../common/errors.ts';
+import type { Action, Stored } from '../common/entities.ts';
 import type { HealthStore, InvokerHeartbeat } from '../common/health.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
 import { type ActivationMessage, type CompletionMessage, decodeActivation, encode, type PipelineStage } from '../common/messages.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { ActionCache } from './action-cache.ts';
+import type { ActivationJob } from './activation-runner.ts';
 import type { Invoker } from './invoker.ts';
 import type { InvokerMetrics } from './metrics.ts';
 import type { ActivationObserver } from './observed.ts';
 import { runPipeline, type Stage } from './pipeline.ts';
+import type { Lease } from './pool.ts';
 import { internalError, response } from './response.ts';
 
 export interface InvokerServiceOptions {
@@ -199,30 +202,54 @@ export class InvokerService {
         return;
       }
     }
-    if (m.pipeline) {
-      // each stage answers nothing itself: the pipeline's records go back together once the last result is known
-      const stored: boolean[] = [];
-      const stages = [m, ...m.pipeline.map((stage) => this.stageMessage(m, stage))].map(
-        (sm, i): Stage =>
-          async (input, onResponse) =>
-            (stored[i] = await this.runOne({ ...sm, params: i === 0 ? input : { ...m.pipeline![i - 1]!.defaults, ...input }, receivedAt: i === 0 ? m.receivedAt : Date.now() }, onResponse, log)),
-      );
-      const { answered, done } = runPipeline(stages, m.params);
-      await answer(await answered);
-      await done;
-      await complete(stored.includes(false) || (await answered).some((r) => r.response.statusCode === 3));
-      return;
-    }
+    if (m.pipeline) return this.activatePipeline(m, answer, complete, log);
     let record: ActivationRecord | undefined;
     const stored = await this.runOne(m, (r) => void answer([(record = r)]), log);
     await complete(!stored || record!.response.statusCode === 3);
   }
 
   /**
-   * Run one activation; whatever goes wrong outside the action still ends in a record, given
-   * to `onResponse` (once, as soon as the result is known). Resolves with whether the record was stored.
+   * A sequence's components as one pipeline (ActivationMessage.pipeline): each stage runs on
+   * the previous result as soon as it is known, and each stage's container is taken as soon
+   * as the one before has its own — resumed or started while earlier stages run, never more
+   * than the pipeline can use (a stage holding a container waits only on stages that hold
+   * theirs). The records go back together once the last result is known; a container taken
+   * for a stage that does not run goes back unused.
    */
-  private async runOne(m: ActivationMessage, onResponse: (r: ActivationRecord) => void, log: Logger): Promise<boolean> {
+  private async activatePipeline(m: ActivationMessage, answer: (records: ActivationRecord[]) => Promise<void> | undefined, complete: (systemError: boolean) => Promise<void>, log: Logger): Promise<void> {
+    const messages = [m, ...m.pipeline!.map((stage) => this.stageMessage(m, stage))];
+    const actions = messages.map((sm) => this.actions.get(sm.action.path, sm.action.name, sm.action.rev));
+    for (const a of actions) a.catch(() => undefined); // a missing action is its stage's record, when it is reached
+    let stopped = false;
+    const leases: Promise<Lease | undefined>[] = [];
+    messages.forEach((sm, i) => {
+      const previous = leases[i - 1] ?? Promise.resolve(undefined);
+      // no container taken ahead (a missing action, a pool that refuses): the stage asks for its own when it runs
+      leases.push(previous.then(async () => (stopped ? undefined : this.opts.invoker.prepare(this.job(sm, await actions[i]!)))).catch(() => undefined));
+    });
+    const stored: boolean[] = [];
+    const stages = messages.map(
+      (sm, i): Stage =>
+        async (input, onResponse) => {
+          const params = i === 0 ? input : { ...m.pipeline![i - 1]!.defaults, ...input };
+          stored[i] = await this.runOne({ ...sm, params, receivedAt: i === 0 ? m.receivedAt : Date.now() }, onResponse, log, { action: actions[i]!, lease: leases[i]! });
+        },
+    );
+    const { answered, done } = runPipeline(stages, m.params);
+    const records = await answered;
+    stopped = true;
+    for (const lease of leases.slice(records.length)) void lease.then((l) => l && this.opts.invoker.unprepare(l));
+    await answer(records);
+    await done;
+    await complete(stored.includes(false) || records.some((r) => r.response.statusCode === 3));
+  }
+
+  /**
+   * Run one activation; whatever goes wrong outside the action still ends in a record, given
+   * to `onResponse` (once, as soon as the result is known). Resolves with whether the record
+   * was stored. `ahead`: its action and container, asked for beforehand (a pipeline's stage).
+   */
+  private async runOne(m: ActivationMessage, onResponse: (r: ActivationRecord) => void, log: Logger, ahead?: { action: Promise<Stored<Action>>; lease: Promise<Lease | undefined> }): Promise<boolean> {
     let record: ActivationRecord | undefined;
     let observed = false;
     const respond = (r: ActivationRecord) => {
@@ -232,11 +259,9 @@ export class InvokerService {
       onResponse(r);
     };
     try {
-      const action = await this.actions.get(m.action.path, m.action.name, m.action.rev);
-      record = await this.opts.invoker.run(
-        { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, annotations: m.annotations, receivedAt: m.receivedAt },
-        respond,
-      );
+      const action = await (ahead?.action ?? this.actions.get(m.action.path, m.action.name, m.action.rev));
+      const lease = await ahead?.lease;
+      record = await this.opts.invoker.run(this.job(m, action), respond, lease && Promise.resolve(lease));
       return true;
     } catch (e) {
       // no action to run, or the record could not be stored: still answer, so nobody waits in vain
@@ -250,6 +275,10 @@ export class InvokerService {
       respond(record);
       return stored;
     }
+  }
+
+  private job(m: ActivationMessage, action: Stored<Action>): ActivationJob {
+    return { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, annotations: m.annotations, receivedAt: m.receivedAt };
   }
 
   /** A pipeline's later stage as the activation message it would be on its own. */

@@ -61,7 +61,8 @@ const component = (r: Rec, seq: Rec) => ({
   path: ann(r, 'path'),
   kind: ann(r, 'kind'),
   limits: ann(r, 'limits'),
-  logs: r.logs.map((l) => l.replace(/^\S+ /, '')),
+  // (lines written at once to stdout and stderr may come in either order)
+  logs: r.logs.map((l) => l.replace(/^\S+ /, '')).sort(),
 });
 const sequenceView = (r: Rec) => ({ name: r.name, response: r.response, components: r.logs.length, kind: ann(r, 'kind'), topmost: ann(r, 'topmost'), limits: ann(r, 'limits') });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -158,7 +159,7 @@ for (const factory of factoryNames()) {
         { words: ['PEAR', 'APPLE', 'FIG'], in: { n: 1 } },
         { count: 3, unit: 'words' },
       ]);
-      expect(component(piped.components[0]!, piped.seq).logs).to.deep.equal(['stdout: emit: got input', 'stderr: emit: on stderr']);
+      expect(component(piped.components[0]!, piped.seq).logs).to.deep.equal(['stderr: emit: on stderr', 'stdout: emit: got input']);
       // the sequence's duration is its components'
       expect(piped.seq.duration).to.equal(piped.components.reduce((n, c) => n + c.duration, 0));
 
