@@ -47,6 +47,11 @@ process.stdin.on('data', (c) => (s += c)).on('end', () => {
   console.log(JSON.stringify({ data: p.data, bytes: Buffer.from(p.data, 'base64').length }));
 });
 `;
+const SLOW = `#!/bin/sh
+read -r p
+echo "slow: starting" >&2
+sleep 5
+`;
 const FAIL = `#!/bin/sh
 read -r p
 echo "fail: giving up" >&2
@@ -134,9 +139,11 @@ for (const factory of factoryNames()) {
         await put('pass', stdio(PASS));
         await put('measure', stdio(MEASURE));
         await put('fail', stdio(FAIL));
+        await put('slow', stdio(SLOW, { limits: { timeout: 500 } }));
         await put('words', { exec: { kind: 'sequence', components: ['emit', 'upper', 'count'] } });
         await put('binary', { exec: { kind: 'sequence', components: ['pass', 'measure', 'pass'] } });
         await put('broken', { exec: { kind: 'sequence', components: ['emit', 'fail', 'count'] } });
+        await put('late', { exec: { kind: 'sequence', components: ['emit', 'slow', 'count'] } });
       }
     });
     after(async () => {
@@ -187,6 +194,18 @@ for (const factory of factoryNames()) {
       expect(piped.seq.logs).to.have.length(2);
       expect(piped.components[1]!.name).to.equal('fail');
       expect(component(piped.components[1]!, piped.seq).logs).to.deep.equal(['stderr: fail: giving up']);
+      expect(sequenceView(piped.seq)).to.deep.equal(sequenceView(ordinary.seq));
+      expect(piped.components.map((c) => component(c, piped.seq))).to.deep.equal(ordinary.components.map((c) => component(c, ordinary.seq)));
+    });
+
+    it("holds each stage to its own time limit: a stage past it ends the pipeline with the stage's timeout", async () => {
+      const { piped, ordinary } = await bothModes('late', {});
+      expect(piped.status).to.equal(502);
+      expect(piped.seq.response.statusCode).to.equal(2);
+      expect(piped.seq.response.result.error).to.match(/500 milliseconds/);
+      expect(piped.components.map((c) => c.name)).to.deep.equal(['emit', 'slow']);
+      expect(ann(piped.components[1]!, 'timeout')).to.equal(true);
+      expect(piped.components[1]!.duration).to.be.within(500, 2_000);
       expect(sequenceView(piped.seq)).to.deep.equal(sequenceView(ordinary.seq));
       expect(piped.components.map((c) => component(c, piped.seq))).to.deep.equal(ordinary.components.map((c) => component(c, ordinary.seq)));
     });
