@@ -1,4 +1,4 @@
-import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
+import { type ActivationRecord, type ActivationResponse, hasError } from '../common/activation.ts';
 import { type BusMessage, type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
 import { NotFoundError } from '../common/errors.ts';
 import type { Action, Stored } from '../common/entities.ts';
@@ -193,16 +193,16 @@ export class InvokerService {
     };
     const complete = (systemError: boolean) => this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
     // a message delivered again after a crash may have run already: answer from its records
-    if (maybeSeen) {
-      const done = await this.ranAlready(m);
-      if (done.length) {
-        log.info('activation already ran; answering from its record');
-        await answer(done);
-        await complete(done.some((r) => r.response.statusCode === 3));
-        return;
-      }
+    const done = maybeSeen ? await this.ranAlready(m) : [];
+    // a pipeline that a crash interrupted goes on after the last stage that ran
+    const unfinished = m.pipeline !== undefined && done.length > 0 && done.length <= m.pipeline.length && !hasError(done.at(-1)!.response);
+    if (done.length && !unfinished) {
+      log.info('activation already ran; answering from its record');
+      await answer(done);
+      await complete(done.some((r) => r.response.statusCode === 3));
+      return;
     }
-    if (m.pipeline) return this.activatePipeline(m, answer, complete, log);
+    if (m.pipeline) return this.activatePipeline(m, answer, complete, log, done);
     let record: ActivationRecord | undefined;
     const stored = await this.runOne(m, (r) => void answer([(record = r)]), log);
     await complete(!stored || record!.response.statusCode === 3);
@@ -214,10 +214,11 @@ export class InvokerService {
    * as the one before has its own — resumed or started while earlier stages run, never more
    * than the pipeline can use (a stage holding a container waits only on stages that hold
    * theirs). The records go back together once the last result is known; a container taken
-   * for a stage that does not run goes back unused.
+   * for a stage that does not run goes back unused. `ran`: the records of the stages that
+   * ran before a crash (a redelivered message): the pipeline goes on from the next one.
    */
-  private async activatePipeline(m: ActivationMessage, answer: (records: ActivationRecord[]) => Promise<void> | undefined, complete: (systemError: boolean) => Promise<void>, log: Logger): Promise<void> {
-    const messages = [m, ...m.pipeline!.map((stage) => this.stageMessage(m, stage))];
+  private async activatePipeline(m: ActivationMessage, answer: (records: ActivationRecord[]) => Promise<void> | undefined, complete: (systemError: boolean) => Promise<void>, log: Logger, ran: ActivationRecord[]): Promise<void> {
+    const messages = [m, ...m.pipeline!.map((stage) => this.stageMessage(m, stage))].slice(ran.length);
     const actions = messages.map((sm) => this.actions.get(sm.action.path, sm.action.name, sm.action.rev));
     for (const a of actions) a.catch(() => undefined); // a missing action is its stage's record, when it is reached
     let stopped = false;
@@ -231,15 +232,16 @@ export class InvokerService {
     const stages = messages.map(
       (sm, i): Stage =>
         async (input, onResponse) => {
-          const params = i === 0 ? input : { ...m.pipeline![i - 1]!.defaults, ...input };
-          stored[i] = await this.runOne({ ...sm, params, receivedAt: i === 0 ? m.receivedAt : Date.now() }, onResponse, log, { action: actions[i]!, lease: leases[i]! });
+          const stage = ran.length + i;
+          const params = stage === 0 ? input : { ...m.pipeline![stage - 1]!.defaults, ...input };
+          stored[i] = await this.runOne({ ...sm, params, receivedAt: stage === 0 ? m.receivedAt : Date.now() }, onResponse, log, { action: actions[i]!, lease: leases[i]! });
         },
     );
-    const { answered, done } = runPipeline(stages, m.params);
+    const { answered, done } = runPipeline(stages, ran.length ? ((ran.at(-1)!.response.result ?? {}) as Record<string, unknown>) : m.params);
     const records = await answered;
     stopped = true;
     for (const lease of leases.slice(records.length)) void lease.then((l) => l && this.opts.invoker.unprepare(l));
-    await answer(records);
+    await answer([...ran, ...records]);
     await done;
     await complete(stored.includes(false) || records.some((r) => r.response.statusCode === 3));
   }

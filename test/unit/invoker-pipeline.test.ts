@@ -137,11 +137,36 @@ describe('InvokerService: pipelines', () => {
     expect(stored.has('1'.repeat(32)), 'its record is stored').to.equal(true);
   });
 
+  const ranBefore = (...records: [string, string, Record<string, unknown>][]) => {
+    for (const [id, name, result] of records) stored.set(id.repeat(32), testRecord({ activationId: id.repeat(32), name, response: { status: 'success', statusCode: 0, success: true, result } }));
+  };
+  const answered = () => {
+    const result = answers.find((a) => a.type === 'result') as Extract<CompletionMessage, { type: 'result' }>;
+    return [result.record, ...result.stages!].map((r) => [r.name, r.response.result]);
+  };
+
   it('answers a pipeline delivered again from the records it stored, running nothing', async () => {
-    for (const [id, name] of [['0', 'a'], ['1', 'b']] as const) stored.set(id.repeat(32), testRecord({ activationId: id.repeat(32), name }));
+    ranBefore(['0', 'a', { n: 2 }], ['1', 'b', { n: 20 }], ['2', 'c', { last: 20 }]);
     await send(message(['a', 'b', 'c'], { receivedAt: 0 }));
     expect(runs).to.deep.equal([]);
-    const result = answers.find((a) => a.type === 'result') as Extract<CompletionMessage, { type: 'result' }>;
-    expect([result.record, ...result.stages!].map((r) => r.name)).to.deep.equal(['a', 'b']);
+    expect(answered()).to.deep.equal([
+      ['a', { n: 2 }],
+      ['b', { n: 20 }],
+      ['c', { last: 20 }],
+    ]);
+  });
+
+  it('goes on with a pipeline delivered again after a crash, from the stage after the last one that ran', async () => {
+    ranBefore(['0', 'a', { n: 2 }]);
+    await send(message(['a', 'b', 'c'], { receivedAt: 0 }));
+    expect(runs.map((r) => [r.name, r.params])).to.deep.equal([
+      ['b', { unit: 'words', n: 2 }],
+      ['c', { n: 20, unit: 'words' }],
+    ]);
+    expect(answered()).to.deep.equal([
+      ['a', { n: 2 }],
+      ['b', { n: 20, unit: 'words' }],
+      ['c', { last: 20, unit: 'words' }],
+    ]);
   });
 });
