@@ -63,9 +63,16 @@ export class Invoker {
     return this.runner.run(job, onResponse, leased);
   }
 
-  /** Take a container for a job that runs soon (a pipeline's later stage): resumed, or started, while something else runs. */
-  prepare(job: ActivationJob): Promise<Lease> {
-    return this.pool.acquire(this.runner.placement(job));
+  /**
+   * Take a container for a job that runs soon (a pipeline's later stage): resumed, or
+   * started, while something else runs. `queued`: the pool could not place it at once — it
+   * waits for room, and whoever holds containers for jobs that run after this one should not
+   * take more until it has its own (a pipeline never holds a container while an earlier
+   * stage waits for one, so it cannot keep the room that stage waits for).
+   */
+  prepare(job: ActivationJob): { lease: Promise<Lease>; queued: boolean } {
+    const lease = this.pool.acquire(this.runner.placement(job));
+    return { lease, queued: this.pool.stats().queued > 0 };
   }
 
   /** Give back a prepared container whose job will not run: kept warm, or removed when it never got the action's code. */

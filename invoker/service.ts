@@ -210,11 +210,12 @@ export class InvokerService {
 
   /**
    * A sequence's components as one pipeline (ActivationMessage.pipeline): each stage runs on
-   * the previous result as soon as it is known, and each stage's container is taken as soon
-   * as the one before has its own — resumed or started while earlier stages run, never more
-   * than the pipeline can use (a stage holding a container waits only on stages that hold
-   * theirs). The records go back together once the last result is known; a container taken
-   * for a stage that does not run goes back unused. `ran`: the records of the stages that
+   * the previous result as soon as it is known, and every stage's container is asked for at
+   * once — resumed or started while earlier stages run — except after one that waits for
+   * room in the pool: the stages after it ask once it has its container, so a stage holding
+   * a container waits only on stages that hold theirs (Invoker.prepare). The records go back
+   * together once the last result is known; a container taken for a stage that does not run
+   * goes back unused. `ran`: the records of the stages that
    * ran before a crash (a redelivered message): the pipeline goes on from the next one.
    */
   private async activatePipeline(m: ActivationMessage, answer: (records: ActivationRecord[]) => Promise<void> | undefined, complete: (systemError: boolean) => Promise<void>, log: Logger, ran: ActivationRecord[]): Promise<void> {
@@ -222,11 +223,15 @@ export class InvokerService {
     const actions = messages.map((sm) => this.actions.get(sm.action.path, sm.action.name, sm.action.rev));
     for (const a of actions) a.catch(() => undefined); // a missing action is its stage's record, when it is reached
     let stopped = false;
-    const leases: Promise<Lease | undefined>[] = [];
-    messages.forEach((sm, i) => {
-      const previous = leases[i - 1] ?? Promise.resolve(undefined);
+    // stages ask in order; the next one asks at once unless this one waits for room, then once it has its container
+    let mayAsk: Promise<unknown> = Promise.resolve();
+    const leases = messages.map((sm, i) => {
+      // an action that an earlier stage runs too takes that container again when its turn comes, rather than a second one now
+      const again = messages.slice(0, i).some((e) => e.action.path === sm.action.path && e.action.name === sm.action.name);
+      const asked = mayAsk.then(async () => (stopped || again ? undefined : this.opts.invoker.prepare(this.job(sm, await actions[i]!))));
+      mayAsk = asked.then((p) => (p?.queued ? p.lease : undefined)).catch(() => undefined);
       // no container taken ahead (a missing action, a pool that refuses): the stage asks for its own when it runs
-      leases.push(previous.then(async () => (stopped ? undefined : this.opts.invoker.prepare(this.job(sm, await actions[i]!)))).catch(() => undefined));
+      return asked.then((p) => p?.lease).catch(() => undefined);
     });
     const stored: boolean[] = [];
     const stages = messages.map(

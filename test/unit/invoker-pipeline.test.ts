@@ -28,6 +28,10 @@ describe('InvokerService: pipelines', () => {
   let answers: CompletionMessage[];
   let runs: { name: string; params: Record<string, unknown>; lease: string | undefined }[];
   let prepared: string[];
+  /** Actions whose containers the fake pool cannot place at once. */
+  let queued: string[];
+  /** When containers were asked for and obtained. */
+  let events: string[];
   let unprepared: string[];
   let stored: Map<string, ActivationRecord>;
   /** What each action answers to its parameters. */
@@ -41,9 +45,16 @@ describe('InvokerService: pipelines', () => {
   const invoker = {
     memoryMb: 1024,
     stats: () => ({ containers: 0, busy: 0, idle: 0, paused: 0, prewarm: 0, starting: 0, memoryUsedMb: 0, queued: 0 }),
-    prepare: async (job: ActivationJob) => {
+    prepare: (job: ActivationJob) => {
       prepared.push(job.action.name);
-      return { container: { id: `container-of-${job.action.name}` }, needsInit: false } as unknown as Lease;
+      events.push(`ask ${job.action.name}`);
+      const lease = new Promise<Lease>((ok) =>
+        setTimeout(() => {
+          events.push(`got ${job.action.name}`);
+          ok({ container: { id: `container-of-${job.action.name}` }, needsInit: false } as unknown as Lease);
+        }, 5),
+      );
+      return { lease, queued: queued.includes(job.action.name) };
     },
     unprepare: (lease: Lease) => void unprepared.push(lease.container.id),
     store: async (r: ActivationRecord) => void stored.set(r.activationId, r),
@@ -81,6 +92,8 @@ describe('InvokerService: pipelines', () => {
     answers = [];
     runs = [];
     prepared = [];
+    queued = [];
+    events = [];
     unprepared = [];
     stored = new Map();
     bus = new MemoryBus({ log: silentLogger });
@@ -117,6 +130,27 @@ describe('InvokerService: pipelines', () => {
     ]);
     expect(answers.filter((a) => a.type === 'completion')).to.deep.equal([{ type: 'completion', activationId: '0'.repeat(32), invokerId: 0, systemError: false }]);
     expect(unprepared).to.deep.equal([]);
+  });
+
+  it("asks for every stage's container at once, except after a stage that waits for room: the next ones ask once it has its own", async () => {
+    await send(message(['a', 'b', 'c']));
+    expect(events.slice(0, 3)).to.deep.equal(['ask a', 'ask b', 'ask c']);
+    answers = [];
+    events = [];
+    queued = ['b'];
+    await send(message(['a', 'b', 'c'], { activationId: '9'.repeat(32), pipeline: message(['a', 'b', 'c']).pipeline!.map((s, i) => ({ ...s, activationId: String(i + 5).repeat(32) })) }));
+    expect(events.indexOf('ask c')).to.be.greaterThan(events.indexOf('got b'));
+    expect(events.slice(0, 2)).to.deep.equal(['ask a', 'ask b']);
+  });
+
+  it('takes no second container ahead for an action an earlier stage runs too', async () => {
+    await send(message(['a', 'b', 'a']));
+    expect(prepared).to.deep.equal(['a', 'b']);
+    expect(runs.map((r) => [r.name, r.lease])).to.deep.equal([
+      ['a', 'container-of-a'],
+      ['b', 'container-of-b'],
+      ['a', undefined],
+    ]);
   });
 
   it('stops at a stage whose result carries an error, giving back the container taken for the next', async () => {
