@@ -18,6 +18,9 @@ export interface ActivationResponse {
   result?: unknown;
 }
 
+/** OpenWhisk stops a sequence at the first component whose result carries an `error` field. */
+export const hasError = (r: ActivationResponse): boolean => typeof r.result === 'object' && r.result !== null && 'error' in r.result;
+
 export interface ActivationRecord {
   /** 32 lower-case hex characters. */
   activationId: string;

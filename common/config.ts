@@ -139,6 +139,12 @@ export const configSchema = z.object({
   apiHost: z.url({ protocol: /^https?$/ }).optional(),
   /** `on`: invokers post an event per activation on the bus's `events` topic, in OpenWhisk's user events format. */
   userEvents: z.enum(['on', 'off']).default('off'),
+  /**
+   * `on`: a sequence whose components are all stdio actions runs as one pipeline on one
+   * invoker (each component's result straight into the next, one bus message for all) —
+   * same records, same result; `off`: every sequence runs component by component.
+   */
+  stdioPipelines: z.enum(['on', 'off']).default('on'),
   /** Shared secret for the invokers' POST /disable and /enable (Bearer); controllers send it. Unset: no check (keep the port private). */
   opsToken: z.string().min(16, 'at least 16 characters').optional(),
 });

@@ -31,15 +31,32 @@ export interface ActivationMessage {
   annotations?: KeyValue[];
   /** Epoch ms when the controller accepted the request (waitTime starts here). */
   receivedAt: number;
+  /**
+   * The components after this one of a sequence run as a pipeline (all stdio actions): the
+   * invoker runs them in order on the same node, each on the previous one's result, and
+   * answers with every component's record (the result message's `stages`).
+   */
+  pipeline?: PipelineStage[];
+}
+
+/** A component of a pipelined sequence after the first (which the message itself describes). */
+export interface PipelineStage {
+  activationId: string;
+  action: { path: string; name: string; rev: string };
+  /** The component's inherited parameters (package < binding < action); the previous result goes on top. */
+  defaults: Record<string, unknown>;
+  apiKey?: string;
+  annotations?: KeyValue[];
 }
 
 /**
  * Invoker → `completed<controllerId>`. `result` carries the record without logs as soon as
  * /run answers (blocking callers only); `completion` follows once the record is stored and
- * frees the activation's slot in the load balancer.
+ * frees the activation's slot in the load balancer. A pipeline's result carries the records
+ * of the stages that ran after the first in `stages`.
  */
 export type CompletionMessage =
-  | { type: 'result'; activationId: string; invokerId: number; record: ActivationRecord }
+  | { type: 'result'; activationId: string; invokerId: number; record: ActivationRecord; stages?: ActivationRecord[] }
   | { type: 'completion'; activationId: string; invokerId: number; systemError: boolean };
 
 export const encode = (m: ActivationMessage | CompletionMessage): string => JSON.stringify(m);
@@ -47,11 +64,15 @@ export const encode = (m: ActivationMessage | CompletionMessage): string => JSON
 /** A message holds values from outside a few levels down: deeper is not one of ours, and is refused like any malformed message. */
 const decode = (value: Buffer): unknown => parseJson(value, { maxDepth: MAX_JSON_DEPTH + ENVELOPE_DEPTH });
 
+const isStage = (s: PipelineStage): boolean =>
+  typeof s?.activationId === 'string' && typeof s.action?.name === 'string' && typeof s.action.path === 'string' && typeof s.defaults === 'object' && s.defaults !== null;
+
 export function decodeActivation(value: Buffer): ActivationMessage {
   const m = decode(value) as ActivationMessage;
   if (typeof m?.activationId !== 'string' || typeof m.action?.name !== 'string' || typeof m.controllerId !== 'string') {
     throw new Error('not an activation message');
   }
+  if (m.pipeline !== undefined && !(Array.isArray(m.pipeline) && m.pipeline.every(isStage))) throw new Error('not an activation message: a malformed pipeline');
   return m;
 }
 

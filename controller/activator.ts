@@ -2,10 +2,11 @@ import { type ActivationRecord, newActivationId } from '../common/activation.ts'
 import { annotation } from '../common/entities.ts';
 import type { Identity } from '../common/identity.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
-import type { ActivationMessage } from '../common/messages.ts';
+import type { ActivationMessage, PipelineStage } from '../common/messages.ts';
 import type { QualifiedName } from '../common/names.ts';
 import type { LoadBalancer } from '../loadbalancer/balancer.ts';
 import type { ActionKeys } from './action-keys.ts';
+import type { PipelineComponent } from './pipeline.ts';
 import type { ResolvedAction, Resolver } from './resolver.ts';
 
 /** Admission per namespace (Throttler): throws TooManyRequestsError; `finished` frees the concurrency slot. */
@@ -86,32 +87,16 @@ export class Activator {
     return withLogContext(context, () => this.place(req, resolved, params, activationId));
   }
 
-  private async place(req: InvokeRequest, { action, path, binding }: ResolvedAction, params: Record<string, unknown>, activationId: string): Promise<InvokeOutcome> {
-    const { target, identity } = req;
-    const annotations = [...(binding ? [{ key: 'binding', value: binding }] : []), ...(req.causedBy ? [{ key: 'causedBy', value: req.causedBy }] : [])];
-    const receivedAt = Date.now();
+  private async place(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string): Promise<InvokeOutcome> {
+    const { identity } = req;
+    const { action } = resolved;
+    const message = this.message(req, resolved, params, activationId);
     const timeoutMs = action.limits.timeout;
-    await this.opts.admission.admitInvoke(identity, activationId, receivedAt + timeoutMs + 120_000);
-    const message: ActivationMessage = {
-      activationId,
-      transactionId: req.tid,
-      controllerId: this.opts.controllerId,
-      blocking: req.blocking,
-      namespace: identity.namespace,
-      subject: identity.subject,
-      userId: identity.uuid,
-      // a key travels only to actions that asked for it: the namespace's action key, as swirl keeps no key itself
-      ...(annotation(action.annotations, 'provide-api-key') === true ? { apiKey: this.opts.actionKeys.keyFor(identity) } : {}),
-      action: { path, name: target.name, rev: action._rev },
-      params,
-      ...(req.cause ? { cause: req.cause } : {}),
-      ...(annotations.length ? { annotations } : {}),
-      receivedAt,
-    };
+    await this.opts.admission.admitInvoke(identity, activationId, message.receivedAt + timeoutMs + 120_000);
     let result: Promise<ActivationRecord | undefined>;
     try {
       ({ result } = await this.opts.balancer.publish(message, {
-        fqn: `${path}/${target.name}`,
+        fqn: `${resolved.path}/${req.target.name}`,
         memoryMb: action.limits.memory,
         timeoutMs,
         concurrency: action.limits.concurrency,
@@ -132,5 +117,80 @@ export class Activator {
       );
     });
     return record ? { activationId, record } : { activationId };
+  }
+
+  /**
+   * Run a sequence's components as one pipeline on one invoker (all stdio actions: see
+   * controller/pipeline.ts): one message for the first component naming the others, each
+   * component admitted by the namespace's throttles as if invoked alone. Resolves with every
+   * component's record that ran, in order, or undefined when the invoker did not answer in
+   * time; throws (nothing having run) when it cannot be placed or admitted.
+   */
+  async invokePipeline(req: InvokeRequest, components: PipelineComponent[], params: Record<string, unknown>): Promise<ActivationRecord[] | undefined> {
+    const [first, ...rest] = components;
+    if (!first) return [];
+    const { identity } = req;
+    const message: ActivationMessage = {
+      ...this.message(req, first.resolved, { ...first.resolved.params, ...params }, first.activationId),
+      pipeline: rest.map(({ resolved, activationId }) => ({ activationId, ...this.stage(req, resolved) })),
+    };
+    const timeoutMs = components.reduce((sum, c) => sum + c.resolved.action.limits.timeout, 0);
+    const admitted: string[] = [];
+    const finished = (ids: string[]) => Promise.all(ids.map((id) => this.opts.admission.finished(identity.namespace, id).catch(() => undefined)));
+    let answer: { result: Promise<ActivationRecord | undefined>; stages: Promise<ActivationRecord[] | undefined> };
+    try {
+      for (const { activationId } of components) {
+        await this.opts.admission.admitInvoke(identity, activationId, message.receivedAt + timeoutMs + 120_000);
+        admitted.push(activationId);
+      }
+      answer = await this.opts.balancer.publish(message, {
+        fqn: `${first.resolved.path}/${first.resolved.action.name}`,
+        // the stages run one after the other: one container busy at a time
+        memoryMb: Math.max(...components.map((c) => c.resolved.action.limits.memory)),
+        timeoutMs,
+      });
+    } catch (e) {
+      await finished(admitted);
+      throw e;
+    }
+    // the first component's slot is freed by the balancer, as any activation's; the others' here
+    const others = rest.map((c) => c.activationId);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const record = await Promise.race([answer.result, new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), req.waitMs)))]);
+    clearTimeout(timer);
+    await finished(others);
+    return record ? [record, ...((await answer.stages) ?? [])] : undefined;
+  }
+
+  /** What an activation message says of its action beyond the first's envelope: reference, inherited parameters, key and annotations. */
+  private stage(req: InvokeRequest, resolved: ResolvedAction): Omit<PipelineStage, 'activationId'> {
+    const { action, path, binding } = resolved;
+    const annotations = [...(binding ? [{ key: 'binding', value: binding }] : []), ...(req.causedBy ? [{ key: 'causedBy', value: req.causedBy }] : [])];
+    return {
+      action: { path, name: action.name, rev: action._rev },
+      defaults: resolved.params,
+      // a key travels only to actions that asked for it: the namespace's action key, as swirl keeps no key itself
+      ...(annotation(action.annotations, 'provide-api-key') === true ? { apiKey: this.opts.actionKeys.keyFor(req.identity) } : {}),
+      ...(annotations.length ? { annotations } : {}),
+    };
+  }
+
+  /** The message that runs `resolved` with `params` as activation `activationId`. */
+  private message(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string): ActivationMessage {
+    const { identity } = req;
+    const { defaults: _, ...stage } = this.stage(req, resolved);
+    return {
+      activationId,
+      transactionId: req.tid,
+      controllerId: this.opts.controllerId,
+      blocking: req.blocking,
+      namespace: identity.namespace,
+      subject: identity.subject,
+      userId: identity.uuid,
+      ...stage,
+      params,
+      ...(req.cause ? { cause: req.cause } : {}),
+      receivedAt: Date.now(),
+    };
   }
 }

@@ -1,10 +1,11 @@
-import { type ActivationRecord, type ActivationResponse, ActivationStatus } from '../common/activation.ts';
+import { type ActivationRecord, type ActivationResponse, ActivationStatus, hasError, newActivationId } from '../common/activation.ts';
 import { annotation, type KeyValue } from '../common/entities.ts';
 import { ForbiddenError, NotFoundError, SwirlError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { parseQualifiedName } from '../common/names.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
 import type { Activator, Admission, InvokeOutcome, InvokeRequest, LocalKind } from './activator.ts';
+import { pipes } from './pipeline.ts';
 import { localRecord } from './records.ts';
 import type { ResolvedAction, Resolver } from './resolver.ts';
 import { SEQUENCE_LIMIT, SequenceMessages } from './sequence-check.ts';
@@ -44,9 +45,6 @@ function refused(e: unknown): ActivationResponse {
   throw e;
 }
 
-/** OpenWhisk stops a sequence at the first component whose result carries an `error` field. */
-const hasError = (r: ActivationResponse): boolean => typeof r.result === 'object' && r.result !== null && 'error' in r.result;
-
 /**
  * Runs sequence actions in the controller (OpenWhisk's SequenceActions): each component in
  * order through the Activator — blocking, so throttled and placed like any invoke — the
@@ -78,6 +76,8 @@ export class Sequencer {
       log: Logger;
       /** Where a topmost sequence's start is written down before the caller is answered (absent on the memory bus). */
       journal?: Pick<SequenceJournal, 'began'>;
+      /** Runs a sequence of stdio actions as one pipeline on one invoker (controller/pipeline.ts); absent: every sequence runs component by component. */
+      pipelines?: Pick<Activator, 'invokePipeline'>;
     },
   ) {}
 
@@ -117,7 +117,8 @@ export class Sequencer {
     this.running.set(activationId, acc);
     try {
       let input = params;
-      for (const ref of resolved.action.exec.components ?? []) {
+      const components = resolved.action.exec.components ?? [];
+      if (!(await this.piped(req, components, params, activationId, acc))) for (const ref of components) {
         acc.response = await this.step(req, ref, input, activationId, acc);
         if (hasError(acc.response)) break;
         input = (acc.response.result ?? {}) as Record<string, unknown>;
@@ -164,11 +165,47 @@ export class Sequencer {
     } catch (e) {
       return refused(e);
     }
-    acc.logs.push(out.activationId);
-    const { record } = out;
+    return this.fold(req, activationId, acc, out.activationId, out.record);
+  }
+
+  /**
+   * Run the components as one pipeline when they all pipe (controller/pipeline.ts), folding
+   * their records into `acc`. False when they do not, or the pipeline cannot be placed: the
+   * ordinary run follows, and says why a component could not run where that is the reason.
+   */
+  private async piped(req: InvokeRequest, refs: string[], params: Record<string, unknown>, activationId: string, acc: Accounting): Promise<boolean> {
+    const pipelines = this.deps.pipelines;
+    if (!pipelines || this.closing) return false;
+    const targets = refs.map((ref) => parseQualifiedName(ref, req.identity.namespace));
+    const resolved = await Promise.all(targets.map((t) => this.deps.resolver.action(req.identity.namespace, t))).catch(() => undefined);
+    if (!resolved || !pipes(resolved, acc.atomic.count, SEQUENCE_LIMIT)) return false;
+    const components = resolved.map((c) => ({ resolved: c, activationId: newActivationId() }));
+    const waitMs = resolved.reduce((sum, c) => sum + c.action.limits.timeout, COMPONENT_MARGIN_MS);
+    let records: ActivationRecord[] | undefined;
+    try {
+      records = await pipelines.invokePipeline({ identity: req.identity, target: targets[0]!, params, blocking: true, waitMs, tid: req.tid, cause: activationId, causedBy: 'sequence' }, components, params);
+    } catch (e) {
+      this.deps.log.info({ tid: req.tid, activationId, err: e }, 'the pipeline could not be placed: running the sequence component by component');
+      return false;
+    }
+    acc.atomic.count += records?.length ?? components.length;
+    if (!records) {
+      acc.response = this.fold(req, activationId, acc, components[0]!.activationId, undefined);
+      return true;
+    }
+    for (const record of records) {
+      acc.response = this.fold(req, activationId, acc, record.activationId, record);
+      if (hasError(acc.response)) break;
+    }
+    return true;
+  }
+
+  /** Fold a component's record into `acc` and give its response; no record (not answered in time) is an error response. */
+  private fold(req: InvokeRequest, activationId: string, acc: Accounting, componentId: string, record: ActivationRecord | undefined): ActivationResponse {
+    acc.logs.push(componentId);
     if (!record) {
-      this.deps.log.error({ tid: req.tid, activationId, component: out.activationId }, 'sequence component timed out');
-      return failed(ActivationStatus.internalError, SequenceMessages.retrieveTimeout(out.activationId));
+      this.deps.log.error({ tid: req.tid, activationId, component: componentId }, 'sequence component timed out');
+      return failed(ActivationStatus.internalError, SequenceMessages.retrieveTimeout(componentId));
     }
     acc.duration += record.duration;
     acc.firstStart ??= record.start;

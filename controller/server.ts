@@ -94,7 +94,7 @@ export async function startController(config: Config, untimed: EntityStore, infr
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
   // (not on the memory bus: nothing it holds outlives the process)
   const journal = infra.bus.name === 'memory' ? undefined : await SequenceJournal.start({ bus: infra.bus, controllerId: config.controllerId, store, records, log: componentLogger(logger, 'sequences') });
-  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}) });
+  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}), ...(config.stdioPipelines === 'on' ? { pipelines: activator } : {}) });
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: componentLogger(logger, 'triggers') });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: componentLogger(logger, 'feeds') });

@@ -3,7 +3,7 @@ import { byTime, ImageUnavailableError, type Container, type LogSegment, sentine
 import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
-import type { ContainerPool, Lease } from './pool.ts';
+import type { ContainerPool, Lease, PlacementRequest } from './pool.ts';
 import { type ProxyClient, ProxyRequestError, type ProxyResponse } from './proxy-client.ts';
 import { developerError, internalError, RunMessages } from './response.ts';
 import { type CallOutcome, type Ending, initEnding, runEnding } from './run-outcome.ts';
@@ -74,9 +74,11 @@ export class ActivationRunner {
   /**
    * Run the job. `onResponse` is called as soon as the result is known, before logs are
    * collected and the record is stored (what a blocking caller waits for); the returned
-   * promise resolves with the stored record.
+   * promise resolves with the stored record. `leased`: the container, asked of the pool
+   * beforehand with `placement(job)` (a pipeline's later stage, taken while the one before
+   * runs); a failure to get it is this run's, as when the runner asks itself.
    */
-  async run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void): Promise<ActivationRecord> {
+  async run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void, leased?: Promise<Lease>): Promise<ActivationRecord> {
     const { action } = job;
     const kind = resolveKind(action.exec.kind)?.kind ?? action.exec.kind;
     const path = `${action.namespace}/${action.name}`;
@@ -112,16 +114,7 @@ export class ActivationRunner {
     const queuedAt = Date.now();
     let lease: Lease;
     try {
-      lease = await this.opts.pool.acquire({
-        key: `${job.namespace}|${path}|${job.rev}`,
-        kind,
-        image: kind === 'blackbox' ? action.exec.image! : this.opts.imageOf(kind),
-        memoryMb: action.limits.memory,
-        // without end markers an activation's lines are those written while it had the container to itself
-        concurrency: sentinelledLogs(kind) ? action.limits.concurrency : 1,
-        name: `${job.namespace}_${action.name}`,
-        action: { namespace: job.namespace, name: path },
-      });
+      lease = await (leased ?? this.opts.pool.acquire(this.placement(job)));
     } catch (e) {
       const blackboxImage = e instanceof ImageUnavailableError && kind === 'blackbox';
       if (!blackboxImage) this.opts.log.error({ tid: job.transactionId, err: e }, 'no container for the activation');
@@ -159,6 +152,23 @@ export class ActivationRunner {
     if (ended.timedOut) annotations.push({ key: 'timeout', value: true });
     const answered = run.kind === 'ok' ? run.res.logs : undefined;
     return this.complete(lease, { ...ended, before: initLogs, answered }, record(start, ended.res), onResponse, finish, logLimit);
+  }
+
+  /** The container the job runs in, as the pool is asked for it. */
+  placement(job: ActivationJob): PlacementRequest {
+    const { action } = job;
+    const kind = resolveKind(action.exec.kind)?.kind ?? action.exec.kind;
+    const path = `${action.namespace}/${action.name}`;
+    return {
+      key: `${job.namespace}|${path}|${job.rev}`,
+      kind,
+      image: kind === 'blackbox' ? action.exec.image! : this.opts.imageOf(kind),
+      memoryMb: action.limits.memory,
+      // without end markers an activation's lines are those written while it had the container to itself
+      concurrency: sentinelledLogs(kind) ? action.limits.concurrency : 1,
+      name: `${job.namespace}_${action.name}`,
+      action: { namespace: job.namespace, name: path },
+    };
   }
 
   /**

@@ -7,7 +7,7 @@ import { runtimeImage } from '../runtimes/index.ts';
 import { type ActivationJob, ActivationRunner } from './activation-runner.ts';
 import { selectFactory } from './factory/select.ts';
 import type { InvokerMetrics } from './metrics.ts';
-import { ContainerPool, type PoolContainer, type PoolStats } from './pool.ts';
+import { ContainerPool, type Lease, type PoolContainer, type PoolStats } from './pool.ts';
 import { ProxyClient } from './proxy-client.ts';
 import { RecordWriter } from '../common/record-writer.ts';
 
@@ -58,9 +58,26 @@ export class Invoker {
     return invoker;
   }
 
-  /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. */
-  run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void): Promise<ActivationRecord> {
-    return this.runner.run(job, onResponse);
+  /** Run one activation; `onResponse` fires as soon as the result is known, the promise once the record is stored. `leased`: its container, from `prepare`. */
+  run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void, leased?: Promise<Lease>): Promise<ActivationRecord> {
+    return this.runner.run(job, onResponse, leased);
+  }
+
+  /**
+   * Take a container for a job that runs soon (a pipeline's later stage): resumed, or
+   * started, while something else runs. `queued`: the pool could not place it at once — it
+   * waits for room, and whoever holds containers for jobs that run after this one should not
+   * take more until it has its own (a pipeline never holds a container while an earlier
+   * stage waits for one, so it cannot keep the room that stage waits for).
+   */
+  prepare(job: ActivationJob): { lease: Promise<Lease>; queued: boolean } {
+    const lease = this.pool.acquire(this.runner.placement(job));
+    return { lease, queued: this.pool.stats().queued > 0 };
+  }
+
+  /** Give back a prepared container whose job will not run: kept warm, or removed when it never got the action's code. */
+  unprepare(lease: Lease): void {
+    this.pool.release(lease, lease.needsInit ? 'destroy' : 'keep');
   }
 
   /** Store a record made outside a run (an action that could not be read), batched with the others. */

@@ -1,14 +1,18 @@
-import type { ActivationRecord, ActivationResponse } from '../common/activation.ts';
+import { type ActivationRecord, type ActivationResponse, hasError } from '../common/activation.ts';
 import { type BusMessage, type Consumer, type MessageBus, sharedBus, Topics } from '../common/bus.ts';
 import { NotFoundError } from '../common/errors.ts';
+import type { Action, Stored } from '../common/entities.ts';
 import { HEARTBEAT_CONTAINERS, type HealthStore, type InvokerHeartbeat } from '../common/health.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
-import { type ActivationMessage, type CompletionMessage, decodeActivation, encode } from '../common/messages.ts';
+import { type ActivationMessage, type CompletionMessage, decodeActivation, encode, type PipelineStage } from '../common/messages.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
 import { ActionCache } from './action-cache.ts';
+import type { ActivationJob } from './activation-runner.ts';
 import type { Invoker } from './invoker.ts';
 import type { InvokerMetrics } from './metrics.ts';
 import type { ActivationObserver } from './observed.ts';
+import { runPipeline, type Stage } from './pipeline.ts';
+import type { Lease } from './pool.ts';
 import { internalError, response } from './response.ts';
 
 export interface InvokerServiceOptions {
@@ -183,45 +187,122 @@ export class InvokerService {
   private async activate(m: ActivationMessage, maybeSeen: boolean): Promise<void> {
     const log = this.opts.log;
     const topic = Topics.completed(m.controllerId);
-    // a message delivered again after a crash may have run already: answer from its record
-    if (maybeSeen) {
-      const done = await this.opts.store.getActivation(m.namespace, m.activationId).catch(() => undefined);
-      if (done) {
-        log.info('activation already ran; answering from its record');
-        if (m.blocking) await this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: done }, log);
-        await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError: done.response.statusCode === 3 }, log);
-        return;
-      }
+    const answer = (records: ActivationRecord[]) => {
+      const [record, ...stages] = records;
+      if (m.blocking && record) return this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record, ...(m.pipeline ? { stages } : {}) }, log);
+    };
+    const complete = (systemError: boolean) => this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+    // a message delivered again after a crash may have run already: answer from its records
+    const done = maybeSeen ? await this.ranAlready(m) : [];
+    // a pipeline that a crash interrupted goes on after the last stage that ran
+    const unfinished = m.pipeline !== undefined && done.length > 0 && done.length <= m.pipeline.length && !hasError(done.at(-1)!.response);
+    if (done.length && !unfinished) {
+      log.info('activation already ran; answering from its record');
+      await answer(done);
+      await complete(done.some((r) => r.response.statusCode === 3));
+      return;
     }
-
+    if (m.pipeline) return this.activatePipeline(m, answer, complete, log, done);
     let record: ActivationRecord | undefined;
-    let stored = true;
+    const stored = await this.runOne(m, (r) => void answer([(record = r)]), log);
+    await complete(!stored || record!.response.statusCode === 3);
+  }
+
+  /**
+   * A sequence's components as one pipeline (ActivationMessage.pipeline): each stage runs on
+   * the previous result as soon as it is known, and every stage's container is asked for at
+   * once — resumed or started while earlier stages run — except after one that waits for
+   * room in the pool: the stages after it ask once it has its container, so a stage holding
+   * a container waits only on stages that hold theirs (Invoker.prepare). The records go back
+   * together once the last result is known; a container taken for a stage that does not run
+   * goes back unused. `ran`: the records of the stages that
+   * ran before a crash (a redelivered message): the pipeline goes on from the next one.
+   */
+  private async activatePipeline(m: ActivationMessage, answer: (records: ActivationRecord[]) => Promise<void> | undefined, complete: (systemError: boolean) => Promise<void>, log: Logger, ran: ActivationRecord[]): Promise<void> {
+    const messages = [m, ...m.pipeline!.map((stage) => this.stageMessage(m, stage))].slice(ran.length);
+    const actions = messages.map((sm) => this.actions.get(sm.action.path, sm.action.name, sm.action.rev));
+    for (const a of actions) a.catch(() => undefined); // a missing action is its stage's record, when it is reached
+    let stopped = false;
+    // stages ask in order; the next one asks at once unless this one waits for room, then once it has its container
+    let mayAsk: Promise<unknown> = Promise.resolve();
+    const leases = messages.map((sm, i) => {
+      // an action that an earlier stage runs too takes that container again when its turn comes, rather than a second one now
+      const again = messages.slice(0, i).some((e) => e.action.path === sm.action.path && e.action.name === sm.action.name);
+      const asked = mayAsk.then(async () => (stopped || again ? undefined : this.opts.invoker.prepare(this.job(sm, await actions[i]!))));
+      mayAsk = asked.then((p) => (p?.queued ? p.lease : undefined)).catch(() => undefined);
+      // no container taken ahead (a missing action, a pool that refuses): the stage asks for its own when it runs
+      return asked.then((p) => p?.lease).catch(() => undefined);
+    });
+    const stored: boolean[] = [];
+    const stages = messages.map(
+      (sm, i): Stage =>
+        async (input, onResponse) => {
+          const stage = ran.length + i;
+          const params = stage === 0 ? input : { ...m.pipeline![stage - 1]!.defaults, ...input };
+          stored[i] = await this.runOne({ ...sm, params, receivedAt: stage === 0 ? m.receivedAt : Date.now() }, onResponse, log, { action: actions[i]!, lease: leases[i]! });
+        },
+    );
+    const { answered, done } = runPipeline(stages, ran.length ? ((ran.at(-1)!.response.result ?? {}) as Record<string, unknown>) : m.params);
+    const records = await answered;
+    stopped = true;
+    for (const lease of leases.slice(records.length)) void lease.then((l) => l && this.opts.invoker.unprepare(l));
+    await answer([...ran, ...records]);
+    await done;
+    await complete(stored.includes(false) || records.some((r) => r.response.statusCode === 3));
+  }
+
+  /**
+   * Run one activation; whatever goes wrong outside the action still ends in a record, given
+   * to `onResponse` (once, as soon as the result is known). Resolves with whether the record
+   * was stored. `ahead`: its action and container, asked for beforehand (a pipeline's stage).
+   */
+  private async runOne(m: ActivationMessage, onResponse: (r: ActivationRecord) => void, log: Logger, ahead?: { action: Promise<Stored<Action>>; lease: Promise<Lease | undefined> }): Promise<boolean> {
+    let record: ActivationRecord | undefined;
     let observed = false;
-    const onResponse = (r: ActivationRecord) => {
-      if (!observed) this.observe(r, m, log);
+    const respond = (r: ActivationRecord) => {
+      if (observed) return;
       observed = true;
-      if (m.blocking) void this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record: r }, log);
+      this.observe(r, m, log);
+      onResponse(r);
     };
     try {
-      const action = await this.actions.get(m.action.path, m.action.name, m.action.rev);
-      record = await this.opts.invoker.run(
-        { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, annotations: m.annotations, receivedAt: m.receivedAt },
-        onResponse,
-      );
+      const action = await (ahead?.action ?? this.actions.get(m.action.path, m.action.name, m.action.rev));
+      const lease = await ahead?.lease;
+      record = await this.opts.invoker.run(this.job(m, action), respond, lease && Promise.resolve(lease));
+      return true;
     } catch (e) {
       // no action to run, or the record could not be stored: still answer, so nobody waits in vain
       const removed = e instanceof NotFoundError;
-      stored = false;
       if (!removed) log.error({ err: e }, 'activation failed outside the action');
       record ??= this.failedRecord(m, removed ? response('applicationError', { error: ActionMessages.actionRemoved }) : internalError(ActionMessages.noRecordStore));
-      if (removed) stored = await this.opts.invoker.store(record).then(
+      const stored = removed && (await this.opts.invoker.store(record).then(
         () => true,
         () => false,
-      );
-      onResponse(record);
+      ));
+      respond(record);
+      return stored;
     }
-    const systemError = !stored || record.response.statusCode === 3;
-    await this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+  }
+
+  private job(m: ActivationMessage, action: Stored<Action>): ActivationJob {
+    return { activationId: m.activationId, transactionId: m.transactionId, namespace: m.namespace, subject: m.subject, apiKey: m.apiKey, action, rev: action._rev, params: m.params, cause: m.cause, annotations: m.annotations, receivedAt: m.receivedAt };
+  }
+
+  /** A pipeline's later stage as the activation message it would be on its own. */
+  private stageMessage(m: ActivationMessage, stage: PipelineStage): ActivationMessage {
+    const { pipeline: _, apiKey: __, annotations: ___, ...envelope } = m;
+    return { ...envelope, activationId: stage.activationId, action: stage.action, ...(stage.apiKey ? { apiKey: stage.apiKey } : {}), ...(stage.annotations ? { annotations: stage.annotations } : {}) };
+  }
+
+  /** The stored records of a message that may have run already: its own, then a pipeline's stages', up to the first missing. */
+  private async ranAlready(m: ActivationMessage): Promise<ActivationRecord[]> {
+    const records: ActivationRecord[] = [];
+    for (const id of [m.activationId, ...(m.pipeline ?? []).map((s) => s.activationId)]) {
+      const done = await this.opts.store.getActivation(m.namespace, id).catch(() => undefined);
+      if (!done) break;
+      records.push(done);
+    }
+    return records;
   }
 
   private observe(record: ActivationRecord, m: ActivationMessage, log: Logger): void {

@@ -45,6 +45,12 @@ export interface Placement {
   revision?: string;
 }
 
+/** What a blocking caller gets: the record, and a pipeline's further stages' records. */
+interface Answer {
+  record: ActivationRecord;
+  stages?: ActivationRecord[];
+}
+
 interface InFlight {
   invokerId: number;
   namespace: string;
@@ -52,7 +58,7 @@ interface InFlight {
   /** The scheduler's key of the action's shared containers (concurrency above 1). */
   shared: string | undefined;
   timer: NodeJS.Timeout;
-  result?: (record: ActivationRecord | undefined) => void;
+  result?: (answer: Answer | undefined) => void;
   resulted: boolean;
   ended: boolean;
 }
@@ -99,9 +105,10 @@ export class LoadBalancer {
   /**
    * Place and post the activation. Resolves once the bus holds it; `result` resolves with the
    * record (without logs) when the invoker sends it — only for blocking messages — or with
-   * undefined when the balancer gave up waiting.
+   * undefined when the balancer gave up waiting; `stages` likewise with the records of a
+   * pipeline's stages after the first (ActivationMessage.pipeline).
    */
-  async publish(message: ActivationMessage, placement: Placement): Promise<{ invokerId: number; result: Promise<ActivationRecord | undefined> }> {
+  async publish(message: ActivationMessage, placement: Placement): Promise<{ invokerId: number; result: Promise<ActivationRecord | undefined>; stages: Promise<ActivationRecord[] | undefined> }> {
     // encoded before a slot is taken and outside the bus's try: a value that cannot be
     // written is our fault (500), not a bus that is down
     const encoded = encode(message);
@@ -125,7 +132,7 @@ export class LoadBalancer {
       timer: setTimeout(() => this.giveUp(message.activationId), placement.timeoutMs + (this.opts.completionGraceMs ?? 60_000)),
     };
     entry.timer.unref();
-    const result = message.blocking ? new Promise<ActivationRecord | undefined>((ok) => (entry.result = ok)) : Promise.resolve(undefined);
+    const answer = message.blocking ? new Promise<Answer | undefined>((ok) => (entry.result = ok)) : Promise.resolve(undefined);
     this.inFlight.set(message.activationId, entry);
     try {
       await this.opts.bus.produce(Topics.invoker(invokerId), [encoded]);
@@ -134,7 +141,7 @@ export class LoadBalancer {
       this.opts.log.error({ err: e, invoker: invokerId }, 'could not post an activation');
       throw new ServiceUnavailableError(BalancerMessages.busDown, { cause: e });
     }
-    return { invokerId, result };
+    return { invokerId, result: answer.then((a) => a?.record), stages: answer.then((a) => a?.stages) };
   }
 
   private onMessage(msg: BusMessage): void {
@@ -150,7 +157,7 @@ export class LoadBalancer {
     if (!entry) return;
     if (m.type === 'result') {
       entry.resulted = true;
-      entry.result?.(m.record);
+      entry.result?.({ record: m.record, ...(m.stages ? { stages: m.stages } : {}) });
       this.ended(m.activationId, entry);
       return;
     }

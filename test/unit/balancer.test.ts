@@ -107,6 +107,15 @@ describe('load balancer (memory bus)', () => {
     expect(finished, 'once').to.deep.equal([m.activationId]);
   });
 
+  it("hands a pipeline's caller the records of its later stages with the first one's", async () => {
+    await start();
+    const m = message();
+    const { result, stages } = await lb.publish(m, { fqn: 'guest/hello', memoryMb: 256, timeoutMs: 1000 });
+    await bus.produce('completed7', [encode({ type: 'result', activationId: m.activationId, invokerId: 3, record: record(m.activationId), stages: [record('b'.repeat(32)), record('c'.repeat(32))] })]);
+    expect((await result)?.activationId).to.equal(m.activationId);
+    expect((await stages)?.map((r) => r.activationId)).to.deep.equal(['b'.repeat(32), 'c'.repeat(32)]);
+  });
+
   it('holds memory per container for an action with concurrency above 1, and frees it with the last completion', async () => {
     bus = new MemoryBus({ log: silentLogger });
     const sharding = new ShardingScheduler();
