@@ -45,6 +45,7 @@ describe('InvokerService: pipelines', () => {
   const invoker = {
     memoryMb: 1024,
     stats: () => ({ containers: 0, busy: 0, idle: 0, paused: 0, prewarm: 0, starting: 0, memoryUsedMb: 0, queued: 0 }),
+    containers: () => [],
     prepare: (job: ActivationJob) => {
       prepared.push(job.action.name);
       events.push(`ask ${job.action.name}`);
