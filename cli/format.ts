@@ -1,5 +1,6 @@
 import type { ActivationRecord } from '../common/activation.ts';
 import type { EntitySummary } from '../common/entities.ts';
+import type { InvokerContainer } from '../common/health.ts';
 import { annotation } from '../common/key-value.ts';
 
 /** How wsk lays out listings and records; the functions return lines, the caller prints them. */
@@ -114,16 +115,7 @@ function table<R>(columns: Array<[string, (r: R) => string]>, rows: R[]): string
 }
 
 /** A container as `GET /api/v1/invokers/{id}/containers` lists it. */
-export interface ContainerRow {
-  id: string;
-  kind: string;
-  state: string;
-  origin: 'prewarm' | 'cold';
-  action?: { namespace: string; name: string };
-  memoryMb: number;
-  inFlight: number;
-  lastUsed: number;
-}
+export type ContainerRow = InvokerContainer;
 
 /**
  * `swirl invoker containers`: one row per container — its id as `docker ps` shortens it, the
