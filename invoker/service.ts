@@ -267,7 +267,7 @@ export class InvokerService {
     };
     try {
       const action = await (ahead?.action ?? this.actions.get(m.action.path, m.action.name, m.action.rev));
-      const lease = await ahead?.lease;
+      const lease = ahead ? await ahead.lease : undefined;
       record = await this.opts.invoker.run(this.job(m, action), respond, lease && Promise.resolve(lease));
       return true;
     } catch (e) {
@@ -336,9 +336,24 @@ export class InvokerService {
   }
 
   /** Produce to the controller, retrying while the bus recovers; a lost answer is logged, never thrown. */
-  private async send(topic: string, message: CompletionMessage, log: Logger): Promise<void> {
-    for (const delay of [0, 100, 500, 2_000, 5_000]) {
-      if (delay) await new Promise((r) => setTimeout(r, delay));
+  private send(topic: string, message: CompletionMessage, log: Logger): Promise<void> {
+    // the first try without an async frame (twice per activation on the invoke path), the retries in one
+    let value: string;
+    try {
+      value = encode(message);
+    } catch (e) {
+      log.error({ err: e, type: message.type }, 'could not encode an answer to the controller');
+      return Promise.resolve();
+    }
+    return this.opts.bus.produce(topic, [value]).catch((e: unknown) => {
+      log.warn({ err: e, type: message.type }, 'could not send to the controller; retrying');
+      return this.sendAgain(topic, message, log);
+    });
+  }
+
+  private async sendAgain(topic: string, message: CompletionMessage, log: Logger): Promise<void> {
+    for (const delay of [100, 500, 2_000, 5_000]) {
+      await new Promise((r) => setTimeout(r, delay));
       try {
         return await this.opts.bus.produce(topic, [encode(message)]);
       } catch (e) {
