@@ -117,7 +117,7 @@ export interface Container {
 }
 
 export interface ContainerFactory {
-  readonly name: 'docker' | 'process';
+  readonly name: 'docker' | 'sandbox' | 'process';
   /** The API's URL as code in this factory's containers reaches it (`__OW_API_HOST`), when the factory knows better than the invoker. */
   readonly apiHost?: string;
   /** Prepare the factory: the isolation its containers need, and removing what dead invokers left behind. */
