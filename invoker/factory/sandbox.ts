@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -9,15 +10,12 @@ import { RUNTIME_KINDS, RUNTIME_PORT } from '../../runtimes/index.ts';
 import { type RuntimeRoot, runtimeRoot } from '../../runtimes/images/sandbox-rootfs.ts';
 import { type Cgroup, CgroupTree } from './cgroups.ts';
 import { ChildOutput } from './child-output.ts';
-import { cpuShares, RUNTIME_USER } from './docker.ts';
+import { cpuShares, reachFromContainer, RUNTIME_USER } from './docker.ts';
 import { waitForPort } from './ports.ts';
+import type { SandboxNetwork } from './sandbox-net.ts';
 
-/** What the sandbox factory needs of the per-sandbox network (sandbox-net.ts). */
-export interface SandboxNetworking {
-  init(): Promise<void>;
-  attach(id: string): Promise<{ netns: string; address: string; release(): Promise<void> }>;
-  close(): Promise<void>;
-}
+/** What the sandbox factory needs of the per-sandbox network. */
+export type SandboxNetworking = Pick<SandboxNetwork, 'init' | 'attach' | 'close' | 'resolvConf'>;
 
 export interface SandboxFactoryOptions {
   invokerId: string;
@@ -33,7 +31,7 @@ export interface SandboxFactoryOptions {
   invokerMemoryMb?: number;
   /** Size of each sandbox's /tmp, a tmpfs (MB; also counted against the action's memory). */
   tmpMb?: number;
-  /** The API's URL as code in a sandbox reaches it (`__OW_API_HOST`). */
+  /** The API's URL as the invoker's host knows it; a loopback address is rewritten to reach the host from a sandbox. */
   apiHost?: string;
   startTimeoutMs?: number;
   /** Progress of making the runtimes' root filesystems (a first start takes seconds). */
@@ -50,6 +48,11 @@ const TOOLS = { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', unshar
  * dir (readable by swirl's user alone) is closed. Any directory of the host's does.
  */
 const ROOT_MOUNT = '/mnt';
+/** How a sandbox names this host (its /etc/hosts maps it to the host's end of the sandbox's veth pair), as Docker's host.docker.internal. */
+const HOST_NAME = 'host.swirl.internal';
+/** The fds bubblewrap reads the sandbox's /etc/hosts and /etc/resolv.conf from. */
+const HOSTS_FD = 3;
+const RESOLV_FD = 4;
 const DEFAULT_BWRAP = '/usr/bin/bwrap';
 const DEFAULT_CGROUPS = '/sys/fs/cgroup';
 
@@ -103,9 +106,10 @@ export class SandboxContainerFactory implements ContainerFactory {
   private readonly bwrap: string;
   private seq = 0;
   private ready = false;
+  private resolv: string | undefined;
 
   constructor(private readonly opts: SandboxFactoryOptions) {
-    this.apiHost = opts.apiHost;
+    this.apiHost = opts.apiHost ? reachFromContainer(opts.apiHost, HOST_NAME) : undefined;
     this.bwrap = opts.bwrap ?? DEFAULT_BWRAP;
     this.cgroups = new CgroupTree(opts.cgroupRoot ?? DEFAULT_CGROUPS, `swirl-${opts.installation}`);
   }
@@ -173,9 +177,11 @@ export class SandboxContainerFactory implements ContainerFactory {
     const env = { ...root.env, ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, [PROXY_TOKEN_ENV]: token, HOME: '/tmp', PORT: String(RUNTIME_PORT), HOST: '0.0.0.0' };
     const tmpMb = Math.min(this.opts.tmpMb ?? 128, spec.memoryMb);
     const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, tmpMb), ...root.cmd], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env,
     });
+    (child.stdio[HOSTS_FD] as Writable).end(`127.0.0.1\tlocalhost\n::1\tlocalhost\n${net.gateway}\t${HOST_NAME}\n`);
+    (child.stdio[RESOLV_FD] as Writable).end(this.resolvConf());
     const container = new SandboxContainer(child, spec, `sandbox-${name}`, `${net.address}:${RUNTIME_PORT}`, token, cgroup, net.release, () => this.live.delete(container));
     this.live.add(container);
     try {
@@ -185,6 +191,12 @@ export class SandboxContainerFactory implements ContainerFactory {
       throw new Error(`could not start the ${spec.kind} runtime in a sandbox: ${(e as Error).message}${container.startupOutput()}`, { cause: e });
     }
     return container;
+  }
+
+  /** The network's resolv.conf (read once: it is written at the network's init). */
+  private resolvConf(): string {
+    this.resolv ??= readFileSync(this.opts.network.resolvConf, 'utf8');
+    return this.resolv;
   }
 
   async close(): Promise<void> {
@@ -216,6 +228,8 @@ function bwrapArgs(bwrap: string, tmpMb: number): string[] {
   return [
     bwrap,
     '--ro-bind', ROOT_MOUNT, '/',
+    '--ro-bind-data', String(HOSTS_FD), '/etc/hosts',
+    '--ro-bind-data', String(RESOLV_FD), '/etc/resolv.conf',
     '--proc', '/proc',
     '--dev', '/dev',
     '--size', String(tmpMb * 1024 * 1024),

@@ -60,11 +60,13 @@ export function imageSteps(name: string, text: string): ImageSteps {
 /** Mount points bwrap needs in a read-only root, and files a process expects. */
 function sandboxSkeleton(plan: RootfsPlan): void {
   for (const dir of ['/proc', '/dev', '/tmp', '/etc']) plan.addDir(dir, dir === '/tmp' ? 0o1777 : 0o755);
-  plan.addFile('/etc/hosts', '127.0.0.1\tlocalhost\n::1\tlocalhost\n');
+  // mount points of the sandbox's own (its network's names and resolver)
+  plan.addFile('/etc/hosts', '');
+  plan.addFile('/etc/resolv.conf', '');
 }
 
 /** Bumped when what a root filesystem holds changes without its plan changing. */
-const LAYOUT = 'sandbox-1';
+const LAYOUT = 'sandbox-2';
 
 /**
  * The root filesystem of a kind's runtime, as its image is built (runtimes/images/ensure.ts):
