@@ -83,7 +83,8 @@ export function reachFromContainer(url: string, hostName = HOST_NAME): string {
   return u.toString().replace(/\/$/, '');
 }
 
-const portOf = (url: string): number => {
+/** The TCP port of a URL (its scheme's default when it names none). */
+export const portOf = (url: string): number => {
   const u = new URL(url);
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 };

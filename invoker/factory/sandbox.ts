@@ -119,7 +119,7 @@ export class SandboxContainerFactory implements ContainerFactory {
     if (missing.length) throw new Error(`the sandbox container factory cannot run on this host: missing ${missing.join('; ')}`);
     this.checkUserNamespaces();
     this.cgroups.prepare();
-    this.removeLeftovers();
+    await this.removeLeftovers();
     await this.opts.network.init();
     for (const kind of RUNTIME_KINDS) await this.root(kind);
     this.ready = true;
@@ -132,20 +132,24 @@ export class SandboxContainerFactory implements ContainerFactory {
   }
 
   /** Kill and remove the sandboxes of this installation's invokers that are gone (their network namespaces the network removes). */
-  private removeLeftovers(): void {
+  private async removeLeftovers(): Promise<void> {
     const boot = selfProcess().split(':')[1]!;
-    for (const name of this.cgroups.children()) {
+    const gone = this.cgroups.children().filter((name) => {
       const maker = makerOf(name, boot);
-      if (!maker || name.startsWith(`${this.tag}.`) || processState(maker) !== 'dead') continue;
-      const cgroup = this.cgroups.existing(name);
-      void cgroup
-        .kill()
-        .then(() => cgroup.remove())
-        .then(
-          () => this.opts.log.info({ cgroup: name, installation: this.opts.installation }, 'removed a sandbox left by an invoker of this installation that is gone'),
-          (e: Error) => this.opts.log.warn({ cgroup: name, err: e }, 'could not remove a leftover sandbox'),
-        );
-    }
+      return maker && !name.startsWith(`${this.tag}.`) && processState(maker) === 'dead';
+    });
+    await Promise.all(
+      gone.map(async (name) => {
+        try {
+          const cgroup = this.cgroups.existing(name);
+          await cgroup.kill();
+          cgroup.remove();
+          this.opts.log.info({ cgroup: name, installation: this.opts.installation }, 'removed a sandbox left by an invoker of this installation that is gone');
+        } catch (e) {
+          this.opts.log.warn({ cgroup: name, err: e }, 'could not remove a leftover sandbox');
+        }
+      }),
+    );
   }
 
   /** A kind's root filesystem, made once (init makes every kind's). */

@@ -164,7 +164,6 @@ describe('sandbox container factory: limits and isolation', function () {
     const other = await makeFactory('sandbox', '4250');
     try {
       await other.init();
-      await new Promise((r) => setTimeout(r, 300));
       expect(existsSync(dirOf(dead)), 'a dead maker\'s cgroup is removed').to.equal(false);
       expect(existsSync(dirOf(alive)), 'a live maker\'s cgroup is kept').to.equal(true);
     } finally {
