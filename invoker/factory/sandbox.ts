@@ -41,7 +41,7 @@ export interface SandboxFactoryOptions {
   cgroupRoot?: string;
 }
 
-const TOOLS = { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/bin/mount', sh: '/bin/sh' };
+const TOOLS = { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/bin/mount', bash: '/bin/bash' };
 /**
  * Where the sandbox's root filesystem is bind-mounted, in a mount namespace of the sandbox's
  * own, for bubblewrap to mount as `/`: bubblewrap runs as the runtime user, to whom the data
@@ -216,15 +216,18 @@ const dropTo = (user: string): string[] => {
 };
 
 /**
- * A mount namespace of the sandbox's own, where `sh -c` writes its pid into the cgroup (every
- * hierarchy: the sandbox is limited before it runs anything), bind-mounts the root filesystem
- * at ROOT_MOUNT and execs the rest. (The cgroup paths are the tree's own, checked names:
- * nothing to quote; the root's path is an argument.)
+ * A mount namespace of the sandbox's own, where a shell closes every fd the invoker was
+ * started with (bubblewrap passes on what it is given: only stdio and the data fds go in),
+ * writes its pid into the cgroup (every hierarchy: the sandbox is limited before it runs
+ * anything), bind-mounts the root filesystem at ROOT_MOUNT and execs the rest. (bash: dash
+ * closes no fd above 9. The cgroup paths are the tree's own, checked names: nothing to
+ * quote; the root's path is an argument.)
  */
 function prepare(cgroup: Cgroup, rootDir: string): string[] {
+  const close = `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt ${RESOLV_FD} ]; then eval "exec $n>&-"; fi; done`;
   const writes = cgroup.procsFiles().map((f) => `echo $$ > ${f}`).join(' && ');
-  const script = `root=$1; shift; ${writes} && ${TOOLS.mount} --bind "$root" ${ROOT_MOUNT} && exec "$@"`;
-  return ['--mount', '--propagation', 'private', '--', TOOLS.sh, '-c', script, 'sandbox', rootDir];
+  const script = `root=$1; shift; ${close}; ${writes} && ${TOOLS.mount} --bind "$root" ${ROOT_MOUNT} && exec "$@"`;
+  return ['--mount', '--propagation', 'private', '--', TOOLS.bash, '-c', script, 'sandbox', rootDir];
 }
 
 /** bubblewrap: the runtime's root read-only, private /proc, /dev and size-capped /tmp, every namespace but the network's (given), no capabilities. */
