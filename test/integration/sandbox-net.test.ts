@@ -116,6 +116,18 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
     await closed?.close();
   });
 
+  it("refuses to start, saying what is missing, where the host has no 'ip' or iptables", async () => {
+    const path = process.env.PATH;
+    process.env.PATH = mkdtempSync(join(tmpdir(), 'swirl-empty-path-'));
+    try {
+      const net = new SandboxNetwork({ installation: INSTALLATION, outbound: true, log: silentLogger, stateDir: join(stateDir, 'nopath') });
+      const err = await net.init().then(() => undefined, (e: Error) => e);
+      expect(err?.message).to.match(/sandbox networking needs 'ip' .*not on PATH/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it("gives each sandbox its own address, where the host reaches the sandbox's server on port 8080", async () => {
     expect(new Set([a.address, b.address, shut.address]).size).to.equal(3);
     expect(await greeting(a.address, 8080)).to.equal('sandbox a');
