@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
+import { chainNames, firewallScript } from '../../invoker/factory/firewall.ts';
 import {
   addressesOf,
   blockBase,
@@ -115,6 +117,17 @@ describe('sandbox network plan: firewall rules', () => {
     expect(script).to.include(`iptables -w 5 -t nat -C POSTROUTING -s 100.70.0.0/18 -j ${nat} 2>/dev/null || iptables -w 5 -t nat -I POSTROUTING 1 -s 100.70.0.0/18 -j ${nat}`);
     expect(script).to.match(new RegExp(`if iptables -w 5 -L DOCKER-USER -n >/dev/null 2>&1; then\\n  iptables -w 5 -C DOCKER-USER -i sbx${tag}\\+ -j ${forward}`));
     expect(script).to.include(`ip6tables -w 5 -I FORWARD 1 -i sbx${tag}+ -j DROP`);
+  });
+});
+
+describe('sandbox network plan: beside the Docker firewall', () => {
+  it("has chains the Docker factory's clean-up of gone bridges' chains never takes for its own (it would flush them)", () => {
+    const script = firewallScript({ bridge: 'br-0123456789ab', apiPorts: [], trusted: [], outbound: true });
+    const sed = /sed -n '([^']+)'/.exec(script)![1]!;
+    const docker = chainNames('br-gone0000000');
+    const listing = [...Object.values(sandboxChains('a1b2c3')), docker.input, docker.forward].map((c) => `-N ${c}`).join('\n');
+    // the script's own sed, run on an `iptables -S` listing of both kinds of chains
+    expect(execFileSync('sed', ['-n', sed], { input: listing }).toString().trim().split('\n')).to.deep.equal([docker.input, docker.forward]);
   });
 });
 
