@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hostInputRules } from './firewall.ts';
 
 /**
  * The pure half of the sandbox network (sandbox-net.ts): names, addresses and firewall
@@ -109,33 +110,32 @@ export interface SandboxFirewallPlan {
   outbound: boolean;
 }
 
-export const sandboxChains = (tag: string) => ({ input: `SWIRL-SBXIN-${tag}`, forward: `SWIRL-SBXFWD-${tag}`, nat: `SWIRL-SBXNAT-${tag}` });
+export const sandboxChains = (tag: string) => ({ input: `SWIRLSBX-IN-${tag}`, forward: `SWIRLSBX-FWD-${tag}`, nat: `SWIRLSBX-NAT-${tag}` });
 
 const TAG = /^[0-9a-f]{6}$/;
 
 /**
  * The `iptables-restore --noflush` input that (re)writes an installation's three chains:
  *
- *   SWIRL-SBXIN-<tag>   (INPUT from its sandboxes) replies; the API's TCP ports; all else rejected
- *   SWIRL-SBXFWD-<tag>  (FORWARD and DOCKER-USER, to or from its sandboxes) replies to the
+ *   SWIRLSBX-IN-<tag>   (INPUT from its sandboxes) replies; the API's TCP ports; all else rejected
+ *   SWIRLSBX-FWD-<tag>  (FORWARD and DOCKER-USER, to or from its sandboxes) replies to the
  *     sandboxes' own connections and nothing else in; out, never to a sandbox of any
  *     installation nor to Docker's networks (docker0, br-…); beyond that only when outbound
- *   SWIRL-SBXNAT-<tag>  (nat POSTROUTING, from its block) masquerade when outbound
+ *   SWIRLSBX-NAT-<tag>  (nat POSTROUTING, from its block) masquerade when outbound
+ *
+ * (Not `SWIRL-…`: the Docker factory's firewall removes `SWIRL-<word>-<bridge>` chains whose
+ * bridge is gone, and older swirls match every such name.)
  */
 export function sandboxFirewallRules(plan: SandboxFirewallPlan): string {
   if (!TAG.test(plan.tag)) throw new Error(`not an installation tag: ${JSON.stringify(plan.tag)}`);
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(plan.block)) throw new Error(`not a CIDR: ${JSON.stringify(plan.block)}`);
   const { input, forward, nat } = sandboxChains(plan.tag);
   const own = interfacePattern(plan.tag);
-  const ports = [...new Set(plan.apiPorts)].filter((p) => Number.isInteger(p) && p > 0 && p < 65536).sort((a, b) => a - b);
   return [
     '*filter',
     `:${input} - [0:0]`,
     `:${forward} - [0:0]`,
-    `-A ${input} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-    ...ports.map((p) => `-A ${input} -p tcp -m tcp --dport ${p} -j ACCEPT`),
-    `-A ${input} -p tcp -j REJECT --reject-with tcp-reset`,
-    `-A ${input} -j REJECT --reject-with icmp-port-unreachable`,
+    ...hostInputRules(input, plan.apiPorts),
     `-A ${forward} -o ${own} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
     `-A ${forward} -o ${own} -j DROP`,
     `-A ${forward} -i ${own} -o ${SANDBOX_IF}+ -j DROP`,

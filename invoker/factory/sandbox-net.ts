@@ -50,29 +50,21 @@ interface Slot {
 
 const NETNS_DIR = '/run/netns';
 
-/** Runs `ip` (with `-batch -` and the commands on stdin when given); rejects with its complaint. */
-function ip(args: string[], batch?: string[]): Promise<void> {
+/** Runs `ip` (with `-batch -` and the commands on stdin when given) for its output; rejects with its complaint. */
+function ip(args: string[], batch?: string[]): Promise<string> {
   return new Promise((ok, fail) => {
-    const child = spawn('ip', batch ? [...args, '-batch', '-'] : args, { stdio: [batch ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
-    let err = '';
+    const child = spawn('ip', batch ? [...args, '-batch', '-'] : args, { stdio: [batch ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let [out, err] = ['', ''];
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.once('error', fail);
-    child.once('close', (code) => (code === 0 ? ok() : fail(new Error(`ip ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
-    if (batch) child.stdin!.end(batch.join('\n') + '\n');
+    child.once('close', (code) => (code === 0 ? ok(out) : fail(new Error(`ip ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
+    // ip may stop reading at a failed command: its exit status tells, not the pipe
+    child.stdin?.on('error', () => undefined).end(`${batch?.join('\n')}\n`);
   });
 }
 
-function ipJson<T>(args: string[]): Promise<T> {
-  return new Promise((ok, fail) => {
-    const child = spawn('ip', ['-j', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    child.once('error', fail);
-    child.once('close', (code) => (code === 0 ? ok(JSON.parse(out || '[]') as T) : fail(new Error(`ip -j ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
-  });
-}
+const ipJson = async <T>(args: string[]): Promise<T> => JSON.parse((await ip(['-j', ...args])) || '[]') as T;
 
 const read = (path: string) => readFile(path, 'utf8').catch(() => '');
 
@@ -129,6 +121,7 @@ export class SandboxNetwork {
 
   async attach(id: string): Promise<SandboxNetns> {
     if (this.closed) throw new Error('the sandbox network is closed');
+    if (this.base === 0) throw new Error('the sandbox network is not initialised: call init() first');
     const slot = this.ready.shift() ?? (await this.create());
     this.live.set(slot.index, slot);
     this.fill();
