@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KEEP_MODES } from '../../common/private-files.ts';
 import { runtimeRecipe } from './ensure.ts';
 import type { RootfsPlan } from './rootfs.ts';
 import type { TarEntry } from './tar.ts';
@@ -91,11 +92,14 @@ export async function runtimeRoot(kind: string, rootsDir: string, onProgress: (l
   sandboxSkeleton(plan);
   const dir = join(rootsDir, `${kind.replace(/[^\w.-]/g, '-')}-${plan.fingerprint()}-${LAYOUT}`);
   const root = { dir, env: steps.env, cmd: steps.cmd, user: steps.user };
-  if (existsSync(dir)) return root;
+  if (intact(dir)) return root;
   const started = Date.now();
   const entries = plan.list();
   onProgress(`sandbox root of ${kind}: writing ${entries.length} entries (${base.description}) to ${dir}`);
   mkdirSync(rootsDir, { recursive: true, mode: 0o700 });
+  // the data dir's privacy pass (common/private-files.ts) would make the roots unreadable to the runtime user
+  writeFileSync(join(rootsDir, KEEP_MODES), 'the sandboxes\' root filesystems: copies of public host files the runtime user reads\n');
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   const partial = `${dir}.partial-${randomBytes(4).toString('hex')}`;
   try {
     materialize(entries, partial);
@@ -107,6 +111,12 @@ export async function runtimeRoot(kind: string, rootsDir: string, onProgress: (l
   }
   onProgress(`sandbox root of ${kind}: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return root;
+}
+
+/** A root filesystem as written: there, and still open to the runtime user (modes changed behind its back make it again). */
+function intact(dir: string): boolean {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  return !!st && (st.mode & 0o777) === 0o755;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { type Container, type ContainerFactory, ImageUnavailableError } from '../../common/container.ts';
 import { silentLogger } from '../../common/logger.ts';
+import { privateDir } from '../../common/private-files.ts';
 import { startTime } from '../../common/process-identity.ts';
 import { SandboxContainerFactory } from '../../invoker/factory/sandbox.ts';
 import { SandboxNetwork } from '../../invoker/factory/sandbox-net.ts';
@@ -137,6 +138,19 @@ describe('sandbox container factory: limits and isolation', function () {
     }
     await c.destroy();
     expect(existsSync(join(CGROUPS, v1 ? 'pids' : '', group, name)), 'removed with the sandbox').to.equal(false);
+  });
+
+  it("keeps running after the data dir's privacy pass (its root filesystems keep their modes)", async () => {
+    privateDir(processStateDir());
+    const restarted = await makeFactory('sandbox');
+    try {
+      await restarted.init();
+      const c = await restarted.create({ kind: NODE, image: runtimeImage(NODE), memoryMb: 128, name: 'after-privacy' });
+      expect((await client.post(c.address, '/init', { value: { name: 'a', main: 'main', code: 'function main() { return { ok: 1 } }', binary: false, env: {} } }, 10_000, undefined, c.token)).status).to.equal(200);
+      expect(statSync(processStateDir()).mode & 0o777, 'the data dir stays private').to.equal(0o700);
+    } finally {
+      await restarted.close();
+    }
   });
 
   it('refuses Docker images (blackbox), saying why', async () => {
