@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEEP_MODES } from '../../common/private-files.ts';
 import { runtimeRecipe } from './ensure.ts';
@@ -67,7 +67,7 @@ function sandboxSkeleton(plan: RootfsPlan): void {
 }
 
 /** Bumped when what a root filesystem holds changes without its plan changing. */
-const LAYOUT = 'sandbox-2';
+const LAYOUT = 'sandbox-3';
 
 /**
  * The root filesystem of a kind's runtime, as its image is built (runtimes/images/ensure.ts):
@@ -137,6 +137,8 @@ function materialize(entries: TarEntry[], dir: string): void {
       if ('data' in e) writeFileSync(path, e.data);
       else copyFileSync(e.source, path, constants.COPYFILE_FICLONE);
       chmodSync(path, e.mode & 0o7777 & ~0o6000);
+      // the host's times: Python takes a compiled module only while its source keeps the time it was compiled from
+      utimesSync(path, e.mtime / 1000, e.mtime / 1000);
     }
   }
   // modes last, deepest first: a read-only directory would refuse what goes into it
