@@ -169,13 +169,16 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
     }
   });
 
-  it("reaches no Docker container on swirl's actions network", async function () {
+  it("reaches no Docker container on swirl's actions network, nor does such a container reach a sandbox", async function () {
     const network = await ensureActionsNetwork(docker, TEST_NETWORK);
+    // a container that serves on 8080 and probes the sandboxes (and itself, the control) from its side
+    const targets = { a: { host: a.address, port: 8080 }, shut: { host: shut.address, port: 8080 }, itself: { host: '127.0.0.1', port: 8080 } };
     const container = await docker.createContainer({
       Image: runtimeImage('nodejs:20'),
-      Entrypoint: ['node', '-e', "require('node:net').createServer((s) => s.end('a container\\n')).listen(8080)"],
+      Entrypoint: ['node', '-e', `require('node:net').createServer((s) => s.on('error', () => {}).end('a container\\n')).listen(8080, () => {\n${PROBE}\n})`, JSON.stringify(targets)],
+      Tty: true,
       Labels: { 'swirl.test': 'sandbox-net' },
-      HostConfig: { NetworkMode: network.name, AutoRemove: false },
+      HostConfig: { NetworkMode: network.name },
     });
     try {
       await container.start();
@@ -185,6 +188,16 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
       expect(answer).to.equal('a container'); // the control: this host reaches it
       const got = await probeFrom(a.netns, { container: { host: ip, port: 8080 } });
       expect(got.container).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
+      // the container's output is its probe's JSON line, which docker-modem hands back parsed
+      let from: Record<string, string> | undefined;
+      for (let i = 0; i < 50 && !from; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const logs = (await container.logs({ stdout: true })) as unknown;
+        if (!Buffer.isBuffer(logs)) from = logs as Record<string, string>;
+      }
+      expect(from?.itself).to.equal('connected');
+      expect(from!.a).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
+      expect(from!.shut).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
     } finally {
       await container.remove({ force: true });
     }
