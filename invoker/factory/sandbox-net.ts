@@ -123,6 +123,11 @@ export class SandboxNetwork {
     if (this.closed) throw new Error('the sandbox network is closed');
     if (this.base === 0) throw new Error('the sandbox network is not initialised: call init() first');
     const slot = this.ready.shift() ?? (await this.create());
+    if (this.closed) {
+      // closed while this one was being made: close() did not see it
+      await this.destroy(slot);
+      throw new Error('the sandbox network is closed');
+    }
     this.live.set(slot.index, slot);
     this.fill();
     this.opts.log.debug({ sandbox: id, netns: slot.name, address: slot.sandbox }, 'sandbox network attached');
