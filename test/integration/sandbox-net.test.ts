@@ -2,12 +2,14 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { expect } from 'chai';
 import Dockerode from 'dockerode';
 import { silentLogger } from '../../common/logger.ts';
+import { selfProcess } from '../../common/process-identity.ts';
 import { ensureActionsNetwork } from '../../invoker/factory/network.ts';
 import { type SandboxNetns, SandboxNetwork } from '../../invoker/factory/sandbox-net.ts';
+import { installationTag, parseNetnsName } from '../../invoker/factory/sandbox-net-plan.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
 import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
 import { type OutsideHost, startOutsideHost } from '../support/netns.ts';
@@ -269,6 +271,24 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
       await other.init();
       await other.close();
       for (const n of theirs) expect(existsSync(n.netns)).to.equal(false);
+    }
+  });
+
+  it("keeps a live invoker's host end when a dead one left a namespace, never linked, at the same address", async () => {
+    // a dead invoker (this pid, another start time) that died between making a namespace and its pair, at a's index
+    const tag = installationTag(INSTALLATION);
+    const { index } = parseNetnsName(tag, basename(a.netns), 'boot')!;
+    const [, , pidns] = selfProcess().split(':');
+    const ghost = `swirl-sbx-${tag}-${index}-${pidns}.${process.pid}.1`;
+    execFileSync('ip', ['netns', 'add', ghost]);
+    const successor = new SandboxNetwork({ installation: INSTALLATION, outbound: true, log: silentLogger, stateDir: join(stateDir, 'successor'), ready: 0 });
+    try {
+      await successor.init();
+      expect(existsSync(`/run/netns/${ghost}`)).to.equal(false);
+      expect(await greeting(a.address, 8080)).to.equal('sandbox a');
+    } finally {
+      await successor.close();
+      if (existsSync(`/run/netns/${ghost}`)) execFileSync('ip', ['netns', 'del', ghost]);
     }
   });
 });
