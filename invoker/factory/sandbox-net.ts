@@ -123,6 +123,11 @@ export class SandboxNetwork {
     if (this.closed) throw new Error('the sandbox network is closed');
     if (this.base === 0) throw new Error('the sandbox network is not initialised: call init() first');
     const slot = this.ready.shift() ?? (await this.create());
+    if (this.closed) {
+      // closed while this one was being made: close() did not see it
+      await this.destroy(slot);
+      throw new Error('the sandbox network is closed');
+    }
     this.live.set(slot.index, slot);
     this.fill();
     this.opts.log.debug({ sandbox: id, netns: slot.name, address: slot.sandbox }, 'sandbox network attached');
@@ -164,14 +169,22 @@ export class SandboxNetwork {
       this.live.set(index, slot); // held while being made
       try {
         await ip([], [`netns add ${slot.name}`, `link add ${slot.link} type veth peer name eth0 netns ${slot.name}`, `link set ${slot.link} addrgenmode none`, `addr add ${host}/31 dev ${slot.link}`, `link set ${slot.link} up`]);
-        await ip(['-n', slot.name], ['link set lo up', 'link set eth0 addrgenmode none', `addr add ${sandbox}/31 dev eth0`, 'link set eth0 up', `route add default via ${host}`]);
-        this.live.delete(index);
-        return slot;
       } catch (e) {
         this.live.delete(index);
+        // a host end of that name is there: another invoker of the installation holds the index
         const taken = /File exists/.test((e as Error).message);
         await this.remove(slot, !taken);
-        if (!taken) throw e;
+        if (taken) continue;
+        throw e;
+      }
+      try {
+        await ip(['-n', slot.name], ['link set lo up', 'link set eth0 addrgenmode none', `addr add ${sandbox}/31 dev eth0`, 'link set eth0 up', `route add default via ${host}`]);
+        return slot;
+      } catch (e) {
+        await this.remove(slot, true);
+        throw e;
+      } finally {
+        this.live.delete(index);
       }
     }
     throw new Error('no free sandbox address found in 64 tries');
@@ -209,23 +222,18 @@ export class SandboxNetwork {
     const links = (await ipJson<Array<{ ifname: string }>>(['link', 'show'])).map((l) => linkIndex(this.tag, l.ifname)).filter((i): i is number => i !== undefined);
     const boot = (await read('/proc/sys/kernel/random/boot_id')).trim();
     const names = await readdir(NETNS_DIR).catch(() => [] as string[]);
-    const held = new Set<number>();
-    let removed = 0;
-    for (const name of names) {
+    const ours = names.flatMap((name) => {
       const ns = parseNetnsName(this.tag, name, boot);
-      if (!ns) continue;
-      if (processState(ns.owner) !== 'dead') {
-        held.add(ns.index);
-        continue;
-      }
-      await this.remove({ name, link: linkName(this.tag, ns.index) }, true);
-      held.add(ns.index);
-      removed++;
-    }
-    for (const index of links.filter((i) => !held.has(i))) {
-      await this.remove({ name: '', link: linkName(this.tag, index) }, true);
-      removed++;
-    }
+      return ns ? [{ name, ...ns }] : [];
+    });
+    const dead = ours.filter((n) => processState(n.owner) === 'dead');
+    const alive = new Set(ours.filter((n) => !dead.includes(n)).map((n) => n.index));
+    // a dead maker's host end goes with its namespace, unless a live invoker holds that index now (the dead one never made its link)
+    for (const n of dead) await this.remove({ name: n.name, link: linkName(this.tag, n.index) }, !alive.has(n.index));
+    const named = new Set(ours.map((n) => n.index));
+    const unnamed = links.filter((i) => !named.has(i));
+    for (const index of unnamed) await this.remove({ name: '', link: linkName(this.tag, index) }, true);
+    const removed = dead.length + unnamed.length;
     if (removed > 0) this.opts.log.info({ installation: this.opts.installation, removed }, 'removed sandbox network namespaces left by invokers of this installation that are gone');
   }
 

@@ -2,12 +2,14 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { expect } from 'chai';
 import Dockerode from 'dockerode';
 import { silentLogger } from '../../common/logger.ts';
+import { selfProcess } from '../../common/process-identity.ts';
 import { ensureActionsNetwork } from '../../invoker/factory/network.ts';
 import { type SandboxNetns, SandboxNetwork } from '../../invoker/factory/sandbox-net.ts';
+import { installationTag, parseNetnsName } from '../../invoker/factory/sandbox-net-plan.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
 import { TEST_NETWORK } from '../support/invoker-fixtures.ts';
 import { type OutsideHost, startOutsideHost } from '../support/netns.ts';
@@ -169,13 +171,16 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
     }
   });
 
-  it("reaches no Docker container on swirl's actions network", async function () {
+  it("reaches no Docker container on swirl's actions network, nor does such a container reach a sandbox", async function () {
     const network = await ensureActionsNetwork(docker, TEST_NETWORK);
+    // a container that serves on 8080 and probes the sandboxes (and itself, the control) from its side
+    const targets = { a: { host: a.address, port: 8080 }, shut: { host: shut.address, port: 8080 }, itself: { host: '127.0.0.1', port: 8080 } };
     const container = await docker.createContainer({
       Image: runtimeImage('nodejs:20'),
-      Entrypoint: ['node', '-e', "require('node:net').createServer((s) => s.end('a container\\n')).listen(8080)"],
+      Entrypoint: ['node', '-e', `require('node:net').createServer((s) => s.on('error', () => {}).end('a container\\n')).listen(8080, () => {\n${PROBE}\n})`, JSON.stringify(targets)],
+      Tty: true,
       Labels: { 'swirl.test': 'sandbox-net' },
-      HostConfig: { NetworkMode: network.name, AutoRemove: false },
+      HostConfig: { NetworkMode: network.name },
     });
     try {
       await container.start();
@@ -185,6 +190,16 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
       expect(answer).to.equal('a container'); // the control: this host reaches it
       const got = await probeFrom(a.netns, { container: { host: ip, port: 8080 } });
       expect(got.container).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
+      // the container's output is its probe's JSON line, which docker-modem hands back parsed
+      let from: Record<string, string> | undefined;
+      for (let i = 0; i < 50 && !from; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const logs = (await container.logs({ stdout: true })) as unknown;
+        if (!Buffer.isBuffer(logs)) from = logs as Record<string, string>;
+      }
+      expect(from?.itself).to.equal('connected');
+      expect(from!.a).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
+      expect(from!.shut).to.be.oneOf(['timeout', 'ECONNREFUSED', 'EHOSTUNREACH']);
     } finally {
       await container.remove({ force: true });
     }
@@ -256,6 +271,24 @@ describe('sandbox network: a namespace per sandbox, on real veth pairs and iptab
       await other.init();
       await other.close();
       for (const n of theirs) expect(existsSync(n.netns)).to.equal(false);
+    }
+  });
+
+  it("keeps a live invoker's host end when a dead one left a namespace, never linked, at the same address", async () => {
+    // a dead invoker (this pid, another start time) that died between making a namespace and its pair, at a's index
+    const tag = installationTag(INSTALLATION);
+    const { index } = parseNetnsName(tag, basename(a.netns), 'boot')!;
+    const [, , pidns] = selfProcess().split(':');
+    const ghost = `swirl-sbx-${tag}-${index}-${pidns}.${process.pid}.1`;
+    execFileSync('ip', ['netns', 'add', ghost]);
+    const successor = new SandboxNetwork({ installation: INSTALLATION, outbound: true, log: silentLogger, stateDir: join(stateDir, 'successor'), ready: 0 });
+    try {
+      await successor.init();
+      expect(existsSync(`/run/netns/${ghost}`)).to.equal(false);
+      expect(await greeting(a.address, 8080)).to.equal('sandbox a');
+    } finally {
+      await successor.close();
+      if (existsSync(`/run/netns/${ghost}`)) execFileSync('ip', ['netns', 'del', ghost]);
     }
   });
 });
