@@ -63,6 +63,8 @@ export class CgroupTree {
   /** A sandbox's cgroup, made with its limits. */
   create(name: string, limits: CgroupLimits): Cgroup {
     if (!/^[\w.-]+$/.test(name)) throw new Error(`invalid cgroup name '${name}'`);
+    // (again: another invoker of the installation that closed may have removed the group meanwhile)
+    this.prepare();
     const cgroup = new Cgroup(this.version, this.bases().map((b) => join(b, name)));
     try {
       cgroup.limit(limits);
@@ -81,6 +83,17 @@ export class CgroupTree {
       for (const entry of readdirSync(base, { withFileTypes: true })) if (entry.isDirectory()) names.add(entry.name);
     }
     return [...names];
+  }
+
+  /** Remove the group's directories where no sandbox (of any invoker) is left in them. */
+  removeIfEmpty(): void {
+    for (const base of this.bases()) {
+      try {
+        rmdirSync(base);
+      } catch {
+        // another invoker's sandboxes are in it, or it is gone
+      }
+    }
   }
 
   /** A sandbox cgroup of this group by name (e.g. a leftover's). */

@@ -60,6 +60,14 @@ export function parseNetnsName(tag: string, name: string, bootId: string): { ind
 const dotted = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 const numeric = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 
+/**
+ * The metric of the installation's `unreachable` route over its whole block (less specific
+ * than each sandbox's /31, so only a free address falls to it): an address whose sandbox is
+ * gone answers nothing, instead of its packets leaving by the default route. The metric
+ * names the installation, so that its next init knows the route for its own.
+ */
+export const blockMetric = (tag: string): number => parseInt(tag, 16);
+
 /** The first address of the `attempt`-th candidate block of an installation (the hash picks the first). */
 export const blockBase = (tag: string, attempt = 0): number => SHARED_SPACE + ((parseInt(tag, 16) + attempt) % BLOCKS) * BLOCK_SIZE;
 
@@ -90,9 +98,9 @@ export function overlaps(a: string, b: string): boolean {
  * (another installation's sandboxes, a LAN, a VPN in 100.64/10); the default route does
  * not count.
  */
-export function chooseBlock(tag: string, routes: Array<{ dst: string; dev?: string }>): number {
+export function chooseBlock(tag: string, routes: Array<{ dst: string; dev?: string; type?: string; metric?: number }>): number {
   const own = `${SANDBOX_IF}${tag}`;
-  const foreign = routes.filter((r) => r.dst !== 'default' && !r.dev?.startsWith(own));
+  const foreign = routes.filter((r) => r.dst !== 'default' && !r.dev?.startsWith(own) && !(r.type === 'unreachable' && r.metric === blockMetric(tag)));
   for (let attempt = 0; attempt < BLOCKS; attempt++) {
     const base = blockBase(tag, attempt);
     if (!foreign.some((r) => overlaps(r.dst, blockCidr(base)))) return base;

@@ -7,6 +7,7 @@ import { directShell, onPath } from './host-shell.ts';
 import {
   addressesOf,
   blockCidr,
+  blockMetric,
   chooseBlock,
   installationTag,
   linkIndex,
@@ -102,8 +103,9 @@ export class SandboxNetwork {
       if (!onPath(tool)) throw new Error(`sandbox networking needs '${tool}' (Debian: apt-get install iproute2 iptables), and it is not on PATH`);
     }
     if (process.getuid?.() !== 0) throw new Error('sandbox networking needs root (network namespaces, veth pairs and firewall rules)');
-    const routes = await ipJson<Array<{ dst: string; dev?: string }>>(['-4', 'route', 'show', 'table', 'all']);
+    const routes = await ipJson<Array<{ dst: string; dev?: string; type?: string; metric?: number }>>(['-4', 'route', 'show', 'table', 'all']);
     this.base = chooseBlock(this.tag, routes);
+    await ip(['route', 'replace', 'unreachable', blockCidr(this.base), 'metric', String(blockMetric(this.tag))]);
     this.next = Math.floor(Math.random() * SLOTS);
     await this.removeLeftovers();
     const plan = { tag: this.tag, block: blockCidr(this.base), apiPorts: this.opts.apiPorts ?? [], outbound: this.opts.outbound };

@@ -206,6 +206,7 @@ export class SandboxContainerFactory implements ContainerFactory {
   async close(): Promise<void> {
     await Promise.all([...this.live].map((c) => c.destroy()));
     await this.opts.network.close();
+    if (this.ready) this.cgroups.removeIfEmpty();
   }
 }
 

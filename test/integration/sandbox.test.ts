@@ -174,7 +174,7 @@ describe('sandbox container factory: limits and isolation', function () {
     // a maker that runs (another invoker of the installation)
     const running = spawn('/bin/sleep', ['60']);
     const alive = `${pidns}.${running.pid}.${startTime(running.pid!)}.1`;
-    for (const name of [dead, alive]) mkdirSync(dirOf(name), { recursive: false });
+    for (const name of [dead, alive]) mkdirSync(dirOf(name), { recursive: true });
     const other = await makeFactory('sandbox', '4250');
     try {
       await other.init();

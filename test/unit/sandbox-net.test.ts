@@ -5,6 +5,7 @@ import {
   addressesOf,
   blockBase,
   blockCidr,
+  blockMetric,
   chooseBlock,
   installationTag,
   linkIndex,
@@ -68,6 +69,9 @@ describe('sandbox network plan: names and addresses', () => {
     expect(chooseBlock(tag, [{ dst: `${addressesOf(own, 4).host}/31`, dev: 'sbxffffff4' }])).to.equal(blockBase(tag, 1));
     expect(chooseBlock(tag, [{ dst: blockCidr(own), dev: 'wg0' }])).to.equal(blockBase(tag, 1));
     expect(() => chooseBlock(tag, [{ dst: '100.64.0.0/10', dev: 'tailscale0' }])).to.throw(/no free \/18/);
+    // the unreachable route over a block is the installation's own when its metric names it
+    expect(chooseBlock(tag, [{ dst: blockCidr(own), type: 'unreachable', metric: blockMetric(tag) }])).to.equal(own);
+    expect(chooseBlock(tag, [{ dst: blockCidr(own), type: 'unreachable', metric: blockMetric('ffffff') }])).to.equal(blockBase(tag, 1));
   });
 });
 
