@@ -29,11 +29,13 @@ export const sharesToWeight = (shares: number): number => Math.floor(1 + ((share
 export class CgroupTree {
   readonly version: 1 | 2;
 
+  /** `version`: the hierarchy's layout, found from the filesystem at `root` unless given (tests). */
   constructor(
     private readonly root: string,
     readonly group: string,
+    version?: 1 | 2,
   ) {
-    this.version = isUnified(root) ? 2 : 1;
+    this.version = version ?? (isUnified(root) ? 2 : 1);
   }
 
   /** What this host lacks for sandboxes' cgroups (empty when all is there). */
