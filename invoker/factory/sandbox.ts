@@ -42,6 +42,8 @@ export interface SandboxFactoryOptions {
 }
 
 const TOOLS = { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/bin/mount', bash: '/bin/bash' };
+/** The Debian package of each tool, for the start-up error. */
+const PACKAGES: Record<keyof typeof TOOLS, string> = { nsenter: 'util-linux', setpriv: 'util-linux', unshare: 'util-linux', mount: 'mount', bash: 'bash' };
 /**
  * Where the sandbox's root filesystem is bind-mounted, in a mount namespace of the sandbox's
  * own, for bubblewrap to mount as `/`: bubblewrap runs as the runtime user, to whom the data
@@ -66,14 +68,15 @@ const executable = (path: string): boolean => {
 };
 
 /**
- * What this host lacks to run sandboxes (empty when it has it all): bubblewrap, nsenter and
- * setpriv, root (to make cgroups and network namespaces), and the cgroup controllers.
+ * What this host lacks to run sandboxes (empty when it has it all): bubblewrap, the tools
+ * that start it (util-linux's nsenter, setpriv and unshare, mount, bash), a mount point,
+ * root (to make cgroups and network namespaces), and the cgroup controllers.
  */
 export function sandboxSupport(opts: Pick<SandboxFactoryOptions, 'bwrap' | 'cgroupRoot'> = {}): string[] {
   const missing: string[] = [];
   const bwrap = opts.bwrap ?? DEFAULT_BWRAP;
   if (!executable(bwrap)) missing.push(`bubblewrap (${bwrap}; Debian: apt-get install bubblewrap)`);
-  for (const [name, path] of Object.entries(TOOLS)) if (!executable(path)) missing.push(`${name} (${path}; Debian: util-linux)`);
+  for (const [name, path] of Object.entries(TOOLS)) if (!executable(path)) missing.push(`${name} (${path}; Debian: ${PACKAGES[name as keyof typeof TOOLS]})`);
   if (!statSync(ROOT_MOUNT, { throwIfNoEntry: false })?.isDirectory()) missing.push(`a directory ${ROOT_MOUNT} (the mount point of each sandbox's root filesystem, in the sandbox's own mount namespace)`);
   if (process.getuid?.() !== 0) missing.push('root (the invoker makes cgroups and network namespaces)');
   missing.push(...new CgroupTree(opts.cgroupRoot ?? DEFAULT_CGROUPS, 'swirl').missing());
