@@ -99,15 +99,16 @@ export async function runtimeRoot(kind: string, rootsDir: string, onProgress: (l
   mkdirSync(rootsDir, { recursive: true, mode: 0o700 });
   // the data dir's privacy pass (common/private-files.ts) would make the roots unreadable to the runtime user
   writeFileSync(join(rootsDir, KEEP_MODES), 'the sandboxes\' root filesystems: copies of public host files the runtime user reads\n');
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   const partial = `${dir}.partial-${randomBytes(4).toString('hex')}`;
   try {
     materialize(entries, partial);
+    // one whose modes were changed behind its back goes (checked again: another invoker may have just made it whole)
+    if (existsSync(dir) && !intact(dir)) rmSync(dir, { recursive: true, force: true });
     renameSync(partial, dir);
   } catch (e) {
     rmSync(partial, { recursive: true, force: true });
     // another invoker finished the same root first: that one is as good
-    if (!existsSync(dir)) throw e;
+    if (!intact(dir)) throw e;
   }
   onProgress(`sandbox root of ${kind}: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return root;

@@ -10,7 +10,7 @@ import { SandboxContainerFactory } from '../../invoker/factory/sandbox.ts';
 import { SandboxNetwork } from '../../invoker/factory/sandbox-net.ts';
 import { ProxyClient } from '../../invoker/proxy-client.ts';
 import { runtimeImage } from '../../runtimes/index.ts';
-import { factoryNames, makeFactory, processStateDir, TEST_SANDBOX_INSTALLATION } from '../support/invoker-fixtures.ts';
+import { factoryNames, makeFactory, processStateDir, SANDBOX_ROOTS, TEST_SANDBOX_INSTALLATION } from '../support/invoker-fixtures.ts';
 
 /**
  * What a sandbox holds an action to: its memory, processes and /tmp; nothing of the host's
@@ -81,7 +81,7 @@ describe('sandbox container factory: limits and isolation', function () {
   });
 
   it('shows none of the host\'s files: no home folders, shadow file, checkout or data dir; a read-only root', async () => {
-    const paths = ['/root', '/home', '/etc/shadow', process.cwd(), processStateDir(), '/work', '/var/run/docker.sock', '/proc/1/root/etc/shadow'];
+    const paths = ['/root', '/home', '/etc/shadow', process.cwd(), processStateDir(), SANDBOX_ROOTS, '/work', '/var/run/docker.sock', '/proc/1/root/etc/shadow'];
     const { body, c } = await runOnce(`function main() {
       const fs = require('fs');
       const seen = {};
@@ -141,13 +141,13 @@ describe('sandbox container factory: limits and isolation', function () {
   });
 
   it("keeps running after the data dir's privacy pass (its root filesystems keep their modes)", async () => {
-    privateDir(processStateDir());
+    privateDir(SANDBOX_ROOTS);
     const restarted = await makeFactory('sandbox');
     try {
       await restarted.init();
       const c = await restarted.create({ kind: NODE, image: runtimeImage(NODE), memoryMb: 128, name: 'after-privacy' });
       expect((await client.post(c.address, '/init', { value: { name: 'a', main: 'main', code: 'function main() { return { ok: 1 } }', binary: false, env: {} } }, 10_000, undefined, c.token)).status).to.equal(200);
-      expect(statSync(processStateDir()).mode & 0o777, 'the data dir stays private').to.equal(0o700);
+      expect(statSync(SANDBOX_ROOTS).mode & 0o777, 'the data dir stays private').to.equal(0o700);
     } finally {
       await restarted.close();
     }

@@ -65,12 +65,15 @@ export async function makeFactory(name: FactoryName, invokerId = String(1000 + M
     const missing = sandboxSupport();
     if (missing.length) throw new Error(`this test tier runs sandboxes and the host lacks ${missing.join('; ')}; install them or set SWIRL_TEST_NO_SANDBOX=1`);
     const installation = opts.installation ?? TEST_SANDBOX_INSTALLATION;
-    const stateDir = opts.stateDir ?? processStateDir();
-    const network = new SandboxNetwork({ installation, outbound: opts.outbound ?? true, log: silentLogger, stateDir: join(stateDir, 'sandbox-net'), ...(opts.apiHost ? { apiPorts: [Number(new URL(opts.apiHost).port)] } : {}) });
-    return new SandboxContainerFactory({ invokerId, log: silentLogger, stateDir, installation, network, apiHost: opts.apiHost, pidsLimit: opts.pidsLimit, tmpMb: opts.tmpMb });
+    const network = new SandboxNetwork({ installation, outbound: opts.outbound ?? true, log: silentLogger, stateDir: join(opts.stateDir ?? processStateDir(), 'sandbox-net'), ...(opts.apiHost ? { apiPorts: [Number(new URL(opts.apiHost).port)] } : {}) });
+    // the runtimes' root filesystems (~250 MB, one per content) are shared by every test run on this host
+    return new SandboxContainerFactory({ invokerId, log: silentLogger, stateDir: SANDBOX_ROOTS, installation, network, apiHost: opts.apiHost, pidsLimit: opts.pidsLimit, tmpMb: opts.tmpMb });
   }
   return new ProcessContainerFactory({ invokerId, launcher: localProxy, stateDir: opts.stateDir ?? processStateDir(), log: silentLogger });
 }
+
+/** Where the tests' sandbox factories keep the runtimes' root filesystems. */
+export const SANDBOX_ROOTS = join(tmpdir(), 'swirl-test-sandboxes');
 
 let stateDir: string | undefined;
 export const processStateDir = (): string => (stateDir ??= mkdtempSync(join(tmpdir(), 'swirl-proc-state-')));
