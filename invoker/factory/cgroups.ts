@@ -135,6 +135,14 @@ export class Cgroup {
     write(join(this.dir('cpu'), 'cpu.shares'), limits.cpuShares);
   }
 
+  /**
+   * Where the cgroup's memory files are, and where a process in its cgroup namespace looks
+   * for them (libuv, and so Node's heap sizing, reads the limit there).
+   */
+  memoryView(): { dir: string; at: string } {
+    return this.version === 2 ? { dir: this.dirs[0]!, at: '/sys/fs/cgroup' } : { dir: this.dir('memory'), at: '/sys/fs/cgroup/memory' };
+  }
+
   /** The files a process writes its pid to, to join this cgroup in every hierarchy. */
   procsFiles(): string[] {
     return this.dirs.map((d) => join(d, 'cgroup.procs'));

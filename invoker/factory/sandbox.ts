@@ -183,7 +183,7 @@ export class SandboxContainerFactory implements ContainerFactory {
     const token = randomBytes(24).toString('base64url');
     const env = { ...root.env, ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, [PROXY_TOKEN_ENV]: token, HOME: '/tmp', PORT: String(RUNTIME_PORT), HOST: '0.0.0.0' };
     const tmpMb = Math.min(this.opts.tmpMb ?? 128, spec.memoryMb);
-    const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, tmpMb), ...root.cmd], {
+    const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, tmpMb, cgroup), ...root.cmd], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env,
     });
@@ -234,13 +234,16 @@ function prepare(cgroup: Cgroup, rootDir: string): string[] {
   return ['--mount', '--propagation', 'private', '--', TOOLS.bash, '-c', script, 'sandbox', rootDir];
 }
 
-/** bubblewrap: the runtime's root read-only, private /proc, /dev and size-capped /tmp, every namespace but the network's (given), no capabilities. */
-function bwrapArgs(bwrap: string, tmpMb: number): string[] {
+/** bubblewrap: the runtime's root read-only, private /proc, /dev and size-capped /tmp, its memory cgroup read-only, every namespace but the network's (given), no capabilities. */
+function bwrapArgs(bwrap: string, tmpMb: number, cgroup: Cgroup): string[] {
+  const memory = cgroup.memoryView();
   return [
     bwrap,
     '--ro-bind', ROOT_MOUNT, '/',
     '--ro-bind-data', String(HOSTS_FD), '/etc/hosts',
     '--ro-bind-data', String(RESOLV_FD), '/etc/resolv.conf',
+    // its own memory cgroup, read-only, where the runtime sees its limit (as in a Docker container): Node sizes its heap by it
+    '--ro-bind', memory.dir, memory.at,
     '--proc', '/proc',
     '--dev', '/dev',
     '--size', String(tmpMb * 1024 * 1024),

@@ -60,14 +60,15 @@ export function imageSteps(name: string, text: string): ImageSteps {
 
 /** Mount points bwrap needs in a read-only root, and files a process expects. */
 function sandboxSkeleton(plan: RootfsPlan): void {
-  for (const dir of ['/proc', '/dev', '/tmp', '/etc']) plan.addDir(dir, dir === '/tmp' ? 0o1777 : 0o755);
+  // /sys/fs/cgroup(/memory): the sandbox's own memory cgroup, read-only (cgroup v2, v1)
+  for (const dir of ['/proc', '/dev', '/tmp', '/etc', '/sys/fs/cgroup/memory']) plan.addDir(dir, dir === '/tmp' ? 0o1777 : 0o755);
   // mount points of the sandbox's own (its network's names and resolver)
   plan.addFile('/etc/hosts', '');
   plan.addFile('/etc/resolv.conf', '');
 }
 
 /** Bumped when what a root filesystem holds changes without its plan changing. */
-const LAYOUT = 'sandbox-3';
+const LAYOUT = 'sandbox-4';
 
 /**
  * The root filesystem of a kind's runtime, as its image is built (runtimes/images/ensure.ts):

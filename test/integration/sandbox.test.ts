@@ -55,6 +55,12 @@ describe('sandbox container factory: limits and isolation', function () {
     await c.destroy();
   });
 
+  it('shows the runtime its memory limit, as a container does (Node sizes its heap by it)', async () => {
+    const { body, c } = await runOnce('function main() { return { limit: process.constrainedMemory() } }', 128);
+    expect(body.limit).to.equal(128 * 1024 * 1024);
+    await c.destroy();
+  });
+
   it('caps the processes of a sandbox (a fork bomb stops at the pids limit)', async () => {
     const { body, c } = await runOnce(`async function main() {
       const { spawn } = require('child_process');
