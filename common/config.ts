@@ -90,8 +90,11 @@ export const configSchema = z.object({
   // ---- invoker ----
   /** Id of this invoker (its Kafka topic is `invoker<id>`; its containers carry the id as a label). */
   invokerId: z.string().regex(/^[0-9]{1,4}$/, 'a number from 0 to 9999').default('0'),
-  /** Where actions run: Docker containers, local processes (not isolated), or `auto` (Docker when a daemon answers). */
-  containerFactory: z.enum(['auto', 'docker', 'process']).default('auto'),
+  /**
+   * Where actions run: Docker containers, sandboxes (bubblewrap and cgroups, no daemon), local
+   * processes (not isolated), or `auto` (Docker when a daemon answers, else sandboxes where the host can run them, else processes).
+   */
+  containerFactory: z.enum(['auto', 'docker', 'sandbox', 'process']).default('auto'),
   /** Memory all of this invoker's containers may use together (MB). */
   invokerMemoryMb: z.coerce.number().int().min(128).max(1024 * 1024).default(2048),
   /**

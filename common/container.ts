@@ -1,8 +1,8 @@
 /**
  * The seam between the invoker and whatever runs action code: a ContainerFactory makes
- * containers that serve the runtime protocol (/init, /run on one address). Two
- * implementations: docker (isolated containers) and process (local child processes, for
- * machines without Docker). Pool decisions never depend on which one is in use.
+ * containers that serve the runtime protocol (/init, /run on one address). Three
+ * implementations: docker (isolated containers), sandbox (bubblewrap and cgroups, no daemon)
+ * and process (local child processes, for machines with neither). Pool decisions never depend on which one is in use.
  */
 
 /** The line every runtime proxy writes on stdout and stderr after an activation. */
@@ -117,7 +117,7 @@ export interface Container {
 }
 
 export interface ContainerFactory {
-  readonly name: 'docker' | 'process';
+  readonly name: 'docker' | 'sandbox' | 'process';
   /** The API's URL as code in this factory's containers reaches it (`__OW_API_HOST`), when the factory knows better than the invoker. */
   readonly apiHost?: string;
   /** Prepare the factory: the isolation its containers need, and removing what dead invokers left behind. */
@@ -127,6 +127,13 @@ export interface ContainerFactory {
   /** Destroy every container this factory created. */
   close(): Promise<void>;
 }
+
+/** How each factory's containers are named to people (start-up announcements). */
+export const FACTORY_DESCRIPTIONS: Record<ContainerFactory['name'], string> = {
+  docker: 'Docker containers',
+  sandbox: 'sandboxes (bubblewrap and cgroups)',
+  process: 'local processes, not isolated',
+};
 
 /** A container could not be started because its image is missing and cannot be had. */
 export class ImageUnavailableError extends Error {

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -14,9 +14,17 @@ export function privateByDefault(): void {
 }
 
 /**
+ * A file whose presence keeps the modes of its directory and of what is under it as they
+ * are: copies of this host's public files that an unprivileged user must read and run (the
+ * sandboxes' root filesystems), kept inside the private data directory.
+ */
+export const KEEP_MODES = '.keep-modes';
+
+/**
  * Create `dir` (and missing parents) as 0700, and make what is already in it private:
- * directories 0700, files 0600. Older installs made them world-readable; the pass repairs
- * them on every start, LevelDB's files included. Symbolic links are not followed.
+ * directories 0700, files 0600 (but under a KEEP_MODES marker). Older installs made them
+ * world-readable; the pass repairs them on every start, LevelDB's files included. Symbolic
+ * links are not followed.
  */
 export function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -24,6 +32,7 @@ export function privateDir(dir: string): void {
 }
 
 function restrict(dir: string): void {
+  if (existsSync(join(dir, KEEP_MODES))) return;
   chmodSync(dir, 0o700);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);

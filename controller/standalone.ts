@@ -12,6 +12,7 @@ import { observeInvoker } from '../invoker/observability.ts';
 import { InvokerService } from '../invoker/service.ts';
 import { guestKeyLines, prepareStore } from './bootstrap.ts';
 import { startController } from './server.ts';
+import { FACTORY_DESCRIPTIONS } from '../common/container.ts';
 
 /**
  * `npm start`: swirl in one process. The store is lmdb, in this process, in SWIRL_DATA_DIR
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   await controller.openWhenInvokerUp();
 
   logger.info({ api: `${controller.url}/api/v1`, factory: invoker.factory.name }, 'swirl standalone is up');
-  announce(`swirl standalone is up (actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
+  announce(`swirl standalone is up (actions run in ${FACTORY_DESCRIPTIONS[invoker.factory.name]})`);
   announce(`api: ${controller.url}/api/v1`);
   for (const line of guestKeyLines(guest, config)) announce(line);
   if (guest.issued) announce(`try: curl -u ${guest.issued} ${controller.url}/api/v1/namespaces/_/actions`);

@@ -11,6 +11,7 @@ import { Invoker } from './invoker.ts';
 import { observeInvoker } from './observability.ts';
 import { startInvokerOps } from './ops.ts';
 import { InvokerService } from './service.ts';
+import { FACTORY_DESCRIPTIONS } from '../common/container.ts';
 
 /**
  * `npm run invoker -- --id N`: a cluster invoker. Takes activations from `invoker<N>` on the
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   observed.metrics.watchState(service);
   ops.attach(service);
   logger.info({ ops: ops.url, bus: infra.bus.name, factory: invoker.factory.name }, 'invoker is up');
-  announce(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${invoker.factory.name === 'docker' ? 'Docker containers' : 'local processes, not isolated'})`);
+  announce(`swirl invoker${config.invokerId} is up (bus: ${infra.bus.name}, actions run in ${FACTORY_DESCRIPTIONS[invoker.factory.name]})`);
   announce(`ops: ${ops.url} (GET /ping, /ready, /metrics; POST /disable, /enable)`);
 
   // finish the activations in flight (nothing new is taken), then close

@@ -75,15 +75,16 @@ export function pullRequired(image: string): boolean {
   return colon < 0 || name.slice(colon + 1) === 'latest';
 }
 
-/** The URL by which code in a container reaches `url` on the invoker's host. */
-export function reachFromContainer(url: string): string {
+/** The URL by which code in a container reaches `url` on the invoker's host (named `hostName` there). */
+export function reachFromContainer(url: string, hostName = HOST_NAME): string {
   const u = new URL(url);
   // a loopback address, or every interface (a server's own URL may name it so)
-  if (isLoopback(u.hostname) || u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = HOST_NAME;
+  if (isLoopback(u.hostname) || u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = hostName;
   return u.toString().replace(/\/$/, '');
 }
 
-const portOf = (url: string): number => {
+/** The TCP port of a URL (its scheme's default when it names none). */
+export const portOf = (url: string): number => {
   const u = new URL(url);
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 };

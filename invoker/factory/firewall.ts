@@ -34,6 +34,17 @@ export const chainNames = (bridge: string) => ({ input: `SWIRL-IN-${bridge}`, fo
 
 const INTERFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 
+/** A chain of packets from actions to this host: their replies; the API's TCP ports; everything else rejected. */
+export function hostInputRules(chain: string, apiPorts: number[]): string[] {
+  const ports = [...new Set(apiPorts)].filter((p) => Number.isInteger(p) && p > 0 && p < 65536).sort((a, b) => a - b);
+  return [
+    `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    ...ports.map((p) => `-A ${chain} -p tcp -m tcp --dport ${p} -j ACCEPT`),
+    `-A ${chain} -p tcp -j REJECT --reject-with tcp-reset`,
+    `-A ${chain} -j REJECT --reject-with icmp-port-unreachable`,
+  ];
+}
+
 /** The `iptables-restore --noflush` input that (re)writes both chains. */
 export function firewallRules(plan: FirewallPlan): string {
   for (const name of [plan.bridge, ...plan.trusted]) {
@@ -41,16 +52,12 @@ export function firewallRules(plan: FirewallPlan): string {
   }
   const { input, forward } = chainNames(plan.bridge);
   const br = plan.bridge;
-  const ports = [...new Set(plan.apiPorts)].filter((p) => Number.isInteger(p) && p > 0 && p < 65536).sort((a, b) => a - b);
   const trusted = [...new Set(plan.trusted)].filter((t) => t !== br);
   return [
     '*filter',
     `:${input} - [0:0]`,
     `:${forward} - [0:0]`,
-    `-A ${input} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-    ...ports.map((p) => `-A ${input} -p tcp -m tcp --dport ${p} -j ACCEPT`),
-    `-A ${input} -p tcp -j REJECT --reject-with tcp-reset`,
-    `-A ${input} -j REJECT --reject-with icmp-port-unreachable`,
+    ...hostInputRules(input, plan.apiPorts),
     ...trusted.flatMap((t) => [`-A ${forward} -i ${t} -o ${br} -j ACCEPT`, `-A ${forward} -i ${br} -o ${t} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`]),
     `-A ${forward} -i ${br} -o ${br} -j DROP`,
     ...(plan.outbound ? [] : [`-A ${forward} -i ${br} -j DROP`]),
@@ -71,8 +78,8 @@ export function firewallScript(plan: FirewallPlan): string {
     // one invoker at a time on this host (several start together): no chain is flushed under another's hands, no jump doubled
     'if command -v flock >/dev/null 2>&1; then exec 9>/run/swirl-firewall.lock && flock -w 30 9; fi',
     `if ! ${ipt} -L DOCKER-USER -n >/dev/null 2>&1; then echo "no DOCKER-USER chain: Docker does not manage this host's iptables, so it cannot keep action containers apart" >&2; exit 3; fi`,
-    // the chains of actions networks removed since (their bridge is gone) go, with their jumps
-    `for c in $(${ipt} -S | sed -n 's/^-N \\(SWIRL-[A-Z]*-.*\\)$/\\1/p'); do`,
+    // the chains of actions networks removed since (their bridge is gone) go, with their jumps (its own chains only: not the sandboxes')
+    `for c in $(${ipt} -S | sed -n 's/^-N \\(SWIRL-\\(IN\\|FWD\\)-.*\\)$/\\1/p'); do`,
     '  b=${c#SWIRL-*-}; [ -e "/sys/class/net/$b" ] && continue',
     `  ${ipt} -D INPUT -i "$b" -j "$c" 2>/dev/null || true; ${ipt} -D DOCKER-USER -j "$c" 2>/dev/null || true; ${ipt} -F "$c" 2>/dev/null || true; ${ipt} -X "$c" 2>/dev/null || true`,
     'done',

@@ -11,7 +11,7 @@ export interface HostShell {
   run(script: string): Promise<void>;
 }
 
-const onPath = (program: string): boolean =>
+export const onPath = (program: string): boolean =>
   (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).some((dir) => {
     try {
       accessSync(join(dir, program), constants.X_OK);
@@ -33,7 +33,8 @@ export function hostShell(docker: Dockerode, helperImage: string): HostShell {
   return helperShell(docker, helperImage);
 }
 
-function directShell(): HostShell {
+/** This host's shell, run directly (this process must be root on the host). */
+export function directShell(): HostShell {
   return {
     how: 'iptables on this host',
     run: (script) =>

@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV, sentinelledLogs } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
-import { LogCollector } from '../log-collector.ts';
+import { ChildOutput } from './child-output.ts';
 import { freePort, waitForPort } from './ports.ts';
 
 /** How to start a kind's runtime proxy as a local process (listening on env PORT/HOST). */
@@ -87,7 +86,7 @@ export class ProcessContainerFactory implements ContainerFactory {
       await waitForPort('127.0.0.1', port, this.opts.startTimeoutMs ?? 10_000, container.exited);
     } catch (e) {
       await container.destroy();
-      throw new Error(`could not start the ${spec.kind} runtime: ${(e as Error).message}${container.output()}`, {
+      throw new Error(`could not start the ${spec.kind} runtime: ${(e as Error).message}${container.startupOutput()}`, {
         cause: e,
       });
     }
@@ -102,10 +101,9 @@ export class ProcessContainerFactory implements ContainerFactory {
 class ProcessContainer implements Container {
   readonly id: string;
   readonly exited: Promise<void>;
-  private readonly collector: LogCollector;
   readonly inlineLogs: boolean;
+  private readonly output: ChildOutput;
   private destroyed = false;
-  private early = '';
 
   constructor(
     private readonly child: ChildProcess,
@@ -113,28 +111,12 @@ class ProcessContainer implements Container {
     readonly address: string,
     readonly token: string,
     private readonly cwd: string,
-    private readonly onGone: () => void,
+    onGone: () => void,
   ) {
     this.id = `proc-${child.pid}`;
-    this.collector = new LogCollector({ marked: sentinelledLogs(spec.kind) });
-    // swirl's own runtimes answer with the activation's output: their streams carry only what bypasses them
-    this.inlineLogs = sentinelledLogs(spec.kind);
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const decoder = new StringDecoder('utf8');
-      child[stream]!.on('data', (d: Buffer) => {
-        const text = decoder.write(d);
-        if (this.early.length < 4096) this.early += text;
-        this.collector.feed(stream, text);
-      });
-    }
-    this.exited = new Promise((ok) =>
-      child.once('close', () => {
-        this.collector.end();
-        this.onGone();
-        ok();
-      }),
-    );
-    child.once('error', () => undefined);
+    this.output = new ChildOutput(child, spec.kind, onGone);
+    this.exited = this.output.exited;
+    this.inlineLogs = this.output.inlineLogs;
   }
 
   async pause(): Promise<void> {
@@ -155,12 +137,12 @@ class ProcessContainer implements Container {
   }
 
   logs(limitBytes: number, waitMs: number): Promise<LogSegment> {
-    return this.collector.take(limitBytes, waitMs);
+    return this.output.logs(limitBytes, waitMs);
   }
 
   /** What the process printed first, for start-up failures. */
-  output(): string {
-    return this.early ? `\n${this.early.trim()}` : '';
+  startupOutput(): string {
+    return this.output.text();
   }
 }
 

@@ -83,7 +83,7 @@ async function inspect(docker: Dockerode, image: string): Promise<Dockerode.Imag
 }
 
 /** A runtime image: its build context is a subset of runtimes/ (the Dockerfile and the proxy). */
-function runtimeRecipe(kind: string): ImageRecipe {
+export function runtimeRecipe(kind: string): ImageRecipe {
   const build = BUILDS[kind]!;
   return {
     tag: runtimeImage(kind),

@@ -90,7 +90,7 @@ export class RootfsPlan {
     for (const lib of sharedLibraries(paths.map((p) => realpathSync(p)))) this.addHost(lib);
   }
 
-  addFile(dest: string, content: string, mode = 0o644): void {
+  addFile(dest: string, content: string | Buffer, mode = 0o644): void {
     this.dirs(dest);
     this.put({ type: 'file', path: dest.replace(/^\//, ''), mode, mtime: this.mtime, data: Buffer.from(content) });
   }

@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import site
+import socketserver
 import sys
 import tempfile
 import threading
@@ -422,6 +423,16 @@ def stop(*_):
     os._exit(0)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self):
+        # HTTPServer's own looks the address up (socket.getfqdn) for a name nothing here uses:
+        # a reverse DNS query at every start, seconds where no resolver answers (a sandbox)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
 def main():
     # as a container's PID 1 the proxy gets no default signal handling: stop at once when asked
     signal.signal(signal.SIGTERM, stop)
@@ -432,8 +443,7 @@ def main():
         stream.reconfigure(line_buffering=True, errors="backslashreplace")
         STREAMS[name] = LineTracker(stream)
         setattr(sys, name, CapturingStream(name, STREAMS[name]))
-    server = ThreadingHTTPServer((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))), Handler)
-    server.daemon_threads = True
+    server = Server((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))), Handler)
     server.serve_forever()
 
 

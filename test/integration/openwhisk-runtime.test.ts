@@ -171,7 +171,8 @@ for (const name of factoryNames()) {
       await ow.actions.create({ name: 'caller', action: { exec: { kind: 'nodejs:20', code: caller }, annotations: [{ key: 'provide-api-key', value: true }] } as never });
       const out = (await ow.actions.invoke({ name: 'caller', params: { x: 21 }, blocking: true, result: true })) as { result: unknown; via: string };
       expect(out.result).to.deep.equal({ doubled: 42 });
-      expect(out.via).to.equal(name === 'docker' ? s.url.replace(/\/\/[^:/]+/, '//host.docker.internal') : s.url);
+      const hostName = { docker: 'host.docker.internal', sandbox: 'host.swirl.internal', process: undefined }[name];
+      expect(out.via).to.equal(hostName ? s.url.replace(/\/\/[^:/]+/, `//${hostName}`) : s.url);
     });
   });
 }

@@ -11,16 +11,25 @@ import type { ActivationJob } from '../../invoker/activation-runner.ts';
 import type { InvokerConfig } from '../../invoker/invoker.ts';
 import { DockerContainerFactory } from '../../invoker/factory/docker.ts';
 import { ProcessContainerFactory } from '../../invoker/factory/process.ts';
+import { SandboxContainerFactory, sandboxSupport } from '../../invoker/factory/sandbox.ts';
+import { SandboxNetwork } from '../../invoker/factory/sandbox-net.ts';
 import { ensureImages, localProxy } from '../../runtimes/index.ts';
 
-export type FactoryName = 'docker' | 'process';
+export type FactoryName = 'docker' | 'sandbox' | 'process';
 
 /**
- * Docker must be reachable for the docker tiers: when it is not, the suite fails (CI
- * installs and starts dockerd); outside CI, SWIRL_TEST_NO_DOCKER=1 runs only the process
- * tier on a machine without Docker.
+ * Docker must be reachable for the docker tiers, bubblewrap and cgroups for the sandbox
+ * tier: when they are not, the suite fails (CI installs them); outside CI,
+ * SWIRL_TEST_NO_DOCKER=1 and SWIRL_TEST_NO_SANDBOX=1 leave those tiers out on a machine
+ * without them.
  */
-export const factoryNames = (): FactoryName[] => (process.env.SWIRL_TEST_NO_DOCKER && !process.env.CI ? ['process'] : ['docker', 'process']);
+export const factoryNames = (): FactoryName[] => {
+  const skip = (name: string) => !!process.env[`SWIRL_TEST_NO_${name.toUpperCase()}`] && !process.env.CI;
+  return (['docker', 'sandbox', 'process'] as const).filter((n) => n === 'process' || !skip(n));
+};
+
+/** The installation of the tests' sandbox factories (one block of sandbox addresses for all test runs on this host). */
+export const TEST_SANDBOX_INSTALLATION = 'swirl-test-sandbox';
 
 let imagesReady: Promise<void> | undefined;
 
@@ -34,8 +43,11 @@ export interface FactoryOptions {
   /** The installation label of the Docker factory's containers (default: the network's). */
   installation?: string;
   outbound?: boolean;
-  /** Where the process factory keeps its pid files (a dead invoker's successor must use the same). */
+  /** Where the process factory keeps its pid files, the sandbox factory its root filesystems (a dead invoker's successor must use the same). */
   stateDir?: string;
+  /** Sandbox factory: most processes per sandbox, size of /tmp (MB). */
+  pidsLimit?: number;
+  tmpMb?: number;
 }
 
 /** A factory of the named kind, with a unique invoker id so tests never touch each other's containers. */
@@ -49,8 +61,19 @@ export async function makeFactory(name: FactoryName, invokerId = String(1000 + M
     await imagesReady;
     return new DockerContainerFactory(docker, { invokerId, log: silentLogger, network: opts.network ?? TEST_NETWORK, installation: opts.installation, apiHost: opts.apiHost, outbound: opts.outbound });
   }
+  if (name === 'sandbox') {
+    const missing = sandboxSupport();
+    if (missing.length) throw new Error(`this test tier runs sandboxes and the host lacks ${missing.join('; ')}; install them or set SWIRL_TEST_NO_SANDBOX=1`);
+    const installation = opts.installation ?? TEST_SANDBOX_INSTALLATION;
+    const network = new SandboxNetwork({ installation, outbound: opts.outbound ?? true, log: silentLogger, stateDir: join(opts.stateDir ?? processStateDir(), 'sandbox-net'), ...(opts.apiHost ? { apiPorts: [Number(new URL(opts.apiHost).port)] } : {}) });
+    // the runtimes' root filesystems (~250 MB, one per content) are shared by every test run on this host
+    return new SandboxContainerFactory({ invokerId, log: silentLogger, stateDir: SANDBOX_ROOTS, installation, network, apiHost: opts.apiHost, pidsLimit: opts.pidsLimit, tmpMb: opts.tmpMb });
+  }
   return new ProcessContainerFactory({ invokerId, launcher: localProxy, stateDir: opts.stateDir ?? processStateDir(), log: silentLogger });
 }
+
+/** Where the tests' sandbox factories keep the runtimes' root filesystems. */
+export const SANDBOX_ROOTS = join(tmpdir(), 'swirl-test-sandboxes');
 
 let stateDir: string | undefined;
 export const processStateDir = (): string => (stateDir ??= mkdtempSync(join(tmpdir(), 'swirl-proc-state-')));

@@ -1,0 +1,315 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { join } from 'node:path';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import type { Logger } from '../../common/logger.ts';
+import { processState, selfProcess } from '../../common/process-identity.ts';
+import { RUNTIME_KINDS, RUNTIME_PORT } from '../../runtimes/index.ts';
+import { type RuntimeRoot, runtimeRoot } from '../../runtimes/images/sandbox-rootfs.ts';
+import { type Cgroup, CgroupTree } from './cgroups.ts';
+import { ChildOutput } from './child-output.ts';
+import { cpuShares, reachFromContainer, RUNTIME_USER } from './docker.ts';
+import { waitForPort } from './ports.ts';
+import type { SandboxNetwork } from './sandbox-net.ts';
+
+/** What the sandbox factory needs of the per-sandbox network. */
+export type SandboxNetworking = Pick<SandboxNetwork, 'init' | 'attach' | 'close' | 'resolvConf'>;
+
+export interface SandboxFactoryOptions {
+  invokerId: string;
+  log: Logger;
+  /** Where the runtimes' root filesystems are kept (under the data dir). */
+  stateDir: string;
+  /** Which installation this invoker belongs to (select.ts): its sandboxes' cgroups are grouped under `swirl-<installation>`. */
+  installation: string;
+  network: SandboxNetworking;
+  /** Most processes a sandbox may run. */
+  pidsLimit?: number;
+  /** Memory of all action containers together (MB): an action's CPU share is its part of it, as in OpenWhisk. */
+  invokerMemoryMb?: number;
+  /** Size of each sandbox's /tmp, a tmpfs (MB; also counted against the action's memory). */
+  tmpMb?: number;
+  /** The API's URL as the invoker's host knows it; a loopback address is rewritten to reach the host from a sandbox. */
+  apiHost?: string;
+  startTimeoutMs?: number;
+  /** Progress of making the runtimes' root filesystems (a first start takes seconds). */
+  onProgress?: (line: string) => void;
+  /** The programs used (defaults: Debian's paths); tests point them elsewhere. */
+  bwrap?: string;
+  cgroupRoot?: string;
+}
+
+const TOOLS = { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/bin/mount', bash: '/bin/bash' };
+/** The Debian package of each tool, for the start-up error. */
+const PACKAGES: Record<keyof typeof TOOLS, string> = { nsenter: 'util-linux', setpriv: 'util-linux', unshare: 'util-linux', mount: 'mount', bash: 'bash' };
+/**
+ * Where the sandbox's root filesystem is bind-mounted, in a mount namespace of the sandbox's
+ * own, for bubblewrap to mount as `/`: bubblewrap runs as the runtime user, to whom the data
+ * dir (readable by swirl's user alone) is closed. Any directory of the host's does.
+ */
+const ROOT_MOUNT = '/mnt';
+/** How a sandbox names this host (its /etc/hosts maps it to the host's end of the sandbox's veth pair), as Docker's host.docker.internal. */
+const HOST_NAME = 'host.swirl.internal';
+/** The fds bubblewrap reads the sandbox's /etc/hosts and /etc/resolv.conf from. */
+const HOSTS_FD = 3;
+const RESOLV_FD = 4;
+const DEFAULT_BWRAP = '/usr/bin/bwrap';
+const DEFAULT_CGROUPS = '/sys/fs/cgroup';
+
+const executable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * What this host lacks to run sandboxes (empty when it has it all): bubblewrap, the tools
+ * that start it (util-linux's nsenter, setpriv and unshare, mount, bash), a mount point,
+ * root (to make cgroups and network namespaces), and the cgroup controllers.
+ */
+export function sandboxSupport(opts: Pick<SandboxFactoryOptions, 'bwrap' | 'cgroupRoot'> = {}): string[] {
+  const missing: string[] = [];
+  const bwrap = opts.bwrap ?? DEFAULT_BWRAP;
+  if (!executable(bwrap)) missing.push(`bubblewrap (${bwrap}; Debian: apt-get install bubblewrap)`);
+  for (const [name, path] of Object.entries(TOOLS)) if (!executable(path)) missing.push(`${name} (${path}; Debian: ${PACKAGES[name as keyof typeof TOOLS]})`);
+  if (!statSync(ROOT_MOUNT, { throwIfNoEntry: false })?.isDirectory()) missing.push(`a directory ${ROOT_MOUNT} (the mount point of each sandbox's root filesystem, in the sandbox's own mount namespace)`);
+  if (process.getuid?.() !== 0) missing.push('root (the invoker makes cgroups and network namespaces)');
+  missing.push(...new CgroupTree(opts.cgroupRoot ?? DEFAULT_CGROUPS, 'swirl').missing());
+  return missing;
+}
+
+/** A sandbox cgroup's name tells its maker: `<pid namespace>.<pid>.<start time>.<seq>` (common/process-identity.ts). */
+const selfTag = (): string => selfProcess().split(':').slice(2).join('.');
+const makerOf = (name: string, boot: string): string | undefined => {
+  const parts = name.split('.');
+  return parts.length === 4 ? `process:${boot}:${parts.slice(0, 3).join(':')}` : undefined;
+};
+
+/**
+ * Runtime containers as bubblewrap sandboxes, with no daemon in the path. Each runs the
+ * kind's runtime on the root filesystem its image is built from (read-only), in its own
+ * mount, pid, ipc, uts, cgroup and user namespaces and the network namespace the network
+ * gives it, as the runtime user with no capabilities, a size-capped /tmp, and a cgroup
+ * with the action's memory (swap included), pids and CPU limits, frozen to pause it.
+ * Blackbox (Docker) images are not supported. Cgroups are grouped per installation:
+ * a dead invoker's are removed at init, nothing of a live one or another installation.
+ */
+export class SandboxContainerFactory implements ContainerFactory {
+  readonly name = 'sandbox';
+  readonly apiHost: string | undefined;
+  private readonly live = new Set<SandboxContainer>();
+  private readonly cgroups: CgroupTree;
+  private readonly roots = new Map<string, Promise<RuntimeRoot>>();
+  private readonly tag = selfTag();
+  private readonly bwrap: string;
+  private seq = 0;
+  private ready = false;
+  private resolv: string | undefined;
+
+  constructor(private readonly opts: SandboxFactoryOptions) {
+    this.apiHost = opts.apiHost ? reachFromContainer(opts.apiHost, HOST_NAME) : undefined;
+    this.bwrap = opts.bwrap ?? DEFAULT_BWRAP;
+    this.cgroups = new CgroupTree(opts.cgroupRoot ?? DEFAULT_CGROUPS, `swirl-${opts.installation}`);
+  }
+
+  async init(): Promise<void> {
+    const missing = sandboxSupport(this.opts);
+    if (missing.length) throw new Error(`the sandbox container factory cannot run on this host: missing ${missing.join('; ')}`);
+    this.checkUserNamespaces();
+    this.cgroups.prepare();
+    await this.removeLeftovers();
+    await this.opts.network.init();
+    for (const kind of RUNTIME_KINDS) await this.root(kind);
+    this.ready = true;
+  }
+
+  /** bubblewrap runs unprivileged, in a user namespace of its own: the kernel must allow that. */
+  private checkUserNamespaces(): void {
+    const probe = spawnSync(TOOLS.setpriv, [...dropTo(RUNTIME_USER), this.bwrap, '--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'], { encoding: 'utf8', timeout: 10_000 });
+    if (probe.status !== 0) throw new Error(`the sandbox container factory cannot run on this host: bubblewrap cannot make a user namespace as an unprivileged user (${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}); allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)`);
+  }
+
+  /** Kill and remove the sandboxes of this installation's invokers that are gone (their network namespaces the network removes). */
+  private async removeLeftovers(): Promise<void> {
+    const boot = selfProcess().split(':')[1]!;
+    const gone = this.cgroups.children().filter((name) => {
+      const maker = makerOf(name, boot);
+      return maker && !name.startsWith(`${this.tag}.`) && processState(maker) === 'dead';
+    });
+    await Promise.all(
+      gone.map(async (name) => {
+        try {
+          const cgroup = this.cgroups.existing(name);
+          await cgroup.kill();
+          cgroup.remove();
+          this.opts.log.info({ cgroup: name, installation: this.opts.installation }, 'removed a sandbox left by an invoker of this installation that is gone');
+        } catch (e) {
+          this.opts.log.warn({ cgroup: name, err: e }, 'could not remove a leftover sandbox');
+        }
+      }),
+    );
+  }
+
+  /** A kind's root filesystem, made once (init makes every kind's). */
+  private root(kind: string): Promise<RuntimeRoot> {
+    let pending = this.roots.get(kind);
+    if (!pending) {
+      const progress = this.opts.onProgress ?? ((line: string) => this.opts.log.info({ sandbox: line }, 'sandbox root filesystem'));
+      pending = runtimeRoot(kind, join(this.opts.stateDir, 'rootfs'), progress);
+      pending.catch(() => this.roots.delete(kind));
+      this.roots.set(kind, pending);
+    }
+    return pending;
+  }
+
+  async create(spec: ContainerSpec): Promise<Container> {
+    if (!this.ready) throw new Error('the sandbox container factory is not initialized');
+    if (spec.kind === 'blackbox') throw new ImageUnavailableError(spec.image, 'Docker images need a Docker daemon, and this invoker runs actions in sandboxes (SWIRL_CONTAINER_FACTORY=sandbox), which run swirl\'s own runtimes only.');
+    const root = await this.root(spec.kind);
+    const name = `${this.tag}.${++this.seq}`;
+    const cgroup = this.cgroups.create(name, { memoryMb: spec.memoryMb, pidsLimit: this.opts.pidsLimit ?? 512, cpuShares: cpuShares(spec.memoryMb, this.opts.invokerMemoryMb ?? 2048) });
+    let net: Awaited<ReturnType<SandboxNetworking['attach']>> | undefined;
+    try {
+      net = await this.opts.network.attach(name);
+    } catch (e) {
+      cgroup.remove();
+      throw e;
+    }
+    const token = randomBytes(24).toString('base64url');
+    const env = { ...root.env, ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, [PROXY_TOKEN_ENV]: token, HOME: '/tmp', PORT: String(RUNTIME_PORT), HOST: '0.0.0.0' };
+    const tmpMb = Math.min(this.opts.tmpMb ?? 128, spec.memoryMb);
+    const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, tmpMb, cgroup), ...root.cmd], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env,
+    });
+    (child.stdio[HOSTS_FD] as Writable).end(`127.0.0.1\tlocalhost\n::1\tlocalhost\n${net.gateway}\t${HOST_NAME}\n`);
+    (child.stdio[RESOLV_FD] as Writable).end(this.resolvConf());
+    const container = new SandboxContainer(child, spec, `sandbox-${name}`, `${net.address}:${RUNTIME_PORT}`, token, cgroup, net.release, () => this.live.delete(container));
+    this.live.add(container);
+    try {
+      await waitForPort(net.address, RUNTIME_PORT, this.opts.startTimeoutMs ?? 10_000, container.exited);
+    } catch (e) {
+      await container.destroy();
+      throw new Error(`could not start the ${spec.kind} runtime in a sandbox: ${(e as Error).message}${container.startupOutput()}`, { cause: e });
+    }
+    return container;
+  }
+
+  /** The network's resolv.conf (read once: it is written at the network's init). */
+  private resolvConf(): string {
+    this.resolv ??= readFileSync(this.opts.network.resolvConf, 'utf8');
+    return this.resolv;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((c) => c.destroy()));
+    await this.opts.network.close();
+    if (this.ready) this.cgroups.removeIfEmpty();
+  }
+}
+
+/** setpriv's arguments that make the rest run as `uid:gid` with no supplementary groups and no capabilities. */
+const dropTo = (user: string): string[] => {
+  const [uid, gid] = user.split(':');
+  return [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all', '--'];
+};
+
+/**
+ * A mount namespace of the sandbox's own, where a shell closes every fd the invoker was
+ * started with (bubblewrap passes on what it is given: only stdio and the data fds go in),
+ * writes its pid into the cgroup (every hierarchy: the sandbox is limited before it runs
+ * anything), bind-mounts the root filesystem at ROOT_MOUNT and execs the rest. (bash: dash
+ * closes no fd above 9. The cgroup paths are the tree's own, checked names: nothing to
+ * quote; the root's path is an argument.)
+ */
+function prepare(cgroup: Cgroup, rootDir: string): string[] {
+  const close = `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt ${RESOLV_FD} ]; then eval "exec $n>&-"; fi; done`;
+  const writes = cgroup.procsFiles().map((f) => `echo $$ > ${f}`).join(' && ');
+  const script = `root=$1; shift; ${close}; ${writes} && ${TOOLS.mount} --bind "$root" ${ROOT_MOUNT} && exec "$@"`;
+  return ['--mount', '--propagation', 'private', '--', TOOLS.bash, '-c', script, 'sandbox', rootDir];
+}
+
+/** bubblewrap: the runtime's root read-only, private /proc, /dev and size-capped /tmp, its memory cgroup read-only, every namespace but the network's (given), no capabilities. */
+function bwrapArgs(bwrap: string, tmpMb: number, cgroup: Cgroup): string[] {
+  const memory = cgroup.memoryView();
+  return [
+    bwrap,
+    '--ro-bind', ROOT_MOUNT, '/',
+    '--ro-bind-data', String(HOSTS_FD), '/etc/hosts',
+    '--ro-bind-data', String(RESOLV_FD), '/etc/resolv.conf',
+    // its own memory cgroup, read-only, where the runtime sees its limit (as in a Docker container): Node sizes its heap by it
+    '--ro-bind', memory.dir, memory.at,
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--size', String(tmpMb * 1024 * 1024),
+    '--perms', '1777',
+    '--tmpfs', '/tmp',
+    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--hostname', 'sandbox',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop', 'ALL',
+    '--chdir', '/tmp',
+    '--',
+  ];
+}
+
+class SandboxContainer implements Container {
+  readonly exited: Promise<void>;
+  readonly inlineLogs: boolean;
+  private readonly output: ChildOutput;
+  private removal: Promise<void> | undefined;
+
+  constructor(
+    private readonly child: ChildProcess,
+    readonly spec: ContainerSpec,
+    readonly id: string,
+    readonly address: string,
+    readonly token: string,
+    private readonly cgroup: Cgroup,
+    private readonly releaseNetwork: () => Promise<void>,
+    private readonly onGone: () => void,
+  ) {
+    this.output = new ChildOutput(child, spec.kind, () => undefined);
+    this.exited = this.output.exited;
+    this.inlineLogs = this.output.inlineLogs;
+  }
+
+  pause(): Promise<void> {
+    return this.cgroup.freeze();
+  }
+
+  async resume(): Promise<void> {
+    this.cgroup.thaw();
+  }
+
+  /** Kill every process of the sandbox, then remove its cgroup and network namespace; idempotent. */
+  destroy(): Promise<void> {
+    this.removal ??= (async () => {
+      try {
+        // bubblewrap itself (or the shell before it) too: it may not have joined the cgroup yet
+        this.child.kill('SIGKILL');
+        await this.cgroup.kill();
+        await this.exited;
+        this.cgroup.remove();
+      } finally {
+        this.onGone();
+        await this.releaseNetwork();
+      }
+    })();
+    return this.removal;
+  }
+
+  logs(limitBytes: number, waitMs: number): Promise<LogSegment> {
+    return this.output.logs(limitBytes, waitMs);
+  }
+
+  startupOutput(): string {
+    return this.output.text();
+  }
+}
