@@ -4,8 +4,8 @@
  * pool adds to a warm /run, warm throughput at 32 clients, and what an idle runtime
  * container holds in memory.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
@@ -45,11 +45,25 @@ const config = (over: Partial<InvokerConfig>): InvokerConfig => ({
 });
 
 /** Run through the invoker; resolves with the time until the result was known (what a blocking caller waits for). */
-async function timeRun(inv: Invoker, rev: string): Promise<{ ms: number; record: ActivationRecord }> {
+async function timeRun(inv: Invoker, rev: string, action = testAction(CODE)): Promise<{ ms: number; record: ActivationRecord }> {
   let answered = 0;
   const t0 = now();
-  const record = await inv.run(testJob(testAction(CODE), {}, { rev }), () => (answered = now()));
+  const record = await inv.run(testJob(action, {}, { rev }), () => (answered = now()));
   return { ms: answered - t0, record };
+}
+
+/** A stdio action compiled from C (echoes its parameters): the binary, base64, or undefined where no gcc is installed. */
+function compiledStdioAction(): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'swirl-bench-c-'));
+  try {
+    writeFileSync(join(dir, 'echo.c'), '#include <stdio.h>\nint main(void) { char l[65536]; if (fgets(l, sizeof l, stdin)) fputs(l, stdout); return 0; }\n');
+    execFileSync('gcc', ['-O2', '-o', join(dir, 'echo'), join(dir, 'echo.c')], { stdio: 'ignore' });
+    return readFileSync(join(dir, 'echo')).toString('base64');
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function benchInvoker(): Promise<void> {
@@ -157,6 +171,23 @@ async function poolFigures(name: string, factory: () => ContainerFactory, image:
   }
   sampled(`${name}: cold start from a stem cell`, stem, { target: name === 'sandbox' ? 'p50 ≤ 5 ms' : 'p50 ≤ 10 ms' });
   await inv.close();
+
+  // a stdio C program cold: a stdio stem cell takes the binary (/init) and runs it once (/run forks it)
+  const binary = compiledStdioAction();
+  if (binary === undefined) rows.push({ what: `${name}: stdio C program cold, not measured: no gcc on this host`, n: 0, unit: '' });
+  else {
+    inv = await Invoker.start(config({ prewarm: [{ kind: 'stdio', memory: 256, count: 1 }] }), nullStore, silentLogger, { factory: factory() });
+    const c: number[] = [];
+    const action = testAction(binary, { kind: 'stdio', binary: true, name: 'echo' });
+    for (let i = 0; i < COLD_SAMPLES; i++) {
+      while (inv.stats().prewarm < 1) await new Promise((r) => setTimeout(r, 20));
+      const { ms, record } = await timeRun(inv, `c-${i}`, action);
+      if (!record.response.success) throw new Error(`the C program failed: ${JSON.stringify(record.response.result)}`);
+      c.push(ms);
+    }
+    sampled(`${name}: stdio C program cold (a stdio stem cell: /init + first /run)`, c, { target: name === 'sandbox' ? 'p50 ≤ 15 ms' : undefined });
+    await inv.close();
+  }
 
   // warm: through the pool vs a direct /run to the same container, interleaved
   inv = await Invoker.start(config({}), nullStore, silentLogger, { factory: factory() });

@@ -20,6 +20,8 @@ export class ChildOutput {
     this.inlineLogs = sentinelledLogs(kind);
     for (const stream of ['stdout', 'stderr'] as const) {
       const decoder = new StringDecoder('utf8');
+      // a pipe reset when the container is killed ends its output; it is no error of the invoker's
+      child[stream]!.on('error', () => undefined);
       child[stream]!.on('data', (d: Buffer) => {
         const text = decoder.write(d);
         if (this.early.length < 4096) this.early += text;

@@ -85,6 +85,8 @@ export function sandboxSupport(opts: Pick<SandboxFactoryOptions, 'bwrap' | 'cgro
 
 /** A sandbox cgroup's name tells its maker: `<pid namespace>.<pid>.<start time>.<seq>` (common/process-identity.ts). */
 const selfTag = (): string => selfProcess().split(':').slice(2).join('.');
+/** Sandboxes made by this process, over every factory in it: two factories in one process (two invokers, tests) never share a name, so never a cgroup. */
+let made = 0;
 const makerOf = (name: string, boot: string): string | undefined => {
   const parts = name.split('.');
   return parts.length === 4 ? `process:${boot}:${parts.slice(0, 3).join(':')}` : undefined;
@@ -107,7 +109,6 @@ export class SandboxContainerFactory implements ContainerFactory {
   private readonly roots = new Map<string, Promise<RuntimeRoot>>();
   private readonly tag = selfTag();
   private readonly bwrap: string;
-  private seq = 0;
   private ready = false;
   private resolv: string | undefined;
 
@@ -171,7 +172,7 @@ export class SandboxContainerFactory implements ContainerFactory {
     if (!this.ready) throw new Error('the sandbox container factory is not initialized');
     if (spec.kind === 'blackbox') throw new ImageUnavailableError(spec.image, 'Docker images need a Docker daemon, and this invoker runs actions in sandboxes (SWIRL_CONTAINER_FACTORY=sandbox), which run swirl\'s own runtimes only.');
     const root = await this.root(spec.kind);
-    const name = `${this.tag}.${++this.seq}`;
+    const name = `${this.tag}.${++made}`;
     const cgroup = this.cgroups.create(name, { memoryMb: spec.memoryMb, pidsLimit: this.opts.pidsLimit ?? 512, cpuShares: cpuShares(spec.memoryMb, this.opts.invokerMemoryMb ?? 2048) });
     let net: Awaited<ReturnType<SandboxNetworking['attach']>> | undefined;
     try {
@@ -187,6 +188,8 @@ export class SandboxContainerFactory implements ContainerFactory {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env,
     });
+    // the data fds are sockets to Node: one the sandbox closes early (it reads them once) must not raise an uncaught error here
+    for (const fd of [HOSTS_FD, RESOLV_FD]) (child.stdio[fd] as Writable).on('error', () => undefined);
     (child.stdio[HOSTS_FD] as Writable).end(`127.0.0.1\tlocalhost\n::1\tlocalhost\n${net.gateway}\t${HOST_NAME}\n`);
     (child.stdio[RESOLV_FD] as Writable).end(this.resolvConf());
     const container = new SandboxContainer(child, spec, `sandbox-${name}`, `${net.address}:${RUNTIME_PORT}`, token, cgroup, net.release, () => this.live.delete(container));

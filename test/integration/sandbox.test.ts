@@ -45,6 +45,22 @@ describe('sandbox container factory: limits and isolation', function () {
     return { status: res.status, body: JSON.parse(res.body), c };
   }
 
+  it('two factories in one process (two invokers of one installation) never share a sandbox name or cgroup: destroying one\'s leaves the other\'s serving', async () => {
+    const other = await makeFactory('sandbox');
+    await other.init();
+    try {
+      const mine = await runOnce('function main() { return { mine: true } }');
+      const theirs = await other.create({ kind: NODE, image: runtimeImage(NODE), memoryMb: 256, name: 'theirs' });
+      expect(theirs.id).to.not.equal(mine.c.id);
+      await client.post(theirs.address, '/init', { value: { name: 'a', main: 'main', code: 'function main() { return { theirs: true } }', binary: false, env: {} } }, 10_000, undefined, theirs.token);
+      await mine.c.destroy();
+      const res = await client.post(theirs.address, '/run', { value: {}, deadline: String(Date.now() + 10_000) }, 10_000, theirs.exited, theirs.token);
+      expect(JSON.parse(res.body)).to.deep.equal({ theirs: true });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('kills an action that allocates past its memory limit (swap included)', async () => {
     const c = await factory.create({ kind: NODE, image: runtimeImage(NODE), memoryMb: 128, name: 'hog' });
     await client.post(c.address, '/init', { value: { name: 'a', main: 'main', code: 'function main() { const keep = []; for (let i = 0; i < 40; i++) keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); return { survived: keep.length } }', binary: false, env: {} } }, 10_000, undefined, c.token);
