@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import openwhisk from 'openwhisk';
+import { swirlInProcess } from '../support/cli.ts';
 import { basic, call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -142,5 +146,62 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
     expect((await call('GET', `${s.url}/api/guest/tenant/mine`)).status).to.equal(200);
     expect((await call('GET', `${s.url}/api/stranger/tenant/mine`)).status).to.equal(404);
     expect((await call('GET', `${s.api}/web/whisk.system/apimgmt/getApi.http`)).status).to.equal(401);
+  });
+
+  describe('swirl api', function () {
+    const env = () => ({ __OW_API_HOST: s.url, __OW_API_KEY: s.guestKey });
+
+    it('creates routes with wsk\'s output, lists them as wsk\'s table, gets the swagger (json, yaml) and deletes', async function () {
+      const created = await swirlInProcess(['api', 'create', '/cli', '/items/{id}', 'get', 'echo', '--response-type', 'http', '--apiname', 'Cli'], env());
+      expect(created.stderr).to.equal('');
+      expect(created.stdout).to.equal(`ok: created API /cli/items/{id} GET for action /_/echo\n${s.url}/api/guest/cli/items/{id}\n`);
+      expect((await call('GET', `${s.url}/api/guest/cli/items/5`)).body).to.deep.include({ id: '5', method: 'get' });
+      await swirlInProcess(['api', 'create', '/cli', '/items', 'post', 'shop/item'], env());
+
+      const listed = await swirlInProcess(['api', 'list', 'Cli'], env());
+      const lines = listed.stdout.trimEnd().split('\n');
+      expect(lines[0]).to.equal('ok: APIs');
+      expect(lines[1]).to.match(/^Action\s+Verb\s+API Name\s+URL$/);
+      expect(lines.slice(2).map((l) => l.split(/\s+/))).to.deep.equal([
+        ['/guest/echo', 'get', 'Cli', `${s.url}/api/guest/cli/items/{id}`],
+        ['/guest/shop/item', 'post', 'Cli', `${s.url}/api/guest/cli/items`],
+      ]);
+      const filtered = await swirlInProcess(['api', 'list', '/cli', '/items', 'post'], env());
+      expect(filtered.stdout.trimEnd().split('\n')).to.have.length(3);
+
+      const json = await swirlInProcess(['api', 'get', 'Cli'], env());
+      const swagger = JSON.parse(json.stdout) as { basePath: string; paths: Record<string, unknown> };
+      expect(swagger.basePath).to.equal('/cli');
+      expect(Object.keys(swagger.paths).sort()).to.deep.equal(['/items', '/items/{id}']);
+      const yaml = await swirlInProcess(['api', 'get', '/cli', '--format', 'yaml'], env());
+      expect(yaml.stdout).to.contain('"basePath": "/cli"');
+      expect(yaml.stdout).to.match(/"\/items\/\{id\}":\n\s+"get":\n/);
+
+      const one = await swirlInProcess(['api', 'delete', '/cli', '/items', 'post'], env());
+      expect(one.stdout).to.equal('ok: deleted /items POST from /cli\n');
+      const all = await swirlInProcess(['api', 'delete', '/cli'], env());
+      expect(all.stdout).to.equal('ok: deleted API /cli\n');
+      const missing = await swirlInProcess(['api', 'get', '/cli'], env());
+      expect(missing.code).to.not.equal(0);
+      expect(missing.stderr).to.contain("API '/cli'");
+    });
+
+    it('creates the routes of a swagger file (--config-file) and refuses a non-web action with its message', async function () {
+      await ow.routes.create({ relpath: '/f', operation: 'PUT', action: 'echo', basepath: '/file', name: 'File' } as never);
+      const exported = ((await routes(ow).get({ basepath: '/file' })) as { apis: Array<{ value: { apidoc: unknown } }> }).apis[0]!.value.apidoc;
+      await ow.routes.delete({ basepath: '/file' });
+      const dir = mkdtempSync(join(tmpdir(), 'swirl-swagger-'));
+      writeFileSync(join(dir, 'api.json'), JSON.stringify(exported));
+      try {
+        const created = await swirlInProcess(['api', 'create', '--config-file', 'api.json'], env(), dir);
+        expect(created.stdout).to.equal(`ok: created API /file/f PUT for action /guest/echo\n${s.url}/api/guest/file/f\n`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      expect((await call('PUT', `${s.url}/api/guest/file/f`)).status).to.equal(200);
+      const refused = await swirlInProcess(['api', 'create', '/nope', '/p', 'get', 'private'], env());
+      expect(refused.code).to.not.equal(0);
+      expect(refused.stderr).to.contain("Action '/guest/private' is not a web action.");
+    });
   });
 });
