@@ -326,21 +326,31 @@ export class CouchStore implements EntityStore {
 
   // ---------------------------------------------------------------------------------- feeds
 
-  async getFeed(namespace: string, name: string): Promise<StoredFeed | undefined> {
+  /** A document of `db` without its `_id` (with its `_rev`), or undefined. */
+  private async getDoc<T>(db: DatabaseName, id: string): Promise<(T & { _rev: string }) | undefined> {
     try {
-      const { _id: _i, ...rest } = await this.db.feeds.get(feedId({ namespace, name }));
-      return rest as unknown as StoredFeed;
+      const { _id: _i, ...rest } = await this.db[db].get(id);
+      return rest as unknown as T & { _rev: string };
     } catch (e) {
       if ((e as NanoError).statusCode === 404) return undefined;
       throw storeError(e);
     }
   }
 
+  /** Create (no rev) or replace a document of `db`; answers its fields with the new `_rev`. */
+  private async putDoc<T extends object>(db: DatabaseName, id: string, value: T, rev?: string): Promise<T & { _rev: string }> {
+    const { _rev: _r, ...fields } = value as T & { _rev?: string };
+    const doc: Doc = { ...(fields as unknown as Doc), _id: id, ...(rev ? { _rev: rev } : {}) };
+    const res = await attempt(() => this.db[db].insert(doc));
+    return { ...(fields as T), _rev: res.rev };
+  }
+
+  async getFeed(namespace: string, name: string): Promise<StoredFeed | undefined> {
+    return this.getDoc<FeedDoc>('feeds', feedId({ namespace, name }));
+  }
+
   async putFeed(feed: FeedDoc, rev?: string): Promise<StoredFeed> {
-    const { _rev: _r, ...fields } = feed as FeedDoc & { _rev?: string };
-    const doc: Doc = { ...(fields as unknown as Doc), _id: feedId(feed), ...(rev ? { _rev: rev } : {}) };
-    const res = await attempt(() => this.db.feeds.insert(doc));
-    return { ...fields, _rev: res.rev };
+    return this.putDoc('feeds', feedId(feed), feed, rev);
   }
 
   async deleteFeed(namespace: string, name: string, rev: string): Promise<void> {
@@ -355,20 +365,11 @@ export class CouchStore implements EntityStore {
   // ---------------------------------------------------------------------------------- gateway APIs
 
   async getApi(namespace: string, basePath: string): Promise<StoredApi | undefined> {
-    try {
-      const { _id: _i, ...rest } = await this.db.apis.get(apiId({ namespace, basePath }));
-      return rest as unknown as StoredApi;
-    } catch (e) {
-      if ((e as NanoError).statusCode === 404) return undefined;
-      throw storeError(e);
-    }
+    return this.getDoc<ApiDoc>('apis', apiId({ namespace, basePath }));
   }
 
   async putApi(api: ApiDoc, rev?: string): Promise<StoredApi> {
-    const { _rev: _r, ...fields } = api as ApiDoc & { _rev?: string };
-    const doc: Doc = { ...(fields as unknown as Doc), _id: apiId(api), ...(rev ? { _rev: rev } : {}) };
-    const res = await attempt(() => this.db.apis.insert(doc));
-    return { ...fields, _rev: res.rev };
+    return this.putDoc('apis', apiId(api), api, rev);
   }
 
   async deleteApi(namespace: string, basePath: string, rev: string): Promise<void> {
