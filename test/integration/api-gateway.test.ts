@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import openwhisk from 'openwhisk';
 import { swirlInProcess } from '../support/cli.ts';
+import { expectConforms } from '../support/openapi.ts';
 import { basic, call } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -46,6 +47,7 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
 
   it('creates, lists, gets and deletes routes through the openwhisk client', async function () {
     const created = (await ow.routes.create({ relpath: '/items', operation: 'GET', action: 'echo', basepath: '/store', name: 'Store' } as never)) as unknown as Record<string, any>;
+    expectConforms('GatewayApi', created);
     expect(created.gwApiUrl).to.equal(`${s.url}/api/guest/store`);
     expect(created.gwApiActivated).to.equal(true);
     expect(created.apidoc.basePath).to.equal('/store');
@@ -56,6 +58,7 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
     await ow.routes.create({ relpath: '/items', operation: 'POST', action: 'echo', basepath: '/store' } as never);
 
     const listed = (await ow.routes.list()) as unknown as { apis: Array<{ id: string; value: Record<string, any> }> };
+    expectConforms('GatewayApiList', listed);
     expect(listed.apis.map((a) => a.value.apidoc.basePath)).to.deep.equal(['/store']);
     expect(Object.keys(listed.apis[0]!.value.apidoc.paths['/items'])).to.deep.equal(['get', 'post']);
     const byName = (await routes(ow).get({ name: 'Store' } as never)) as unknown as { apis: unknown[] };
@@ -129,6 +132,7 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
 
     const bad = await call('POST', `${s.api}/web/whisk.system/apimgmt/createApi.http`, { auth: basic(s.guestKey), body: { apidoc: { namespace: '_', swagger: { basePath: '/x', info: { title: 'x' } } } } });
     expect(bad.status).to.equal(400);
+    expectConforms('ErrorMessage', bad.body);
     expect(bad.body.error).to.equal('swagger is missing the paths field.');
   });
 
@@ -141,6 +145,15 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
     expect((await call('GET', `${s.url}/api/guest/tenant/mine`)).status).to.equal(200);
     expect((await call('GET', `${s.url}/api/stranger/tenant/mine`)).status).to.equal(404);
     expect((await call('GET', `${s.api}/web/whisk.system/apimgmt/getApi.http`)).status).to.equal(401);
+  });
+
+  it('the OpenAPI document describes the route management operations', async function () {
+    const doc = (await call('GET', `${s.api}/api-docs`)).body as { paths: Record<string, Record<string, unknown>> };
+    for (const ext of ['', '.http', '.json']) {
+      expect(Object.keys(doc.paths[`/web/whisk.system/apimgmt/createApi${ext}`]!)).to.deep.equal(['post']);
+      expect(Object.keys(doc.paths[`/web/whisk.system/apimgmt/getApi${ext}`]!)).to.deep.equal(['get']);
+      expect(Object.keys(doc.paths[`/web/whisk.system/apimgmt/deleteApi${ext}`]!)).to.deep.equal(['delete']);
+    }
   });
 
   describe('swirl api', function () {
