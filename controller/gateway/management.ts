@@ -18,13 +18,13 @@ export class ApiManagement {
   /** createApi: add one endpoint to the API at its base path (made when missing), or replace the API with a swagger. */
   async create(caller: Identity, origin: string, body: unknown, responseType: unknown): Promise<Record<string, unknown>> {
     const apidoc = apidocOf(body);
-    const swagger = apidoc.swagger !== undefined ? checkSwagger(apidoc.swagger) : undefined;
+    const swagger = apidoc.swagger !== undefined ? ownNamespace(checkSwagger(apidoc.swagger), caller.namespace) : undefined;
     if (swagger && apidoc.gatewayBasePath !== undefined) throw new BadRequestError('swagger and gatewayBasePath are mutually exclusive and cannot be specified together.');
     const endpoint = swagger ? undefined : this.endpointOf(caller, apidoc, checkResponseType(responseType));
     const basePath = swagger?.basePath ?? endpoint!.basePath;
     const current = await this.services.store.getApi(caller.namespace, basePath);
     const api = swagger ?? addEndpoint((current?.swagger as Swagger | undefined) ?? emptySwagger(basePath, endpoint!.apiName), endpoint!, origin);
-    for (const { op } of operations(api)) await this.checkWebAction(caller, op['x-openwhisk'].namespace === '_' ? caller.namespace : op['x-openwhisk'].namespace, op['x-openwhisk'].package, op['x-openwhisk'].action);
+    for (const { op } of operations(api)) await this.checkWebAction(caller, op['x-openwhisk'].namespace, op['x-openwhisk'].package, op['x-openwhisk'].action);
     const now = Date.now();
     const stored = await this.services.store.putApi({ namespace: caller.namespace, basePath, swagger: api, created: current?.created ?? now, updated: now }, current?._rev);
     return cliValue(stored, origin);
@@ -79,6 +79,12 @@ export class ApiManagement {
     });
     if (annotation(resolved.action.annotations, 'web-export') !== true) throw new BadRequestError(`Action '${fq}' is not a web action. Issue 'wsk action update "${fq}" --web true' to convert the action to a web action.`);
   }
+}
+
+/** The swagger with `_` as an operation's namespace made the caller's (routes are served without a caller). */
+function ownNamespace(api: Swagger, namespace: string): Swagger {
+  for (const { op } of operations(api)) if (op['x-openwhisk'].namespace === '_') op['x-openwhisk'] = { ...op['x-openwhisk'], namespace };
+  return api;
 }
 
 function apidocOf(body: unknown): Record<string, unknown> {

@@ -6,7 +6,7 @@ import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { answerWebAction } from '../routes/web.ts';
 import { ApiManagement } from './management.ts';
-import { matchPath, operations, responseTypeOf, type Swagger } from './swagger.ts';
+import { decoded, matchPath, operations, responseTypeOf, type Swagger } from './swagger.ts';
 
 const MANAGEMENT = '/api/v1/web/whisk.system/apimgmt/';
 
@@ -54,8 +54,11 @@ function apiFor(apis: StoredApi[], path: string): { api: Swagger; relPath: strin
 
 /** A route's request: 404 for no route at the path, 405 (with Allow) for another verb's, else its web action's answer. */
 async function serve(ctx: Ctx, services: Services, anonymous: BodyGate): Promise<void> {
-  const tenant = decodeURIComponent(ctx.params.tenant!);
-  const path = `/${ctx.params.rest ?? ''}`.replace(/(.)\/$/, '$1');
+  // (from the path as sent: a parameter may hold an encoded `/`)
+  const [, , rawTenant = '', ...rest] = ctx.path.split('/');
+  const tenant = decoded(rawTenant);
+  if (!tenant) throw new NotFoundError();
+  const path = `/${rest.join('/')}`.replace(/(.)\/$/, '$1');
   const found = apiFor(await services.store.listApis(tenant), path);
   // literal paths before templates: /items/new before /items/{id}
   const routes = (found ? operations(found.api) : [])

@@ -154,9 +154,19 @@ export function matchPath(template: string, path: string): Record<string, string
   for (let i = 0; i < t.length; i++) {
     const m = /^\{([^}]+)\}$/.exec(t[i]!);
     if (m) {
-      if (p[i] === '') return undefined;
-      params[m[1]!] = decodeURIComponent(p[i]!);
+      const value = decoded(p[i]!);
+      if (!value) return undefined;
+      params[m[1]!] = value;
     } else if (t[i] !== p[i]) return undefined;
   }
   return params;
+}
+
+/** A path segment decoded, or undefined when it is not valid percent-encoding. */
+export function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }

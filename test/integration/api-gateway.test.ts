@@ -87,6 +87,8 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
       expect(refused.body.code).to.be.a('string');
     }
     expect((await call('GET', `${s.url}/api/guest/shop/nothing/42`)).status).to.equal(404);
+    expect((await call('GET', `${s.url}/api/guest/shop/items/a%2Fb`)).body).to.deep.include({ id: 'a/b', path: '/items/a%2Fb' });
+    expect((await call('GET', `${s.url}/api/guest/shop/items/%zz`)).status).to.equal(404);
     expect((await call('GET', `${s.url}/api/guest/other/items/42`)).status).to.equal(404);
     expect((await call('GET', `${s.url}/api/nobody/shop/items/42`)).status).to.equal(404);
   });
