@@ -67,7 +67,8 @@ async function serve(ctx: Ctx, services: Services, anonymous: BodyGate): Promise
     .sort((a, b) => Object.keys(a.params!).length - Object.keys(b.params!).length);
   if (routes.length === 0) throw new NotFoundError();
   const verb = ctx.method.toLowerCase();
-  const route = routes.find((r) => r.verb === verb);
+  // HEAD is GET's without its body; a preflight (OPTIONS) is answered as the web action answers it (CORS)
+  const route = routes.find((r) => r.verb === verb) ?? (verb === 'head' ? routes.find((r) => r.verb === 'get') : verb === 'options' ? routes[0] : undefined);
   if (!route) {
     const e = new SwirlError(405, Messages.methodNotAllowed);
     e.headers = { Allow: [...new Set(routes.map((r) => r.verb.toUpperCase()))].join(', ') };

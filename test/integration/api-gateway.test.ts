@@ -87,6 +87,11 @@ describe('API gateway (openwhisk npm client routes, served routes; process conta
       expect(refused.body.code).to.be.a('string');
     }
     expect((await call('GET', `${s.url}/api/guest/shop/nothing/42`)).status).to.equal(404);
+    const preflight = await call('OPTIONS', `${s.url}/api/guest/shop/items/42`, { headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+    expect(preflight.status).to.equal(200);
+    expect(preflight.headers.get('access-control-allow-origin')).to.equal('*');
+    const head = await fetch(`${s.url}/api/guest/shop/items/42`, { method: 'HEAD' });
+    expect(head.status).to.equal(200);
     expect((await call('GET', `${s.url}/api/guest/shop/items/a%2Fb`)).body).to.deep.include({ id: 'a/b', path: '/items/a%2Fb' });
     expect((await call('GET', `${s.url}/api/guest/shop/items/%zz`)).status).to.equal(404);
     expect((await call('GET', `${s.url}/api/guest/other/items/42`)).status).to.equal(404);
