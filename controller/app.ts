@@ -64,8 +64,8 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   invokerRoutes(open, api, services);
   opsRoutes(open, api, services);
   dashboardRoutes(open, api, services);
-  // API gateway: route management ahead of the web actions' route, and the public routes
-  apiGatewayRoutes(open, services);
+  // API gateway: route management ahead of the web actions' route; its public routes last
+  const gatewayRoutes = apiGatewayRoutes(open, services);
   // web actions answer without credentials: on the open router, ahead of the api router's authentication
   webRoutes(open, services);
   app.use(open.routes());
@@ -79,5 +79,6 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   app.use(api.routes());
   // 405 (with Allow) for a known path with another method; the error body is added by requestContext
   app.use(api.allowedMethods());
+  app.use(gatewayRoutes);
   return app;
 }

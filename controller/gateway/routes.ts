@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type Koa from 'koa';
 import { Messages, NotFoundError, SwirlError } from '../../common/errors.ts';
 import type { StoredApi } from '../../common/api-doc.ts';
 import { BodyGate } from '../body-gate.ts';
@@ -14,11 +15,13 @@ const one = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 
 /**
  * The API gateway: OpenWhisk's route management actions (`/api/v1/web/whisk.system/apimgmt/
- * {createApi,getApi,deleteApi}[.http|.json]`, authenticated by the caller's key) and the
- * routes themselves (`/api/<namespace><basePath><relPath>`, public, each answered by its web
- * action). On the open router, ahead of the web actions' route.
+ * {createApi,getApi,deleteApi}[.http|.json]`, authenticated by the caller's key), on the open
+ * router ahead of the web actions' route; and the routes themselves (`/api/<namespace>
+ * <basePath><relPath>`, public, each answered by its web action): the middleware returned,
+ * to be used after the REST API's routers (a route there would count as a match of every
+ * `/api/v1/...` path and turn its 405s into 404s).
  */
-export function apiGatewayRoutes(router: Router<SwirlState>, services: Services): void {
+export function apiGatewayRoutes(router: Router<SwirlState>, services: Services): Koa.Middleware<SwirlState> {
   const management = new ApiManagement(services);
   // the API's public URL when configured, else where this request came in
   const origin = (ctx: Ctx): string => services.config.apiHost?.replace(/\/$/, '') ?? `${ctx.protocol}://${ctx.get('host')}`;
@@ -35,11 +38,11 @@ export function apiGatewayRoutes(router: Router<SwirlState>, services: Services)
   router.all(`${MANAGEMENT}:op`, (ctx) => manage(ctx as Ctx));
 
   const anonymous = new BodyGate(services.config.webBodyReads);
-  router.all('/api/:tenant/{*rest}', async (ctx, next) => {
+  return async (ctx, next) => {
     // (`/api/v1/...` is the REST API's: a namespace named `v1` has no routes)
-    if (ctx.params.tenant === 'v1') return next();
+    if (!ctx.path.startsWith('/api/') || ctx.path.startsWith('/api/v1/') || ctx.path === '/api/v1') return next();
     await serve(ctx as Ctx, services, anonymous);
-  });
+  };
 }
 
 /** The API of the namespace whose base path starts `path` (the longest), and the path relative to it. */
@@ -56,6 +59,7 @@ function apiFor(apis: StoredApi[], path: string): { api: Swagger; relPath: strin
 async function serve(ctx: Ctx, services: Services, anonymous: BodyGate): Promise<void> {
   // (from the path as sent: a parameter may hold an encoded `/`)
   const [, , rawTenant = '', ...rest] = ctx.path.split('/');
+  if (rest.length === 0) throw new NotFoundError();
   const tenant = decoded(rawTenant);
   if (!tenant) throw new NotFoundError();
   const path = `/${rest.join('/')}`.replace(/(.)\/$/, '$1');
