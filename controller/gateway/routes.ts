@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { Messages, NotFoundError, SwirlError } from '../../common/errors.ts';
 import type { StoredApi } from '../../common/api-doc.ts';
+import { isEntityName } from '../../common/names.ts';
 import { BodyGate } from '../body-gate.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
@@ -61,7 +62,7 @@ async function serve(ctx: Ctx, services: Services, anonymous: BodyGate): Promise
   const [, , rawTenant = '', ...rest] = ctx.path.split('/');
   if (rest.length === 0) throw new NotFoundError();
   const tenant = decoded(rawTenant);
-  if (!tenant) throw new NotFoundError();
+  if (!tenant || !isEntityName(tenant)) throw new NotFoundError();
   const path = `/${rest.join('/')}`.replace(/(.)\/$/, '$1');
   const found = apiFor(await services.store.listApis(tenant), path);
   // literal paths before templates: /items/new before /items/{id}
