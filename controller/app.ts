@@ -5,6 +5,7 @@ import { parseBody } from '../common/entities.ts';
 import { KINDS } from '../common/kinds.ts';
 import { LIMITS } from '../common/limits.ts';
 import type { Ctx, Services, SwirlState } from './context.ts';
+import { apiGatewayRoutes } from './gateway/routes.ts';
 import { readJson, requestContext } from './middleware.ts';
 import { openApiDocument } from './openapi.ts';
 import { activationStreamRoutes } from './routes/activation-stream.ts';
@@ -63,6 +64,8 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   invokerRoutes(open, api, services);
   opsRoutes(open, api, services);
   dashboardRoutes(open, api, services);
+  // API gateway: route management ahead of the web actions' route; its public routes last
+  const gatewayRoutes = apiGatewayRoutes(open, services);
   // web actions answer without credentials: on the open router, ahead of the api router's authentication
   webRoutes(open, services);
   app.use(open.routes());
@@ -76,5 +79,6 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   app.use(api.routes());
   // 405 (with Allow) for a known path with another method; the error body is added by requestContext
   app.use(api.allowedMethods());
+  app.use(gatewayRoutes);
   return app;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { putSchemas } from '../common/entities.ts';
 import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
+import { gatewayPaths, gatewaySchemas } from './gateway/openapi.ts';
 
 /**
  * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
@@ -323,10 +324,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
       ...entityPaths(),
       ...webPaths(),
+      ...gatewayPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
+        ...gatewaySchemas,
         ErrorMessage: exact(['error', 'code'], { error: text, code: { ...text, description: 'transaction id (also the X-Request-ID header)' } }),
         KeyValue: exact(['key'], {
           key: { type: 'string' },

@@ -1,6 +1,7 @@
 import nano, { type DocumentScope, type ServerScope } from 'nano';
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
 import type { Action, EntityKind, EntityOf, EntitySummary, KeyValue, Stored } from '../entities.ts';
+import { type ApiDoc, apiId, type StoredApi } from '../api-doc.ts';
 import { type FeedDoc, feedId, type StoredFeed } from '../feed.ts';
 import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError, UnsealError } from '../errors.ts';
 import type { Subject } from '../identity.ts';
@@ -86,6 +87,7 @@ export class CouchStore implements EntityStore {
       subjects: this.server.use<Doc>(`${prefix}subjects`),
       activations: this.server.use<Doc>(`${prefix}activations`),
       feeds: this.server.use<Doc>(`${prefix}feeds`),
+      apis: this.server.use<Doc>(`${prefix}apis`),
     };
   }
 
@@ -324,21 +326,31 @@ export class CouchStore implements EntityStore {
 
   // ---------------------------------------------------------------------------------- feeds
 
-  async getFeed(namespace: string, name: string): Promise<StoredFeed | undefined> {
+  /** A document of `db` without its `_id` (with its `_rev`), or undefined. */
+  private async getDoc<T>(db: DatabaseName, id: string): Promise<(T & { _rev: string }) | undefined> {
     try {
-      const { _id: _i, ...rest } = await this.db.feeds.get(feedId({ namespace, name }));
-      return rest as unknown as StoredFeed;
+      const { _id: _i, ...rest } = await this.db[db].get(id);
+      return rest as unknown as T & { _rev: string };
     } catch (e) {
       if ((e as NanoError).statusCode === 404) return undefined;
       throw storeError(e);
     }
   }
 
+  /** Create (no rev) or replace a document of `db`; answers its fields with the new `_rev`. */
+  private async putDoc<T extends object>(db: DatabaseName, id: string, value: T, rev?: string): Promise<T & { _rev: string }> {
+    const { _rev: _r, ...fields } = value as T & { _rev?: string };
+    const doc: Doc = { ...(fields as unknown as Doc), _id: id, ...(rev ? { _rev: rev } : {}) };
+    const res = await attempt(() => this.db[db].insert(doc));
+    return { ...(fields as T), _rev: res.rev };
+  }
+
+  async getFeed(namespace: string, name: string): Promise<StoredFeed | undefined> {
+    return this.getDoc<FeedDoc>('feeds', feedId({ namespace, name }));
+  }
+
   async putFeed(feed: FeedDoc, rev?: string): Promise<StoredFeed> {
-    const { _rev: _r, ...fields } = feed as FeedDoc & { _rev?: string };
-    const doc: Doc = { ...(fields as unknown as Doc), _id: feedId(feed), ...(rev ? { _rev: rev } : {}) };
-    const res = await attempt(() => this.db.feeds.insert(doc));
-    return { ...fields, _rev: res.rev };
+    return this.putDoc('feeds', feedId(feed), feed, rev);
   }
 
   async deleteFeed(namespace: string, name: string, rev: string): Promise<void> {
@@ -348,6 +360,32 @@ export class CouchStore implements EntityStore {
   async listFeeds(provider: string): Promise<StoredFeed[]> {
     const rows = await this.view('feeds', 'by-provider', { key: provider, include_docs: true });
     return rows.filter((r) => r.doc).map((r) => ({ ...content<FeedDoc>(r.doc!), _rev: r.doc!._rev! }));
+  }
+
+  // ---------------------------------------------------------------------------------- gateway APIs
+
+  async getApi(namespace: string, basePath: string): Promise<StoredApi | undefined> {
+    return this.getDoc<ApiDoc>('apis', apiId({ namespace, basePath }));
+  }
+
+  async putApi(api: ApiDoc, rev?: string): Promise<StoredApi> {
+    return this.putDoc('apis', apiId(api), api, rev);
+  }
+
+  async deleteApi(namespace: string, basePath: string, rev: string): Promise<void> {
+    try {
+      await attempt(() => this.db.apis.destroy(apiId({ namespace, basePath }), rev));
+    } catch (e) {
+      // (CouchDB answers 409 for a deleted document's old revision: it is gone)
+      if (e instanceof ConflictError && !(await this.getApi(namespace, basePath))) throw new NotFoundError();
+      throw e;
+    }
+  }
+
+  async listApis(namespace: string): Promise<StoredApi[]> {
+    // (a base path starts with `/`: the namespace's ids are `namespace/...`, nothing else's)
+    const res = await attempt(() => this.db.apis.list({ startkey: `${namespace}/`, endkey: `${namespace}/\ufff0`, include_docs: true }));
+    return res.rows.filter((r) => r.doc && !r.id.startsWith('_design/')).map((r) => ({ ...content<ApiDoc>(r.doc!), _rev: r.doc!._rev! }));
   }
 
   // ---------------------------------------------------------------------------------- activations

@@ -63,6 +63,8 @@ export const designDocs = {
       map: `function (doc) { if (doc.provider && doc.namespace && doc.name) { emit(doc.provider, null); } }`,
     },
   },
+  // gateway APIs, under `namespace/basePath`: a namespace's are an _all_docs key range
+  apis: {},
 } as const;
 
 export type DatabaseName = keyof typeof designDocs;

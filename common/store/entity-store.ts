@@ -1,4 +1,5 @@
 import type { ActivationQuery, ActivationRecord } from '../activation.ts';
+import type { ApiDoc, StoredApi } from '../api-doc.ts';
 import type { EntityKind, EntityOf, EntitySummary, KeyValue, Stored } from '../entities.ts';
 import { ConflictError, Messages, NotFoundError } from '../errors.ts';
 import type { FeedDoc, StoredFeed } from '../feed.ts';
@@ -82,6 +83,15 @@ export interface EntityStore {
   deleteFeed(namespace: string, name: string, rev: string): Promise<void>;
   /** Every feed of a provider (every controller runs them all). */
   listFeeds(provider: string): Promise<StoredFeed[]>;
+
+  /** The API of a namespace at a base path, or undefined. */
+  getApi(namespace: string, basePath: string): Promise<StoredApi | undefined>;
+  /** Create (no rev; an existing one is a 409) or replace (current rev; stale → 409) an API. */
+  putApi(api: ApiDoc, rev?: string): Promise<StoredApi>;
+  /** Delete an API at the revision read (stale → 409, missing → 404). */
+  deleteApi(namespace: string, basePath: string, rev: string): Promise<void>;
+  /** Every API of a namespace, by base path. */
+  listApis(namespace: string): Promise<StoredApi[]>;
 
   /**
    * Parameters of the entity `path/name` as they are kept at rest: sealed (`encryption:

@@ -14,6 +14,7 @@ import type { EntityKind } from '../entities.ts';
  *   s ␀ subject                   a subject
  *   x ␀ name                      a server secret
  *   f ␀ namespace/name            a trigger's feed
+ *   g ␀ namespace ␀ basePath      an API of the gateway
  *   a ␀ namespace ␀ activationId  an activation record
  * Index entries (written in the transaction that writes their document):
  *   e ␀ kind ␀ root ns ␀ updated ␀ id      entity summary, every entity of a root namespace
@@ -59,6 +60,7 @@ export const docKey = {
   subject: (subject: string) => key('s', subject),
   secret: (name: string) => key('x', name),
   feed: (id: string) => key('f', id),
+  api: (namespace: string, basePath: string) => key('g', namespace, basePath),
   activation: (namespace: string, activationId: string) => key('a', namespace, activationId),
 };
 

@@ -4,6 +4,7 @@ import type { ActivationQuery, ActivationRecord } from '../activation.ts';
 import type { Action, EntityKind, EntityOf, EntitySummary, KeyValue, Stored } from '../entities.ts';
 import { ConflictError, Messages, NotFoundError, ServiceUnavailableError, SwirlError, UnsealError } from '../errors.ts';
 import { type FeedDoc, feedId, type StoredFeed } from '../feed.ts';
+import { type ApiDoc, type StoredApi } from '../api-doc.ts';
 import type { Subject } from '../identity.ts';
 import { SIZES } from '../limits.ts';
 import { entityPath } from '../names.ts';
@@ -344,6 +345,35 @@ export class LmdbStore implements EntityStore {
     });
   }
 
+  // ---------------------------------------------------------------------------------- gateway APIs
+
+  async getApi(namespace: string, basePath: string): Promise<StoredApi | undefined> {
+    return this.read(docKey.api(namespace, basePath))?.doc as StoredApi | undefined;
+  }
+
+  async putApi(api: ApiDoc, rev?: string): Promise<StoredApi> {
+    const k = docKey.api(api.namespace, api.basePath);
+    const { _rev: _r, ...fields } = api as ApiDoc & { _rev?: string };
+    let newRev = '';
+    const written = await this.write(k, rev, (version) => {
+      newRev = this.nextRev(rev, version);
+      this.docs.put(k, JSON.stringify({ ...fields, _rev: newRev }), version);
+    });
+    if (!written) throw new ConflictError();
+    return { ...fields, _rev: newRev };
+  }
+
+  async deleteApi(namespace: string, basePath: string, rev: string): Promise<void> {
+    const k = docKey.api(namespace, basePath);
+    if (!this.read(k)) throw new NotFoundError();
+    const removed = await this.write(k, rev, () => this.docs.remove(k));
+    if (!removed) throw this.read(k) ? new ConflictError() : new NotFoundError();
+  }
+
+  async listApis(namespace: string): Promise<StoredApi[]> {
+    return [...this.docs.getRange(prefixRange('g', namespace))].map((e) => JSON.parse(e.value) as StoredApi);
+  }
+
   // ---------------------------------------------------------------------------------- activations
 
   /** Why the store refuses a record for what it holds (as CouchDB and PouchDB refuse it), or its JSON text. */
@@ -431,6 +461,7 @@ export class LmdbStore implements EntityStore {
       const [k, index]: [string, Array<[string, string]>] =
         db === 'whisks' ? [docKey.entity(id), entityIndex(id, doc as EntityDoc).map((ik) => [ik, JSON.stringify(entitySummary(doc as EntityDoc))])]
         : db === 'feeds' ? [docKey.feed(id), [[key('v', doc.provider as string, id), '']]]
+        : db === 'apis' ? [docKey.api(doc.namespace as string, doc.basePath as string), []]
         : id.startsWith(SECRET_PREFIX) ? [docKey.secret(id.slice(SECRET_PREFIX.length)), []]
         : typeof doc.subject === 'string' ? [docKey.subject(id), subjectIndex(doc as unknown as Subject)]
         : ['', []]; // not a subject (CouchStore does not read it either)

@@ -24,11 +24,13 @@ const CORS: Array<[string, string]> = [
 ];
 const CORS_ALLOW_HEADERS = 'Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent';
 
-interface WebAddress {
+export interface WebAddress {
   target: QualifiedName;
   ext: Extension;
   /** The rest of the path after the action and its extension (`__ow_path`, and the projection). */
   rest: string;
+  /** `__ow_path` when it is not `rest` (a gateway route's path). */
+  owPath?: string;
 }
 
 /**
@@ -105,51 +107,61 @@ export function webRoutes(router: Router<SwirlState>, services: Services): void 
     if (!METHODS.has(ctx.method)) throw new SwirlError(405, Messages.methodNotAllowed);
     const address = parseAddress(ctx.path);
     if (!address) throw new NotFoundError();
-    const owner = await services.auth.ownerOf(address.target.namespace);
-    if (!owner) throw new NotFoundError();
-    const resolved = await services.resolver.action(owner.namespace, address.target).catch((e: unknown) => {
-      throw e instanceof NotFoundError ? new NotFoundError() : e;
-    });
-    const { annotations } = resolved.action;
-    if (annotation(annotations, 'web-export') !== true) throw new NotFoundError();
-
-    const customOptions = annotation(annotations, 'web-custom-options') === true;
-    if (!customOptions) {
-      for (const [name, value] of CORS) ctx.set(name, value);
-      ctx.set('Access-Control-Allow-Headers', ctx.get('access-control-request-headers') || CORS_ALLOW_HEADERS);
-      if (ctx.method === 'OPTIONS') {
-        ctx.status = 200;
-        ctx.body = '';
-        return;
-      }
-    }
-    const user = await caller(ctx, services);
-    // an action that answers OPTIONS itself is asked whatever its authentication
-    if (!(customOptions && ctx.method === 'OPTIONS') && !admitted(ctx, resolved, user)) throw new UnauthorizedError();
-
-    const rawQuery = ctx.querystring;
-    const params = actionArguments(
-      {
-        method: ctx.method,
-        headers: ctx.headers,
-        path: address.rest,
-        rawQuery,
-        query: new URLSearchParams(rawQuery),
-        contentType: ctx.request.type,
-        body: await readBody(ctx, SIZES.payload, user ? {} : { gate: anonymous, deadlineMs: ANONYMOUS_BODY_DEADLINE_MS }),
-        ...(user ? { user: user.namespace } : {}),
-      },
-      annotation(annotations, 'raw-http') === true,
-      immutableParams(resolved),
-    );
-    const out = await services.activator.invokeResolved({ identity: owner, target: address.target, params, blocking: true, waitMs: services.config.blockingTimeoutMs, tid: ctx.state.tid }, resolved);
-    ctx.set(ACTIVATION_ID_HEADER, out.activationId);
-    if (!out.record) throw new SwirlError(202, WebMessages.responseNotReady);
-    const { statusCode, result } = out.record.response;
-    // an application error answers with its `error` property, whatever the path asked for
-    if (statusCode === 0) respond(ctx, transcode(project(result, address.ext, address.rest), address.ext));
-    else if (statusCode === 1) respond(ctx, transcode(applicationError(result), address.ext));
-    else throw new BadRequestError(WebMessages.errorProcessingRequest);
+    await answerWebAction(ctx, services, anonymous, address);
   };
   router.all(`${PREFIX}{*rest}`, (ctx) => handle(ctx as Ctx));
+}
+
+/**
+ * Answer a request with the web action at `address`, as `/api/v1/web/...` does: what an API
+ * gateway route does too, with its path parameters (`extra`, over the request's) and the
+ * route's path as `__ow_path`.
+ */
+export async function answerWebAction(ctx: Ctx, services: Services, anonymous: BodyGate, address: WebAddress, extra: Record<string, string> = {}): Promise<void> {
+  const owner = await services.auth.ownerOf(address.target.namespace);
+  if (!owner) throw new NotFoundError();
+  const resolved = await services.resolver.action(owner.namespace, address.target).catch((e: unknown) => {
+    throw e instanceof NotFoundError ? new NotFoundError() : e;
+  });
+  const { annotations } = resolved.action;
+  if (annotation(annotations, 'web-export') !== true) throw new NotFoundError();
+
+  const customOptions = annotation(annotations, 'web-custom-options') === true;
+  if (!customOptions) {
+    for (const [name, value] of CORS) ctx.set(name, value);
+    ctx.set('Access-Control-Allow-Headers', ctx.get('access-control-request-headers') || CORS_ALLOW_HEADERS);
+    if (ctx.method === 'OPTIONS') {
+      ctx.status = 200;
+      ctx.body = '';
+      return;
+    }
+  }
+  const user = await caller(ctx, services);
+  // an action that answers OPTIONS itself is asked whatever its authentication
+  if (!(customOptions && ctx.method === 'OPTIONS') && !admitted(ctx, resolved, user)) throw new UnauthorizedError();
+
+  const rawQuery = ctx.querystring;
+  const params = actionArguments(
+    {
+      method: ctx.method,
+      headers: ctx.headers,
+      path: address.owPath ?? address.rest,
+      rawQuery,
+      query: new URLSearchParams(rawQuery),
+      contentType: ctx.request.type,
+      body: await readBody(ctx, SIZES.payload, user ? {} : { gate: anonymous, deadlineMs: ANONYMOUS_BODY_DEADLINE_MS }),
+      ...(user ? { user: user.namespace } : {}),
+    },
+    annotation(annotations, 'raw-http') === true,
+    immutableParams(resolved),
+  );
+  Object.assign(params, extra);
+  const out = await services.activator.invokeResolved({ identity: owner, target: address.target, params, blocking: true, waitMs: services.config.blockingTimeoutMs, tid: ctx.state.tid }, resolved);
+  ctx.set(ACTIVATION_ID_HEADER, out.activationId);
+  if (!out.record) throw new SwirlError(202, WebMessages.responseNotReady);
+  const { statusCode, result } = out.record.response;
+  // an application error answers with its `error` property, whatever the path asked for
+  if (statusCode === 0) respond(ctx, transcode(project(result, address.ext, address.rest), address.ext));
+  else if (statusCode === 1) respond(ctx, transcode(applicationError(result), address.ext));
+  else throw new BadRequestError(WebMessages.errorProcessingRequest);
 }

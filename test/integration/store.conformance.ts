@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { ActivationRecord } from '../../common/activation.ts';
 import type { Action, Entity, EntityKind, Package, Rule, Stored } from '../../common/entities.ts';
 import { ConflictError, Messages, NotFoundError } from '../../common/errors.ts';
+import type { ApiDoc } from '../../common/api-doc.ts';
 import type { FeedDoc } from '../../common/feed.ts';
 import { SIZES } from '../../common/limits.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
@@ -672,6 +673,37 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
         await store.putFeed(feed(ns, 't'));
         expect(await store.get('trigger', ns, 't')).to.deep.equal(trigger);
         expect(await store.count('trigger', { namespace: ns })).to.equal(1);
+      });
+    });
+
+    // ------------------------------------------------------------------------------- gateway APIs
+    describe('gateway APIs', function () {
+      const api = (namespace: string, basePath: string, title = basePath): ApiDoc => ({ namespace, basePath, swagger: { swagger: '2.0', info: { title, version: '1.0.0' }, basePath, paths: {} }, created: T0, updated: T0 });
+
+      it('creates, reads, replaces and deletes an API by namespace and base path', async function () {
+        const ns = uniqueName('apis');
+        expect(await store.getApi(ns, '/shop')).to.equal(undefined);
+        const first = await store.putApi(api(ns, '/shop'));
+        expect(await store.getApi(ns, '/shop')).to.deep.equal(first);
+        const second = await store.putApi({ ...first, swagger: { ...first.swagger, info: { title: 'Shop', version: '1.0.0' } } }, first._rev);
+        expect((await store.getApi(ns, '/shop'))?.swagger.info).to.deep.equal({ title: 'Shop', version: '1.0.0' });
+        await expectReject(store.putApi(api(ns, '/shop')), ConflictError);
+        await expectReject(store.putApi(first, first._rev), ConflictError);
+        await expectReject(store.deleteApi(ns, '/shop', first._rev), ConflictError);
+        await store.deleteApi(ns, '/shop', second._rev);
+        expect(await store.getApi(ns, '/shop')).to.equal(undefined);
+        await expectReject(store.deleteApi(ns, '/shop', second._rev), NotFoundError);
+      });
+
+      it("lists a namespace's APIs and no other namespace's (not one whose name it begins)", async function () {
+        const ns = uniqueName('apis');
+        await store.putApi(api(ns, '/b'));
+        await store.putApi(api(ns, '/a/deeper'));
+        await store.putApi(api(`${ns}x`, '/c'));
+        const listed = await store.listApis(ns);
+        expect(listed.map((a) => a.basePath).sort()).to.deep.equal(['/a/deeper', '/b']);
+        expect(listed.every((a) => a.namespace === ns && typeof a._rev === 'string')).to.equal(true);
+        expect(await store.listApis(uniqueName('none'))).to.deep.equal([]);
       });
     });
 
