@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import { SIZES } from '../../common/limits.ts';
 import { ForbiddenError, SwirlError } from '../../common/errors.ts';
 import { parseRequestJson } from '../../common/json.ts';
+import { BodyGate } from '../body-gate.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readBody } from '../middleware.ts';
 import { invalidParameter, invalidSignature, LambdaError } from './errors.ts';
@@ -11,6 +12,17 @@ import { invokeFunction } from './invoke.ts';
 import { parseAuthorization, type SignedCall, unrecognizedClient, verifySignature } from './sigv4.ts';
 
 type Handler = (ctx: Ctx, call: SignedCall) => Promise<void>;
+
+/**
+ * How a body is read before its signature is checked (the signature covers it, so it is read
+ * first, from anyone who names a known key id): the reads at once bounded per size, and each
+ * within a deadline, as web actions bound bodies without credentials.
+ */
+interface BodyRead {
+  limit: number;
+  gate: BodyGate;
+  deadlineMs: number;
+}
 
 /** The Lambda error type of a swirl error that escapes an operation (throttles, bounds, the store). */
 const TYPES: Record<number, string> = { 400: 'InvalidParameterValueException', 403: 'AccessDeniedException', 404: 'ResourceNotFoundException', 409: 'ResourceConflictException', 413: 'RequestTooLargeException', 429: 'TooManyRequestsException', 503: 'ServiceException' };
@@ -27,7 +39,7 @@ function lambdaError(e: unknown): LambdaError | undefined {
  * (`{"Type": "User", "message"}` and `x-amzn-ErrorType`), unknown failures are logged and
  * answered as a ServiceException without their details.
  */
-function signed(services: Services, limit: number, handler: Handler) {
+function signed(services: Services, read: BodyRead, handler: Handler) {
   return async (ctx: Ctx) => {
     try {
       const auth = parseAuthorization(ctx.get('authorization') || undefined);
@@ -35,7 +47,7 @@ function signed(services: Services, limit: number, handler: Handler) {
       // before the body is read: a stranger's body costs nothing
       const found = await services.auth.signingSecret(auth.accessKeyId);
       if (!found) throw unrecognizedClient();
-      const body = await readBody(ctx, limit);
+      const body = await readBody(ctx, read.limit, { gate: read.gate, deadlineMs: read.deadlineMs });
       const [rawPath, rawQuery = ''] = ctx.originalUrl.split('?', 2) as [string, string?];
       await verifySignature({ method: ctx.method, host: ctx.get('host'), rawPath, rawQuery, headers: ctx.req.headers, body }, auth, found.secret);
       ctx.state.identity = found.identity;
@@ -78,31 +90,37 @@ export function lambdaRoutes(open: Router<SwirlState>, api: Router<SwirlState>, 
     const found = (await services.auth.signingSecret(ctx.state.identity!.uuid))!;
     ctx.body = { accessKeyId: found.identity.uuid, secretAccessKey: found.secret };
   });
-  const route = (limit: number, h: Handler) => (ctx: Koa.ParameterizedContext<SwirlState>) => signed(services, limit, h)(ctx as Ctx);
+  // small bodies (invocation payloads, reads) as web actions bound theirs; zips (up to 50 MB) a few at a time
+  const small: BodyRead = { limit: SIZES.payload, gate: new BodyGate(services.config.webBodyReads), deadlineMs: 30_000 };
+  const large: BodyRead = { limit: SIZES.requestBody, gate: new BodyGate(4), deadlineMs: 300_000 };
+  const route = (read: BodyRead, h: Handler) => {
+    const run = signed(services, read, h);
+    return (ctx: Koa.ParameterizedContext<SwirlState>) => run(ctx as Ctx);
+  };
   const fns = '/2015-03-31/functions';
-  open.post(`${fns}/:name/invocations`, route(SIZES.payload, (ctx, call) => invokeFunction(ctx, services, call)));
-  open.post(fns, route(SIZES.requestBody, async (ctx, call) => {
+  open.post(`${fns}/:name/invocations`, route(small, (ctx, call) => invokeFunction(ctx, services, call)));
+  open.post(fns, route(large, async (ctx, call) => {
     ctx.status = 201;
     ctx.body = configuration(caller(call), await createFunction(store, caller(call), jsonBody(call)));
   }));
-  const list = route(SIZES.payload, async (ctx, call) => {
+  const list = route(small, async (ctx, call) => {
     ctx.body = await listFunctions(store, caller(call), queryOf(ctx));
   });
   open.get(fns, list);
   open.get(`${fns}/`, list);
-  open.get(`${fns}/:name`, route(SIZES.payload, async (ctx, call) => {
+  open.get(`${fns}/:name`, route(small, async (ctx, call) => {
     const c = caller(call);
     ctx.body = { Configuration: configuration(c, await getFunction(store, c, functionName(ctx.params.name!))), Code: { RepositoryType: 'S3', Location: '' } };
   }));
-  open.get(`${fns}/:name/configuration`, route(SIZES.payload, async (ctx, call) => {
+  open.get(`${fns}/:name/configuration`, route(small, async (ctx, call) => {
     const c = caller(call);
     ctx.body = configuration(c, await getFunction(store, c, functionName(ctx.params.name!)));
   }));
-  open.put(`${fns}/:name/code`, route(SIZES.requestBody, async (ctx, call) => {
+  open.put(`${fns}/:name/code`, route(large, async (ctx, call) => {
     const c = caller(call);
     ctx.body = configuration(c, await updateFunctionCode(store, c, functionName(ctx.params.name!), jsonBody(call)));
   }));
-  open.delete(`${fns}/:name`, route(SIZES.payload, async (ctx, call) => {
+  open.delete(`${fns}/:name`, route(small, async (ctx, call) => {
     await deleteFunction(store, caller(call), functionName(ctx.params.name!));
     ctx.status = 204;
   }));
