@@ -86,7 +86,10 @@ function run(fn, event, ctx) {
 
 async function main(params) {
   const { [EVENT]: event, [CONFIG]: cfg = {}, ...rest } = params;
-  Object.assign(process.env, cfg.environment || {});
+  const region = String(cfg.invokedFunctionArn || '').split(':')[3] || '';
+  // the variables Lambda sets for its functions, then the function's own
+  Object.assign(process.env, { AWS_REGION: region, AWS_DEFAULT_REGION: region, AWS_LAMBDA_FUNCTION_NAME: cfg.functionName, AWS_LAMBDA_FUNCTION_VERSION: cfg.functionVersion,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(cfg.memoryLimitInMB), AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/' + cfg.functionName, LAMBDA_TASK_ROOT: __dirname }, cfg.environment || {});
   try {
     loaded ??= await load(cfg.handler);
     const result = await run(loaded, EVENT in params ? event : rest, context(cfg));
@@ -122,7 +125,7 @@ class LambdaContext(object):
         self.function_name = cfg.get("functionName")
         self.function_version = cfg.get("functionVersion")
         self.invoked_function_arn = cfg.get("invokedFunctionArn")
-        self.memory_limit_in_mb = int(cfg.get("memoryLimitInMB") or 0)
+        self.memory_limit_in_mb = str(cfg.get("memoryLimitInMB"))  # a string, as in Lambda's own runtime
         self.aws_request_id = request_id
         self.log_group_name = "/aws/lambda/%s" % self.function_name
         self.log_stream_name = "%s/[%s]%s" % (time.strftime("%Y/%m/%d", time.gmtime()), self.function_version, request_id)
@@ -156,7 +159,12 @@ def main(params):
     global _handler
     cfg = params.get(CONFIG) or {}
     event = params[EVENT] if EVENT in params else {k: v for k, v in params.items() if k != CONFIG}
-    for k, v in (cfg.get("environment") or {}).items():
+    region = (str(cfg.get("invokedFunctionArn") or "").split(":") + [""] * 4)[3]
+    # the variables Lambda sets for its functions, then the function's own
+    reserved = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_LAMBDA_FUNCTION_NAME": cfg.get("functionName"),
+                "AWS_LAMBDA_FUNCTION_VERSION": cfg.get("functionVersion"), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": cfg.get("memoryLimitInMB"),
+                "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/%s" % cfg.get("functionName"), "LAMBDA_TASK_ROOT": os.getcwd()}
+    for k, v in list(reserved.items()) + list((cfg.get("environment") or {}).items()):
         os.environ[k] = str(v)
     try:
         if _handler is None:

@@ -27,7 +27,7 @@ const decode = (payload: Uint8Array | undefined): unknown => JSON.parse(Buffer.f
 /** A handler that answers what it was given and what its context says. */
 const NODE_ASYNC = `exports.handler = async (event, context) => {
   console.log('hello from ' + context.functionName);
-  return { event, env: process.env.GREETING, context: { functionName: context.functionName, functionVersion: context.functionVersion, awsRequestId: context.awsRequestId,
+  return { event, env: process.env.GREETING, region: process.env.AWS_REGION, fn: process.env.AWS_LAMBDA_FUNCTION_NAME, context: { functionName: context.functionName, functionVersion: context.functionVersion, awsRequestId: context.awsRequestId,
     invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB, remaining: context.getRemainingTimeInMillis(),
     logGroupName: context.logGroupName, logStreamName: context.logStreamName } };
 };`;
@@ -42,7 +42,8 @@ def lambda_handler(event, context):
     print("python got", event)
     return {"doubled": [x * 2 for x in event], "name": context.function_name, "requestId": context.aws_request_id,
             "arn": context.invoked_function_arn, "memory": context.memory_limit_in_mb,
-            "remaining": context.get_remaining_time_in_millis(), "group": context.log_group_name, "env": os.environ.get("MODE")}
+            "remaining": context.get_remaining_time_in_millis(), "group": context.log_group_name, "env": os.environ.get("MODE"),
+            "region": os.environ.get("AWS_REGION")}
 `;
 
 /**
@@ -94,9 +95,9 @@ describe('AWS Lambda-compatible endpoint', function () {
     expect(out.StatusCode).to.equal(200);
     expect(out.FunctionError).to.equal(undefined);
     expect(out.ExecutedVersion).to.equal('$LATEST');
-    const answer = decode(out.Payload) as { event: unknown; env: string; context: Record<string, unknown> };
+    const answer = decode(out.Payload) as { event: unknown; env: string; region: string; fn: string; context: Record<string, unknown> };
     expect(answer.event).to.deep.equal({ n: 1 });
-    expect(answer.env).to.equal('hej');
+    expect(answer).to.include({ env: 'hej', region: REGION, fn: 'greeter' });
     const ctx = answer.context;
     expect(ctx).to.include({ functionName: 'greeter', functionVersion: '$LATEST', invokedFunctionArn: created.FunctionArn, memoryLimitInMB: '256', logGroupName: '/aws/lambda/greeter' });
     expect(ctx.remaining).to.be.within(1, 5000);
@@ -135,7 +136,7 @@ describe('AWS Lambda-compatible endpoint', function () {
     const out = await lambda.send(new InvokeCommand({ FunctionName: created.FunctionArn, Payload: JSON.stringify([1, 2, 3]), LogType: 'Tail' }));
     expect(out.FunctionError).to.equal(undefined);
     const answer = decode(out.Payload) as Record<string, unknown>;
-    expect(answer).to.deep.include({ doubled: [2, 4, 6], name: 'doubler', arn: created.FunctionArn, memory: 128, group: '/aws/lambda/doubler', env: 'py' });
+    expect(answer).to.deep.include({ doubled: [2, 4, 6], name: 'doubler', arn: created.FunctionArn, memory: '128', group: '/aws/lambda/doubler', env: 'py', region: REGION });
     expect(answer.requestId).to.match(/^[0-9a-f]{32}$/);
     expect(answer.remaining).to.be.within(1, 3000);
     expect(Buffer.from(out.LogResult!, 'base64').toString()).to.contain('python got [1, 2, 3]');
