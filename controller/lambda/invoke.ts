@@ -44,7 +44,8 @@ function outcome(record: ActivationRecord, lambda: boolean): { payload: unknown;
   if (statusCode === 1) return lambda ? { payload: value.error, functionError: 'Unhandled' } : { payload: value, functionError: 'Handled' };
   if (statusCode === 2) {
     const message = typeof value.error === 'string' ? value.error : JSON.stringify(value.error ?? value);
-    const timedOut = /timed out|timeout/i.test(message);
+    // (the invoker marks a run it stopped at the action's time limit with the `timeout` annotation)
+    const timedOut = annotation(record.annotations, 'timeout') === true;
     return { payload: { errorType: timedOut ? 'Sandbox.Timedout' : 'Runtime.ExitError', errorMessage: message }, functionError: 'Unhandled' };
   }
   throw new LambdaError(500, 'ServiceException', 'The function could not be run; the X-Request-ID identifies the failure in the server logs.');

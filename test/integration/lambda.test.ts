@@ -130,6 +130,18 @@ describe('AWS Lambda-compatible endpoint', function () {
     expect(Buffer.from(out.LogResult!, 'base64').toString()).to.contain('RangeError: out of range');
   });
 
+  it('a handler past its Timeout or one that cannot load is an Unhandled error', async () => {
+    await create('sleeper', { 'index.js': 'exports.handler = (e) => new Promise((ok) => setTimeout(ok, 3000))' }, { Timeout: 1 });
+    const slow = await lambda.send(new InvokeCommand({ FunctionName: 'sleeper' }));
+    expect(slow.FunctionError).to.equal('Unhandled');
+    expect(decode(slow.Payload)).to.include({ errorType: 'Sandbox.Timedout' });
+    await create('misnamed', { 'index.js': 'exports.handler = async () => 1' }, { Handler: 'main.handler' });
+    const missing = await lambda.send(new InvokeCommand({ FunctionName: 'misnamed' }));
+    expect(missing.FunctionError).to.equal('Unhandled');
+    expect(decode(missing.Payload)).to.include({ errorType: 'Runtime.ImportModuleError' });
+    for (const name of ['sleeper', 'misnamed']) await lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
+  });
+
   it('runs a Python lambda_function.lambda_handler with any JSON event and its context', async () => {
     const created = await create('doubler', { 'lambda_function.py': PYTHON }, { Runtime: 'python3.12', Handler: 'lambda_function.lambda_handler', MemorySize: 128, Environment: { Variables: { MODE: 'py' } } });
     expect(created.Runtime).to.equal('python3.12');
