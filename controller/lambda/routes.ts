@@ -41,6 +41,8 @@ function lambdaError(e: unknown): LambdaError | undefined {
  */
 function signed(services: Services, read: BodyRead, handler: Handler) {
   return async (ctx: Ctx) => {
+    // (what the AWS SDKs report as an error's request id; Invoke gives the activation id instead)
+    ctx.set('x-amzn-RequestId', ctx.state.tid);
     try {
       const auth = parseAuthorization(ctx.get('authorization') || undefined);
       if (auth.service !== 'lambda') throw invalidSignature(`Credential should be scoped to correct service: 'lambda'.`);

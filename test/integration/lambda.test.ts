@@ -235,16 +235,17 @@ describe('AWS Lambda-compatible endpoint', function () {
   });
 
   describe('SigV4', () => {
-    const invokeUrl = () => `${s.url}/2015-03-31/functions/adder/invocations`;
+    const invokeUrl = () => `${s.url}/2015-03-31/functions/signed-adder/invocations`;
+    before(() => create('signed-adder', { 'index.js': NODE_CALLBACK }));
     const curl = async (user: string, body: string) => {
       const { stdout } = await run('curl', ['-s', '-i', '--aws-sigv4', `aws:amz:${REGION}:lambda`, '--user', user, '-H', 'content-type: application/json', '--data-binary', body, invokeUrl()]);
       const [head, text] = stdout.split('\r\n\r\n', 2) as [string, string];
       return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)![1]), type: /x-amzn-errortype: (\S+)/i.exec(head)?.[1], body: JSON.parse(text) as Record<string, unknown> };
     };
     /** A request signed with the SDK's signer for `signed`, sent with `sent` as its body. */
-    const signedFetch = async (opts: { signed: string; sent?: string; date?: Date; secret?: string }) => {
+    const signedFetch = async (opts: { signed: string; sent?: string; date?: Date; secret?: string; bodyHashHeader?: boolean }) => {
       const url = new URL(invokeUrl());
-      const signer = new SignatureV4({ credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: opts.secret ?? creds.secretAccessKey }, region: REGION, service: 'lambda', sha256: Hash.bind(null, 'sha256') });
+      const signer = new SignatureV4({ credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: opts.secret ?? creds.secretAccessKey }, region: REGION, service: 'lambda', sha256: Hash.bind(null, 'sha256'), applyChecksum: opts.bodyHashHeader ?? true });
       const req = await signer.sign({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host, 'content-type': 'application/json' }, body: opts.signed }, { signingDate: opts.date ?? new Date() });
       const res = await fetch(url, { method: 'POST', headers: req.headers as Record<string, string>, body: opts.sent ?? opts.signed });
       return { status: res.status, type: res.headers.get('x-amzn-errortype'), body: (await res.json()) as Record<string, unknown> };
@@ -273,8 +274,12 @@ describe('AWS Lambda-compatible endpoint', function () {
       const stale = await signedFetch({ signed: '{"a":1,"b":2}', date: new Date(Date.now() - 16 * 60_000) });
       expect(stale).to.include({ status: 403, type: 'InvalidSignatureException' });
       expect(stale.body.message).to.match(/^Signature expired/);
-      const altered = await signedFetch({ signed: '{"a":1,"b":2}', sent: '{"a":1000,"b":2}' });
-      expect(altered).to.include({ status: 403, type: 'InvalidSignatureException' });
+      // with the body's hash in X-Amz-Content-Sha256 (as the SDK signs) and without (as curl does)
+      for (const bodyHashHeader of [true, false]) {
+        expect((await signedFetch({ signed: '{"a":1,"b":2}', bodyHashHeader })).status).to.equal(200);
+        const altered = await signedFetch({ signed: '{"a":1,"b":2}', sent: '{"a":1000,"b":2}', bodyHashHeader });
+        expect(altered).to.include({ status: 403, type: 'InvalidSignatureException' });
+      }
     });
   });
 });
