@@ -14,6 +14,7 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import { entityRoutes } from './routes/entities.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
+import { lambdaRoutes } from './lambda/routes.ts';
 import { namespaceRoutes } from './routes/namespaces.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { triggerRoutes } from './routes/triggers.ts';
@@ -68,6 +69,8 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   const gatewayRoutes = apiGatewayRoutes(open, services);
   // web actions answer without credentials: on the open router, ahead of the api router's authentication
   webRoutes(open, services);
+  // the AWS Lambda-compatible endpoint: signed with SigV4, on the open router
+  lambdaRoutes(open, api, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

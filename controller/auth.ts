@@ -87,6 +87,18 @@ export class Authenticator {
     return identity;
   }
 
+  /**
+   * The identity that owns `uuid` and the secret its AWS Signature Version 4 requests are
+   * signed with (controller/lambda/): the namespace's action key (ActionKeys), which the server
+   * can compute again — the key itself is kept only hashed, and SigV4 needs the secret on both
+   * sides. Undefined for an unknown or blocked uuid.
+   */
+  async signingSecret(uuid: string): Promise<{ identity: Identity; secret: string } | undefined> {
+    const identity = await this.byUuid(uuid);
+    if (!identity?.keyHash) return undefined;
+    return { identity, secret: this.actionKeys.keyFor(identity).slice(uuid.length + 1) };
+  }
+
   private async bearer(token: string): Promise<Identity> {
     let claims: TokenClaims;
     try {

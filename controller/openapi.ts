@@ -322,6 +322,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': { description: 'The token', content: json({ type: 'object', required: ['token', 'expires_in', 'namespace'], properties: { token: { type: 'string' }, expires_in: { type: 'integer' }, namespace: { type: 'string' } } }) }, ...pick('400', '401', '403') },
         },
       },
+      '/lambda/credentials': {
+        get: {
+          tags: ['Auth'],
+          summary: "The AWS SigV4 credentials of the caller's namespace for the Lambda-compatible endpoint /2015-03-31/functions (caller authenticated with its key)",
+          responses: { '200': { description: 'The access key id (the uuid) and the secret access key (the action key)', content: json({ type: 'object', required: ['accessKeyId', 'secretAccessKey'], properties: { accessKeyId: { type: 'string' }, secretAccessKey: { type: 'string' } } }) }, ...pick('401', '403') },
+        },
+      },
       ...entityPaths(),
       ...webPaths(),
       ...gatewayPaths(),
