@@ -97,6 +97,8 @@ export interface PoolContainer {
 interface Slot extends SlotView {
   state: ContainerState;
   key: string | undefined;
+  /** A stem cell taken by an activation: its replacement is started once that activation's init is done. */
+  replaceAfterInit?: true;
   /** What the slot was started as, and the action it serves once it serves one. */
   origin: PoolContainer['origin'];
   action?: PoolContainer['action'];
@@ -205,6 +207,10 @@ export class ContainerPool {
     if (!slot.openGate) return;
     this.openGate(slot, ok);
     this.to(slot, ok ? 'init-ok' : 'init-failed');
+    if (slot.replaceAfterInit) {
+      slot.replaceAfterInit = undefined;
+      this.replenish();
+    }
   }
 
   /** Its started containers, the most recently used first. */
@@ -270,9 +276,10 @@ export class ContainerPool {
         stem.concurrency = req.concurrency;
         if (req.action) stem.action = req.action;
         this.closeGate(stem);
-        const lease = this.lease(stem, 'prewarm', req);
-        this.replenish();
-        return lease;
+        // its replacement starts once this one's /init is done: started at once, it takes the
+        // CPU the activation's init and first run need (a cold start from a stem cell)
+        stem.replaceAfterInit = true;
+        return this.lease(stem, 'prewarm', req);
       }
       case 'cold':
         for (const v of decision.evict) {

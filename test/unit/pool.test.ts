@@ -310,6 +310,9 @@ describe('container pool', () => {
     expect(a.needsInit).to.equal(true);
     expect(a.container).to.equal(stem);
     await sleep(10);
+    expect(factory.created, 'no replacement while the taken one initializes (it would take the CPU of its init)').to.have.length(1);
+    pool.initialized(a, true);
+    await sleep(10);
     expect(pool.stats().prewarm, 'replenished').to.equal(1);
     expect(factory.created).to.have.length(2);
     // another memory size does not take the stem cell
@@ -324,9 +327,10 @@ describe('container pool', () => {
     const hello = { namespace: 'alice', name: 'alice/hello' };
     const a = await pool.acquire(req({ action: hello }));
     const b = await pool.acquire(req({ key: 'bob|shared/pkg/echo|1-b', memoryMb: 512, action: { namespace: 'bob', name: 'shared/pkg/echo' } }));
+    pool.initialized(a, true);
     await sleep(10);
     const listed = Object.fromEntries(pool.containers().map((c) => [c.id, c]));
-    expect(listed[a.container.id]).to.include({ origin: 'prewarm', state: 'initializing', inFlight: 1, kind: 'nodejs:20', memoryMb: 256 });
+    expect(listed[a.container.id]).to.include({ origin: 'prewarm', state: 'busy', inFlight: 1, kind: 'nodejs:20', memoryMb: 256 });
     expect(listed[a.container.id]!.action).to.deep.equal(hello);
     expect(listed[b.container.id]).to.include({ origin: 'cold', state: 'initializing', memoryMb: 512 });
     expect(listed[b.container.id]!.action).to.deep.equal({ namespace: 'bob', name: 'shared/pkg/echo' });
