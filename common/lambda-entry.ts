@@ -191,6 +191,9 @@ export const LAMBDA_RUNTIMES = 'nodejs18.x, nodejs20.x, nodejs22.x and python3.8
 /** A zip's files that cannot take the entry point (a file of its name already, a package.json that is no JSON). */
 export class EntryPointError extends Error {}
 
+/** The annotation that marks an action made as a Lambda function, with what Lambda shows of it. */
+export const LAMBDA_ANNOTATION = 'lambda';
+
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /**
@@ -199,10 +202,14 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
  * the controller and the CLI (which zip with fflate each in their own way) share it.
  */
 export function addEntryPoint(files: Record<string, Uint8Array>, kind: LambdaKind): Record<string, Uint8Array> {
-  const entry = kind === 'python:3' ? PYTHON_ENTRY : NODE_ENTRY;
+  return addEntry(files, kind, kind === 'python:3' ? PYTHON_ENTRY : NODE_ENTRY, kind === 'python:3' ? PYTHON_SOURCE : NODE_SOURCE);
+}
+
+/** Files with an entry point `entry` added; for Node.js, package.json's `main` pointed at it. */
+export function addEntry(files: Record<string, Uint8Array>, kind: LambdaKind, entry: string, source: string): Record<string, Uint8Array> {
   if (files[entry]) throw new EntryPointError(`The zip has a file named ${entry}, the name of the entry point this endpoint adds.`);
-  const out = { ...files, [entry]: utf8(kind === 'python:3' ? PYTHON_SOURCE : NODE_SOURCE) };
-  if (kind === 'nodejs:20') out['package.json'] = utf8(JSON.stringify({ ...packageJson(files['package.json']), main: NODE_ENTRY }));
+  const out = { ...files, [entry]: utf8(source) };
+  if (kind === 'nodejs:20') out['package.json'] = utf8(JSON.stringify({ ...packageJson(files['package.json']), main: entry }));
   return out;
 }
 
