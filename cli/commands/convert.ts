@@ -19,6 +19,14 @@ const pair = (v: string, acc: Record<string, string> = {}): Record<string, strin
 };
 const repeat = (v: string, acc: string[] = []): string[] => [...acc, v];
 
+/** The namespace for the function's ARN: '_' (the key's own) asked of the API, as the Lambda endpoint names it; a dry run does without. */
+async function arnNamespace(cli: Cli, cmd: Command, dryRun: boolean | undefined): Promise<string> {
+  const ns = cli.namespace(cmd);
+  if (ns !== '_' || dryRun) return ns;
+  const names = (await cli.client(cmd).request<string[]>('GET', '/namespaces', { what: 'get the namespace of the key' })).body;
+  return names[0] ?? ns;
+}
+
 function unzip(zip: Uint8Array, what: string): Files {
   try {
     return fflate().unzipSync(zip);
@@ -84,7 +92,7 @@ export function convertCommand(cli: Cli): Command {
       const path = resolve(cli.io.cwd, zipPath);
       if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`The file '${zipPath}' does not exist.`);
       const zip = readFileSync(path);
-      const plan = planLambda(unzip(zip, `'${zipPath}'`), { name, handler: f.handler, runtime: f.runtime, environment: f.env ?? {}, timeout: f.timeout, memory: f.memory, layers: f.layer, namespace: cli.namespace(cmd), region: f.region, zip });
+      const plan = planLambda(unzip(zip, `'${zipPath}'`), { name, handler: f.handler, runtime: f.runtime, environment: f.env ?? {}, timeout: f.timeout, memory: f.memory, layers: f.layer, namespace: await arnNamespace(cli, cmd, f.dryRun), region: f.region, zip });
       await apply(cli, cmd, name, `Lambda function ${basename(path)} (${f.runtime}, ${f.handler})`, plan, f.dryRun);
     });
   convert

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { expect } from 'chai';
 import { strToU8, zipSync } from 'fflate';
 import { swirlInProcess } from '../support/cli.ts';
@@ -50,6 +51,8 @@ describe('swirl convert (Lambda zips, OpenFaaS folders; process containers)', fu
     file('pyhttp/handler.py', PY_HTTP_HANDLER);
     file('pyhttp/requirements.txt', '');
     file('docker/Dockerfile', 'FROM alpine\n');
+    file('classic/handler.js', "'use strict'\nmodule.exports = (context, callback) => callback(undefined, { echoed: JSON.parse(context) })\n");
+    file('pyclassic/handler.py', 'def handle(req):\n    return "Hello! You said: " + req\n');
   });
   after(async function () {
     await s?.destroy();
@@ -65,6 +68,15 @@ describe('swirl convert (Lambda zips, OpenFaaS folders; process containers)', fu
     const out = await invoke('lnode', { who: 'ana' });
     expect(out.status).to.equal(200);
     expect(out.body).to.deep.equal({ payload: { hello: 'ana', greeting: 'hi', fn: 'lnode', left: true } });
+  });
+
+  it('the converted function is a Lambda function too: GetFunction shows it, Invoke runs it (AWS SDK)', async function () {
+    const credentials = (await (await fetch(`${s.api}/lambda/credentials`, { headers: { authorization: auth() } })).json()) as { accessKeyId: string; secretAccessKey: string };
+    const lambda = new LambdaClient({ endpoint: s.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'lnode' }));
+    expect(got.Configuration).to.deep.include({ FunctionName: 'lnode', Runtime: 'nodejs20.x', Handler: 'index.handler', Timeout: 10, MemorySize: 256, Environment: { Variables: { GREETING: 'hi' } } });
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'lnode', Payload: Buffer.from('{"who":"bo"}') }));
+    expect(JSON.parse(Buffer.from(out.Payload!).toString())).to.deep.equal({ hello: 'bo', greeting: 'hi', fn: 'lnode', left: true });
   });
 
   it('converts a Python Lambda zip', async function () {
@@ -98,6 +110,24 @@ describe('swirl convert (Lambda zips, OpenFaaS folders; process containers)', fu
     expect(web.status).to.equal(202);
     expect(web.headers.get('x-py')).to.equal('yes');
     expect(await web.json()).to.deep.equal({ name: 'cy', mode: null, method: 'POST' });
+  });
+
+  it('converts the classic node and python3 templates (body in, string or JSON out)', async function () {
+    for (const [folder, template] of [['classic', 'node'], ['pyclassic', 'python3']]) {
+      const run = await swirlInProcess(['convert', 'openfaas', join(dir, folder!), folder!, '--template', template!], env());
+      expect(run.code, run.stderr).to.equal(0);
+    }
+    expect((await invoke('classic', { n: 1 })).body).to.deep.include({ statusCode: 200, body: { echoed: { n: 1 } } });
+    const web = await fetch(`${s.url}/api/v1/web/guest/default/pyclassic`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    expect(await web.text()).to.equal('Hello! You said: hi');
+  });
+
+  it('--dry-run prints the plan and makes nothing', async function () {
+    const run = await swirlInProcess(['convert', 'lambda', join(dir, 'py.zip'), 'planned', '--handler', 'lambda_function.lambda_handler', '--runtime', 'python3.11', '--dry-run'], env());
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/^ok: would convert Lambda function py\.zip \(python3\.11, lambda_function\.lambda_handler\) to action planned\n  mapped: runtime python3\.11 → kind python:3\n/);
+    const res = await fetch(`${s.url}/api/v1/namespaces/_/actions/planned`, { headers: { authorization: auth() } });
+    expect(res.status).to.equal(404);
   });
 
   it('refuses a dockerfile template and a missing handler, saying why, and creates nothing', async function () {
