@@ -125,7 +125,7 @@ describe('swirl convert (Lambda zips, OpenFaaS folders; process containers)', fu
   it('--dry-run prints the plan and makes nothing', async function () {
     const run = await swirlInProcess(['convert', 'lambda', join(dir, 'py.zip'), 'planned', '--handler', 'lambda_function.lambda_handler', '--runtime', 'python3.11', '--dry-run'], env());
     expect(run.code, run.stderr).to.equal(0);
-    expect(run.stdout).to.match(/^ok: would convert Lambda function py\.zip \(python3\.11, lambda_function\.lambda_handler\) to action planned\n  mapped: runtime python3\.11 → kind python:3\n/);
+    expect(run.stdout).to.match(/^ok: would convert Lambda function py\.zip \(python3\.11, lambda_function\.lambda_handler\) to action planned\n {2}mapped: runtime python3\.11 → kind python:3\n/);
     const res = await fetch(`${s.url}/api/v1/namespaces/_/actions/planned`, { headers: { authorization: auth() } });
     expect(res.status).to.equal(404);
   });

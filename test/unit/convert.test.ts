@@ -53,7 +53,7 @@ describe('swirl convert: planning', function () {
     });
 
     it('finds Python handlers in modules and packages', function () {
-      expect(lambda({ 'app/main.py': '' }, { runtime: 'python3.12', handler: 'app.main.handle' }).files['__main__.py']).to.exist;
+      expect(lambda({ 'app/main.py': '' }, { runtime: 'python3.12', handler: 'app.main.handle' }).files).to.have.property('__main__.py');
       expect(lambda({ 'svc/__init__.py': '' }, { runtime: 'python3.12', handler: 'svc.handle' }).kind).to.equal('python:3');
     });
 
