@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { load as loadYaml } from 'js-yaml';
+import type * as JsYaml from 'js-yaml';
+import { lazyPackage } from '../../common/lazy-package.ts';
 import { LIMITS } from '../../common/limits.ts';
 import type { KeyValue } from '../../common/key-value.ts';
 import { addEntry, addEntryPoint, CONFIG_PARAM as LAMBDA_CONFIG, EntryPointError, type HandlerConfig, LAMBDA_ANNOTATION, LAMBDA_RUNTIMES, lambdaKind, type LambdaKind } from '../../common/lambda-entry.ts';
@@ -12,6 +13,9 @@ import { CONFIG_PARAM as OPENFAAS_CONFIG, NODE_ENTRY, nodeSource, PYTHON_ENTRY, 
  * per mapping made and one per thing left behind. What cannot run at all is a ConvertError.
  */
 export class ConvertError extends CliError {}
+
+/** js-yaml, loaded when a stack file is read: every other command starts without it. */
+const yaml = lazyPackage<typeof JsYaml>('js-yaml');
 
 export type Files = Record<string, Uint8Array>;
 
@@ -120,7 +124,7 @@ export interface StackFunction {
 export function stackFunction(text: string, name: string, folder: string): { name: string; fn: StackFunction } {
   let doc: unknown;
   try {
-    doc = loadYaml(text);
+    doc = yaml().load(text);
   } catch (e) {
     throw new ConvertError(`The stack file is no valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
