@@ -3,6 +3,7 @@ import { activationCommand } from './commands/activation.ts';
 import { actionCommand } from './commands/action.ts';
 import { adminCommand } from './commands/admin.ts';
 import { apiCommand } from './commands/api.ts';
+import { convertCommand } from './commands/convert.ts';
 import { completionCommand } from './commands/completion.ts';
 import { invokerCommand } from './commands/invoker.ts';
 import { listAllCommand, namespaceCommand } from './commands/namespace.ts';
@@ -50,6 +51,7 @@ then ~/.wskprops (or the file WSK_CONFIG_FILE names); set them with 'swirl prope
   for (const o of makeGlobalOptions()) program.addOption(o);
   for (const c of [actionCommand, activationCommand, packageCommand, ruleCommand, triggerCommand, namespaceCommand, listAllCommand, propertyCommand, invokerCommand, adminCommand]) program.addCommand(c(cli));
   program.addCommand(apiCommand(cli));
+  program.addCommand(convertCommand(cli));
   program.addCommand(completionCommand(cli, () => program));
   finish(program, cli);
   return program;

@@ -6,8 +6,8 @@ import type { EntityStore } from '../../common/store/entity-store.ts';
 import { invalidParameter, LambdaError, notFound } from './errors.ts';
 import { CONFIG_PARAM, type HandlerConfig, kindOf, withEntryPoint } from './handlers.ts';
 
-/** The annotation that marks an action made through the function API, with what Lambda shows of it. */
-export const LAMBDA_ANNOTATION = 'lambda';
+export { LAMBDA_ANNOTATION } from '../../common/lambda-entry.ts';
+import { LAMBDA_ANNOTATION } from '../../common/lambda-entry.ts';
 
 interface LambdaAnnotation {
   runtime: string;
