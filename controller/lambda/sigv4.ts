@@ -99,13 +99,22 @@ export async function verifySignature(req: SignedRequest, auth: SigV4Header, sec
   }
 }
 
+/** A query name or value decoded; bad percent-encoding cannot have been signed (a 403, not a failure of the server's). */
+function decodeQueryPart(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, '%20'));
+  } catch {
+    throw invalidSignature('The query string is not valid percent-encoding.');
+  }
+}
+
 /** The query as the signer wants it: decoded names and values (repeated names as lists). */
 function queryOf(raw: string): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {};
   for (const part of raw.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const [k, v] = (eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)]).map((s) => decodeURIComponent(s.replace(/\+/g, '%20'))) as [string, string];
+    const [k, v] = (eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)]).map(decodeQueryPart) as [string, string];
     const had = query[k];
     query[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), v];
   }

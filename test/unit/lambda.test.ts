@@ -43,6 +43,8 @@ describe('Lambda endpoint: SigV4 verification', () => {
       [vanilla({ method: 'POST' }), VANILLA.secret],
       [vanilla({ rawPath: '/other' }), VANILLA.secret],
       [vanilla({ rawQuery: 'a=1' }), VANILLA.secret],
+      // bad percent-encoding: refused as unsigned, not a failure of the server's
+      [vanilla({ rawQuery: 'a=%ZZ' }), VANILLA.secret],
       [vanilla({ headers: { host: 'example.amazonaws.com:8080', 'x-amz-date': '20150830T123600Z' } }), VANILLA.secret],
       [vanilla({ body: Buffer.from('{}') }), VANILLA.secret],
     ];
