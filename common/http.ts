@@ -50,7 +50,8 @@ async function handle<S extends RequestState>(ctx: Parameters<Middleware<S>>[0],
     if (err instanceof SwirlError && err.headers) ctx.set(err.headers);
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
+    // (its fields are not even made where info lines are not written)
+    if (log.isLevelEnabled('info')) log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
     onAnswered?.(ctx as Parameters<Answered>[0], ms / 1000);
   }
 }
