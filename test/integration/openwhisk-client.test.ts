@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import openwhisk from 'openwhisk';
+import { wrongKey } from '../support/api.ts';
 import { factoryNames } from '../support/invoker-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -66,7 +67,7 @@ describe('the openwhisk npm client', function () {
   });
 
   it('is refused with a wrong key', async function () {
-    const bad = openwhisk({ apihost: s.url, api_key: s.guestKey.replace(/.$/, 'x'), namespace: '_' });
+    const bad = openwhisk({ apihost: s.url, api_key: wrongKey(s.guestKey), namespace: '_' });
     try {
       await bad.actions.list();
       expect.fail('expected a 401');

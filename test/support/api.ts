@@ -31,3 +31,6 @@ export function expectError(r: Reply, status: number, message?: RegExp | string)
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
+
+/** The same key with its last character changed to another: a wrong key, always (never the right one by chance). */
+export const wrongKey = (key: string): string => `${key.slice(0, -1)}${key.endsWith('0') ? '1' : '0'}`;
