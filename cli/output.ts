@@ -33,6 +33,12 @@ export class Output {
     this.line(JSON.stringify(value, null, 4));
   }
 
+  /** A table as cli/format.ts lays it out: its first line (the column headers) as a heading, then its rows. */
+  table([header, ...rows]: string[]): void {
+    if (header !== undefined) this.heading(header);
+    this.lines(rows);
+  }
+
   /** A heading of a listing (`actions`), bold on a terminal. */
   heading(text: string): void {
     this.line(this.c.bold(text));

@@ -1,5 +1,6 @@
 import type { Container, ContainerFactory, ContainerSpec } from '../common/container.ts';
 import type { Logger } from '../common/logger.ts';
+import type { InvokerContainer } from '../common/health.ts';
 import { type ContainerEvent, type ContainerState, frozenOrFreezing, transition } from './container-state.ts';
 import { idleExpired, memoryUsed, pauseDue, place, type SlotView, stemsToStart } from './pool-decisions.ts';
 
@@ -79,26 +80,14 @@ export interface PoolStats {
  * container (nor may its name, which other containers can resolve, say whose it is), so this
  * is where a stem cell's action is told.
  */
-export interface PoolContainer {
-  id: string;
-  kind: string;
+export interface PoolContainer extends InvokerContainer {
   state: ContainerState;
-  /** How it came to be: a stem cell (prewarm) or made for an action (cold). */
-  origin: 'prewarm' | 'cold';
-  /** The action it serves (`namespace`: the invoking namespace, `name`: the action's path); none for a stem cell not yet taken. */
-  action?: { namespace: string; name: string };
-  memoryMb: number;
-  inFlight: number;
-  /** Epoch ms when an activation last took or left it. */
-  lastUsed: number;
 }
 
 /** One container as the pool sees it: its state, and what the transitions leave to the pool. */
 interface Slot extends SlotView {
   state: ContainerState;
   key: string | undefined;
-  /** A stem cell taken by an activation: its replacement is started once that activation's init is done. */
-  replaceAfterInit?: true;
   /** What the slot was started as, and the action it serves once it serves one. */
   origin: PoolContainer['origin'];
   action?: PoolContainer['action'];
@@ -207,10 +196,8 @@ export class ContainerPool {
     if (!slot.openGate) return;
     this.openGate(slot, ok);
     this.to(slot, ok ? 'init-ok' : 'init-failed');
-    if (slot.replaceAfterInit) {
-      slot.replaceAfterInit = undefined;
-      this.replenish();
-    }
+    // a stem cell's one init (its gate closes once, when it is taken): now its replacement may start
+    if (slot.origin === 'prewarm') this.replenish();
   }
 
   /** Its started containers, the most recently used first. */
@@ -276,9 +263,8 @@ export class ContainerPool {
         stem.concurrency = req.concurrency;
         if (req.action) stem.action = req.action;
         this.closeGate(stem);
-        // its replacement starts once this one's /init is done: started at once, it takes the
-        // CPU the activation's init and first run need (a cold start from a stem cell)
-        stem.replaceAfterInit = true;
+        // its replacement starts once this one's /init is done (initialized): started at once, it
+        // takes the CPU the activation's init and first run need (a cold start from a stem cell)
         return this.lease(stem, 'prewarm', req);
       }
       case 'cold':

@@ -156,9 +156,7 @@ export function activationCommand(cli: Cli): Command {
         return records.forEach((r) => cli.out.json(r));
       }
       if (records.length === 0) return cli.out.heading('activations');
-      const [header, ...rows] = activationTable(records);
-      cli.out.heading(header!);
-      cli.out.lines(rows);
+      cli.out.table(activationTable(records));
     });
 
   activation

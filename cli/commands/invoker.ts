@@ -15,9 +15,7 @@ export function invokerCommand(cli: Cli): Command {
     .action(async (_f: unknown, cmd: Command) => {
       const invokers = (await cli.client(cmd).request<InvokerRow[]>('GET', '/invokers', { what: 'get the list of invokers' })).body;
       if (cli.json(cmd)) return cli.out.json(invokers);
-      const [header, ...rows] = invokerTable(invokers, Date.now());
-      cli.out.heading(header!);
-      cli.out.lines(rows);
+      cli.out.table(invokerTable(invokers, Date.now()));
     });
   invoker
     .command('containers')
@@ -26,9 +24,7 @@ export function invokerCommand(cli: Cli): Command {
     .action(async (id: string, _f: unknown, cmd: Command) => {
       const containers = (await cli.client(cmd).request<ContainerRow[]>('GET', `/invokers/${encodeURIComponent(id)}/containers`, { what: `get the containers of invoker ${id}` })).body;
       if (cli.json(cmd)) return cli.out.json(containers);
-      const [header, ...rows] = containerTable(containers, Date.now());
-      cli.out.heading(header!);
-      cli.out.lines(rows);
+      cli.out.table(containerTable(containers, Date.now()));
     });
   return invoker;
 }
