@@ -36,6 +36,14 @@ export const maxEncodedLogs = (limit: number): number => 2 * limit + 16 * 1024 *
  */
 export const PROXY_TOKEN_ENV = '__SWIRL_PROXY_TOKEN';
 
+/**
+ * Set (to `1`) for a stem cell: swirl's own runtime proxies rehearse one /init and one /run
+ * of a throwaway action before they listen (runtimes/common/server.ts), so that the
+ * activation that takes the stem cell does not pay for V8 compiling the proxy's request
+ * path. A container someone waits for is not asked: it would pay for the rehearsal instead.
+ */
+export const PROXY_REHEARSE_ENV = '__SWIRL_PROXY_REHEARSE';
+
 export interface ContainerSpec {
   /** Resolved kind (`nodejs:20`, `python:3`, `stdio`, `blackbox`). */
   kind: string;

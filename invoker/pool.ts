@@ -1,4 +1,4 @@
-import type { Container, ContainerFactory, ContainerSpec } from '../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, PROXY_REHEARSE_ENV } from '../common/container.ts';
 import type { Logger } from '../common/logger.ts';
 import type { InvokerContainer } from '../common/health.ts';
 import { type ContainerEvent, type ContainerState, frozenOrFreezing, transition } from './container-state.ts';
@@ -366,7 +366,7 @@ export class ContainerPool {
     if (this.closed || this.opts.prewarm.length === 0 || Date.now() < this.prewarmRetryAt || this.queue.length > 0) return [];
     return stemsToStart(this.slots, this.opts.prewarm, this.opts).map((p) => {
       const slot = this.newSlot(p.kind, p.image, p.memoryMb, undefined, 1);
-      const spec: ContainerSpec = { kind: p.kind, image: p.image, memoryMb: p.memoryMb, name: `prewarm_${p.kind.replace(/\W/g, '-')}` };
+      const spec: ContainerSpec = { kind: p.kind, image: p.image, memoryMb: p.memoryMb, name: `prewarm_${p.kind.replace(/\W/g, '-')}`, env: { [PROXY_REHEARSE_ENV]: '1' } };
       return this.startContainer(slot, spec).then(
         () => this.drain(),
         (e: Error) => {

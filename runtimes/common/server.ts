@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ActionFailure, describeError, InitFailure, type InitValue, isDictionary, Messages, type RunMessage } from './protocol.ts';
 import { type CapturedLogs, captured, captureOutput, endActivation } from './output.ts';
-import { INLINE_LOGS, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { INLINE_LOGS, PROXY_REHEARSE_ENV, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import { sameSecret } from '../../common/credentials.ts';
 
 /** What a kind's proxy does with the two requests; the server does the protocol around it. */
@@ -20,6 +21,12 @@ export interface ActionRuntime {
 export interface ProxyOptions {
   /** Run one activation at a time (stdio); otherwise /run requests overlap. */
   serial?: boolean;
+}
+
+/** A kind's throwaway action for the start-up rehearsal (serve()): a fresh runtime, its init value. */
+export interface Rehearsal {
+  runtime: ActionRuntime;
+  action: InitValue;
 }
 
 interface Reply {
@@ -47,9 +54,9 @@ export class ProxyServer {
   constructor(
     private readonly runtime: ActionRuntime,
     private readonly opts: ProxyOptions = {},
+    token = takeToken(),
   ) {
-    this.token = process.env[PROXY_TOKEN_ENV] || undefined;
-    delete process.env[PROXY_TOKEN_ENV];
+    this.token = token;
     captureOutput();
     this.server = createServer((req, res) => void this.handle(req, res));
     // the invoker keeps connections open across activations (a paused container cannot time them out anyway)
@@ -63,6 +70,10 @@ export class ProxyServer {
       this.server.once('error', fail);
       this.server.listen(port, host, () => ok());
     });
+  }
+
+  close(): Promise<void> {
+    return new Promise((ok) => this.server.close(() => ok()));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -210,13 +221,60 @@ function send(res: ServerResponse, reply: Reply, logs?: CapturedLogs): void {
   res.end(Buffer.concat([lines, payload]));
 }
 
-/** Start a proxy for a runtime; a start-up failure is the one thing the proxy reports itself. */
-export function serve(runtime: ActionRuntime, opts?: ProxyOptions): void {
+/** The container's secret (PROXY_TOKEN_ENV), taken out of the environment before any action code loads. */
+function takeToken(): string | undefined {
+  const token = process.env[PROXY_TOKEN_ENV] || undefined;
+  delete process.env[PROXY_TOKEN_ENV];
+  return token;
+}
+
+/**
+ * Start a proxy for a runtime; a start-up failure is the one thing the proxy reports itself.
+ * When the invoker asks (PROXY_REHEARSE_ENV: a stem cell), a throwaway proxy on a loopback
+ * port of its own first serves one /init and one /run of the kind's throwaway action, the
+ * way the invoker sends them: V8 compiles lazily, so a fresh proxy's first /init and /run
+ * cost ~6 ms more than later ones, and a stem cell is made ahead precisely so that an
+ * activation does not pay for its start.
+ */
+export async function serve(runtime: ActionRuntime, opts: ProxyOptions, rehearsal: Rehearsal): Promise<void> {
   // as a container's PID 1 the proxy gets no default signal handling: stop at once when asked
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+  // first: the secret leaves the environment before anything else runs
   const proxy = new ProxyServer(runtime, opts);
-  proxy.listen().catch((e: unknown) => {
+  const rehearsing = process.env[PROXY_REHEARSE_ENV] === '1';
+  delete process.env[PROXY_REHEARSE_ENV];
+  if (rehearsing) await rehearse(rehearsal, opts);
+  await proxy.listen().catch((e: unknown) => {
     process.stderr.write(`runtime proxy: cannot listen: ${describeError(e)}\n`);
     process.exit(1);
+  });
+}
+
+/** One /init and one /run of a throwaway action, through a throwaway proxy on an ephemeral loopback port; whatever fails here is no business of the real proxy's. */
+async function rehearse({ runtime, action }: Rehearsal, opts?: ProxyOptions): Promise<void> {
+  const token = 'rehearsal';
+  const proxy = new ProxyServer(runtime, opts, token);
+  try {
+    await proxy.listen(0, '127.0.0.1');
+    const { port } = proxy.server.address() as { port: number };
+    await postLocal(port, token, '/init', { value: action });
+    await postLocal(port, token, '/run', { value: {}, deadline: String(Date.now() + 10_000) });
+  } catch {
+    // a rehearsal that fails (no loopback, say) only leaves the first requests slower
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** POST as the invoker does (token, logs with the answer), over a plain socket: the proxy's side is the one to warm. */
+function postLocal(port: number, token: string, path: string, body: unknown): Promise<void> {
+  const payload = Buffer.from(JSON.stringify(body));
+  const head = `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\n${INLINE_LOGS.request}: 65536\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\nconnection: close\r\n\r\n`;
+  return new Promise((ok, fail) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.end(Buffer.concat([Buffer.from(head), payload])));
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no answer')));
+    socket.on('data', () => undefined);
+    socket.once('error', fail);
+    socket.once('close', () => ok());
   });
 }

@@ -39,4 +39,5 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`Unhandled promise rejection: ${reason instanceof Error && reason.stack ? reason.stack : String(reason)}\n`);
 });
 
-serve(new NodeRuntime());
+// rehearsed on a throwaway runtime (server.ts): the action's code, not the proxy's, is what its first /init compiles
+void serve(new NodeRuntime(), {}, { runtime: new NodeRuntime(), action: { name: 'rehearsal', main: 'main', code: 'function main(params) { return params }' } });

@@ -40,4 +40,5 @@ class StdioRuntime implements ActionRuntime {
   }
 }
 
-serve(new StdioRuntime(), { serial: true });
+// rehearsed on a throwaway runtime (server.ts) with a script that echoes its parameters: a fork per run, as a real action's
+void serve(new StdioRuntime(), { serial: true }, { runtime: new StdioRuntime(), action: { name: 'rehearsal', code: '#!/bin/sh\nexec cat\n' } });
