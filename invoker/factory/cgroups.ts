@@ -128,9 +128,11 @@ export class Cgroup {
       return;
     }
     const memory = this.dir('memory');
-    write(join(memory, 'memory.limit_in_bytes'), bytes);
-    // memory and swap together, where the kernel accounts swap (swapaccount=1): no swap beyond the limit
-    if (existsSync(join(memory, 'memory.memsw.limit_in_bytes'))) write(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
+    const [mem, memsw] = [join(memory, 'memory.limit_in_bytes'), join(memory, 'memory.memsw.limit_in_bytes')];
+    // memory and swap together, where the kernel accounts swap (swapaccount=1): no swap beyond the limit.
+    // The kernel keeps memsw ≥ memory at every step: a limit raised (a cgroup limited again) takes memsw first
+    const order = !existsSync(memsw) ? [mem] : bytes > Number(readOr(mem)) ? [memsw, mem] : [mem, memsw];
+    for (const file of order) write(file, bytes);
     write(join(this.dir('pids'), 'pids.max'), limits.pidsLimit);
     write(join(this.dir('cpu'), 'cpu.shares'), limits.cpuShares);
   }

@@ -8,7 +8,7 @@ import type { Logger } from '../../common/logger.ts';
 import { processState, selfProcess } from '../../common/process-identity.ts';
 import { RUNTIME_KINDS, RUNTIME_PORT } from '../../runtimes/index.ts';
 import { type RuntimeRoot, runtimeRoot } from '../../runtimes/images/sandbox-rootfs.ts';
-import { type Cgroup, CgroupTree } from './cgroups.ts';
+import { type Cgroup, type CgroupLimits, CgroupTree } from './cgroups.ts';
 import { ChildOutput } from './child-output.ts';
 import { cpuShares, reachFromContainer, RUNTIME_USER } from './docker.ts';
 import { waitForPort } from './ports.ts';
@@ -55,6 +55,22 @@ const HOST_NAME = 'host.swirl.internal';
 /** The fds bubblewrap reads the sandbox's /etc/hosts and /etc/resolv.conf from. */
 const HOSTS_FD = 3;
 const RESOLV_FD = 4;
+/** bubblewrap blocks on this fd (--block-fd) with the sandbox made, until the invoker lets the runtime start. */
+const GO_FD = 5;
+/** Shapes kept started ahead (kind, /tmp size, environment: a cold container's and a stem cell's differ). */
+const AHEAD_SHAPES = 4;
+
+/** A sandbox started ahead: let go, it runs its runtime. */
+interface Start {
+  container: SandboxContainer;
+  cgroup: Cgroup;
+  /** The sandbox's address. */
+  host: string;
+  go: () => void;
+}
+
+/** What a sandbox started ahead must share with the spec it is taken for (its memory limits are set when taken). */
+const startShape = (spec: ContainerSpec, tmpMb: number): string => JSON.stringify([spec.kind, tmpMb, Object.entries(spec.env ?? {}).sort()]);
 const DEFAULT_BWRAP = '/usr/bin/bwrap';
 const DEFAULT_CGROUPS = '/sys/fs/cgroup';
 
@@ -110,7 +126,10 @@ export class SandboxContainerFactory implements ContainerFactory {
   private readonly tag = selfTag();
   private readonly bwrap: string;
   private ready = false;
+  private closed = false;
   private resolv: string | undefined;
+  /** Sandboxes started ahead (blocked before their runtime starts), by shape (startShape); undefined where the start failed. */
+  private readonly ahead = new Map<string, Promise<Start | undefined>>();
 
   constructor(private readonly opts: SandboxFactoryOptions) {
     this.apiHost = opts.apiHost ? reachFromContainer(opts.apiHost, HOST_NAME) : undefined;
@@ -172,8 +191,45 @@ export class SandboxContainerFactory implements ContainerFactory {
     if (!this.ready) throw new Error('the sandbox container factory is not initialized');
     if (spec.kind === 'blackbox') throw new ImageUnavailableError(spec.image, 'Docker images need a Docker daemon, and this invoker runs actions in sandboxes (SWIRL_CONTAINER_FACTORY=sandbox), which run swirl\'s own runtimes only.');
     const root = await this.root(spec.kind);
+    const shape = startShape(spec, this.tmpMb(spec));
+    const start = (await this.takeAhead(shape)) ?? (await this.start(spec, root));
+    this.startAhead(shape, spec, root);
+    try {
+      // the action's own limits before its runtime runs (a start made ahead was limited for the spec it was made for)
+      start.cgroup.limit(this.limits(spec));
+    } catch (e) {
+      await start.container.destroy();
+      throw e;
+    }
+    start.container.spec = spec;
+    start.go();
+    this.live.add(start.container);
+    try {
+      await waitForPort(start.host, RUNTIME_PORT, this.opts.startTimeoutMs ?? 10_000, start.container.exited);
+    } catch (e) {
+      await start.container.destroy();
+      throw new Error(`could not start the ${spec.kind} runtime in a sandbox: ${(e as Error).message}${start.container.startupOutput()}`, { cause: e });
+    }
+    return start.container;
+  }
+
+  private tmpMb(spec: ContainerSpec): number {
+    return Math.min(this.opts.tmpMb ?? 128, spec.memoryMb);
+  }
+
+  private limits(spec: ContainerSpec): CgroupLimits {
+    return { memoryMb: spec.memoryMb, pidsLimit: this.opts.pidsLimit ?? 512, cpuShares: cpuShares(spec.memoryMb, this.opts.invokerMemoryMb ?? 2048) };
+  }
+
+  /**
+   * A sandbox brought up to the point where bubblewrap would run the runtime: its cgroup
+   * (joined), network namespace, mount namespace with the root filesystem, and every
+   * namespace of bubblewrap's made, bubblewrap blocked on its go fd. Nothing of a tenant's
+   * is in it yet: its runtime has not started.
+   */
+  private async start(spec: ContainerSpec, root: RuntimeRoot): Promise<Start> {
     const name = `${this.tag}.${++made}`;
-    const cgroup = this.cgroups.create(name, { memoryMb: spec.memoryMb, pidsLimit: this.opts.pidsLimit ?? 512, cpuShares: cpuShares(spec.memoryMb, this.opts.invokerMemoryMb ?? 2048) });
+    const cgroup = this.cgroups.create(name, this.limits(spec));
     let net: Awaited<ReturnType<SandboxNetworking['attach']>> | undefined;
     try {
       net = await this.opts.network.attach(name);
@@ -183,24 +239,45 @@ export class SandboxContainerFactory implements ContainerFactory {
     }
     const token = randomBytes(24).toString('base64url');
     const env = { ...root.env, ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, [PROXY_TOKEN_ENV]: token, HOME: '/tmp', PORT: String(RUNTIME_PORT), HOST: '0.0.0.0' };
-    const tmpMb = Math.min(this.opts.tmpMb ?? 128, spec.memoryMb);
-    const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, tmpMb, cgroup), ...root.cmd], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, this.tmpMb(spec), cgroup), ...root.cmd], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       env,
     });
     // the data fds are sockets to Node: one the sandbox closes early (it reads them once) must not raise an uncaught error here
-    for (const fd of [HOSTS_FD, RESOLV_FD]) (child.stdio[fd] as Writable).on('error', () => undefined);
-    (child.stdio[HOSTS_FD] as Writable).end(`127.0.0.1\tlocalhost\n::1\tlocalhost\n${net.gateway}\t${HOST_NAME}\n`);
-    (child.stdio[RESOLV_FD] as Writable).end(this.resolvConf());
+    for (const fd of [HOSTS_FD, RESOLV_FD, GO_FD]) input(child, fd).on('error', () => undefined);
+    input(child, HOSTS_FD).end(`127.0.0.1\tlocalhost\n::1\tlocalhost\n${net.gateway}\t${HOST_NAME}\n`);
+    input(child, RESOLV_FD).end(this.resolvConf());
     const container = new SandboxContainer(child, spec, `sandbox-${name}`, `${net.address}:${RUNTIME_PORT}`, token, cgroup, net.release, () => this.live.delete(container));
-    this.live.add(container);
-    try {
-      await waitForPort(net.address, RUNTIME_PORT, this.opts.startTimeoutMs ?? 10_000, container.exited);
-    } catch (e) {
-      await container.destroy();
-      throw new Error(`could not start the ${spec.kind} runtime in a sandbox: ${(e as Error).message}${container.startupOutput()}`, { cause: e });
+    return { container, cgroup, host: net.address, go: () => input(child, GO_FD).end('g') };
+  }
+
+  /**
+   * Start the next sandbox of this shape ahead (one per shape, for the few shapes last
+   * used): its start overlaps this one's runtime booting, which keeps one core busy, and
+   * mostly waits on the kernel (namespaces, cgroup moves).
+   */
+  private startAhead(shape: string, spec: ContainerSpec, root: RuntimeRoot): void {
+    if (this.closed || this.ahead.has(shape)) return;
+    const pending = this.start(spec, root).catch((e: Error) => {
+      this.opts.log.warn({ err: e, kind: spec.kind }, 'could not start a sandbox ahead');
+      return undefined;
+    });
+    this.ahead.set(shape, pending);
+    for (const [old, made] of [...this.ahead].slice(0, -AHEAD_SHAPES)) {
+      this.ahead.delete(old);
+      void made.then((s) => s?.container.destroy());
     }
-    return container;
+  }
+
+  /** The sandbox started ahead for this shape, when there is one still alive (waiting for it when it is under way). */
+  private async takeAhead(shape: string): Promise<Start | undefined> {
+    const pending = this.ahead.get(shape);
+    this.ahead.delete(shape);
+    const start = await pending;
+    if (!start?.container.gone) return start;
+    // died while it waited (killed from outside): it gives back its cgroup and network
+    await start.container.destroy();
+    return undefined;
   }
 
   /** The network's resolv.conf (read once: it is written at the network's init). */
@@ -210,11 +287,17 @@ export class SandboxContainerFactory implements ContainerFactory {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.live].map((c) => c.destroy()));
+    this.closed = true;
+    const ahead = await Promise.all(this.ahead.values());
+    this.ahead.clear();
+    await Promise.all([...this.live, ...ahead.flatMap((s) => (s ? [s.container] : []))].map((c) => c.destroy()));
     await this.opts.network.close();
     if (this.ready) this.cgroups.removeIfEmpty();
   }
 }
+
+/** The pipe the invoker writes to at a sandbox's fd. */
+const input = (child: ChildProcess, fd: number): Writable => (child.stdio as unknown as Writable[])[fd]!;
 
 /** setpriv's arguments that make the rest run as `uid:gid` with no supplementary groups and no capabilities. */
 const dropTo = (user: string): string[] => {
@@ -231,7 +314,7 @@ const dropTo = (user: string): string[] => {
  * quote; the root's path is an argument.)
  */
 function prepare(cgroup: Cgroup, rootDir: string): string[] {
-  const close = `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt ${RESOLV_FD} ]; then eval "exec $n>&-"; fi; done`;
+  const close = `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt ${GO_FD} ]; then eval "exec $n>&-"; fi; done`;
   const writes = cgroup.procsFiles().map((f) => `echo $$ > ${f}`).join(' && ');
   const script = `root=$1; shift; ${close}; ${writes} && ${TOOLS.mount} --bind "$root" ${ROOT_MOUNT} && exec "$@"`;
   return ['--mount', '--propagation', 'private', '--', TOOLS.bash, '-c', script, 'sandbox', rootDir];
@@ -258,19 +341,23 @@ function bwrapArgs(bwrap: string, tmpMb: number, cgroup: Cgroup): string[] {
     '--new-session',
     '--cap-drop', 'ALL',
     '--chdir', '/tmp',
+    '--block-fd', String(GO_FD),
     '--',
   ];
 }
 
 class SandboxContainer implements Container {
   readonly exited: Promise<void>;
+  /** Its processes are gone. */
+  gone = false;
   readonly inlineLogs: boolean;
   private readonly output: ChildOutput;
   private removal: Promise<void> | undefined;
 
   constructor(
     private readonly child: ChildProcess,
-    readonly spec: ContainerSpec,
+    /** The spec it runs for (a sandbox started ahead takes the spec of the create that takes it). */
+    public spec: ContainerSpec,
     readonly id: string,
     readonly address: string,
     readonly token: string,
@@ -280,6 +367,7 @@ class SandboxContainer implements Container {
   ) {
     this.output = new ChildOutput(child, spec.kind, () => undefined);
     this.exited = this.output.exited;
+    void this.exited.then(() => (this.gone = true));
     this.inlineLogs = this.output.inlineLogs;
   }
 

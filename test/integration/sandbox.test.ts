@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { type Container, type ContainerFactory, ImageUnavailableError } from '../../common/container.ts';
@@ -160,6 +160,27 @@ describe('sandbox container factory: limits and isolation', function () {
     }
     await c.destroy();
     expect(existsSync(join(CGROUPS, v1 ? 'pids' : '', group, name)), 'removed with the sandbox').to.equal(false);
+  });
+
+  it('a sandbox started ahead takes the limits of the create that takes it, lowered or raised, before its runtime runs', async function () {
+    const group = `swirl-${TEST_SANDBOX_INSTALLATION}`;
+    const v1 = existsSync(join(CGROUPS, 'memory'));
+    const limitOf = (c: Container, file: string) => readFileSync(v1 ? join(CGROUPS, 'memory', group, c.id.replace(/^sandbox-/, ''), file) : join(CGROUPS, group, c.id.replace(/^sandbox-/, ''), file), 'utf8').trim();
+    const memory = v1 ? 'memory.limit_in_bytes' : 'memory.max';
+    const first = await factory.create({ kind: NODE, image: runtimeImage(NODE), memoryMb: 256, name: 'ahead' });
+    const sandboxes = () => readdirSync(v1 ? join(CGROUPS, 'memory', group) : join(CGROUPS, group), { withFileTypes: true }).filter((e) => e.isDirectory()).length;
+    expect(sandboxes(), 'the next one was started ahead').to.be.greaterThan(1);
+    for (const memoryMb of [128, 512]) {
+      const c = await factory.create({ kind: NODE, image: runtimeImage(NODE), memoryMb, name: 'ahead' });
+      expect(limitOf(c, memory)).to.equal(String(memoryMb * 1024 * 1024));
+      if (v1 && existsSync(join(CGROUPS, 'memory', group, c.id.replace(/^sandbox-/, ''), 'memory.memsw.limit_in_bytes'))) expect(limitOf(c, 'memory.memsw.limit_in_bytes'), 'no swap beyond the limit').to.equal(String(memoryMb * 1024 * 1024));
+      const init = await client.post(c.address, '/init', { value: { name: 'a', main: 'main', code: 'function main() { return { limit: process.constrainedMemory() } }', binary: false, env: {} } }, 10_000, undefined, c.token);
+      expect(init.status).to.equal(200);
+      const res = await client.post(c.address, '/run', { value: {}, deadline: String(Date.now() + 10_000) }, 10_000, c.exited, c.token);
+      expect(JSON.parse(res.body), 'the runtime sees the limit it runs under').to.deep.equal({ limit: memoryMb * 1024 * 1024 });
+      await c.destroy();
+    }
+    await first.destroy();
   });
 
   it("keeps running after the data dir's privacy pass (its root filesystems keep their modes)", async () => {
