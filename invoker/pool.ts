@@ -4,6 +4,9 @@ import type { InvokerContainer } from '../common/health.ts';
 import { type ContainerEvent, type ContainerState, frozenOrFreezing, transition } from './container-state.ts';
 import { idleExpired, memoryUsed, pauseDue, place, type SlotView, stemsToStart } from './pool-decisions.ts';
 
+
+/** How long after a taken stem cell's init its replacement starts at the latest: a first /run takes a few milliseconds. */
+const STEM_REPLACE_MS = 50;
 /** Stem cells to keep ready: `count` containers of `kind` with `memoryMb`. */
 export interface PrewarmConfig {
   kind: string;
@@ -196,8 +199,11 @@ export class ContainerPool {
     if (!slot.openGate) return;
     this.openGate(slot, ok);
     this.to(slot, ok ? 'init-ok' : 'init-failed');
-    // a stem cell's one init (its gate closes once, when it is taken): now its replacement may start
-    if (slot.origin === 'prewarm') this.replenish();
+    // a stem cell's one init (its gate closes once, when it is taken): its replacement starts when
+    // the activation's answer is in (release), or after STEM_REPLACE_MS for one that runs long.
+    // Started now it would take the CPU, and the invoker's event loop (a fork blocks it for
+    // milliseconds), that the activation's first /run needs.
+    if (slot.origin === 'prewarm') setTimeout(() => this.replenish(), STEM_REPLACE_MS).unref();
   }
 
   /** Its started containers, the most recently used first. */
@@ -263,7 +269,7 @@ export class ContainerPool {
         stem.concurrency = req.concurrency;
         if (req.action) stem.action = req.action;
         this.closeGate(stem);
-        // its replacement starts once this one's /init is done (initialized): started at once, it
+        // its replacement starts once this one's first /run is done (initialized): started at once, it
         // takes the CPU the activation's init and first run need (a cold start from a stem cell)
         return this.lease(stem, 'prewarm', req);
       }

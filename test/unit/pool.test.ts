@@ -313,11 +313,25 @@ describe('container pool', () => {
     expect(factory.created, 'no replacement while the taken one initializes (it would take the CPU of its init)').to.have.length(1);
     pool.initialized(a, true);
     await sleep(10);
+    expect(factory.created, 'nor while its first run runs (the same)').to.have.length(1);
+    pool.release(a);
+    await sleep(10);
     expect(pool.stats().prewarm, 'replenished').to.equal(1);
     expect(factory.created).to.have.length(2);
     // another memory size does not take the stem cell
     const b = await pool.acquire(req({ key: 'other', memoryMb: 512 }));
     expect(b.start).to.equal('cold');
+  });
+
+  it('replaces a taken stem cell whose first run runs long, shortly after its init', async () => {
+    make({ prewarm: [{ kind: 'nodejs:20', image: 'swirl/runtime-nodejs-20:test', memoryMb: 256, count: 1 }] });
+    await pool.start();
+    const a = await pool.acquire(req());
+    pool.initialized(a, true);
+    await sleep(120);
+    expect(pool.stats().prewarm, 'replenished while the first activation still runs').to.equal(1);
+    expect(factory.created).to.have.length(2);
+    pool.release(a);
   });
 
   it('lists its containers with the action each serves: a stem cell once taken, a cold one from the start', async () => {
@@ -328,7 +342,7 @@ describe('container pool', () => {
     const a = await pool.acquire(req({ action: hello }));
     const b = await pool.acquire(req({ key: 'bob|shared/pkg/echo|1-b', memoryMb: 512, action: { namespace: 'bob', name: 'shared/pkg/echo' } }));
     pool.initialized(a, true);
-    await sleep(10);
+    await sleep(80); // the replacement stem cell starts while the first activation runs on
     const listed = Object.fromEntries(pool.containers().map((c) => [c.id, c]));
     expect(listed[a.container.id]).to.include({ origin: 'prewarm', state: 'busy', inFlight: 1, kind: 'nodejs:20', memoryMb: 256 });
     expect(listed[a.container.id]!.action).to.deep.equal(hello);
