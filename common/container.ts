@@ -44,6 +44,13 @@ export const PROXY_TOKEN_ENV = '__SWIRL_PROXY_TOKEN';
  */
 export const PROXY_REHEARSE_ENV = '__SWIRL_PROXY_REHEARSE';
 
+/**
+ * The fd (a pipe to the invoker) on which swirl's own runtime proxies write one line once
+ * they listen, then close: the invoker learns it at once, instead of by polling the port
+ * (a poll every few milliseconds misses the moment by half a poll on average).
+ */
+export const PROXY_READY_FD_ENV = '__SWIRL_PROXY_READY_FD';
+
 export interface ContainerSpec {
   /** Resolved kind (`nodejs:20`, `python:3`, `stdio`, `blackbox`). */
   kind: string;

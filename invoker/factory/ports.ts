@@ -6,19 +6,25 @@ import { connect, createServer } from 'node:net';
  */
 const POLL_MS = 5;
 
+/** The slowest poll when the runtime says itself when it listens (a fallback: it always does). */
+const FALLBACK_POLL_MS = 20;
+
 /**
  * Resolve once `host:port` accepts a TCP connection: a runtime proxy is ready for /init.
  * Rejects after `timeoutMs`, or as soon as `exited` resolves (the proxy died on start).
+ * `ready` resolves when the runtime says it listens (PROXY_READY_FD_ENV): then at once.
  */
-export async function waitForPort(host: string, port: number, timeoutMs: number, exited?: Promise<unknown>): Promise<void> {
+export async function waitForPort(host: string, port: number, timeoutMs: number, exited?: Promise<unknown>, ready?: Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let dead = false;
+  let [dead, said] = [false, false];
   void exited?.then(() => (dead = true));
-  for (let delay = 1; ; delay = Math.min(delay * 2, POLL_MS)) {
-    if (await canConnect(host, port)) return;
+  void ready?.then(() => (said = true));
+  const slowest = ready ? FALLBACK_POLL_MS : POLL_MS;
+  for (let delay = 1; ; delay = Math.min(delay * 2, slowest)) {
+    if (said || (await canConnect(host, port))) return;
     if (dead) throw new Error('the runtime exited during start-up');
     if (Date.now() > deadline) throw new Error(`the runtime did not listen on ${host}:${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, delay));
+    await Promise.race([new Promise((r) => setTimeout(r, delay)), ready]);
   }
 }
 

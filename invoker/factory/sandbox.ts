@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
-import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { type Container, type ContainerFactory, type ContainerSpec, ImageUnavailableError, type LogSegment, PROXY_READY_FD_ENV, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import type { Logger } from '../../common/logger.ts';
 import { processState, selfProcess } from '../../common/process-identity.ts';
 import { RUNTIME_KINDS, RUNTIME_PORT } from '../../runtimes/index.ts';
@@ -57,6 +57,8 @@ const HOSTS_FD = 3;
 const RESOLV_FD = 4;
 /** bubblewrap blocks on this fd (--block-fd) with the sandbox made, until the invoker lets the runtime start. */
 const GO_FD = 5;
+/** The runtime says on this fd when it listens (PROXY_READY_FD_ENV). */
+const READY_FD = 6;
 /** Shapes kept started ahead (kind, /tmp size, environment: a cold container's and a stem cell's differ). */
 const AHEAD_SHAPES = 4;
 
@@ -66,6 +68,8 @@ interface Start {
   cgroup: Cgroup;
   /** The sandbox's address. */
   host: string;
+  /** Resolves when the runtime says it listens. */
+  ready: Promise<void>;
   go: () => void;
 }
 
@@ -205,7 +209,7 @@ export class SandboxContainerFactory implements ContainerFactory {
     start.go();
     this.live.add(start.container);
     try {
-      await waitForPort(start.host, RUNTIME_PORT, this.opts.startTimeoutMs ?? 10_000, start.container.exited);
+      await waitForPort(start.host, RUNTIME_PORT, this.opts.startTimeoutMs ?? 10_000, start.container.exited, start.ready);
     } catch (e) {
       await start.container.destroy();
       throw new Error(`could not start the ${spec.kind} runtime in a sandbox: ${(e as Error).message}${start.container.startupOutput()}`, { cause: e });
@@ -238,9 +242,9 @@ export class SandboxContainerFactory implements ContainerFactory {
       throw e;
     }
     const token = randomBytes(24).toString('base64url');
-    const env = { ...root.env, ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, [PROXY_TOKEN_ENV]: token, HOME: '/tmp', PORT: String(RUNTIME_PORT), HOST: '0.0.0.0' };
+    const env = { ...root.env, ...(this.apiHost ? { __OW_API_HOST: this.apiHost } : {}), ...spec.env, [PROXY_TOKEN_ENV]: token, [PROXY_READY_FD_ENV]: String(READY_FD), HOME: '/tmp', PORT: String(RUNTIME_PORT), HOST: '0.0.0.0' };
     const child = spawn(TOOLS.unshare, [...prepare(cgroup, root.dir), TOOLS.nsenter, `--net=${net.netns}`, '--', TOOLS.setpriv, ...dropTo(RUNTIME_USER), ...bwrapArgs(this.bwrap, this.tmpMb(spec), cgroup), ...root.cmd], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       env,
     });
     // the data fds are sockets to Node: one the sandbox closes early (it reads them once) must not raise an uncaught error here
@@ -248,7 +252,12 @@ export class SandboxContainerFactory implements ContainerFactory {
     input(child, HOSTS_FD).end(`127.0.0.1\tlocalhost\n::1\tlocalhost\n${net.gateway}\t${HOST_NAME}\n`);
     input(child, RESOLV_FD).end(this.resolvConf());
     const container = new SandboxContainer(child, spec, `sandbox-${name}`, `${net.address}:${RUNTIME_PORT}`, token, cgroup, net.release, () => this.live.delete(container));
-    return { container, cgroup, host: net.address, go: () => input(child, GO_FD).end('g') };
+    const said = (child.stdio as unknown as Readable[])[READY_FD]!;
+    said.on('error', () => undefined);
+    const ready = new Promise<void>((ok) => said.once('data', () => ok()));
+    // its outer processes (bubblewrap's) keep the fd open: read no more of it than its first line
+    void ready.then(() => said.destroy());
+    return { container, cgroup, host: net.address, ready, go: () => input(child, GO_FD).end('g') };
   }
 
   /**
@@ -307,14 +316,14 @@ const dropTo = (user: string): string[] => {
 
 /**
  * A mount namespace of the sandbox's own, where a shell closes every fd the invoker was
- * started with (bubblewrap passes on what it is given: only stdio and the data fds go in),
+ * started with (bubblewrap passes on what it is given: only stdio, the data, go and ready fds go in),
  * writes its pid into the cgroup (every hierarchy: the sandbox is limited before it runs
  * anything), bind-mounts the root filesystem at ROOT_MOUNT and execs the rest. (bash: dash
  * closes no fd above 9. The cgroup paths are the tree's own, checked names: nothing to
  * quote; the root's path is an argument.)
  */
 function prepare(cgroup: Cgroup, rootDir: string): string[] {
-  const close = `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt ${GO_FD} ]; then eval "exec $n>&-"; fi; done`;
+  const close = `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt ${READY_FD} ]; then eval "exec $n>&-"; fi; done`;
   const writes = cgroup.procsFiles().map((f) => `echo $$ > ${f}`).join(' && ');
   const script = `root=$1; shift; ${close}; ${writes} && ${TOOLS.mount} --bind "$root" ${ROOT_MOUNT} && exec "$@"`;
   return ['--mount', '--propagation', 'private', '--', TOOLS.bash, '-c', script, 'sandbox', rootDir];

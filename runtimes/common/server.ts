@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ActionFailure, describeError, InitFailure, type InitValue, isDictionary, Messages, type RunMessage } from './protocol.ts';
 import { type CapturedLogs, captured, captureOutput, endActivation } from './output.ts';
-import { INLINE_LOGS, PROXY_REHEARSE_ENV, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { INLINE_LOGS, PROXY_READY_FD_ENV, PROXY_REHEARSE_ENV, PROXY_TOKEN_ENV } from '../../common/container.ts';
 import { sameSecret } from '../../common/credentials.ts';
 
 /** What a kind's proxy does with the two requests; the server does the protocol around it. */
@@ -242,12 +243,30 @@ export async function serve(runtime: ActionRuntime, opts: ProxyOptions, rehearsa
   // first: the secret leaves the environment before anything else runs
   const proxy = new ProxyServer(runtime, opts);
   const rehearsing = process.env[PROXY_REHEARSE_ENV] === '1';
+  const readyFd = Number(process.env[PROXY_READY_FD_ENV] || NaN);
   delete process.env[PROXY_REHEARSE_ENV];
+  delete process.env[PROXY_READY_FD_ENV];
   if (rehearsing) await rehearse(rehearsal, opts);
   await proxy.listen().catch((e: unknown) => {
     process.stderr.write(`runtime proxy: cannot listen: ${describeError(e)}\n`);
     process.exit(1);
   });
+  if (Number.isInteger(readyFd) && readyFd > 2) sayReady(readyFd);
+}
+
+/** Tell the invoker the proxy listens (PROXY_READY_FD_ENV), and close the fd: no action inherits it. */
+function sayReady(fd: number): void {
+  try {
+    writeSync(fd, 'ready\n');
+  } catch {
+    // the invoker polls the port as well
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // not open
+    }
+  }
 }
 
 /** One /init and one /run of a throwaway action, through a throwaway proxy on an ephemeral loopback port; whatever fails here is no business of the real proxy's. */
