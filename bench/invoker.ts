@@ -212,9 +212,30 @@ async function poolFigures(name: string, factory: () => ContainerFactory, image:
 
   // warm throughput at 32 clients through the invoker (its containers made first)
   await Promise.all(Array.from({ length: WARM_CLIENTS }, () => timeRun(inv, 'warm32')));
+  const cpu0 = process.cpuUsage();
   await concurrent(`${name}: warm, ${WARM_CLIENTS} clients through the invoker`, WARM_SAMPLES * 2, WARM_CLIENTS, () => timeRun(inv, 'warm32'));
   const warm32 = rows[rows.length - 1]!;
   if (docker) warm32.target = `≥ 1.5 × docker (${(warm32.rate! / docker.warm32).toFixed(2)} ×)`;
+  // where that goes: the invoker's own CPU per activation (this process: pool, runner, HTTP client, records), against the same 32 containers driven directly
+  const cpu = process.cpuUsage(cpu0);
+  rows.push({ what: `${name}: invoker CPU per activation at ${WARM_CLIENTS} clients (user + system)`, n: WARM_SAMPLES * 2, p50: (cpu.user + cpu.system) / 1000 / (WARM_SAMPLES * 2), unit: 'ms' });
+  await directThroughput(name, inv, image, client);
   await inv.close();
   return { cold: coldP50, warm32: warm32.rate! };
+}
+
+/** /run at 32 clients straight to the 32 warm containers of the throughput figure, one request per container at a time: what the containers serve without swirl's path. */
+async function directThroughput(name: string, inv: Invoker, image: string, client: ProxyClient): Promise<void> {
+  const leases = await Promise.all(Array.from({ length: WARM_CLIENTS }, () => inv.pool.acquire({ key: 'guest|guest/hello|warm32', kind: NODE, image, memoryMb: 256, concurrency: 1, name: 'x' })));
+  for (const l of leases) inv.pool.release(l);
+  const free = leases.filter((l) => l.start !== 'cold').map((l) => l.container);
+  const body = { value: {}, namespace: 'guest', action_name: '/guest/hello', activation_id: 'a'.repeat(32), transaction_id: 't', deadline: String(Date.now() + 600_000) };
+  await concurrent(`${name}: warm, ${WARM_CLIENTS} clients, direct HTTP to those containers (no swirl path)`, WARM_SAMPLES * 2, Math.min(WARM_CLIENTS, free.length), async () => {
+    const c = free.pop()!;
+    try {
+      await client.post(c.address, '/run', body, 10_000, undefined, c.token, 1024 * 1024);
+    } finally {
+      free.push(c);
+    }
+  });
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { closeSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -271,7 +272,8 @@ function sayReady(fd: number): void {
 
 /** One /init and one /run of a throwaway action, through a throwaway proxy on an ephemeral loopback port; whatever fails here is no business of the real proxy's. */
 async function rehearse({ runtime, action }: Rehearsal, opts?: ProxyOptions): Promise<void> {
-  const token = 'rehearsal';
+  // a secret of its own: on a host's loopback (the process factory) others could reach the port for these few milliseconds
+  const token = randomBytes(18).toString('base64url');
   const proxy = new ProxyServer(runtime, opts, token);
   try {
     await proxy.listen(0, '127.0.0.1');

@@ -443,8 +443,25 @@ def main():
         stream.reconfigure(line_buffering=True, errors="backslashreplace")
         STREAMS[name] = LineTracker(stream)
         setattr(sys, name, CapturingStream(name, STREAMS[name]))
+    ready_fd = os.environ.pop("__SWIRL_PROXY_READY_FD", "")
     server = Server((os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8080"))), Handler)
+    say_ready(ready_fd)
     server.serve_forever()
+
+
+def say_ready(fd):
+    """Tell the invoker the proxy listens (__SWIRL_PROXY_READY_FD: it need not poll the port), and close the fd: no action inherits it."""
+    if not fd.isdigit() or int(fd) <= 2:
+        return
+    try:
+        os.write(int(fd), b"ready\n")
+    except OSError:
+        pass  # the invoker polls the port as well
+    finally:
+        try:
+            os.close(int(fd))
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

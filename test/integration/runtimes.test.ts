@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { LOG_SENTINEL } from '../../common/container.ts';
-import { count, LocalProxy, zipBase64 } from '../support/runtime.ts';
+import { LOG_SENTINEL, PROXY_REHEARSE_ENV, PROXY_TOKEN_ENV } from '../../common/container.ts';
+import { count, LocalProxy, post, zipBase64 } from '../support/runtime.ts';
 
 /**
  * The runtime proxies as local processes (what the process factory runs, and what the
@@ -210,6 +210,29 @@ for (const c of KINDS) {
     });
   });
 }
+
+describe('runtime proxies started as stem cells (rehearsed before they listen)', function () {
+  this.timeout(20_000);
+  const cases = [
+    { kind: 'nodejs:20', code: 'function main() { return { vars: Object.keys(process.env).filter((k) => k.startsWith("__SWIRL")).length } }' },
+    { kind: 'stdio', code: '#!/bin/sh\nread -r p\nprintf \'{"vars": %s}\\n\' "$(env | grep -c ^__SWIRL)"\n' },
+  ];
+  for (const c of cases) {
+    it(`${c.kind}: the invoker's /init is still its first, the token still holds, and the action sees none of swirl's start-up variables`, async () => {
+      const stem = await LocalProxy.start(c.kind, { [PROXY_REHEARSE_ENV]: '1', [PROXY_TOKEN_ENV]: 'the-secret' });
+      try {
+        expect((await stem.init({ code: c.code })).status, 'without the token').to.equal(403);
+        const init = await post(stem.base, '/init', { value: { code: c.code } }, 'the-secret');
+        expect(init, JSON.stringify(init.body)).to.deep.equal({ status: 200, body: { ok: true } });
+        expect((await post(stem.base, '/init', { value: { code: c.code } }, 'the-secret')).status, 'a second init').to.equal(403);
+        const run = await post(stem.base, '/run', { value: {}, deadline: String(Date.now() + 10_000) }, 'the-secret');
+        expect(run).to.deep.equal({ status: 200, body: { vars: 0 } });
+      } finally {
+        await stem.stop();
+      }
+    });
+  }
+});
 
 describe('runtime proxy nodejs:20 specifics', function () {
   this.timeout(20_000);

@@ -9,9 +9,9 @@ export interface Reply {
   body: any;
 }
 
-/** POST JSON to a runtime proxy. */
-export async function post(base: string, path: '/init' | '/run', body: unknown): Promise<Reply> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** POST JSON to a runtime proxy (with its container's secret, when given). */
+export async function post(base: string, path: '/init' | '/run', body: unknown, token?: string): Promise<Reply> {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) };
 }
