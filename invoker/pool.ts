@@ -4,9 +4,9 @@ import type { InvokerContainer } from '../common/health.ts';
 import { type ContainerEvent, type ContainerState, frozenOrFreezing, transition } from './container-state.ts';
 import { idleExpired, memoryUsed, pauseDue, place, type SlotView, stemsToStart } from './pool-decisions.ts';
 
-
 /** How long after a taken stem cell's init its replacement starts at the latest: a first /run takes a few milliseconds. */
 const STEM_REPLACE_MS = 50;
+
 /** Stem cells to keep ready: `count` containers of `kind` with `memoryMb`. */
 export interface PrewarmConfig {
   kind: string;
