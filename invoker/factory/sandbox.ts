@@ -120,6 +120,8 @@ const makerOf = (name: string, boot: string): string | undefined => {
  * with the action's memory (swap included), pids and CPU limits, frozen to pause it.
  * Blackbox (Docker) images are not supported. Cgroups are grouped per installation:
  * a dead invoker's are removed at init, nothing of a live one or another installation.
+ * The next sandbox of each shape is started ahead, up to the point where its runtime would
+ * run (startAhead): a create then waits for the runtime's boot alone.
  */
 export class SandboxContainerFactory implements ContainerFactory {
   readonly name = 'sandbox';
