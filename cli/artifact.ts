@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import type * as Fflate from 'fflate';
 import type { Zippable } from 'fflate';
+import { parseFunctionRef } from '../common/hub/ref.ts';
 import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
 import { lazyPackage } from '../common/lazy-package.ts';
 import { SIZES } from '../common/limits.ts';
@@ -95,10 +96,13 @@ function readCode(path: string, forStdio: boolean): Code {
 
 const HUB_PREFIX = 'hub:';
 
-/** A function REF (`host:port/owner/package/action[@version]`, or a URL of one): at least four segments. */
+/** A function REF (`host:port/owner/package/action[@version]`, or a URL of one), checked here rather than by the server. */
 function hubRef(ref: string): string {
-  const path = ref.trim().replace(/^https?:\/\//i, '').split('@')[0]!;
-  if (path.split('/').filter(Boolean).length !== 4) throw new UsageError(`'${ref}' is no function REF: HOST:PORT/OWNER/PACKAGE/ACTION[@VERSION], as 'swirl hub show' names the actions.`);
+  try {
+    parseFunctionRef(ref);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   return ref.trim();
 }
 

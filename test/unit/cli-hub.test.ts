@@ -208,7 +208,7 @@ describe('swirl hub (against a stub of the hub API)', function () {
     expect(stub.seen[1]!.body.exec).to.deep.equal({ kind: 'sequence', components: ['/_/first', `hub:${fn}`] });
     const bad = await run('action', 'create', 'x', '--hub', REF);
     expect(bad.code).to.equal(2);
-    expect(bad.stderr).to.contain(`'${REF}' is no function REF`);
+    expect(bad.stderr).to.contain(`invalid hub REF '${REF}': names a package; a function REF`);
     const both = await run('action', 'create', 'x', '--hub', fn, '--sequence', 'a');
     expect(both.code).to.equal(2);
     expect(stub.seen).to.have.length(2);
