@@ -69,12 +69,15 @@ export interface TestRun {
   params?: Record<string, unknown>;
   expect?: Record<string, unknown>;
   passed?: boolean;
-  activation: { activationId: string; response: { status: string; success: boolean; result?: unknown }; duration?: number; logs?: string[] };
+  /** The run's record, or why there is none (refused, still running). */
+  activation: { activationId: string; response: { status: string; success: boolean; result?: unknown }; duration?: number; logs?: string[] } | { error: string };
 }
 
 export interface TestAnswer {
   ref: string;
   digest: string;
+  /** The disposable namespace it ran in (removed). */
+  namespace?: string;
   runs: TestRun[];
   cleanedUp: boolean;
 }
@@ -164,11 +167,13 @@ export function showLines(d: HubDetail): string[] {
 
 /** `swirl hub test`: each run with its verdict, result and logs, then whether the disposable namespace was removed. */
 export function testLines(t: TestAnswer): string[] {
-  const lines = [`tested ${t.ref} (${t.digest})`];
+  const lines = [`tested ${t.ref} (${t.digest})${t.namespace ? ` in the disposable namespace ${t.namespace}` : ''}`];
   t.runs.forEach((r, i) => {
     const a = r.activation;
+    const head = `run ${i + 1}/${t.runs.length}: ${r.action} ${json(r.params)} →`;
+    if ('error' in a) return lines.push(`${head} ${r.passed === false ? 'FAILED' : 'not run'}: ${a.error}`);
     const verdict = r.passed === undefined ? a.response.status : r.passed ? 'passed' : 'FAILED';
-    lines.push(`run ${i + 1}/${t.runs.length}: ${r.action} ${json(r.params)} → ${verdict}${a.duration !== undefined ? ` in ${duration(a.duration)}` : ''}`);
+    lines.push(`${head} ${verdict}${a.duration !== undefined ? ` in ${duration(a.duration)}` : ''}`);
     lines.push(...fields([
       ['expected', r.expect ? json(r.expect) : undefined],
       ['result', json(a.response.result)],
@@ -182,6 +187,9 @@ export function testLines(t: TestAnswer): string[] {
   lines.push(t.cleanedUp ? 'cleaned up: the disposable namespace, its entities and records are removed' : 'WARNING: the disposable namespace was not fully removed');
   return lines;
 }
+
+/** Whether every run succeeded and met what it expected. */
+export const testPassed = (t: TestAnswer): boolean => t.runs.every((r) => r.passed !== false && !('error' in r.activation) && r.activation.response.success);
 
 /** `swirl hub peers`: this instance, then each peer it knows, who told it of the peer, and when it last answered. */
 export function peersTable(self: { id: string; url: string }, peers: PeerState[], now: number): string[] {

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Cli } from '../context.ts';
 import { CliError } from '../errors.ts';
-import { type HubDetail, type PeerState, peersTable, type SearchAnswer, searchFooter, searchTable, showLines, type TestAnswer, testLines } from '../hub-format.ts';
+import { type HubDetail, type PeerState, peersTable, type SearchAnswer, searchFooter, searchTable, showLines, type TestAnswer, testLines, testPassed } from '../hub-format.ts';
 import { payload } from '../params.ts';
 import { integer, type ParamOptions, withParams } from './options.ts';
 
@@ -96,7 +96,7 @@ function test(cli: Cli, hub: Command): void {
     );
     if (cli.json(cmd)) return cli.out.json(res.body);
     cli.out.lines(testLines(res.body));
-    if (res.body.runs.some((r) => r.passed === false || !r.activation.response.success)) cli.exitCode = 1;
+    if (!testPassed(res.body)) cli.exitCode = 1;
   });
 }
 

@@ -167,6 +167,13 @@ describe('swirl hub (against a stub of the hub API)', function () {
     expect(r.stdout).to.contain('run 1/1: resize {"width":10} → success in 34ms\n').and.not.contain('examples passed');
   });
 
+  it('test: a run that could not be made says why, and fails the command', async () => {
+    stub.on(`POST ${A}/hub/test`, { status: 200, body: { ref: REF, digest: DIGEST, namespace: 'hubtest-0123', runs: [run1({ passed: false, activation: { error: 'too many requests' } })], cleanedUp: true } });
+    const r = await run('hub', 'test', REF);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.contain(`tested ${REF} (${DIGEST}) in the disposable namespace hubtest-0123\nrun 1/1: resize {"width":10} → FAILED: too many requests\n0/1 examples passed\n`);
+  });
+
   it('install (--as): the ref and name sent; the origin and digest printed; a 409 is the API\'s message', async () => {
     const installed = { namespace: 'carol', name: 'imgs', version: '0.0.1', annotations: [{ key: 'hub-origin', value: REF }, { key: 'hub-digest', value: DIGEST }] };
     stub.on(`POST ${A}/hub/install`, (req) => (req.body.as === 'imgs' ? { status: 200, body: installed } : { status: 409, body: { error: 'package tools exists with another origin', code: 'c'.repeat(32) } }));
