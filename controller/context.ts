@@ -13,6 +13,7 @@ import type { Authenticator } from './auth.ts';
 import type { EntityCache } from './entity-cache.ts';
 import type { Resolver } from './resolver.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
+import type { HubPeers } from './hub/consumer.ts';
 import type { Throttler } from '../loadbalancer/throttles.ts';
 import type { TriggerFirer } from './triggers.ts';
 
@@ -48,6 +49,8 @@ export interface Services {
   readiness: Readiness;
   /** Counts requests and throttle rejections; GET /metrics serves its registry. */
   metrics: ControllerMetrics;
+  /** The hub's consumer side: peers, search, install/update/test, fetch on demand (controller/hub/consumer.ts). */
+  hubPeers: HubPeers;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

@@ -20,6 +20,7 @@ import { serverSecrets } from './bootstrap.ts';
 import { CacheInvalidation } from './cache-invalidation.ts';
 import { EntityCache } from './entity-cache.ts';
 import { startFeeds } from './feeds/index.ts';
+import { hubPeers } from './hub/consumer.ts';
 import { Resolver } from './resolver.ts';
 import { SequenceJournal } from './sequence-journal.ts';
 import { Sequencer } from './sequencer.ts';
@@ -94,7 +95,9 @@ export async function startController(config: Config, untimed: EntityStore, infr
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
   // (not on the memory bus: nothing it holds outlives the process)
   const journal = infra.bus.name === 'memory' ? undefined : await SequenceJournal.start({ bus: infra.bus, controllerId: config.controllerId, store, records, log: componentLogger(logger, 'sequences') });
-  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}), ...(config.stdioPipelines === 'on' ? { pipelines: activator } : {}) });
+  const hub = hubPeers(config, { store, entities: cache, activator: () => activator, log: componentLogger(logger, 'hub') });
+  activator.useKind('hub', hub.onDemand.run);
+  const sequencer = new Sequencer({ activator, resolver, hub: hub.onDemand, admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}), ...(config.stdioPipelines === 'on' ? { pipelines: activator } : {}) });
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: componentLogger(logger, 'triggers') });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: componentLogger(logger, 'feeds') });
@@ -110,10 +113,11 @@ export async function startController(config: Config, untimed: EntityStore, infr
     },
   };
   const feed = new ActivationFeed(store, componentLogger(logger, 'activation-stream'));
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics }, opening.hold);
+  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics, hubPeers: hub }, opening.hold);
   const { server, url } = await listen(app, config.port, config.host, logger);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
+  hub.listening(url);
   return {
     server,
     url,
@@ -131,6 +135,7 @@ export async function startController(config: Config, untimed: EntityStore, infr
         server.closeIdleConnections();
       });
       clearInterval(idle);
+      await hub.close();
       await feeds.close(); // no alarm or Kafka feed fires past this point
       await balancer.close();
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
