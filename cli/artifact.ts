@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import type * as Fflate from 'fflate';
 import type { Zippable } from 'fflate';
+import { HUB_COMPONENT } from '../common/entities.ts';
 import { parseFunctionRef } from '../common/hub/ref.ts';
 import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
 import { lazyPackage } from '../common/lazy-package.ts';
@@ -94,8 +95,6 @@ function readCode(path: string, forStdio: boolean): Code {
   return { code: Buffer.from(zipSync({ exec: [buf, { os: 3, attrs: 0o755 << 16 }] })).toString('base64'), binary: true };
 }
 
-const HUB_PREFIX = 'hub:';
-
 /** A function REF (`host:port/owner/package/action[@version]`, or a URL of one), checked here rather than by the server. */
 function hubRef(ref: string): string {
   try {
@@ -138,7 +137,7 @@ export function buildExec(artifact: string | undefined, flags: ExecFlags, opts: 
     const components = flags.sequence.split(',').map((s) => s.trim()).filter(Boolean);
     if (components.length === 0) throw new UsageError('--sequence needs a comma-separated list of actions.');
     // `hub:REF`: a hub function, fetched on demand, kept as written
-    return { kind: 'sequence', components: components.map((c) => (c.startsWith(HUB_PREFIX) ? `${HUB_PREFIX}${hubRef(c.slice(HUB_PREFIX.length))}` : fqn(qualify(c, opts.namespace)))) };
+    return { kind: 'sequence', components: components.map((c) => (c.startsWith(HUB_COMPONENT) ? `${HUB_COMPONENT}${hubRef(c.slice(HUB_COMPONENT.length))}` : fqn(qualify(c, opts.namespace)))) };
   }
   const path = artifact ? resolve(opts.cwd, artifact) : undefined;
   if (flags.docker) {
