@@ -1,12 +1,8 @@
+import type { HubExample, HubParameter } from '../common/hub/manifest.ts';
 import { datetime, duration, table } from './format.ts';
 
 /** How `swirl hub …` lays out what the hub API answers (the shapes of issue 20's spec); the functions return lines. */
 
-export interface HubParameter {
-  name: string;
-  description?: string;
-  required?: boolean;
-}
 
 export interface HubFigures {
   invocations30d: number;
@@ -34,16 +30,11 @@ export interface HubSummary {
   updated: number;
 }
 
-export interface HubExample {
-  action: string;
-  params?: Record<string, unknown>;
-  expect?: Record<string, unknown>;
-}
 
 export interface HubAction {
   name: string;
   kind: string;
-  parameters?: HubParameter[];
+  parameters?: Array<Omit<HubParameter, 'bound'>>;
   annotations?: Array<{ key: string; value: unknown }>;
   limits?: Record<string, number>;
   code?: string;

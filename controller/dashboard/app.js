@@ -2,21 +2,11 @@
 // charts, an invoke form, recent activations followed live, and for operators the invokers.
 import { ApiError, client } from '/dashboard/api.js';
 import { countChart, durationChart } from '/dashboard/charts.js';
+import { $, node } from '/dashboard/dom.js';
 import { hubPage } from '/dashboard/hub.js';
 
 const KEY = 'swirl.key';
 const RECENT = 30;
-const $ = (id) => document.getElementById(id);
-
-function node(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children.filter((c) => c !== undefined));
-  return e;
-}
 
 const percent = (r) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)}%`;
 const ms = (v) => (v === undefined ? '–' : String(v));

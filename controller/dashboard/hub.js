@@ -2,18 +2,7 @@
 // results with their figures, the peers that did not answer named; a result opens the package
 // (through this instance's show proxy, which checks the digest): metadata, figures, actions,
 // examples, and the code when its publisher shows it. Text only goes in as text (textContent).
-
-const $ = (id) => document.getElementById(id);
-
-function node(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children.filter((c) => c !== undefined));
-  return e;
-}
+import { $, node } from '/dashboard/dom.js';
 
 /** As `swirl hub search` prints them: `91.7%`, `34ms`, `2/2`, `–` where nothing ran. */
 function rate(r) {
