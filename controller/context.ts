@@ -8,6 +8,7 @@ import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
 import type { ActivationFeed } from './activation-feed.ts';
 import type { Activator } from './activator.ts';
+import type { HubCatalog } from './hub/catalog.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Authenticator } from './auth.ts';
 import type { EntityCache } from './entity-cache.ts';
@@ -48,6 +49,8 @@ export interface Services {
   readiness: Readiness;
   /** Counts requests and throttle rejections; GET /metrics serves its registry. */
   metrics: ControllerMetrics;
+  /** This instance's hub catalog (the public /hub/v1 API); absent when SWIRL_HUB=off. */
+  hubCatalog?: HubCatalog;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };
