@@ -6,6 +6,7 @@ import { KINDS } from '../common/kinds.ts';
 import { LIMITS } from '../common/limits.ts';
 import type { Ctx, Services, SwirlState } from './context.ts';
 import { apiGatewayRoutes } from './gateway/routes.ts';
+import { hubCatalogRoutes } from './hub/routes.ts';
 import { readJson, requestContext } from './middleware.ts';
 import { openApiDocument } from './openapi.ts';
 import { activationStreamRoutes } from './routes/activation-stream.ts';
@@ -73,6 +74,7 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   // the AWS Lambda-compatible endpoint: signed with SigV4, on the open router
   lambdaRoutes(open, api, services);
   hubPeerRoutes(open, api, services);
+  hubCatalogRoutes(open, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

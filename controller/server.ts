@@ -21,6 +21,8 @@ import { CacheInvalidation } from './cache-invalidation.ts';
 import { EntityCache } from './entity-cache.ts';
 import { startFeeds } from './feeds/index.ts';
 import { hubPeers } from './hub/consumer.ts';
+import { HubCatalog } from './hub/catalog.ts';
+import type { Services } from './context.ts';
 import { Resolver } from './resolver.ts';
 import { SequenceJournal } from './sequence-journal.ts';
 import { Sequencer } from './sequencer.ts';
@@ -36,6 +38,8 @@ export interface RunningController {
   url: string;
   /** Where this controller's metrics are (served on GET /metrics). */
   registry: Registry;
+  /** What its request handlers reach (the store, the activator...): for tests that drive a part directly. */
+  services: Services;
   /** With `hold`: answer requests once an invoker is up in the load balancer (resolves then). */
   openWhenInvokerUp(): Promise<void>;
   close(): Promise<void>;
@@ -113,8 +117,11 @@ export async function startController(config: Config, untimed: EntityStore, infr
     },
   };
   const feed = new ActivationFeed(store, componentLogger(logger, 'activation-stream'));
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics, hubPeers: hub }, opening.hold);
+  const hubCatalog = config.hub === 'on' ? new HubCatalog({ store, activator, config, log: componentLogger(logger, 'hub') }) : undefined;
+  const services: Services = { config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics, hubPeers: hub, ...(hubCatalog ? { hubCatalog } : {}) };
+  const app = createApp(services, opening.hold);
   const { server, url } = await listen(app, config.port, config.host, logger);
+  hubCatalog?.listening(url);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
   hub.listening(url);
@@ -122,6 +129,7 @@ export async function startController(config: Config, untimed: EntityStore, infr
     server,
     url,
     registry: metrics.registry,
+    services,
     openWhenInvokerUp: () => opening.openWhenInvokerUp(logger),
     close: async () => {
       // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered
@@ -137,6 +145,7 @@ export async function startController(config: Config, untimed: EntityStore, infr
       clearInterval(idle);
       await hub.close();
       await feeds.close(); // no alarm or Kafka feed fires past this point
+      await hubCatalog?.close(); // an examples run in progress ends, its disposable namespace removed
       await balancer.close();
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
       await records.flush();
