@@ -119,8 +119,9 @@ function fields(rows: Array<[string, string | undefined]>, indent = '  '): strin
   return shown.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`);
 }
 
-const params = (list: HubParameter[] | undefined): string =>
-  (list ?? []).map((p) => `${p.name}${p.required ? ' (required)' : ''}${p.description ? `: ${p.description}` : ''}`).join('; ') || 'none described';
+/** `width (required): width in pixels; apiKey (bound)`: a bound one has its value set by the publisher (never published). */
+const params = (list: Array<Omit<HubParameter, 'description'> & { description?: string }> | undefined): string =>
+  (list ?? []).map((p) => `${p.name}${p.required ? ' (required)' : ''}${p.bound ? ' (bound)' : ''}${p.description ? `: ${p.description}` : ''}`).join('; ') || 'none described';
 
 const json = (v: unknown): string => JSON.stringify(v ?? {});
 

@@ -12,7 +12,7 @@ function rate(r) {
 }
 const ms = (v) => (v === null || v === undefined ? '–' : `${Math.round(v)}ms`);
 const examples = (f) => (f.examples ? `${f.examples.passed}/${f.examples.total}` : '–');
-const params = (list) => (list ?? []).map((p) => `${p.name}${p.required ? ' (required)' : ''}${p.description ? `: ${p.description}` : ''}`).join('; ') || 'none described';
+const params = (list) => (list ?? []).map((p) => `${p.name}${p.required ? ' (required)' : ''}${p.bound ? ' (bound)' : ''}${p.description ? `: ${p.description}` : ''}`).join('; ') || 'none described';
 
 /** The public hub API: no key (it is the same for everyone). */
 async function publicGet(path) {

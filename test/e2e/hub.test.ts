@@ -71,7 +71,7 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
   const cli = async (inst: Instance, args: string[], shown = true): Promise<CliRun> => {
     const r = await swirl(args, { __OW_API_HOST: inst.base, __OW_API_KEY: inst.key, WSK_CONFIG_FILE: join(inst.dir, 'wskprops') });
     if (shown) {
-      transcript.push(`$ swirl ${args.map((a) => (/[\s{}"]/.test(a) ? `'${a}'` : a)).join(' ')}    # on ${inst.label}`, ...[r.stderr, r.stdout].filter(Boolean).map((t) => t.replace(/\n$/, '')), '');
+      transcript.push(`$ swirl ${args.map((a) => (/[\s{}"]/.test(a) ? `'${a}'` : a)).join(' ')}    # on ${inst.label}`, ...`${r.stderr}${r.stdout}`.replace(/\n$/, '').split('\n'), '');
     }
     return r;
   };
@@ -113,11 +113,12 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     writeFileSync(file, code);
     const examples = JSON.stringify([{ action: 'area', params: { width: 3, height: 4 }, expect: { area: 12 } }]);
     const described = JSON.stringify([{ name: 'width', description: 'width in pixels', required: true }, { name: 'height', description: 'height in pixels', required: true }]);
-    ok(await cli(A, ['package', 'create', PKG, '--shared', 'yes', '-p', 'apiSecret', 'never-published-s3cret',
-      '-a', 'description', 'Image tools: the area of a picture', '-a', 'hub-license', 'MIT', '-a', 'hub-code', 'visible', '-a', 'hub-download', 'true',
-      '-a', 'hub-examples', examples, '-a', 'parameters', described]));
+    // the hub metadata in an annotation file; publishing is one more annotation (an update replaces the annotations, as wsk's does)
+    const annotations = join(A.dir, 'hub.json');
+    writeFileSync(annotations, JSON.stringify({ description: 'Image tools: the area of a picture', 'hub-license': 'MIT', 'hub-code': 'visible', 'hub-download': true, 'hub-examples': JSON.parse(examples), parameters: JSON.parse(described) }));
+    ok(await cli(A, ['package', 'create', PKG, '--shared', 'yes', '-p', 'apiSecret', 'never-published-s3cret', '-A', annotations]));
     ok(await cli(A, ['action', 'create', `${PKG}/area`, file, '-a', 'parameters', described]));
-    ok(await cli(A, ['package', 'update', PKG, '-a', 'hub-publish', 'true']));
+    ok(await cli(A, ['package', 'update', PKG, '-A', annotations, '-a', 'hub-publish', 'true']));
     const bob = await admin(A, ['user', 'create', 'bob']);
     for (let i = 0; i < 4; i++) ok(await cli(A, ['action', 'invoke', `${PKG}/area`, '-r', '-p', 'width', String(i + 1), '-p', 'height', '2'], false));
     const byBob = await call('POST', `${A.base}/api/v1/namespaces/guest/actions/${PKG}/area?blocking=true&result=true`, { auth: bob, body: { width: 5, height: 5 } });
@@ -157,7 +158,7 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     const out = ok(await cli(C, ['hub', 'show', ref]));
     expect(out).to.match(new RegExp(`^package ${ref.replace(/\./g, '\\.')}\n`));
     expect(out).to.match(/\n {2}invocations +5 from 2 namespaces\n {2}success +100%\n {2}p50 +\d+(\.\d+)?m?s\n/);
-    expect(out).to.match(/\n {2}license +MIT\n/).and.contain('width (required): width in pixels');
+    expect(out).to.match(/\n {2}license +MIT\n/).and.contain('width (required): width in pixels').and.contain('apiSecret (bound)');
     expect(out).to.contain('code of area\n  function main(p)');
     const json = ok(await cli(C, ['hub', 'show', ref, '--json'], false));
     expect(json).to.not.contain('never-published-s3cret');
@@ -205,7 +206,7 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     const r = await cli(C, ['hub', 'test', ref]);
     const out = ok(r);
     expect(r.stderr).to.contain(`testing ${ref}`);
-    expect(out).to.match(/run 1\/1: area \{"width":3,"height":4\} → passed/).and.contain('1/1 examples passed').and.contain('cleaned up');
+    expect(out).to.match(/run 1\/1: area \{"height":4,"width":3\} → passed/).and.contain('1/1 examples passed').and.contain('cleaned up');
     const answer = JSON.parse(ok(await cli(C, ['hub', 'test', ref, '-p', 'width', '6', '-p', 'height', '7', '--action', 'area', '--json'])));
     expect(answer.runs[0].activation.response.result).to.deep.equal({ area: 42 });
     expect(answer.cleanedUp).to.equal(true);

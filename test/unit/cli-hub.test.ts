@@ -25,7 +25,7 @@ const summary = (over: Partial<HubSummary> = {}): HubSummary => ({
   license: 'MIT',
   digest: DIGEST,
   actions: ['resize'],
-  parameters: [{ name: 'width', description: 'the width in pixels', required: true }],
+  parameters: [{ name: 'width', description: 'the width in pixels', required: true }, { name: 'apiKey', description: '', bound: true }],
   codeVisible: true,
   downloadable: true,
   figures: { invocations30d: 12, namespaces30d: 2, successRate: 11 / 12, p50Ms: 34, examples: { total: 2, passed: 2, failed: 0, ranAt: Date.UTC(2026, 0, 2) } },
@@ -83,7 +83,7 @@ describe('swirl hub (against a stub of the hub API)', function () {
     expect(stub.seen[0]!.authorization).to.match(/^Basic /);
     const out = r.stdout;
     expect(out).to.match(new RegExp(`^package ${REF}\n`));
-    expect(out).to.match(/\n {2}license +MIT\n/).and.match(new RegExp(`\n  digest +${DIGEST}\n`)).and.match(/\n {2}parameters +width \(required\): the width in pixels\n/);
+    expect(out).to.match(/\n {2}license +MIT\n/).and.match(new RegExp(`\n  digest +${DIGEST}\n`)).and.match(/\n {2}parameters +width \(required\): the width in pixels; apiKey \(bound\)\n/);
     expect(out).to.contain('figures (30 days)\n').and.match(/\n {2}invocations +12 from 2 namespaces\n {2}success +91.7%\n {2}p50 +34ms\n {2}examples +2\/2 passed/);
     expect(out).to.match(/\nactions\n {2}resize +nodejs:20 +parameters: width: the width in pixels\n/);
     expect(out).to.contain('examples\n  resize {"width":10} → expects {"width":10}\n');
