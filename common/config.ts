@@ -140,6 +140,15 @@ export const configSchema = z.object({
   invokerUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** The API's URL as actions see it (`__OW_API_HOST`, for actions that call swirl); standalone uses its own. */
   apiHost: z.url({ protocol: /^https?$/ }).optional(),
+
+  // ---- Function Hub: this instance's catalog, the publisher side (controller/hub/catalog.ts) ----
+  /** `on`: the public hub API (/hub/v1) serves this instance's published packages; `off`: its routes are 404. */
+  hub: z.enum(['on', 'off']).default('on'),
+  /** This instance's public base URL for hub peers (its REFs' host:port); default: the URL the controller listens on. */
+  hubUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long the hub keeps its figures and its list of published packages before computing them again (ms). */
+  hubCacheMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+
   /** `on`: invokers post an event per activation on the bus's `events` topic, in OpenWhisk's user events format. */
   userEvents: z.enum(['on', 'off']).default('off'),
   /**

@@ -7,7 +7,6 @@ import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { resolveNamespace } from '../routes/namespaces.ts';
-import type { HubPeers } from './consumer.ts';
 import { installBody, searchQuery, testBody, updateBody } from './requests.ts';
 
 /**
@@ -32,8 +31,10 @@ function refQuery(ctx: Ctx): string {
 
 const SHORT_CACHE = 'public, max-age=10';
 
-export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services & { hubPeers: HubPeers }): void {
+/** The routes, unless the hub is off (SWIRL_HUB=off: they are 404s). */
+export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services): void {
   const hub = services.hubPeers;
+  if (!hub) return;
   open.get('/hub/v1/peers', (ctx) => {
     ctx.set('Cache-Control', SHORT_CACHE);
     ctx.body = hub.directory.answer();

@@ -81,13 +81,18 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
   const results: TrialResult[] = [];
   const activationIds: string[] = [];
   try {
-    progress(`deploying ${bundle.manifest.ref} in a disposable namespace`);
+    progress(`deploying ${bundle.manifest.ref} in the disposable namespace ${namespace}`);
     await services.store.putSubject(subject);
     await deploy(services.store, namespace, bundle);
     for (const [i, run] of runs.entries()) {
       progress(`running ${i + 1}/${runs.length}: ${run.action}`);
       const result = await runOne(services.activator, identity, bundle.manifest.package.name, run, opts);
-      if ('activationId' in result.activation) activationIds.push(result.activation.activationId);
+      if ('activationId' in result.activation) {
+        // the logs come with the stored record (a blocking answer has none)
+        const stored = await storedRecord(services.store, namespace, result.activation.activationId, Date.now() + RECORD_WAIT_MS);
+        if (stored) result.activation.logs = stored.logs;
+        else activationIds.push(result.activation.activationId);
+      }
       results.push(result);
     }
   } finally {
@@ -121,19 +126,19 @@ async function runOne(activator: TrialServices['activator'], identity: Identity,
   }
 }
 
-/** Wait (bounded) until the runs' records are stored: records are written in batches, after the result. */
+/** The record once stored (records are written in batches, after the result), or undefined at the deadline. */
+async function storedRecord(store: TrialServices['store'], namespace: string, id: string, deadline: number): Promise<ActivationRecord | undefined> {
+  for (;;) {
+    const found = await store.getActivation(namespace, id).catch(() => undefined);
+    if (found || Date.now() >= deadline) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Wait (bounded) until the records not seen yet are stored, so that the clean-up removes them too. */
 async function awaitRecords(store: TrialServices['store'], namespace: string, ids: string[]): Promise<void> {
   const deadline = Date.now() + RECORD_WAIT_MS;
-  for (const id of ids) {
-    while (Date.now() < deadline) {
-      const found = await store.getActivation(namespace, id).then(
-        () => true,
-        () => false,
-      );
-      if (found) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  for (const id of ids) await storedRecord(store, namespace, id, deadline);
 }
 
 /** Remove every entity, record and the subject of the namespace; each step is tried even when another fails. */
