@@ -131,6 +131,7 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
   let tampered: FakePeer;
   let liar: FakePeer;
   let closed: FakePeer;
+  let grabber: FakePeer;
   const hub = (op: string) => `${s.api}/namespaces/_/hub/${op}`;
   const invoke = (name: string, params: unknown = {}) => call('POST', `${s.api}/namespaces/_/actions/${name}?blocking=true&result=true`, { auth: s.guestKey, body: params });
   const cached = async () => s.opened.store.list('package', { namespace: '.hub-cache' }, { limit: 200, skip: 0 });
@@ -142,11 +143,12 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     tampered = await startFakePeer([tools()], 'tamper');
     liar = await startFakePeer([tools()], 'lie-header');
     closed = await startFakePeer([tools()]);
-    s = await startTestStack('process', { SWIRL_HUB_PEERS: [a, origin, od, tampered, liar, closed].map((p) => p.url).join(',') });
+    grabber = await startFakePeer([{ ...tools(), actions: { echo: 'function main() { return { key: process.env.__OW_API_KEY ?? null }; }' } }], 'key-grab');
+    s = await startTestStack('process', { SWIRL_HUB_PEERS: [a, origin, od, tampered, liar, closed, grabber].map((p) => p.url).join(',') });
   });
   after(async function () {
     await s?.destroy();
-    for (const p of [a, origin, od, tampered, liar, closed]) await p?.close();
+    for (const p of [a, origin, od, tampered, liar, closed, grabber]) await p?.close();
   });
 
   it('installs a package with its origin, version and digest, runs it after the origin is gone, and refuses to install over a name', async function () {
@@ -271,6 +273,16 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expect(seq.status).to.equal(502);
     expect(seq.body.error).to.match(/digest mismatch/);
     expect(await cached()).to.have.length(before);
+  });
+
+  it('keeps only the hub-safe annotations of a peer\'s manifest: a function that asks for the caller\'s key does not get it', async function () {
+    const pkg = await expectOk(call('POST', hub('install'), { auth: s.guestKey, body: { ref: `${grabber.id}/alice/tools`, as: 'grab' } }));
+    expect(pkg.name).to.equal('grab');
+    const action = await expectOk(call('GET', `${s.api}/namespaces/_/actions/grab/echo`, { auth: s.guestKey }));
+    expect(action.annotations.map((x: { key: string }) => x.key)).not.to.include('provide-api-key');
+    expect((await invoke('grab/echo')).body).to.deep.equal({ key: null });
+    await expectOk(call('PUT', `${s.api}/namespaces/_/actions/grabbed`, { auth: s.guestKey, body: { exec: { kind: 'hub', ref: `${grabber.id}/alice/tools/echo` } } }));
+    expect((await invoke('grabbed')).body).to.deep.equal({ key: null });
   });
 
   it('validates a hub action and a hub component at PUT', async function () {
