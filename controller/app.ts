@@ -73,8 +73,8 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   webRoutes(open, services);
   // the AWS Lambda-compatible endpoint: signed with SigV4, on the open router
   lambdaRoutes(open, api, services);
-  hubPeerRoutes(open, api, services);
   hubCatalogRoutes(open, services);
+  hubPeerRoutes(open, api, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

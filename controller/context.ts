@@ -50,10 +50,10 @@ export interface Services {
   readiness: Readiness;
   /** Counts requests and throttle rejections; GET /metrics serves its registry. */
   metrics: ControllerMetrics;
-  /** The hub's consumer side: peers, search, install/update/test, fetch on demand (controller/hub/consumer.ts). */
-  hubPeers: HubPeers;
   /** This instance's hub catalog (the public /hub/v1 API); absent when SWIRL_HUB=off. */
   hubCatalog?: HubCatalog;
+  /** The hub's consumer side: peers, search, install/update/test, fetch on demand (controller/hub/consumer.ts); absent when SWIRL_HUB=off. */
+  hubPeers?: HubPeers;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

@@ -6,10 +6,9 @@ import { Installer } from './install.ts';
 import { OnDemand } from './on-demand.ts';
 import { Origins } from './origin.ts';
 import { PeerDirectory } from './peers.ts';
+import { DEFAULT_HOPS } from './requests.ts';
 import { HubSearch } from './search.ts';
 
-/** Levels of peers-of-peers a search and the background refresh walk unless told otherwise. */
-export const DEFAULT_HOPS = 2;
 
 /** The consumer side of the hub on one controller: its peers, search, REFs' origins, install/update, fetch on demand. */
 export interface HubPeers {

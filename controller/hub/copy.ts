@@ -1,6 +1,6 @@
-import { type Action, bumpVersion, type KeyValue, newAction, newPackage, type Package, type PackagePut, type Stored } from '../../common/entities.ts';
+import { type Action, actionPutSchema, bumpVersion, type KeyValue, newAction, newPackage, type Package, type PackagePut, packagePutSchema, parseBody, type Stored } from '../../common/entities.ts';
 import { NotFoundError, SwirlError } from '../../common/errors.ts';
-import { actionCode, type Bundle } from '../../common/hub/manifest.ts';
+import { actionCode, type Bundle, hubSafeAnnotations } from '../../common/hub/manifest.ts';
 import { resolveKind } from '../../common/kinds.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import { HubBundleMismatch } from './remote.ts';
@@ -20,14 +20,34 @@ export const putAnnotations = (a: KeyValue[]): NonNullable<PackagePut['annotatio
 /** The package's annotations with `extra` on top (an extra key replaces the manifest's). */
 const withAnnotations = (base: KeyValue[], extra: KeyValue[]): KeyValue[] => [...base.filter((a) => !extra.some((e) => e.key === a.key)), ...extra];
 
-/** The actions of `bundle` as new entities in `path` (`ns/pkg`); a kind this instance cannot run is the bundle's fault. */
+/** A verified bundle that still cannot be used here (a kind this instance cannot run, a malformed field): the bundle's fault. */
+const unusable = (bundle: Bundle, why: string): HubBundleMismatch => new HubBundleMismatch(bundle.manifest.ref, bundle.digest, undefined, new Error(why));
+
+/**
+ * What a manifest says, checked as a PUT's body would be; of the annotations only the hub-safe
+ * subset is kept, whatever a peer's manifest claims (an annotation such as `provide-api-key`
+ * would hand the caller's key to a stranger's code).
+ */
+function checked<T extends { annotations?: KeyValue[] | undefined }>(bundle: Bundle, what: string, parse: () => T): T {
+  try {
+    const put = parse();
+    return { ...put, annotations: putAnnotations(hubSafeAnnotations(put.annotations ?? [])) };
+  } catch (e) {
+    if (e instanceof SwirlError) throw unusable(bundle, `${what} is not valid here: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The actions of `bundle` as new entities in `path` (`ns/pkg`). */
 export function bundleActions(bundle: Bundle, path: string): Action[] {
   return bundle.manifest.actions.map((a) => {
-    if (!resolveKind(a.kind)?.image) throw new HubBundleMismatch(bundle.manifest.ref, bundle.digest, undefined, new Error(`its action '${a.name}' has kind '${a.kind}', which this instance cannot run`));
+    if (!resolveKind(a.kind)?.image) throw unusable(bundle, `its action '${a.name}' has kind '${a.kind}', which this instance cannot run`);
+    const what = `its action '${a.name}'`;
+    const put = checked(bundle, what, () => parseBody(actionPutSchema, { exec: { kind: a.kind, code: actionCode(bundle, a), ...(a.main ? { main: a.main } : {}) }, annotations: a.annotations, limits: a.limits }));
     try {
-      return newAction({ namespace: path, name: a.name, callerNamespace: path.split('/')[0]! }, { exec: { kind: a.kind, code: actionCode(bundle, a), ...(a.main ? { main: a.main } : {}) }, annotations: putAnnotations(a.annotations), limits: a.limits });
+      return newAction({ namespace: path, name: a.name, callerNamespace: path.split('/')[0]! }, put);
     } catch (e) {
-      if (e instanceof SwirlError) throw new HubBundleMismatch(bundle.manifest.ref, bundle.digest, undefined, new Error(`its action '${a.name}' is not valid here: ${e.message}`));
+      if (e instanceof SwirlError) throw unusable(bundle, `${what} is not valid here: ${e.message}`);
       throw e;
     }
   });
@@ -36,8 +56,9 @@ export function bundleActions(bundle: Bundle, path: string): Action[] {
 /** The package of `bundle` as a new entity `namespace/name`, carrying `extra` annotations. */
 export function bundlePackage(bundle: Bundle, namespace: string, name: string, extra: KeyValue[]): Package {
   const m = bundle.manifest.package;
-  const annotations = withAnnotations(m.annotations, [...(m.description ? [{ key: 'description', value: m.description }] : []), { key: 'hub-license', value: m.license }, ...extra]);
-  return newPackage({ namespace, name, callerNamespace: namespace }, { annotations: putAnnotations(annotations) }, undefined);
+  const put = checked(bundle, 'its package', () => parseBody(packagePutSchema, { annotations: m.annotations }));
+  const described = [...(typeof m.description === 'string' && m.description ? [{ key: 'description', value: m.description }] : []), { key: 'hub-license', value: typeof m.license === 'string' ? m.license : 'unspecified' }];
+  return newPackage({ namespace, name, callerNamespace: namespace }, { annotations: putAnnotations(withAnnotations(put.annotations ?? [], [...described, ...extra])) }, undefined);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Action, annotation, type Package, type Stored } from '../../common/entities.ts';
-import { NotFoundError } from '../../common/errors.ts';
+import { ForbiddenError, NotFoundError } from '../../common/errors.ts';
 import { type FunctionRef, formatRef, packageRefOf, parseFunctionRef } from '../../common/hub/ref.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { QualifiedName } from '../../common/names.ts';
@@ -107,3 +107,6 @@ export class OnDemand {
     return this.deps.activator().invokeResolved({ ...req, target, params: {} }, cached);
   };
 }
+
+/** The LocalKind for `hub` when the hub is off (SWIRL_HUB=off): a clear refusal, never an invoker's puzzle. */
+export const hubOff: LocalKind = () => Promise.reject(new ForbiddenError('The Function Hub is turned off on this instance (SWIRL_HUB=off): hub functions cannot run here.'));

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { parseBody } from '../../common/entities.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import { exampleRuns, type TrialRun, runTrial } from './trial.ts';
@@ -7,8 +7,7 @@ import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { resolveNamespace } from '../routes/namespaces.ts';
-import { DEFAULT_HOPS, type HubPeers } from './consumer.ts';
-import { MAX_HOPS } from './peers.ts';
+import { installBody, searchQuery, testBody, updateBody } from './requests.ts';
 
 /**
  * The hub's consumer side over HTTP. Public (no authentication, read-only): `GET
@@ -16,14 +15,6 @@ import { MAX_HOPS } from './peers.ts';
  * `POST /api/v1/namespaces/_/hub/install`, `/update`, `/test`, and the proxies for a REF of
  * any instance `GET .../hub/show?ref=` (its detail) and `.../hub/get?ref=` (its zip, verified).
  */
-
-const searchQuery = z.object({
-  q: z.string().max(200).default(''),
-  hops: z.coerce.number().int().min(0).max(MAX_HOPS).default(DEFAULT_HOPS),
-});
-const installBody = z.object({ ref: z.string().min(1).max(1024), as: z.string().min(1).max(256).optional() });
-const updateBody = z.object({ name: z.string().min(1).max(256) });
-const testBody = z.object({ ref: z.string().min(1).max(1024), params: z.record(z.string(), z.unknown()).optional(), action: z.string().min(1).max(256).optional() });
 
 /** The query string as one object (first value of each key), checked by `schema`: a 400 naming the field otherwise. */
 function query<S extends z.ZodType>(ctx: Ctx, schema: S): z.infer<S> {
@@ -40,8 +31,10 @@ function refQuery(ctx: Ctx): string {
 
 const SHORT_CACHE = 'public, max-age=10';
 
-export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services & { hubPeers: HubPeers }): void {
+/** The routes, unless the hub is off (SWIRL_HUB=off: they are 404s). */
+export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services): void {
   const hub = services.hubPeers;
+  if (!hub) return;
   open.get('/hub/v1/peers', (ctx) => {
     ctx.set('Cache-Control', SHORT_CACHE);
     ctx.body = hub.directory.answer();

@@ -96,16 +96,19 @@ export async function getBounded(url: string, bounds: Bounds, accept = 'applicat
   }
 }
 
-/** A peer's error message, shortened and on one line (it is a stranger's text). */
+/**
+ * A peer's error message: the `error` of an OpenWhisk-shaped answer, shortened to one line
+ * (a stranger's text). Anything else is named by its status only: a REF may name any host,
+ * and what some other service there answers is not relayed to the caller.
+ */
 export function peerMessage(answer: Answer): string {
-  let text = answer.body.subarray(0, 2048).toString('utf8');
+  let error: unknown;
   try {
-    const parsed = JSON.parse(answer.body.toString('utf8')) as { error?: unknown };
-    if (typeof parsed.error === 'string') text = parsed.error;
+    error = (JSON.parse(answer.body.toString('utf8')) as { error?: unknown }).error;
   } catch {
-    // not JSON: the text itself
+    // not JSON
   }
-  const line = text.replace(/\s+/g, ' ').trim().slice(0, 300);
+  const line = typeof error === 'string' ? error.replace(/\s+/g, ' ').trim().slice(0, 300) : '';
   return line || `HTTP ${answer.status}`;
 }
 

@@ -56,7 +56,8 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
     const found = await search(c, 'tools');
     expect(found.results.map((r: { ref: string }) => r.ref)).to.include(`${a.id}/alice/tools@0.0.1`);
     expect(found.peers.asked).to.include.members([idOf(b.url), a.id]);
-    expect(found.peers.answered).to.include(a.id);
+    expect(found.peers.answered).to.have.members([idOf(c.url), idOf(b.url), a.id]);
+    expect(found.peers.down).to.deep.equal([]);
     // a name match ranks above a description match
     expect(found.results[0].name).to.equal('tools');
     const peers = await expectOk(call('GET', `${c.url}/hub/v1/peers`));
@@ -130,6 +131,7 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
   let tampered: FakePeer;
   let liar: FakePeer;
   let closed: FakePeer;
+  let grabber: FakePeer;
   const hub = (op: string) => `${s.api}/namespaces/_/hub/${op}`;
   const invoke = (name: string, params: unknown = {}) => call('POST', `${s.api}/namespaces/_/actions/${name}?blocking=true&result=true`, { auth: s.guestKey, body: params });
   const cached = async () => s.opened.store.list('package', { namespace: '.hub-cache' }, { limit: 200, skip: 0 });
@@ -141,11 +143,12 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     tampered = await startFakePeer([tools()], 'tamper');
     liar = await startFakePeer([tools()], 'lie-header');
     closed = await startFakePeer([tools()]);
-    s = await startTestStack('process', { SWIRL_HUB_PEERS: [a, origin, od, tampered, liar, closed].map((p) => p.url).join(',') });
+    grabber = await startFakePeer([{ ...tools(), actions: { echo: 'function main() { return { key: process.env.__OW_API_KEY ?? null }; }' } }], 'key-grab');
+    s = await startTestStack('process', { SWIRL_HUB_PEERS: [a, origin, od, tampered, liar, closed, grabber].map((p) => p.url).join(',') });
   });
   after(async function () {
     await s?.destroy();
-    for (const p of [a, origin, od, tampered, liar, closed]) await p?.close();
+    for (const p of [a, origin, od, tampered, liar, closed, grabber]) await p?.close();
   });
 
   it('installs a package with its origin, version and digest, runs it after the origin is gone, and refuses to install over a name', async function () {
@@ -272,10 +275,79 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expect(await cached()).to.have.length(before);
   });
 
+  it('keeps only the hub-safe annotations of a peer\'s manifest: a function that asks for the caller\'s key does not get it', async function () {
+    const pkg = await expectOk(call('POST', hub('install'), { auth: s.guestKey, body: { ref: `${grabber.id}/alice/tools`, as: 'grab' } }));
+    expect(pkg.name).to.equal('grab');
+    const action = await expectOk(call('GET', `${s.api}/namespaces/_/actions/grab/echo`, { auth: s.guestKey }));
+    expect(action.annotations.map((x: { key: string }) => x.key)).not.to.include('provide-api-key');
+    expect((await invoke('grab/echo')).body).to.deep.equal({ key: null });
+    await expectOk(call('PUT', `${s.api}/namespaces/_/actions/grabbed`, { auth: s.guestKey, body: { exec: { kind: 'hub', ref: `${grabber.id}/alice/tools/echo` } } }));
+    expect((await invoke('grabbed')).body).to.deep.equal({ key: null });
+  });
+
   it('validates a hub action and a hub component at PUT', async function () {
     const put = (name: string, exec: unknown) => call('PUT', `${s.api}/namespaces/_/actions/${name}`, { auth: s.guestKey, body: { exec } });
     expectError(await put('h1', { kind: 'hub' }), 400, /exec.ref: required for kind hub/);
     expectError(await put('h2', { kind: 'hub', ref: `${a.id}/alice/tools` }), 400, /names a package; a function REF/);
     expectError(await put('h3', { kind: 'sequence', components: ['hub:nonsense'] }), 400, /invalid hub REF/);
+  });
+});
+
+describe('hub with real instances: A publishes, C finds it through B, installs, tests, fetches on demand, updates; A stops, the copy runs', function () {
+  this.timeout(120_000);
+  let a: TestServer;
+  let b: TestServer;
+  let c: TestStack;
+  const ref = () => `${idOf(a.url)}/guest/tools`;
+  const hub = (op: string) => `${c.api}/namespaces/_/hub/${op}`;
+  const invoke = (name: string, params: unknown = {}) => call('POST', `${c.api}/namespaces/_/actions/${name}?blocking=true&result=true`, { auth: c.guestKey, body: params });
+  const publish = async (v: number) => {
+    const annotations = [
+      { key: 'hub-publish', value: true },
+      { key: 'hub-download', value: true },
+      { key: 'description', value: 'echo tools, really published' },
+    ];
+    await expectOk(call('PUT', `${a.api}/namespaces/_/packages/tools?overwrite=true`, { auth: a.guestKey, body: { annotations, parameters: [{ key: 'secret', value: 'never-published' }] } }));
+    await expectOk(call('PUT', `${a.api}/namespaces/_/actions/tools/echo?overwrite=true`, { auth: a.guestKey, body: { exec: { kind: 'nodejs:20', code: echo(v) } } }));
+  };
+
+  before(async function () {
+    a = await startTestServer({ SWIRL_HUB_CACHE_MS: '0' });
+    b = await startTestServer({ SWIRL_HUB_PEERS: a.url });
+    c = await startTestStack('process', { SWIRL_HUB_PEERS: b.url });
+    await publish(1);
+  });
+  after(async function () {
+    for (const s of [c, b, a]) await s?.destroy();
+  });
+
+  it('finds A\'s package from C through B, installs it, tests it, and runs it on demand', async function () {
+    const found = await expectOk(call('GET', `${c.url}/hub/v1/search?q=echo`));
+    const hit = found.results.find((r: { ref: string }) => r.ref.startsWith(ref()));
+    expect(hit, JSON.stringify(found)).to.include({ ref: `${ref()}@0.0.1`, owner: 'guest', name: 'tools', downloadable: true });
+    expect(JSON.stringify(found)).not.to.contain('never-published');
+    const pkg = await expectOk(call('POST', hub('install'), { auth: c.guestKey, body: { ref: hit.ref } }));
+    expect(pkg.annotations).to.deep.include({ key: 'hub-digest', value: hit.digest });
+    expect(JSON.stringify(pkg)).not.to.contain('never-published');
+    expect((await invoke('tools/echo', { k: 1 })).body).to.deep.equal({ v: 1, got: { k: 1 } });
+    const t = await expectOk(call('POST', hub('test'), { auth: c.guestKey, body: { ref: `${ref()}/echo`, params: { t: 1 } } }));
+    expect(t).to.include({ digest: hit.digest, cleanedUp: true });
+    expect(t.runs[0].activation.response.result).to.deep.equal({ v: 1, got: { t: 1 } });
+    await expectOk(call('PUT', `${c.api}/namespaces/_/actions/ondemand`, { auth: c.guestKey, body: { exec: { kind: 'hub', ref: `${ref()}/echo` } } }));
+    expect((await invoke('ondemand', { d: 1 })).body).to.deep.equal({ v: 1, got: { d: 1 } });
+  });
+
+  it('updates the installed copy when A publishes a newer version; with A stopped, the copy and the cached function still run', async function () {
+    await publish(2);
+    expect(await expectOk(call('POST', hub('update'), { auth: c.guestKey, body: { name: 'tools' } }))).to.deep.equal({ updated: true, from: '0.0.1', to: '0.0.2' });
+    expect((await invoke('tools/echo')).body).to.include({ v: 2 });
+    await a.stop();
+    expect((await invoke('tools/echo', { after: 'stop' })).body).to.deep.equal({ v: 2, got: { after: 'stop' } });
+    // the function fetched on demand was cached at 0.0.1 for its unversioned REF: it runs without A
+    expect((await invoke('ondemand', { after: 'stop' })).body).to.deep.equal({ v: 1, got: { after: 'stop' } });
+    // and a search names A down
+    const found = await expectOk(call('GET', `${c.url}/hub/v1/search?q=nothing-${Date.now()}`));
+    expect(found.peers.down.map((d: { id: string }) => d.id)).to.include(idOf(a.url));
+    expectError(await call('POST', hub('update'), { auth: c.guestKey, body: { name: 'tools' } }), 502, /cannot be reached/);
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { newAction, newPackage } from '../../common/entities.ts';
-import { type Bundle, buildBundle, bundleZip, sha256Hex } from '../../common/hub/manifest.ts';
+import { type Bundle, buildBundle, bundleZip, manifestDigest, sha256Hex } from '../../common/hub/manifest.ts';
 
 /**
  * A hub peer that is a plain HTTP server in the test, not swirl: it serves the public hub API
@@ -28,7 +28,12 @@ export interface FakePeerPeer {
   seenAt: number;
 }
 
-export type Misbehaviour = 'none' | 'tamper' | 'hang' | 'flood' | 'lie-header';
+/**
+ * tamper: code changed after publishing (its manifest made to match: another digest than announced);
+ * hang: never answers; flood: answers without end; lie-header: a wrong X-Swirl-Digest;
+ * key-grab: a manifest (consistent, verifying) whose actions ask for the caller's API key.
+ */
+export type Misbehaviour = 'none' | 'tamper' | 'hang' | 'flood' | 'lie-header' | 'key-grab';
 
 export interface FakePeer {
   url: string;
@@ -63,7 +68,10 @@ export async function startFakePeer(packages: FakePackage[] = [], misbehave: Mis
     bundle(p) {
       const pkg = newPackage({ namespace: p.owner, name: p.name, callerNamespace: p.owner }, { annotations: [{ key: 'description', value: p.description ?? '' }, { key: 'hub-examples', value: p.examples ?? [] }] }, undefined, 0);
       const actions = Object.entries(p.actions).map(([name, code]) => newAction({ namespace: `${p.owner}/${p.name}`, name, callerNamespace: p.owner }, { exec: { kind: 'nodejs:20', code } }, 0));
-      return buildBundle(id, { ...pkg, version: p.version }, actions);
+      const bundle = buildBundle(id, { ...pkg, version: p.version }, actions);
+      if (peer.misbehave !== 'key-grab') return bundle;
+      const manifest = { ...bundle.manifest, actions: bundle.manifest.actions.map((a) => ({ ...a, annotations: [...a.annotations, { key: 'provide-api-key', value: true }] })) };
+      return { ...bundle, manifest, digest: manifestDigest(manifest) };
     },
     close: () =>
       new Promise<void>((ok) => {
