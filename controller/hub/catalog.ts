@@ -112,7 +112,7 @@ export class HubCatalog {
   /** The package's detail; `version`, when given, must be the current one (only the current is kept). */
   async detail(owner: string, name: string, version?: string): Promise<Detail> {
     const e = await this.entry(owner, name);
-    if (version !== undefined && version !== e.pkg.version) throw new NotFoundError(`${this.refOf(e)} is at version ${e.pkg.version}; only the current version is kept.`);
+    if (version !== undefined && version !== e.pkg.version) throw new NotFoundError(`${this.refOf(e, version)} is not kept: only the current version, ${e.pkg.version}, is.`);
     const { actions: _names, ...summary } = await this.summary(e, (await this.list()).namespaces);
     const files = e.bundle.files;
     const actions = e.bundle.manifest.actions.map((a): DetailAction => {
@@ -136,8 +136,8 @@ export class HubCatalog {
 
   // -------------------------------------------------------------------------------------
 
-  private refOf(e: Entry): string {
-    return formatRef({ instance: this.self().id, owner: e.bundle.manifest.package.owner, package: e.pkg.name, version: e.pkg.version });
+  private refOf(e: Entry, version: string): string {
+    return formatRef({ instance: this.self().id, owner: e.bundle.manifest.package.owner, package: e.pkg.name, version });
   }
 
   private async summary(e: Entry, namespaces: string[]): Promise<Summary> {
