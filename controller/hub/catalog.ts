@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger.ts';
 import { isEntityName } from '../../common/names.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import { DAY_MS, ExampleRunner, type Figures, usageOf } from './figures.ts';
-import type { TrialServices } from './trial.ts';
+import { sweepTrials, type TrialServices } from './trial.ts';
 
 /**
  * This instance's hub catalog (the publisher side): the packages that carry `hub-publish:
@@ -77,6 +77,7 @@ const PAGE = 200;
 
 export class HubCatalog {
   private localUrl = '';
+  private sweeping: Promise<unknown> = Promise.resolve();
   private readonly examples: ExampleRunner;
   /** Bundles by package, valid while the package's and its actions' versions are the same. */
   private readonly bundles = new LRUCache<string, { stamp: string; bundle: Bundle }>({ max: 1000 });
@@ -88,9 +89,13 @@ export class HubCatalog {
     this.figuresCache = new LRUCache({ max: 1000, ttl: Math.max(1, deps.config.hubCacheMs) });
   }
 
-  /** The controller listens at `url`: this instance's URL unless SWIRL_HUB_URL names another. */
+  /** The controller listens at `url`: this instance's URL unless SWIRL_HUB_URL names another. Trial namespaces a stopped controller left are swept. */
   listening(url: string): void {
     this.localUrl = url;
+    this.sweeping = sweepTrials(this.deps.store, this.deps.log).then(
+      (swept) => swept.length > 0 && this.deps.log.info({ swept }, 'hub: removed trial namespaces left by a stopped controller'),
+      (err: unknown) => this.deps.log.warn({ err }, 'hub: could not sweep left trial namespaces'),
+    );
   }
 
   self(): HubSelf {
@@ -130,8 +135,9 @@ export class HubCatalog {
   }
 
   /** Stop running examples (the run in progress finishes and cleans up). */
-  close(): Promise<void> {
-    return this.examples.close();
+  async close(): Promise<void> {
+    await this.sweeping;
+    await this.examples.close();
   }
 
   // -------------------------------------------------------------------------------------
