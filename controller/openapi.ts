@@ -3,7 +3,7 @@ import { putSchemas } from '../common/entities.ts';
 import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
 import { gatewayPaths, gatewaySchemas } from './gateway/openapi.ts';
-import { hubPaths, hubSchemas } from './hub/openapi.ts';
+import { hubPaths, hubSchemas } from './hub/catalog-openapi.ts';
 
 /**
  * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
