@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
@@ -26,9 +25,6 @@ export function zipName(ref: string): string {
   const name = (path ?? '').split('/').filter(Boolean).pop() ?? 'package';
   return `${name.replace(/[^\w.-]/g, '_')}${version ? `-${version.replace(/[^\w.-]/g, '_')}` : ''}.zip`;
 }
-
-/** The sha256 of the bytes, in the digest header's form (to tell the user what was saved). */
-const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 function search(cli: Cli, hub: Command): void {
   hub
@@ -62,7 +58,7 @@ function show(cli: Cli, hub: Command): void {
 function get(cli: Cli, hub: Command): void {
   hub
     .command('get')
-    .description('download a package (a zip of its manifest and actions) when its publisher allows it; the digest is checked')
+    .description('download a package (a zip of its manifest and actions) when its publisher allows it; its digest is checked')
     .argument('<ref>', REF)
     .option('-o, --output <file>', 'where to save the zip (default NAME-VERSION.zip here)')
     .action(async (ref: string, f: { output?: string }, cmd: Command) => {
@@ -70,11 +66,27 @@ function get(cli: Cli, hub: Command): void {
       if (existsSync(path)) throw new CliError(`The file '${path}' already exists.`);
       const client = cli.client(cmd);
       const res = await cli.progress(`downloading ${ref}`, () => client.request<Buffer>('GET', hubPath(cli, cmd, 'get'), { query: { ref }, what: `download ${ref}`, binary: true }));
+      const digest = await verified(ref, res.body, res.headers['x-swirl-digest']);
       writeFileSync(path, res.body);
-      const saved = { ref, file: path, bytes: res.body.length, digest: res.headers['x-swirl-digest'] ?? null, sha256: sha256(res.body) };
+      const saved = { ref, file: path, bytes: res.body.length, digest };
       if (cli.json(cmd)) return cli.out.json(saved);
-      cli.out.ok(`saved ${ref} to ${path} (${saved.bytes} bytes; package digest ${saved.digest ?? 'not given'})`);
+      cli.out.ok(`saved ${ref} to ${path} (${saved.bytes} bytes; digest ${digest} checked)`);
     });
+}
+
+/**
+ * The zip checked here too, against the digest the instance announced: every file's sha256 as
+ * its manifest says, the manifest's digest as announced (what arrives is what was verified).
+ */
+async function verified(ref: string, zip: Buffer, announced: string | string[] | undefined): Promise<string> {
+  if (typeof announced !== 'string') throw new CliError(`Unable to download ${ref}: the instance did not say the package's digest (X-Swirl-Digest).`);
+  // the bundle reader (and its zip library) loads when a download is checked: every other run starts without it
+  const { readBundle } = await import('../../common/hub/manifest.ts');
+  try {
+    return readBundle(new Uint8Array(zip), announced).digest;
+  } catch (e) {
+    throw new CliError(`Unable to download ${ref}: ${(e as Error).message}; nothing saved.`);
+  }
 }
 
 function test(cli: Cli, hub: Command): void {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
 import { readGuestKey } from '../../common/guest-key.ts';
-import { type Bundle, bundleZip, HUB_FORMAT, type Manifest, manifestDigest, sha256Hex } from '../../common/hub/manifest.ts';
+import { type Bundle, bundleZip, HUB_FORMAT, type Manifest, manifestDigest, readBundle, sha256Hex } from '../../common/hub/manifest.ts';
 import { type CliRun, swirl } from '../support/cli.ts';
 import { freePort, run, type Spawned } from '../support/process.ts';
 import { call } from '../support/server.ts';
@@ -235,7 +235,7 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     }
   });
 
-  it('C installs it (--as), A stops, and the installed copy still runs on C', async () => {
+  it('C installs it (--as) and gets its zip; A stops, and the installed copy still runs on C', async () => {
     const out = ok(await cli(C, ['hub', 'install', ref, '--as', 'mytools']));
     expect(out).to.match(new RegExp(`^ok: installed ${ref.replace(/\./g, '\\.')} as /guest/mytools`));
     const pkg = (await call('GET', `${C.base}/api/v1/namespaces/_/packages/mytools`, { auth: C.key })).body;
@@ -244,6 +244,10 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     expect(ann['hub-digest']).to.match(/^sha256:[0-9a-f]{64}$/);
     expect(JSON.stringify(pkg)).to.not.contain('never-published-s3cret');
     ok(await cli(C, ['hub', 'update', 'mytools']));
+    // the zip itself, checked by the CLI against the digest C announced (C checked it against A's)
+    const zipFile = join(C.dir, 'imagetools.zip');
+    expect(ok(await cli(C, ['hub', 'get', ref, '-o', zipFile]))).to.contain(`digest ${ann['hub-digest']} checked`);
+    expect(readBundle(new Uint8Array(readFileSync(zipFile)), ann['hub-digest'] as string).manifest.actions.map((a) => a.name)).to.deep.equal(['area']);
 
     await stop(A);
     const r = await cli(C, ['action', 'invoke', 'mytools/area', '-r', '-p', 'width', '8', '-p', 'height', '8']);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ApiStub } from '../support/cli-stub.ts';
 import { swirlInProcess } from '../support/cli.ts';
 import { zipName } from '../../cli/commands/hub.ts';
+import { bundleZip, HUB_FORMAT, type Manifest, manifestDigest, sha256Hex } from '../../common/hub/manifest.ts';
 import { type HubDetail, type HubSummary, rate, searchTable, showLines } from '../../cli/hub-format.ts';
 
 /** `swirl hub …` against a stub of the hub API: the requests it builds and what a user reads. */
@@ -99,21 +100,53 @@ describe('swirl hub (against a stub of the hub API)', function () {
     expect(missing.stderr).to.match(/^error: Unable to show 127\.0\.0\.1:1\/x\/y: The requested resource does not exist\./);
   });
 
-  it('get: saves the zip as NAME-VERSION.zip (or -o FILE), naming the digest; never overwrites a file', async () => {
-    const zip = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0xff, 0x00, 0x80, 0x7f]);
-    stub.on(`GET ${A}/hub/get`, { status: 200, bytes: zip, headers: { 'content-type': 'application/zip', 'x-swirl-digest': DIGEST } });
+  /** A genuine bundle's zip and digest; and the same zip with its code changed (the manifest kept). */
+  const bundle = () => {
+    const code = new TextEncoder().encode('function main(p) { return p }');
+    const manifest = {
+      format: HUB_FORMAT, ref: REF, package: { owner: 'alice', name: 'tools', version: '0.0.2', description: '', license: 'MIT', parameters: [], annotations: [] },
+      actions: [{ name: 'echo', kind: 'nodejs:20', binary: false, limits: { timeout: 60000, memory: 256, logs: 10, concurrency: 1 }, annotations: [], parameters: [], file: 'actions/echo', sha256: sha256Hex(code) }],
+      examples: [],
+    } as Manifest;
+    const digest = manifestDigest(manifest);
+    return {
+      digest,
+      zip: Buffer.from(bundleZip({ manifest, files: { 'actions/echo': code }, digest })),
+      tampered: Buffer.from(bundleZip({ manifest, files: { 'actions/echo': new TextEncoder().encode('function main() { return process.env }') }, digest })),
+    };
+  };
+
+  it('get: checks the zip against the announced digest and saves it as NAME-VERSION.zip (or -o FILE); never overwrites a file', async () => {
+    const { zip, digest } = bundle();
+    stub.on(`GET ${A}/hub/get`, { status: 200, bytes: zip, headers: { 'content-type': 'application/zip', 'x-swirl-digest': digest } });
     const cwd = mkdtempSync(join(tmpdir(), 'swirl-hub-get-'));
     const r = await swirlInProcess(['hub', 'get', REF], env, cwd);
     expect(r).to.deep.include({ code: 0 });
     expect(readFileSync(join(cwd, 'tools-0.0.2.zip'))).to.deep.equal(zip);
-    expect(r.stdout).to.equal(`ok: saved ${REF} to ${join(cwd, 'tools-0.0.2.zip')} (8 bytes; package digest ${DIGEST})\n`);
+    expect(r.stdout).to.equal(`ok: saved ${REF} to ${join(cwd, 'tools-0.0.2.zip')} (${zip.length} bytes; digest ${digest} checked)\n`);
     expect(r.stderr).to.equal(`downloading ${REF}…\n`);
     const again = await swirlInProcess(['hub', 'get', REF], env, cwd);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.contain('already exists');
     const named = await swirlInProcess(['hub', 'get', REF, '-o', 'mine.zip', '--json'], env, cwd);
-    expect(JSON.parse(named.stdout)).to.include({ ref: REF, bytes: 8, digest: DIGEST, file: join(cwd, 'mine.zip') });
-    expect(existsSync(join(cwd, 'mine.zip'))).to.equal(true);
+    expect(JSON.parse(named.stdout)).to.deep.equal({ ref: REF, bytes: zip.length, digest, file: join(cwd, 'mine.zip') });
+    expect(readFileSync(join(cwd, 'mine.zip'))).to.deep.equal(zip);
+  });
+
+  it('get: a zip that does not match its digest (code changed, or another digest announced) is refused, nothing saved', async () => {
+    const { zip, tampered, digest } = bundle();
+    const cwd = mkdtempSync(join(tmpdir(), 'swirl-hub-get-'));
+    stub.on(`GET ${A}/hub/get`, { status: 200, bytes: tampered, headers: { 'content-type': 'application/zip', 'x-swirl-digest': digest } });
+    const changed = await swirlInProcess(['hub', 'get', REF], env, cwd);
+    expect(changed.code).to.equal(1);
+    expect(changed.stderr).to.match(/^downloading .*…\nerror: Unable to download .*: digest mismatch for actions\/echo: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}; nothing saved\.\n$/);
+    const other = `sha256:${'0'.repeat(64)}`;
+    stub.on(`GET ${A}/hub/get`, { status: 200, bytes: zip, headers: { 'content-type': 'application/zip', 'x-swirl-digest': other } });
+    const announced = await swirlInProcess(['hub', 'get', REF], env, cwd);
+    expect(announced.stderr).to.contain(`digest mismatch: expected ${other}, got ${digest}; nothing saved.`);
+    stub.on(`GET ${A}/hub/get`, { status: 200, bytes: zip, headers: { 'content-type': 'application/zip' } });
+    expect((await swirlInProcess(['hub', 'get', REF], env, cwd)).stderr).to.contain('the instance did not say the package\'s digest');
+    expect(existsSync(join(cwd, 'tools-0.0.2.zip'))).to.equal(false);
   });
 
   it('get refused by the publisher: the 403 message, no file', async () => {
