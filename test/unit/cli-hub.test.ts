@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiStub } from '../support/cli-stub.ts';
-import { swirlInProcess } from '../support/cli.ts';
+import { capture, swirlInProcess } from '../support/cli.ts';
+import { Cli } from '../../cli/context.ts';
 import { zipName } from '../../cli/commands/hub.ts';
 import { bundleZip, HUB_FORMAT, type Manifest, manifestDigest, sha256Hex } from '../../common/hub/manifest.ts';
 import { type HubDetail, type HubSummary, rate, searchTable, showLines } from '../../cli/hub-format.ts';
@@ -252,6 +253,28 @@ describe('swirl hub (against a stub of the hub API)', function () {
     const both = await run('action', 'create', 'x', '--hub', fn, '--sequence', 'a');
     expect(both.code).to.equal(2);
     expect(stub.seen).to.have.length(2);
+  });
+});
+
+describe('waiting on the hub', () => {
+  it('progress: a spinner on a terminal (no extra line), one line on stderr elsewhere (a pipe, CI), the work\'s value either way', async () => {
+    const frames: string[] = [];
+    const tty = Object.assign(capture(true), { cursorTo: () => true, moveCursor: () => true, clearLine: () => frames.push('<clear>') });
+    // yocto-spinner also reads the process's own CI variable (set when this suite runs in CI)
+    const ciVar = process.env.CI;
+    delete process.env.CI;
+    const drawn = await new Cli({ stdout: capture(), stderr: tty, env: {}, cwd: '/' })
+      .progress('testing x', () => new Promise((ok) => setTimeout(() => ok(1), 250)))
+      .finally(() => {
+        if (ciVar !== undefined) process.env.CI = ciVar;
+      });
+    expect(drawn).to.equal(1);
+    expect(tty.text()).to.contain('testing x').and.not.contain('testing x…\n');
+    expect(frames).to.include('<clear>');
+    for (const [stderr, env] of [[capture(false), {}], [Object.assign(capture(true), { cursorTo: () => true, moveCursor: () => true, clearLine: () => true }), { CI: 'true' }]] as const) {
+      expect(await new Cli({ stdout: capture(), stderr, env, cwd: '/' }).progress('testing x', async () => 2)).to.equal(2);
+      expect(stderr.text()).to.equal('testing x…\n');
+    }
   });
 });
 
