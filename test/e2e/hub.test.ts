@@ -56,7 +56,7 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
       SWIRL_INVOKER_ID: String(1000 + Math.floor(Math.random() * 9000)),
       SWIRL_CONTAINER_FACTORY: 'process',
       SWIRL_HUB_PEERS: peers.join(','),
-      SWIRL_HUB_TIMEOUT_MS: '1500',
+      SWIRL_HUB_TIMEOUT_MS: '2500',
       SWIRL_LOG_LEVEL: 'warn',
     });
     await inst.server.waitFor(/api: (\S+)/, 90_000);
