@@ -235,7 +235,7 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     }
   });
 
-  it('C installs it (--as) and gets its zip; A stops, and the installed copy still runs on C', async () => {
+  it('C installs it (--as), gets its zip, runs its function on demand (an action, a sequence component); A stops, and the installed copy and the cached function still run on C', async () => {
     const out = ok(await cli(C, ['hub', 'install', ref, '--as', 'mytools']));
     expect(out).to.match(new RegExp(`^ok: installed ${ref.replace(/\./g, '\\.')} as /guest/mytools`));
     const pkg = (await call('GET', `${C.base}/api/v1/namespaces/_/packages/mytools`, { auth: C.key })).body;
@@ -249,9 +249,18 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     expect(ok(await cli(C, ['hub', 'get', ref, '-o', zipFile]))).to.contain(`digest ${ann['hub-digest']} checked`);
     expect(readBundle(new Uint8Array(readFileSync(zipFile)), ann['hub-digest'] as string).manifest.actions.map((a) => a.name)).to.deep.equal(['area']);
 
+    // fetch on demand: an action and a sequence component naming the function by REF, fetched and checked on the first invoke
+    const fnRef = ref.replace('@', '/area@');
+    ok(await cli(C, ['action', 'create', 'area', '--hub', fnRef]));
+    ok(await cli(C, ['action', 'create', 'inseq', '--sequence', `hub:${fnRef}`]));
+    expect(JSON.parse(ok(await cli(C, ['action', 'invoke', 'area', '-r', '-p', 'width', '2', '-p', 'height', '3'])))).to.deep.equal({ area: 6 });
+
     await stop(A);
     const r = await cli(C, ['action', 'invoke', 'mytools/area', '-r', '-p', 'width', '8', '-p', 'height', '8']);
     expect(JSON.parse(ok(r))).to.deep.equal({ area: 64 });
+    // the on-demand copy is cached by version: it runs with A gone, as an action and as a sequence's component
+    expect(JSON.parse(ok(await cli(C, ['action', 'invoke', 'area', '-r', '-p', 'width', '4', '-p', 'height', '5'])))).to.deep.equal({ area: 20 });
+    expect(JSON.parse(ok(await cli(C, ['action', 'invoke', 'inseq', '-r', '-p', 'width', '1', '-p', 'height', '9'])))).to.deep.equal({ area: 9 });
   });
 
   it('a peer down mid-search is named in the answer (A stopped; F hanging past the timeout), the others still answer', async () => {
