@@ -4,6 +4,7 @@ import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
 import { gatewayPaths, gatewaySchemas } from './gateway/openapi.ts';
 import { hubConsumerPaths } from './hub/openapi.ts';
+import { hubPaths, hubSchemas } from './hub/catalog-openapi.ts';
 
 /**
  * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
@@ -334,11 +335,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...webPaths(),
       ...gatewayPaths(),
       ...hubConsumerPaths(),
+      ...hubPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
         ...gatewaySchemas,
+        ...hubSchemas,
         ErrorMessage: exact(['error', 'code'], { error: text, code: { ...text, description: 'transaction id (also the X-Request-ID header)' } }),
         KeyValue: exact(['key'], {
           key: { type: 'string' },

@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger.ts';
 import { isEntityName } from '../../common/names.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import { DAY_MS, ExampleRunner, type Figures, usageOf } from './figures.ts';
-import type { TrialServices } from './trial.ts';
+import { sweepTrials, type TrialServices } from './trial.ts';
 
 /**
  * This instance's hub catalog (the publisher side): the packages that carry `hub-publish:
@@ -77,6 +77,7 @@ const PAGE = 200;
 
 export class HubCatalog {
   private localUrl = '';
+  private sweeping: Promise<unknown> = Promise.resolve();
   private readonly examples: ExampleRunner;
   /** Bundles by package, valid while the package's and its actions' versions are the same. */
   private readonly bundles = new LRUCache<string, { stamp: string; bundle: Bundle }>({ max: 1000 });
@@ -88,9 +89,13 @@ export class HubCatalog {
     this.figuresCache = new LRUCache({ max: 1000, ttl: Math.max(1, deps.config.hubCacheMs) });
   }
 
-  /** The controller listens at `url`: this instance's URL unless SWIRL_HUB_URL names another. */
+  /** The controller listens at `url`: this instance's URL unless SWIRL_HUB_URL names another. Trial namespaces a stopped controller left are swept. */
   listening(url: string): void {
     this.localUrl = url;
+    this.sweeping = sweepTrials(this.deps.store, this.deps.log).then(
+      (swept) => swept.length > 0 && this.deps.log.info({ swept }, 'hub: removed trial namespaces left by a stopped controller'),
+      (err: unknown) => this.deps.log.warn({ err }, 'hub: could not sweep left trial namespaces'),
+    );
   }
 
   self(): HubSelf {
@@ -112,7 +117,7 @@ export class HubCatalog {
   /** The package's detail; `version`, when given, must be the current one (only the current is kept). */
   async detail(owner: string, name: string, version?: string): Promise<Detail> {
     const e = await this.entry(owner, name);
-    if (version !== undefined && version !== e.pkg.version) throw new NotFoundError(`${this.refOf(e)} is at version ${e.pkg.version}; only the current version is kept.`);
+    if (version !== undefined && version !== e.pkg.version) throw new NotFoundError(`${this.refOf(e, version)} is not kept: only the current version, ${e.pkg.version}, is.`);
     const { actions: _names, ...summary } = await this.summary(e, (await this.list()).namespaces);
     const files = e.bundle.files;
     const actions = e.bundle.manifest.actions.map((a): DetailAction => {
@@ -130,14 +135,15 @@ export class HubCatalog {
   }
 
   /** Stop running examples (the run in progress finishes and cleans up). */
-  close(): Promise<void> {
-    return this.examples.close();
+  async close(): Promise<void> {
+    await this.sweeping;
+    await this.examples.close();
   }
 
   // -------------------------------------------------------------------------------------
 
-  private refOf(e: Entry): string {
-    return formatRef({ instance: this.self().id, owner: e.bundle.manifest.package.owner, package: e.pkg.name, version: e.pkg.version });
+  private refOf(e: Entry, version: string): string {
+    return formatRef({ instance: this.self().id, owner: e.bundle.manifest.package.owner, package: e.pkg.name, version });
   }
 
   private async summary(e: Entry, namespaces: string[]): Promise<Summary> {

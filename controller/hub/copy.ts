@@ -38,6 +38,13 @@ function checked<T extends { annotations?: KeyValue[] | undefined }>(bundle: Bun
   }
 }
 
+/** The bundle with only the hub-safe annotations in its manifest (what a disposable deployment of it may see; its digest stays the verified one). */
+export function hubSafeBundle(bundle: Bundle): Bundle {
+  const m = bundle.manifest;
+  const safe = (a: unknown): KeyValue[] => (Array.isArray(a) ? hubSafeAnnotations(a.filter((kv): kv is KeyValue => kv !== null && typeof kv === 'object' && typeof (kv as KeyValue).key === 'string')) : []);
+  return { ...bundle, manifest: { ...m, package: { ...m.package, annotations: safe(m.package.annotations) }, actions: m.actions.map((a) => ({ ...a, annotations: safe(a.annotations) })) } };
+}
+
 /** The actions of `bundle` as new entities in `path` (`ns/pkg`). */
 export function bundleActions(bundle: Bundle, path: string): Action[] {
   return bundle.manifest.actions.map((a) => {

@@ -56,6 +56,15 @@ export interface TrialOptions {
 }
 
 export const TRIAL_PREFIX = 'hubtest-';
+/** A trial namespace older than this is a leftover (its controller stopped mid-run): sweepTrials removes it. */
+export const TRIAL_MAX_AGE_MS = 3_600_000;
+
+/** `hubtest-<start time, base 36>-<random>`: its age can be told from its name. */
+const trialNamespace = (now = Date.now()): string => `${TRIAL_PREFIX}${now.toString(36)}-${randomBytes(6).toString('hex')}`;
+const trialStart = (namespace: string): number | undefined => {
+  const m = /^hubtest-([0-9a-z]{1,11})-[0-9a-f]{12}$/.exec(namespace);
+  return m ? parseInt(m[1]!, 36) : undefined;
+};
 /** How long the runner waits for a run's record to be stored before removing the namespace's records. */
 const RECORD_WAIT_MS = 10_000;
 
@@ -74,7 +83,7 @@ export function meetsExpectation(result: unknown, expect: Record<string, unknown
 export async function runTrial(services: TrialServices, bundle: Bundle, runs: TrialRun[], opts: TrialOptions = {}): Promise<TrialOutcome> {
   for (const r of runs) if (!bundle.manifest.actions.some((a) => a.name === r.action)) throw new BadRequestError(`the package ${bundle.manifest.ref} has no action '${r.action}'`);
   const progress = opts.progress ?? (() => undefined);
-  const namespace = `${TRIAL_PREFIX}${randomBytes(8).toString('hex')}`;
+  const namespace = trialNamespace();
   const { creds } = newCredentials(namespace);
   const subject = { subject: namespace, namespaces: [creds] };
   const identity = identityOf(subject, creds);
@@ -98,7 +107,7 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
   } finally {
     progress('cleaning up');
     await awaitRecords(services.store, namespace, activationIds);
-    await removeNamespace(services.store, namespace, bundle.manifest.package.name, opts.log);
+    await removeNamespace(services.store, namespace, opts.log);
   }
   return { namespace, runs: results, cleanedUp: await isGone(services.store, namespace) };
 }
@@ -142,17 +151,21 @@ async function awaitRecords(store: TrialServices['store'], namespace: string, id
 }
 
 /** Remove every entity, record and the subject of the namespace; each step is tried even when another fails. */
-async function removeNamespace(store: TrialServices['store'], namespace: string, pkg: string, log?: TrialOptions['log']): Promise<void> {
+async function removeNamespace(store: TrialServices['store'], namespace: string, log?: TrialOptions['log']): Promise<void> {
+  const all = { limit: 200, skip: 0 };
   const steps: Array<() => Promise<unknown>> = [
     async () => {
-      for (const a of await store.list('action', { namespace, pkg }, { limit: 200, skip: 0 })) {
+      // (a namespace's listing holds its packages' actions too)
+      for (const a of await store.list('action', { namespace }, all)) {
         const stored = await store.get('action', a.namespace, a.name, { code: false });
         await store.delete(a.namespace, a.name, stored._rev);
       }
     },
     async () => {
-      const p = await store.get('package', namespace, pkg).catch(() => undefined);
-      if (p) await store.delete(namespace, pkg, p._rev);
+      for (const p of await store.list('package', { namespace }, all)) {
+        const stored = await store.get('package', namespace, p.name);
+        await store.delete(namespace, p.name, stored._rev);
+      }
     },
     () => store.deleteActivations(namespace),
     async () => {
@@ -160,6 +173,19 @@ async function removeNamespace(store: TrialServices['store'], namespace: string,
     },
   ];
   for (const step of steps) await step().catch((err: unknown) => log?.warn({ err, namespace }, 'hub trial: a clean-up step failed'));
+}
+
+/**
+ * Remove the trial namespaces left by a controller that stopped mid-run (those older than
+ * TRIAL_MAX_AGE_MS: a younger one may be another controller's, running). Resolves with their names.
+ */
+export async function sweepTrials(store: TrialServices['store'] & Pick<EntityStore, 'listSubjects'>, log?: TrialOptions['log'], now = Date.now()): Promise<string[]> {
+  const stale = (await store.listSubjects()).map((s) => s.subject).filter((name) => {
+    const start = trialStart(name);
+    return start !== undefined && now - start > TRIAL_MAX_AGE_MS;
+  });
+  for (const namespace of stale) await removeNamespace(store, namespace, log);
+  return stale;
 }
 
 async function isGone(store: TrialServices['store'], namespace: string): Promise<boolean> {

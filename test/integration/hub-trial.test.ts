@@ -3,7 +3,9 @@ import type { Action, Package } from '../../common/entities.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import { buildBundle, type Bundle } from '../../common/hub/manifest.ts';
 import { defaultLimits } from '../../common/limits.ts';
-import { exampleRuns, runTrial, TRIAL_PREFIX, type TrialServices } from '../../controller/hub/trial.ts';
+import { exampleRuns, runTrial, sweepTrials, TRIAL_MAX_AGE_MS, TRIAL_PREFIX, type TrialServices } from '../../controller/hub/trial.ts';
+import { newCredentials } from '../../common/credentials.ts';
+import { sampleActivation } from '../support/store-fixtures.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /**
@@ -58,7 +60,7 @@ describe('hub trial runner', function () {
       { action: 'fails', params: {} },
     ]);
     const out = await runTrial(services, bundle, exampleRuns(bundle), { progress: (x) => steps.push(x) });
-    expect(out.namespace).to.match(/^hubtest-[0-9a-f]{16}$/);
+    expect(out.namespace).to.match(/^hubtest-[0-9a-z]+-[0-9a-f]{12}$/);
     expect(out.runs.map((r) => r.passed)).to.deep.equal([true, false, undefined]);
     const [first, , third] = out.runs;
     expect(first!.activation).to.have.property('activationId').that.matches(/^[0-9a-f]{32}$/);
@@ -96,5 +98,24 @@ describe('hub trial runner', function () {
     expect(err).to.be.instanceOf(BadRequestError);
     expect((err as Error).message).to.equal("the package 127.0.0.1:1/guest/tools@0.0.3 has no action 'nope'");
     expect((await s.opened.store.listSubjects()).length).to.equal(before);
+  });
+
+  it('sweeps the namespaces a stopped controller left mid-run, and only those old enough to be leftovers', async () => {
+    const store = s.opened.store;
+    const leave = async (start: number): Promise<string> => {
+      const namespace = `${TRIAL_PREFIX}${start.toString(36)}-${'ab12'.repeat(3)}`;
+      const { creds } = newCredentials(namespace);
+      await store.putSubject({ subject: namespace, namespaces: [creds] });
+      await store.put('package', { ...pkg, namespace });
+      await store.put('action', { ...echo, namespace: `${namespace}/tools` });
+      await store.putActivations([sampleActivation({ namespace, name: 'tools/echo', start: Date.now() })]);
+      return namespace;
+    };
+    const old = await leave(Date.now() - TRIAL_MAX_AGE_MS - 60_000);
+    const young = `${TRIAL_PREFIX}${Date.now().toString(36)}-${'cd34'.repeat(3)}`;
+    await store.putSubject({ subject: young, namespaces: [newCredentials(young).creds] });
+    expect(await sweepTrials(store)).to.deep.equal([old]);
+    expect(await leftovers(old)).to.deep.equal([`subject ${young}`]);
+    await store.deleteSubject(young);
   });
 });
