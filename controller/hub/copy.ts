@@ -1,8 +1,10 @@
 import { type Action, actionPutSchema, bumpVersion, type KeyValue, newAction, newPackage, type Package, type PackagePut, packagePutSchema, parseBody, type Stored } from '../../common/entities.ts';
 import { NotFoundError, SwirlError } from '../../common/errors.ts';
 import { actionCode, type Bundle, hubSafeAnnotations } from '../../common/hub/manifest.ts';
+import { formatRef, type HubRef, packageRefOf } from '../../common/hub/ref.ts';
 import { resolveKind } from '../../common/kinds.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
+import type { Fetched } from './origin.ts';
 import { HubBundleMismatch } from './remote.ts';
 
 /**
@@ -13,6 +15,13 @@ import { HubBundleMismatch } from './remote.ts';
 
 /** Annotations an install records on its package. */
 export const ORIGIN = { origin: 'hub-origin', digest: 'hub-digest', version: 'hub-version' } as const;
+
+/** What a copy records of where it came from: the package REF with its version, the version, the digest it verified. */
+export const originAnnotations = (ref: HubRef, fetched: Fetched): KeyValue[] => [
+  { key: ORIGIN.origin, value: formatRef({ ...packageRefOf(ref), version: fetched.detail.version }) },
+  { key: ORIGIN.digest, value: fetched.bundle.digest },
+  { key: ORIGIN.version, value: fetched.detail.version },
+];
 
 /** Annotations as a PUT takes them (values from a verified manifest or from swirl itself). */
 export const putAnnotations = (a: KeyValue[]): NonNullable<PackagePut['annotations']> => a as NonNullable<PackagePut['annotations']>;
