@@ -105,6 +105,15 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
     expect(a.asked.length).to.be.above(asked);
   });
 
+  it('fans out at most 8 searches at once (the route is public); the same search asked meanwhile shares the running one', async function () {
+    const h = await start({ SWIRL_HUB_PEERS: hang.url, SWIRL_HUB_TIMEOUT_MS: '1500' });
+    const replies = await Promise.all([...Array.from({ length: 10 }, (_, i) => call('GET', `${h.url}/hub/v1/search?q=busy${i}`)), call('GET', `${h.url}/hub/v1/search?q=busy0`)]);
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.filter((x) => x === 200)).to.have.length(9);
+    for (const r of replies.filter((x) => x.status !== 200)) expectError(r, 429, /Too many hub searches are in progress \(at most 8 at once\)/);
+    expect(replies[10]!.body).to.deep.equal(replies[0]!.body);
+  });
+
   it('forgets a peer learned second-hand after the age limit (SWIRL_HUB_PEER_TTL) unless seen again; never itself', async function () {
     const relay = await startFakePeer([]);
     const x = await startFakePeer([]);
