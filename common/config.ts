@@ -159,6 +159,18 @@ export const configSchema = z.object({
   stdioPipelines: z.enum(['on', 'off']).default('on'),
   /** Shared secret for the invokers' POST /disable and /enable (Bearer); controllers send it. Unset: no check (keep the port private). */
   opsToken: z.string().min(16, 'at least 16 characters').optional(),
+
+  // ---- Function Hub: peers and the consumer side (controller/hub/peers.ts) ----
+  /** Base URLs of the hub peers this instance asks, comma-separated (`http://10.0.0.2:3233,https://hub.example.org`). */
+  hubPeers: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((urls) => urls.every((u) => /^https?:\/\/[^/\s]+\/?$/i.test(u) && URL.canParse(u)), 'comma-separated http(s) base URLs (scheme://host:port)'),
+  /** Seconds a peer learned from another peer is kept unless seen again. */
+  hubPeerTtl: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(600),
+  /** How long a peer may take to answer a catalog or peers request (ms); a slower one is named down. */
+  hubTimeoutMs: z.coerce.number().int().min(50).max(60_000).default(2_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

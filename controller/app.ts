@@ -13,6 +13,7 @@ import { activationStreamRoutes } from './routes/activation-stream.ts';
 import { activationRoutes } from './routes/activations.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { entityRoutes } from './routes/entities.ts';
+import { hubPeerRoutes } from './hub/peer-routes.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { lambdaRoutes } from './lambda/routes.ts';
@@ -73,6 +74,7 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   // the AWS Lambda-compatible endpoint: signed with SigV4, on the open router
   lambdaRoutes(open, api, services);
   hubCatalogRoutes(open, services);
+  hubPeerRoutes(open, api, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

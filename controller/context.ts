@@ -14,6 +14,7 @@ import type { Authenticator } from './auth.ts';
 import type { EntityCache } from './entity-cache.ts';
 import type { Resolver } from './resolver.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
+import type { HubPeers } from './hub/consumer.ts';
 import type { Throttler } from '../loadbalancer/throttles.ts';
 import type { TriggerFirer } from './triggers.ts';
 
@@ -51,6 +52,8 @@ export interface Services {
   metrics: ControllerMetrics;
   /** This instance's hub catalog (the public /hub/v1 API); absent when SWIRL_HUB=off. */
   hubCatalog?: HubCatalog;
+  /** The hub's consumer side: peers, search, install/update/test, fetch on demand (controller/hub/consumer.ts); absent when SWIRL_HUB=off. */
+  hubPeers?: HubPeers;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

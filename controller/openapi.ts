@@ -4,6 +4,7 @@ import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
 import { gatewayPaths, gatewaySchemas } from './gateway/openapi.ts';
 import { hubPaths, hubSchemas } from './hub/catalog-openapi.ts';
+import { hubConsumerPaths } from './hub/openapi.ts';
 
 /**
  * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
@@ -334,6 +335,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...webPaths(),
       ...gatewayPaths(),
       ...hubPaths(),
+      ...hubConsumerPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
@@ -368,7 +370,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
           image: { type: 'string', description: 'the container image (blackbox)' },
           main: { type: 'string' },
           binary: { type: 'boolean' },
-          components: { type: 'array', items: { type: 'string', pattern: '^/' }, description: 'a sequence’s actions, fully qualified (/ns/[pkg/]name)' },
+          components: { type: 'array', items: { type: 'string', pattern: '^(/|hub:)' }, description: 'a sequence’s actions, fully qualified (/ns/[pkg/]name), or hub functions (hub:<function REF>)' },
+          ref: { type: 'string', description: 'kind hub: the function REF it runs, fetched on demand' },
         }),
         Action: exact(['namespace', 'name', 'version', 'publish', 'exec', 'annotations', 'parameters', 'limits'], { ...briefProps, exec: ref('ActionExec'), parameters: keyValues, limits: ref('ActionLimits') }),
         TriggerLimits: exact([], {}),
