@@ -3,8 +3,8 @@ import { putSchemas } from '../common/entities.ts';
 import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
 import { gatewayPaths, gatewaySchemas } from './gateway/openapi.ts';
-import { hubConsumerPaths } from './hub/openapi.ts';
 import { hubPaths, hubSchemas } from './hub/catalog-openapi.ts';
+import { hubConsumerPaths } from './hub/openapi.ts';
 
 /**
  * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
@@ -334,8 +334,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...entityPaths(),
       ...webPaths(),
       ...gatewayPaths(),
-      ...hubConsumerPaths(),
       ...hubPaths(),
+      ...hubConsumerPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../../common/config.ts';
 import { type Action, isBinding, type Package } from '../../common/entities.ts';
-import { NotFoundError } from '../../common/errors.ts';
+import { ConflictError, NotFoundError } from '../../common/errors.ts';
 import { buildBundle, type Bundle, bundleZip, type HubExample, type HubParameter, hubSettings, type HubSettings } from '../../common/hub/manifest.ts';
 import { formatRef, instanceId, normalizeUrl } from '../../common/hub/ref.ts';
 import type { KeyValue } from '../../common/key-value.ts';
@@ -70,6 +70,12 @@ export interface CatalogDeps {
   config: Pick<Config, 'hubUrl' | 'hubCacheMs'>;
   log: Logger;
 }
+
+/** A read of what is not there (or is another kind of entity) is undefined; a store failure stays one (503). */
+const absent = (e: unknown): undefined => {
+  if (e instanceof NotFoundError || e instanceof ConflictError) return undefined;
+  throw e;
+};
 
 /** How long the list of published packages is kept at most (a new one shows within this). */
 const LIST_CACHE_MS = 10_000;
@@ -190,7 +196,7 @@ export class HubCatalog {
   private async entry(owner: string, name: string): Promise<Entry> {
     const notFound = new NotFoundError(`no published package ${owner}/${name} on this instance`);
     if (!isEntityName(owner) || !isEntityName(name)) throw notFound;
-    const pkg = await this.deps.store.get('package', owner, name).catch(() => undefined);
+    const pkg = await this.deps.store.get('package', owner, name).catch(absent);
     if (!pkg || isBinding(pkg) || !hubSettings(pkg).published) throw notFound;
     return this.build(pkg);
   }
@@ -234,7 +240,7 @@ export class HubCatalog {
         const page = await store.list('package', { namespace }, { limit: PAGE, skip });
         for (const brief of page) {
           if (!hubSettings(brief).published || (brief.binding && 'name' in brief.binding)) continue;
-          const pkg = await store.get('package', namespace, brief.name).catch(() => undefined);
+          const pkg = await store.get('package', namespace, brief.name).catch(absent);
           if (pkg && !isBinding(pkg)) entries.push(await this.build(pkg));
         }
         if (page.length < PAGE) break;

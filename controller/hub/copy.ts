@@ -1,8 +1,10 @@
 import { type Action, actionPutSchema, bumpVersion, type KeyValue, newAction, newPackage, type Package, type PackagePut, packagePutSchema, parseBody, type Stored } from '../../common/entities.ts';
 import { NotFoundError, SwirlError } from '../../common/errors.ts';
 import { actionCode, type Bundle, hubSafeAnnotations } from '../../common/hub/manifest.ts';
+import { formatRef, type HubRef, packageRefOf } from '../../common/hub/ref.ts';
 import { resolveKind } from '../../common/kinds.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
+import type { Fetched } from './origin.ts';
 import { HubBundleMismatch } from './remote.ts';
 
 /**
@@ -13,6 +15,13 @@ import { HubBundleMismatch } from './remote.ts';
 
 /** Annotations an install records on its package. */
 export const ORIGIN = { origin: 'hub-origin', digest: 'hub-digest', version: 'hub-version' } as const;
+
+/** What a copy records of where it came from: the package REF with its version, the version, the digest it verified. */
+export const originAnnotations = (ref: HubRef, fetched: Fetched): KeyValue[] => [
+  { key: ORIGIN.origin, value: formatRef({ ...packageRefOf(ref), version: fetched.detail.version }) },
+  { key: ORIGIN.digest, value: fetched.bundle.digest },
+  { key: ORIGIN.version, value: fetched.detail.version },
+];
 
 /** Annotations as a PUT takes them (values from a verified manifest or from swirl itself). */
 export const putAnnotations = (a: KeyValue[]): NonNullable<PackagePut['annotations']> => a as NonNullable<PackagePut['annotations']>;
@@ -36,6 +45,13 @@ function checked<T extends { annotations?: KeyValue[] | undefined }>(bundle: Bun
     if (e instanceof SwirlError) throw unusable(bundle, `${what} is not valid here: ${e.message}`);
     throw e;
   }
+}
+
+/** The bundle with only the hub-safe annotations in its manifest (what a disposable deployment of it may see; its digest stays the verified one). */
+export function hubSafeBundle(bundle: Bundle): Bundle {
+  const m = bundle.manifest;
+  const safe = (a: unknown): KeyValue[] => (Array.isArray(a) ? hubSafeAnnotations(a.filter((kv): kv is KeyValue => kv !== null && typeof kv === 'object' && typeof (kv as KeyValue).key === 'string')) : []);
+  return { ...bundle, manifest: { ...m, package: { ...m.package, annotations: safe(m.package.annotations) }, actions: m.actions.map((a) => ({ ...a, annotations: safe(a.annotations) })) } };
 }
 
 /** The actions of `bundle` as new entities in `path` (`ns/pkg`). */

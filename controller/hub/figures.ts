@@ -119,7 +119,8 @@ export class ExampleRunner {
     if (this.closed) return;
     try {
       const outcome = await runTrial(this.services, bundle, exampleRuns(bundle), { tid: 'hub-examples', log: this.log });
-      const refused = outcome.runs.find((r) => 'error' in r.activation);
+      // (a run still running past the wait has its activation id: that is the package's slowness, a failure)
+      const refused = outcome.runs.find((r) => 'error' in r.activation && !r.activation.activationId);
       if (refused) {
         // not the package's failure: the instance could not run it now (no invoker, throttled)
         this.retryAt.set(bundle.digest, Date.now() + this.retryMs);

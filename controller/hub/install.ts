@@ -3,8 +3,8 @@ import { BadRequestError, ConflictError, Messages, NotFoundError } from '../../c
 import { formatRef, type HubRef, packageRefOf, parsePackageRef } from '../../common/hub/ref.ts';
 import { assertEntityName } from '../../common/names.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
-import { bundleActions, bundlePackage, ORIGIN, putAnnotations, writeActions } from './copy.ts';
-import type { Fetched, Origins } from './origin.ts';
+import { bundleActions, bundlePackage, ORIGIN, originAnnotations, putAnnotations, writeActions } from './copy.ts';
+import type { Origins } from './origin.ts';
 
 /**
  * `hub install` and `hub update`: a copy of a published package in the caller's namespace,
@@ -22,12 +22,6 @@ export function newer(a: string, b: string): boolean {
   return false;
 }
 
-const originAnnotations = (fetched: Fetched, ref: HubRef): Array<{ key: string; value: string }> => [
-  { key: ORIGIN.origin, value: formatRef({ ...packageRefOf(ref), version: fetched.detail.version }) },
-  { key: ORIGIN.digest, value: fetched.bundle.digest },
-  { key: ORIGIN.version, value: fetched.detail.version },
-];
-
 export class Installer {
   constructor(
     private readonly store: Store,
@@ -40,7 +34,7 @@ export class Installer {
     const name = assertEntityName(as ?? ref.package);
     await this.vacant(namespace, name, ref);
     const fetched = await this.origins.fetch(ref);
-    const pkg = bundlePackage(fetched.bundle, namespace, name, originAnnotations(fetched, ref));
+    const pkg = bundlePackage(fetched.bundle, namespace, name, originAnnotations(ref, fetched));
     const actions = bundleActions(fetched.bundle, `${namespace}/${name}`);
     const stored = await this.store.put('package', pkg);
     try {
@@ -78,7 +72,7 @@ export class Installer {
     const fetched = await this.origins.fetch({ ...ref, version: current.version });
     const actions = bundleActions(fetched.bundle, `${namespace}/${name}`);
     await writeActions(this.store, `${namespace}/${name}`, actions, false);
-    const fresh = bundlePackage(fetched.bundle, namespace, name, originAnnotations(fetched, ref));
+    const fresh = bundlePackage(fetched.bundle, namespace, name, originAnnotations(ref, fetched));
     await this.store.put('package', updatePackage(pkg, { annotations: putAnnotations(fresh.annotations) }, undefined), pkg._rev).catch((e: unknown) => {
       throw e instanceof ConflictError ? new ConflictError(Messages.conflict) : e;
     });

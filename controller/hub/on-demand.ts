@@ -7,7 +7,7 @@ import type { QualifiedName } from '../../common/names.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import type { Activator, LocalKind } from '../activator.ts';
 import type { ResolvedAction } from '../resolver.ts';
-import { bundleActions, bundlePackage, ORIGIN, writeActions } from './copy.ts';
+import { bundleActions, bundlePackage, ORIGIN, originAnnotations, writeActions } from './copy.ts';
 import type { Origins } from './origin.ts';
 
 /**
@@ -79,11 +79,7 @@ export class OnDemand {
     const fetched = await this.deps.origins.fetch(packageRefOf(ref));
     const path = `${HUB_CACHE_NAMESPACE}/${pkg}`;
     const actions = bundleActions(fetched.bundle, path);
-    const marker: Package = bundlePackage(fetched.bundle, HUB_CACHE_NAMESPACE, pkg, [
-      { key: ORIGIN.origin, value: formatRef({ ...packageRefOf(ref), version: fetched.detail.version }) },
-      { key: ORIGIN.digest, value: fetched.bundle.digest },
-      { key: ORIGIN.version, value: fetched.detail.version },
-    ]);
+    const marker: Package = bundlePackage(fetched.bundle, HUB_CACHE_NAMESPACE, pkg, originAnnotations(ref, fetched));
     await writeActions(this.deps.store, path, actions, true);
     // another controller may have filled it meanwhile: its entry is as good
     await this.deps.store.put('package', marker).catch(async (e: unknown) => {

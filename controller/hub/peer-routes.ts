@@ -7,6 +7,7 @@ import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { resolveNamespace } from '../routes/namespaces.ts';
+import { hubSafeBundle } from './copy.ts';
 import { installBody, searchQuery, testBody, updateBody } from './requests.ts';
 
 /**
@@ -63,7 +64,8 @@ export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>,
     const action = body.action ?? ref.action;
     let runs: TrialRun[] = action || body.params ? [] : exampleRuns(bundle);
     if (!runs.length) runs = [{ action: action ?? bundle.manifest.actions[0]?.name ?? '', params: body.params ?? {} }];
-    const outcome = await runTrial(services, bundle, runs, { tid: ctx.state.tid, log: ctx.state.log });
+    // (a peer's manifest may ask for more than the hub-safe annotations: the disposable deployment gets those only)
+    const outcome = await runTrial(services, hubSafeBundle(bundle), runs, { tid: ctx.state.tid, log: ctx.state.log });
     ctx.body = { ref: bundle.manifest.ref, digest: bundle.digest, runs: outcome.runs, cleanedUp: outcome.cleanedUp };
   });
   api.get('/namespaces/:ns/hub/show', async (ctx) => {

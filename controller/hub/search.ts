@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
+import { TooManyRequestsError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { PeerDirectory } from './peers.ts';
 import { ANSWER_LIMITS, getJson, HubPeerError } from './remote.ts';
@@ -34,6 +35,9 @@ export interface SearchAnswer {
 
 /** How long a merged answer is reused for the same query. */
 export const SEARCH_CACHE_MS = 10_000;
+/** Searches fanned out at once (the route is public: each costs a request to every peer). */
+export const MAX_SEARCHES = 8;
+
 /** Most results a search answers. */
 export const MAX_RESULTS = 500;
 
@@ -69,6 +73,8 @@ function entriesOf(answer: unknown, id: string): Summary[] {
 
 export class HubSearch {
   private readonly cache = new LRUCache<string, SearchAnswer>({ max: 200, ttl: SEARCH_CACHE_MS });
+  /** Fan-outs under way by query: the same search asked meanwhile waits for it. */
+  private readonly running = new Map<string, Promise<SearchAnswer>>();
 
   constructor(
     private readonly peers: PeerDirectory,
@@ -77,8 +83,17 @@ export class HubSearch {
 
   async search(q: string, hops: number): Promise<SearchAnswer> {
     const key = `${hops}\n${q}`;
-    const cached = this.cache.get(key);
-    if (cached) return cached;
+    const known = this.cache.get(key) ?? this.running.get(key);
+    if (known) return known;
+    if (this.running.size >= MAX_SEARCHES) throw new TooManyRequestsError(`Too many hub searches are in progress (at most ${MAX_SEARCHES} at once); try again shortly.`, 1);
+    const run = this.fanOut(q, hops).finally(() => this.running.delete(key));
+    this.running.set(key, run);
+    const answer = await run;
+    this.cache.set(key, answer);
+    return answer;
+  }
+
+  private async fanOut(q: string, hops: number): Promise<SearchAnswer> {
     const started = Date.now();
     await this.peers.refresh(hops);
     const self = this.peers.self();
@@ -100,8 +115,6 @@ export class HubSearch {
         }
       }),
     );
-    const result: SearchAnswer = { results: rank([...merged.values()], q).slice(0, MAX_RESULTS), peers: { asked, answered, down }, tookMs: Date.now() - started };
-    this.cache.set(key, result);
-    return result;
+    return { results: rank([...merged.values()], q).slice(0, MAX_RESULTS), peers: { asked, answered, down }, tookMs: Date.now() - started };
   }
 }

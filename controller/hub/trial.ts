@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ActivationRecord } from '../../common/activation.ts';
 import { newCredentials } from '../../common/credentials.ts';
 import { actionPutSchema, newAction, newPackage, packagePutSchema, parseBody } from '../../common/entities.ts';
-import { BadRequestError } from '../../common/errors.ts';
+import { BadRequestError, Messages, SwirlError } from '../../common/errors.ts';
 import { actionCode, type Bundle } from '../../common/hub/manifest.ts';
 import { identityOf, type Identity } from '../../common/identity.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
@@ -28,7 +28,8 @@ export interface TrialRun {
 export interface TrialResult extends TrialRun {
   /** Set when the run had an expectation: whether the result held it. */
   passed?: boolean;
-  activation: { activationId: string; response: ActivationRecord['response']; duration: number; logs: string[] } | { error: string };
+  /** The run's record, or why there is none (refused; or still running: then its id). */
+  activation: { activationId: string; response: ActivationRecord['response']; duration: number; logs: string[] } | { error: string; activationId?: string };
 }
 
 export interface TrialOutcome {
@@ -96,7 +97,10 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
     for (const [i, run] of runs.entries()) {
       progress(`running ${i + 1}/${runs.length}: ${run.action}`);
       const result = await runOne(services.activator, identity, bundle.manifest.package.name, run, opts);
-      if ('activationId' in result.activation) {
+      if ('error' in result.activation) {
+        // still running: its record comes later, the clean-up waits for it (bounded)
+        if (result.activation.activationId) activationIds.push(result.activation.activationId);
+      } else {
         // the logs come with the stored record (a blocking answer has none)
         const stored = await storedRecord(services.store, namespace, result.activation.activationId, Date.now() + RECORD_WAIT_MS);
         if (stored) result.activation.logs = stored.logs;
@@ -125,13 +129,14 @@ async function deploy(store: TrialServices['store'], namespace: string, bundle: 
 async function runOne(activator: TrialServices['activator'], identity: Identity, pkg: string, run: TrialRun, opts: TrialOptions): Promise<TrialResult> {
   try {
     const out = await activator.invoke({ identity, target: { namespace: identity.namespace, pkg, name: run.action }, params: run.params, blocking: true, waitMs: opts.waitMs ?? 60_000, tid: opts.tid ?? 'hubtest' });
-    if (!out.record) return { ...run, ...(run.expect ? { passed: false } : {}), activation: { error: `still running after ${opts.waitMs ?? 60_000} ms (activation ${out.activationId})` } };
+    if (!out.record) return { ...run, ...(run.expect ? { passed: false } : {}), activation: { error: `still running after ${opts.waitMs ?? 60_000} ms`, activationId: out.activationId } };
     const { activationId, response, duration, logs } = out.record;
     const passed = run.expect ? response.success && meetsExpectation(response.result, run.expect) : undefined;
     return { ...run, ...(passed !== undefined ? { passed } : {}), activation: { activationId, response, duration, logs } };
   } catch (e) {
     // a refused invoke (throttled, bad parameters) is this run's failure, not the trial's
-    return { ...run, ...(run.expect ? { passed: false } : {}), activation: { error: (e as Error).message } };
+    if (!(e instanceof SwirlError)) opts.log?.warn({ err: e }, 'hub trial: a run failed');
+    return { ...run, ...(run.expect ? { passed: false } : {}), activation: { error: e instanceof SwirlError ? e.message : Messages.internal } };
   }
 }
 

@@ -233,6 +233,14 @@ describe('hub catalog: the public /hub/v1 API of an instance', function () {
     expect(subjects.map((x) => x.subject).filter((x) => x.startsWith(TRIAL_PREFIX))).to.deep.equal([]);
   });
 
+  it('is described in the OpenAPI document: public routes at the server root', async () => {
+    const doc = (await call('GET', `${s.api}/api-docs`)).body as { paths: Record<string, { servers?: unknown; get: { security: unknown } }> };
+    for (const path of ['/hub/v1/catalog', '/hub/v1/packages/{owner}/{package}', '/hub/v1/packages/{owner}/{package}/download']) {
+      expect(doc.paths[path]!.servers, path).to.deep.equal([{ url: '/' }]);
+      expect(doc.paths[path]!.get.security, path).to.deep.equal([]);
+    }
+  });
+
   it('is off with SWIRL_HUB=off: the routes are 404', async () => {
     const off = await startTestServer({ SWIRL_HUB: 'off' });
     try {

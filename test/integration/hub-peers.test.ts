@@ -93,6 +93,27 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
     expect(process.memoryUsage().rss - rss, 'memory held for the flood').to.be.below(200 * 1024 * 1024);
   });
 
+  it('keeps a merged answer briefly: the same search again within 10 s asks no peer', async function () {
+    const g = await start({ SWIRL_HUB_PEERS: a.url });
+    const first = await search(g, 'images');
+    const asked = a.asked.length;
+    const again = await search(g, 'images');
+    expect(again).to.deep.equal(first);
+    expect(a.asked.length).to.equal(asked);
+    expect(first.results.map((r: { name: string }) => r.name)).to.deep.equal(['images']);
+    await search(g, 'other');
+    expect(a.asked.length).to.be.above(asked);
+  });
+
+  it('fans out at most 8 searches at once (the route is public); the same search asked meanwhile shares the running one', async function () {
+    const h = await start({ SWIRL_HUB_PEERS: hang.url, SWIRL_HUB_TIMEOUT_MS: '1500' });
+    const replies = await Promise.all([...Array.from({ length: 10 }, (_, i) => call('GET', `${h.url}/hub/v1/search?q=busy${i}`)), call('GET', `${h.url}/hub/v1/search?q=busy0`)]);
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.filter((x) => x === 200)).to.have.length(9);
+    for (const r of replies.filter((x) => x.status !== 200)) expectError(r, 429, /Too many hub searches are in progress \(at most 8 at once\)/);
+    expect(replies[10]!.body).to.deep.equal(replies[0]!.body);
+  });
+
   it('forgets a peer learned second-hand after the age limit (SWIRL_HUB_PEER_TTL) unless seen again; never itself', async function () {
     const relay = await startFakePeer([]);
     const x = await startFakePeer([]);
@@ -132,6 +153,7 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
   let liar: FakePeer;
   let closed: FakePeer;
   let grabber: FakePeer;
+  let flood: FakePeer;
   const hub = (op: string) => `${s.api}/namespaces/_/hub/${op}`;
   const invoke = (name: string, params: unknown = {}) => call('POST', `${s.api}/namespaces/_/actions/${name}?blocking=true&result=true`, { auth: s.guestKey, body: params });
   const cached = async () => s.opened.store.list('package', { namespace: '.hub-cache' }, { limit: 200, skip: 0 });
@@ -144,11 +166,12 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     liar = await startFakePeer([tools()], 'lie-header');
     closed = await startFakePeer([tools()]);
     grabber = await startFakePeer([{ ...tools(), actions: { echo: 'function main() { return { key: process.env.__OW_API_KEY ?? null }; }' } }], 'key-grab');
-    s = await startTestStack('process', { SWIRL_HUB_PEERS: [a, origin, od, tampered, liar, closed, grabber].map((p) => p.url).join(',') });
+    flood = await startFakePeer([], 'flood');
+    s = await startTestStack('process', { SWIRL_HUB_PEERS: [a, origin, od, tampered, liar, closed, grabber, flood].map((p) => p.url).join(','), SWIRL_HUB_TIMEOUT_MS: '20000' });
   });
   after(async function () {
     await s?.destroy();
-    for (const p of [a, origin, od, tampered, liar, closed, grabber]) await p?.close();
+    for (const p of [a, origin, od, tampered, liar, closed, grabber, flood]) await p?.close();
   });
 
   it('installs a package with its origin, version and digest, runs it after the origin is gone, and refuses to install over a name', async function () {
@@ -220,6 +243,7 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expectError(await get('get', `${a.id}/alice/locked`), 403, new RegExp(`the publisher does not allow downloads of ${a.id}/alice/locked@0.0.1`));
     expectError(await get('get', `${tampered.id}/alice/tools`), 502, /refused .*: .*digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}/);
     expectError(await get('get', `${liar.id}/alice/tools`), 502, /refused .*: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:0{64}/);
+    expectError(await get('show', `${flood.id}/alice/tools`), 502, /larger than allowed \(8388608 bytes\)/);
     expectError(await call('POST', hub('install'), { auth: s.guestKey, body: { ref: 'x' } }), 400, /invalid hub REF/);
     expectError(await call('POST', hub('install'), { auth: s.guestKey, body: { ref: `${tampered.id}/alice/tools`, as: 'tampered' } }), 502, /digest mismatch/);
     expect(await s.opened.store.find('guest', 'tampered')).to.equal(undefined);
@@ -283,6 +307,8 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expect((await invoke('grab/echo')).body).to.deep.equal({ key: null });
     await expectOk(call('PUT', `${s.api}/namespaces/_/actions/grabbed`, { auth: s.guestKey, body: { exec: { kind: 'hub', ref: `${grabber.id}/alice/tools/echo` } } }));
     expect((await invoke('grabbed')).body).to.deep.equal({ key: null });
+    const t = await expectOk(call('POST', hub('test'), { auth: s.guestKey, body: { ref: `${grabber.id}/alice/tools/echo`, params: {} } }));
+    expect(t.runs[0].activation.response.result).to.deep.equal({ key: null });
   });
 
   it('validates a hub action and a hub component at PUT', async function () {

@@ -81,6 +81,17 @@ describe('hub trial runner', function () {
     expect(await leftovers(out.namespace)).to.deep.equal([]);
   });
 
+  it('waits for the record of a run still going past the wait before it cleans up', async () => {
+    const slow = action('slow', 'function main() { return new Promise((ok) => setTimeout(() => ok({ done: true }), 1500)) }');
+    const out = await runTrial(services, bundleOf([slow]), [{ action: 'slow', params: {}, expect: { done: true } }], { waitMs: 200 });
+    expect(out.runs[0]!.passed).to.equal(false);
+    expect(out.runs[0]!.activation).to.have.property('error', 'still running after 200 ms');
+    expect(out.runs[0]!.activation).to.have.property('activationId').that.matches(/^[0-9a-f]{32}$/);
+    expect(out.cleanedUp).to.equal(true);
+    await new Promise((ok) => setTimeout(ok, 500));
+    expect(await leftovers(out.namespace)).to.deep.equal([]);
+  });
+
   it('cleans up when the deployment fails half way (an action the instance cannot take)', async () => {
     // echo is deployed, then the bundle's second action is refused: its kind is unknown here
     const bundle = bundleOf([echo, action('zzz', 'x', 'cobol:85')]);
