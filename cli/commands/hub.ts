@@ -96,7 +96,7 @@ function test(cli: Cli, hub: Command): void {
       .description('try a package in a disposable namespace on this instance: its examples, or the given parameters; everything is removed after')
       .argument('<ref>', REF)
       .option('--action <name>', 'the action to run with -p (default the first)'),
-    'parameter of the run',
+    'run parameter',
   ).action(async (ref: string, f: ParamOptions & { action?: string }, cmd: Command) => {
     const params = payload(f.param, f.paramFile, cli.io.cwd);
     const given = f.param !== undefined || f.paramFile !== undefined;
