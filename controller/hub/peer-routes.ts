@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { z } from 'zod';
 import { parseBody } from '../../common/entities.ts';
-import { BadRequestError } from '../../common/errors.ts';
+import { BadRequestError, NotFoundError } from '../../common/errors.ts';
 import { exampleRuns, type TrialRun, runTrial } from './trial.ts';
 import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
@@ -35,7 +35,13 @@ const SHORT_CACHE = 'public, max-age=10';
 /** The routes, unless the hub is off (SWIRL_HUB=off: they are 404s). */
 export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services): void {
   const hub = services.hubPeers;
-  if (!hub) return;
+  if (!hub) {
+    // (a 404 that says why, rather than the 405 another route's path would give)
+    api.all('/namespaces/:ns/hub/:op', () => {
+      throw new NotFoundError('The Function Hub is turned off on this instance (SWIRL_HUB=off).');
+    });
+    return;
+  }
   open.get('/hub/v1/peers', (ctx) => {
     ctx.set('Cache-Control', SHORT_CACHE);
     ctx.body = hub.directory.answer();

@@ -114,6 +114,16 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
     expect(replies[10]!.body).to.deep.equal(replies[0]!.body);
   });
 
+  it('SWIRL_HUB=off: the consumer routes are 404s, and a hub action says the hub is off', async function () {
+    const off = await start({ SWIRL_HUB: 'off', SWIRL_HUB_PEERS: a.url });
+    expect((await call('GET', `${off.url}/hub/v1/search?q=tools`)).status).to.equal(404);
+    expect((await call('GET', `${off.url}/hub/v1/peers`)).status).to.equal(404);
+    expectError(await call('POST', `${off.api}/namespaces/_/hub/install`, { auth: off.guestKey, body: { ref: `${a.id}/alice/tools` } }), 404, /turned off/);
+    expectError(await call('GET', `${off.api}/namespaces/_/hub/show?ref=x`, { auth: off.guestKey }), 404, /turned off/);
+    await expectOk(call('PUT', `${off.api}/namespaces/_/actions/remote`, { auth: off.guestKey, body: { exec: { kind: 'hub', ref: `${a.id}/alice/tools/echo` } } }));
+    expectError(await call('POST', `${off.api}/namespaces/_/actions/remote?blocking=true`, { auth: off.guestKey }), 403, /The Function Hub is turned off on this instance \(SWIRL_HUB=off\)/);
+  });
+
   it('forgets a peer learned second-hand after the age limit (SWIRL_HUB_PEER_TTL) unless seen again; never itself', async function () {
     const relay = await startFakePeer([]);
     const x = await startFakePeer([]);
