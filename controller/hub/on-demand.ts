@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { type Action, annotation, type Package, type Stored } from '../../common/entities.ts';
-import { ForbiddenError, NotFoundError } from '../../common/errors.ts';
+import type { Action, Package, Stored } from '../../common/entities.ts';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../common/errors.ts';
 import { type FunctionRef, formatRef, packageRefOf, parseFunctionRef } from '../../common/hub/ref.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { QualifiedName } from '../../common/names.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import type { Activator, LocalKind } from '../activator.ts';
 import type { ResolvedAction } from '../resolver.ts';
-import { bundleActions, bundlePackage, ORIGIN, originAnnotations, writeActions } from './copy.ts';
+import { bundleActions, bundlePackage, originAnnotations, writeActions } from './copy.ts';
 import type { Origins } from './origin.ts';
 
 /**
@@ -80,19 +80,24 @@ export class OnDemand {
     const path = `${HUB_CACHE_NAMESPACE}/${pkg}`;
     const actions = bundleActions(fetched.bundle, path);
     const marker: Package = bundlePackage(fetched.bundle, HUB_CACHE_NAMESPACE, pkg, originAnnotations(ref, fetched));
-    await writeActions(this.deps.store, path, actions, true);
-    // another controller may have filled it meanwhile: its entry is as good
-    await this.deps.store.put('package', marker).catch(async (e: unknown) => {
-      if (!(await this.deps.store.find(HUB_CACHE_NAMESPACE, pkg))) throw e;
-    });
+    try {
+      await writeActions(this.deps.store, path, actions, true);
+      await this.deps.store.put('package', marker);
+    } catch (e) {
+      // another controller filling the same entry at once: its entry, once complete, is as good
+      if (!(e instanceof ConflictError) || !(await this.completed(pkg))) throw e;
+      return;
+    }
     this.deps.log.info({ ref: formatRef(ref), version: fetched.detail.version, digest: fetched.bundle.digest }, 'hub function fetched and cached');
   }
 
-  /** The digest a cache entry recorded (for tests and diagnostics). */
-  async cachedDigest(refText: string): Promise<string | undefined> {
-    const marker = await this.deps.store.find(HUB_CACHE_NAMESPACE, cacheName(parseFunctionRef(refText)));
-    const digest = marker ? annotation(marker.annotations, ORIGIN.digest) : undefined;
-    return typeof digest === 'string' ? digest : undefined;
+  /** Whether the cache package `pkg` is complete, or becomes so within a few seconds (another controller writing it). */
+  private async completed(pkg: string): Promise<boolean> {
+    for (let i = 0; i < 50; i++) {
+      if (await this.deps.store.find(HUB_CACHE_NAMESPACE, pkg)) return true;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    return false;
   }
 
   /** The LocalKind for `hub`: run the cached function with the hub action's merged parameters, as the caller. */
