@@ -2,6 +2,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import type * as Fflate from 'fflate';
 import type { Zippable } from 'fflate';
+import { HUB_COMPONENT } from '../common/entities.ts';
+import { parseFunctionRef } from '../common/hub/ref.ts';
 import { KINDS, knownKinds, resolveKind } from '../common/kinds.ts';
 import { lazyPackage } from '../common/lazy-package.ts';
 import { SIZES } from '../common/limits.ts';
@@ -15,6 +17,8 @@ export interface ExecInput {
   image?: string;
   main?: string;
   components?: string[];
+  /** kind `hub`: the function REF fetched on demand from its instance. */
+  ref?: string;
 }
 
 /** The flags that say what an action runs. */
@@ -24,6 +28,7 @@ export interface ExecFlags {
   docker?: string;
   native?: boolean;
   sequence?: string;
+  hub?: string;
 }
 
 const BY_EXTENSION: Record<string, string> = { '.js': 'nodejs:default', '.mjs': 'nodejs:default', '.cjs': 'nodejs:default', '.py': 'python:default' };
@@ -90,6 +95,16 @@ function readCode(path: string, forStdio: boolean): Code {
   return { code: Buffer.from(zipSync({ exec: [buf, { os: 3, attrs: 0o755 << 16 }] })).toString('base64'), binary: true };
 }
 
+/** A function REF (`host:port/owner/package/action[@version]`, or a URL of one), checked here rather than by the server. */
+function hubRef(ref: string): string {
+  try {
+    parseFunctionRef(ref);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return ref.trim();
+}
+
 /** The kinds an artifact can be run by: those with a runtime image (not blackbox, whose image is the action's, nor sequence). */
 const runtimeKinds = (): string[] => KINDS.filter((k) => k.image).map((k) => k.kind);
 
@@ -111,13 +126,18 @@ function checkSize(code: string): void {
  */
 export function buildExec(artifact: string | undefined, flags: ExecFlags, opts: { cwd: string; namespace: string; update: boolean }): ExecInput | undefined {
   const main = flags.main ? { main: flags.main } : {};
-  const chosen = [flags.sequence && '--sequence', flags.docker && '--docker', flags.native && '--native', flags.kind && '--kind'].filter(Boolean);
+  const chosen = [flags.hub && '--hub', flags.sequence && '--sequence', flags.docker && '--docker', flags.native && '--native', flags.kind && '--kind'].filter(Boolean);
   if (chosen.length > 1) throw new UsageError(`Use only one of ${chosen.join(', ')}.`);
+  if (flags.hub !== undefined) {
+    if (artifact) throw new UsageError('Do not give an artifact with --hub: the action runs the hub function, fetched on its first invoke.');
+    return { kind: 'hub', ref: hubRef(flags.hub) };
+  }
   if (flags.sequence !== undefined) {
     if (artifact) throw new UsageError('Do not give an artifact with --sequence: a sequence runs the listed actions.');
     const components = flags.sequence.split(',').map((s) => s.trim()).filter(Boolean);
     if (components.length === 0) throw new UsageError('--sequence needs a comma-separated list of actions.');
-    return { kind: 'sequence', components: components.map((c) => fqn(qualify(c, opts.namespace))) };
+    // `hub:REF`: a hub function, fetched on demand, kept as written
+    return { kind: 'sequence', components: components.map((c) => (c.startsWith(HUB_COMPONENT) ? `${HUB_COMPONENT}${hubRef(c.slice(HUB_COMPONENT.length))}` : fqn(qualify(c, opts.namespace)))) };
   }
   const path = artifact ? resolve(opts.cwd, artifact) : undefined;
   if (flags.docker) {

@@ -29,6 +29,10 @@ export interface RequestOptions {
   failure?: string;
   /** Error statuses the caller handles itself (e.g. 502 of a blocking invoke, which carries the activation). */
   accept?: number[];
+  /** The path's root when not the API's `/api/v1` (the public hub API: `/hub/v1`). */
+  root?: string;
+  /** Keep a successful body as bytes (a download), not as text or JSON. */
+  binary?: boolean;
 }
 
 export interface Reply<T = unknown> {
@@ -72,15 +76,15 @@ export class Client {
     this.base = apiBase(opts.apihost);
   }
 
-  url(path: string, query: RequestOptions['query'] = {}): string {
+  url(path: string, query: RequestOptions['query'] = {}, root = `/api/${encodeURIComponent(this.opts.apiVersion ?? 'v1')}`): string {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const q = qs.toString();
-    return `${this.base}/api/${encodeURIComponent(this.opts.apiVersion ?? 'v1')}${path}${q ? `?${q}` : ''}`;
+    return `${this.base}${root}${path}${q ? `?${q}` : ''}`;
   }
 
   async request<T = unknown>(method: string, path: string, opts: RequestOptions): Promise<Reply<T>> {
-    const url = new URL(this.url(path, opts.query));
+    const url = new URL(this.url(path, opts.query, opts.root));
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent };
     if (this.opts.auth) headers.authorization = authorization(this.opts.auth);
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -89,7 +93,7 @@ export class Client {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     this.opts.verbose?.(this.describeRequest(method, url, headers, payload));
-    let reply: { status: number; headers: IncomingHttpHeaders; text: string };
+    let reply: { status: number; headers: IncomingHttpHeaders; text: string; bytes: Buffer };
     try {
       reply = await this.send(method, url, headers, payload);
     } catch (e) {
@@ -116,7 +120,7 @@ export class Client {
       const code = typeof b === 'object' && b && typeof b.code === 'string' ? b.code : txid;
       throw new ApiError(reply.status, `${opts.failure ?? `Unable to ${opts.what}`}: ${message}`, code, body);
     }
-    return { status: reply.status, headers: reply.headers, body: body as T, txid };
+    return { status: reply.status, headers: reply.headers, body: (opts.binary ? reply.bytes : body) as T, txid };
   }
 
   /**
@@ -155,13 +159,16 @@ export class Client {
     return { request: httpsRequest as typeof httpRequest, tls: { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } };
   }
 
-  private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
+  private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; bytes: Buffer }> {
     const { request, tls } = this.transport(url);
     return new Promise((ok, fail) => {
       const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          ok({ status: res.statusCode ?? 0, headers: res.headers, text: bytes.toString('utf8'), bytes });
+        });
         res.on('error', fail);
       });
       req.on('error', fail);

@@ -42,11 +42,11 @@ export class Cli {
     };
   }
 
-  /** A client for the configured API host and key. */
-  client(cmd: Command): Client {
+  /** A client for the configured API host and key (`anonymous`: without the key, for the public hub API). */
+  client(cmd: Command, { anonymous = false } = {}): Client {
     const s = this.settings(cmd);
     if (!s.apihost.value) throw new CliError("The API host is not set. Set it with 'swirl property set --apihost HOST', the --apihost flag or __OW_API_HOST.");
-    if (!s.auth.value) throw new CliError("The API key is not set. Set it with 'swirl property set --auth KEY', the --auth (-u) flag or __OW_API_KEY.");
+    if (!s.auth.value && !anonymous) throw new CliError("The API key is not set. Set it with 'swirl property set --auth KEY', the --auth (-u) flag or __OW_API_KEY.");
     const g = this.globals(cmd);
     const file = readPropsFile(this.propsFile);
     const apiVersion = g.apiversion ?? file.get('APIVERSION');
@@ -54,7 +54,7 @@ export class Cli {
     if (g.debug) this.debug(`settings: apihost ${s.apihost.value} (from ${s.apihost.source}), auth from ${s.auth.source}, namespace ${s.namespace}, API version ${apiVersion ?? 'v1'}, props file ${this.propsFile}${clientCert ? ', client certificate ' + (g.cert ?? file.get('CERT')) : ''}`);
     return new Client({
       apihost: s.apihost.value,
-      auth: s.auth.value,
+      ...(anonymous ? {} : { auth: s.auth.value }),
       insecure: !!g.insecure,
       userAgent: `swirl-cli/${VERSION}`,
       ...(apiVersion ? { apiVersion } : {}),
@@ -86,6 +86,12 @@ export class Cli {
   /** The namespace segment of API paths: the configured namespace, `_` (the caller's) by default. */
   namespace(cmd: Command): string {
     return this.settings(cmd).namespace;
+  }
+
+  /** Run `work` with a spinner on a terminal, else after one line on stderr saying what it waits for (a long wait is never silent). */
+  progress<T>(text: string, work: () => Promise<T>): Promise<T> {
+    if (!interactive(this.io.stderr, this.io.env)) this.out.note(`${text}…`);
+    return this.spin(text, work);
   }
 
   /** Run `work` with a spinner on stderr when stderr is an interactive terminal. */

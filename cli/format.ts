@@ -108,7 +108,7 @@ export function invokerTable(invokers: InvokerRow[], now: number): string[] {
 }
 
 /** Rows under their headers, each column as wide as its widest value (the last one unpadded). */
-function table<R>(columns: Array<[string, (r: R) => string]>, rows: R[]): string[] {
+export function table<R>(columns: Array<[string, (r: R) => string]>, rows: R[]): string[] {
   const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
   const widths = columns.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
   return cells.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : pad(cell, widths[c]!))).join(' '));

@@ -5,6 +5,7 @@ import { adminCommand } from './commands/admin.ts';
 import { apiCommand } from './commands/api.ts';
 import { convertCommand } from './commands/convert.ts';
 import { completionCommand } from './commands/completion.ts';
+import { hubCommand } from './commands/hub.ts';
 import { invokerCommand } from './commands/invoker.ts';
 import { listAllCommand, namespaceCommand } from './commands/namespace.ts';
 import { packageCommand } from './commands/package.ts';
@@ -49,7 +50,7 @@ Settings come from flags, then the environment (__OW_API_HOST, __OW_API_KEY, __O
 then ~/.wskprops (or the file WSK_CONFIG_FILE names); set them with 'swirl property set'.`,
     );
   for (const o of makeGlobalOptions()) program.addOption(o);
-  for (const c of [actionCommand, activationCommand, packageCommand, ruleCommand, triggerCommand, namespaceCommand, listAllCommand, propertyCommand, invokerCommand, adminCommand]) program.addCommand(c(cli));
+  for (const c of [actionCommand, activationCommand, packageCommand, ruleCommand, triggerCommand, namespaceCommand, listAllCommand, propertyCommand, invokerCommand, adminCommand, hubCommand]) program.addCommand(c(cli));
   program.addCommand(apiCommand(cli));
   program.addCommand(convertCommand(cli));
   program.addCommand(completionCommand(cli, () => program));

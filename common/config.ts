@@ -140,6 +140,15 @@ export const configSchema = z.object({
   invokerUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** The API's URL as actions see it (`__OW_API_HOST`, for actions that call swirl); standalone uses its own. */
   apiHost: z.url({ protocol: /^https?$/ }).optional(),
+
+  // ---- Function Hub: this instance's catalog, the publisher side (controller/hub/catalog.ts) ----
+  /** `on`: the public hub API (/hub/v1) serves this instance's published packages; `off`: its routes are 404. */
+  hub: z.enum(['on', 'off']).default('on'),
+  /** This instance's public base URL for hub peers (its REFs' host:port); default: the URL the controller listens on. */
+  hubUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long the hub keeps its figures and its list of published packages before computing them again (ms). */
+  hubCacheMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+
   /** `on`: invokers post an event per activation on the bus's `events` topic, in OpenWhisk's user events format. */
   userEvents: z.enum(['on', 'off']).default('off'),
   /**
@@ -150,6 +159,18 @@ export const configSchema = z.object({
   stdioPipelines: z.enum(['on', 'off']).default('on'),
   /** Shared secret for the invokers' POST /disable and /enable (Bearer); controllers send it. Unset: no check (keep the port private). */
   opsToken: z.string().min(16, 'at least 16 characters').optional(),
+
+  // ---- Function Hub: peers and the consumer side (controller/hub/peers.ts) ----
+  /** Base URLs of the hub peers this instance asks, comma-separated (`http://10.0.0.2:3233,https://hub.example.org`). */
+  hubPeers: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((urls) => urls.every((u) => /^https?:\/\/[^/\s]+\/?$/i.test(u) && URL.canParse(u)), 'comma-separated http(s) base URLs (scheme://host:port)'),
+  /** Seconds a peer learned from another peer is kept unless seen again. */
+  hubPeerTtl: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(600),
+  /** How long a peer may take to answer a catalog or peers request (ms); a slower one is named down. */
+  hubTimeoutMs: z.coerce.number().int().min(50).max(60_000).default(2_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -4,6 +4,7 @@ import { stringifyBounded } from './json.ts';
 import { resolveKind, knownKinds } from './kinds.ts';
 import { type ActionLimits, defaultLimits, mergeLimits, SIZES } from './limits.ts';
 import type { KeyValue } from './key-value.ts';
+import { parseFunctionRef } from './hub/ref.ts';
 import { entityPath, parseQualifiedName, qualifiedString, type QualifiedName } from './names.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface ActionExec {
   main?: string;
   binary: boolean;
   components?: string[];
+  /** Kind `hub`: the function REF it runs (fetched on demand, controller/hub/on-demand.ts). */
+  ref?: string;
 }
 
 export interface Action extends EntityBase {
@@ -133,6 +136,7 @@ const execInput = z.object({
   main: z.string().min(1).max(256).optional(),
   binary: z.boolean().optional(),
   components: z.array(z.string()).optional(),
+  ref: z.string().max(1024).optional(),
 });
 
 export const actionPutSchema = z.object({
@@ -222,11 +226,13 @@ function buildExec(input: z.infer<typeof execInput>, callerNamespace: string): A
     if (comps.length === 0) throw new BadRequestError('No component specified for the sequence.');
     if (comps.length > MAX_SEQUENCE) throw new BadRequestError('Too many actions in the sequence.');
     exec.components = comps.map((c) => {
+      if (c.startsWith(HUB_COMPONENT)) return hubComponent(c);
       const q = parseQualifiedName(c, callerNamespace);
       return qualifiedString(q);
     });
     return exec;
   }
+  if (info.kind === 'hub') return { kind: 'hub', binary: false, ref: hubRef(input.ref) };
   if (info.kind === 'blackbox') {
     if (!input.image) throw new BadRequestError(Messages.malformedBody('exec.image: required for kind blackbox'));
     exec.image = input.image;
@@ -241,6 +247,19 @@ function buildExec(input: z.infer<typeof execInput>, callerNamespace: string): A
   if (input.main !== undefined) exec.main = input.main;
   return exec;
 }
+
+// ---- Function Hub: functions of other instances, by REF (fetched on demand) ----
+/** A sequence component that names a hub function: `hub:<function REF>`. */
+export const HUB_COMPONENT = 'hub:';
+
+/** A kind `hub` action's `exec.ref`: a function REF (checked, kept as written: a URL form keeps its scheme). */
+function hubRef(ref: string | undefined): string {
+  if (!ref) throw new BadRequestError(Messages.malformedBody('exec.ref: required for kind hub (a function REF: <host:port>/<owner>/<package>/<action>[@<version>])'));
+  parseFunctionRef(ref);
+  return ref.trim();
+}
+
+const hubComponent = (c: string): string => HUB_COMPONENT + hubRef(c.slice(HUB_COMPONENT.length));
 
 /** Annotations with `exec` set to the action's kind, as OpenWhisk keeps it for listings. */
 function withExecAnnotation(annotations: KeyValue[], kind: string): KeyValue[] {

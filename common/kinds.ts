@@ -17,6 +17,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'stdio', family: 'stdio', image: 'stdio', code: 'required', default: true },
   { kind: 'blackbox', family: 'blackbox', code: 'optional', default: true },
   { kind: 'sequence', family: 'sequence', code: 'none', default: true },
+  // a function of another instance, by REF: fetched on demand (controller/hub/on-demand.ts)
+  { kind: 'hub', family: 'hub', code: 'none', default: true },
 ];
 
 const byKind = new Map(KINDS.map((k) => [k.kind, k]));

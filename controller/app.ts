@@ -6,12 +6,14 @@ import { KINDS } from '../common/kinds.ts';
 import { LIMITS } from '../common/limits.ts';
 import type { Ctx, Services, SwirlState } from './context.ts';
 import { apiGatewayRoutes } from './gateway/routes.ts';
+import { hubCatalogRoutes } from './hub/routes.ts';
 import { readJson, requestContext } from './middleware.ts';
 import { openApiDocument } from './openapi.ts';
 import { activationStreamRoutes } from './routes/activation-stream.ts';
 import { activationRoutes } from './routes/activations.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { entityRoutes } from './routes/entities.ts';
+import { hubPeerRoutes } from './hub/peer-routes.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { invokerRoutes } from './routes/invokers.ts';
 import { lambdaRoutes } from './lambda/routes.ts';
@@ -71,6 +73,8 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
   webRoutes(open, services);
   // the AWS Lambda-compatible endpoint: signed with SigV4, on the open router
   lambdaRoutes(open, api, services);
+  hubCatalogRoutes(open, services);
+  hubPeerRoutes(open, api, services);
   app.use(open.routes());
   namespaceRoutes(api, services);
   invokeRoutes(api, services);

@@ -8,11 +8,13 @@ import type { HealthMonitor } from '../loadbalancer/health-monitor.ts';
 import type { ShardingScheduler } from '../loadbalancer/sharding.ts';
 import type { ActivationFeed } from './activation-feed.ts';
 import type { Activator } from './activator.ts';
+import type { HubCatalog } from './hub/catalog.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Authenticator } from './auth.ts';
 import type { EntityCache } from './entity-cache.ts';
 import type { Resolver } from './resolver.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
+import type { HubPeers } from './hub/consumer.ts';
 import type { Throttler } from '../loadbalancer/throttles.ts';
 import type { TriggerFirer } from './triggers.ts';
 
@@ -48,6 +50,10 @@ export interface Services {
   readiness: Readiness;
   /** Counts requests and throttle rejections; GET /metrics serves its registry. */
   metrics: ControllerMetrics;
+  /** This instance's hub catalog (the public /hub/v1 API); absent when SWIRL_HUB=off. */
+  hubCatalog?: HubCatalog;
+  /** The hub's consumer side: peers, search, install/update/test, fetch on demand (controller/hub/consumer.ts); absent when SWIRL_HUB=off. */
+  hubPeers?: HubPeers;
 }
 
 export type Ctx = ParameterizedContext<SwirlState> & { params: Record<string, string> };

@@ -15,7 +15,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Only these are served: no path from a request reaches the file system. */
-export const DASHBOARD_FILES = ['index.html', 'app.js', 'api.js', 'charts.js', 'style.css', 'favicon.svg'] as const;
+export const DASHBOARD_FILES = ['index.html', 'app.js', 'api.js', 'charts.js', 'dom.js', 'hub.js', 'style.css', 'favicon.svg'] as const;
 
 export interface StaticFile {
   type: string;

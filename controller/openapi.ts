@@ -3,6 +3,8 @@ import { putSchemas } from '../common/entities.ts';
 import { KINDS } from '../common/kinds.ts';
 import { LIMITS, LIST_LIMIT } from '../common/limits.ts';
 import { gatewayPaths, gatewaySchemas } from './gateway/openapi.ts';
+import { hubPaths, hubSchemas } from './hub/catalog-openapi.ts';
+import { hubConsumerPaths } from './hub/openapi.ts';
 
 /**
  * The OpenAPI 3 description of swirl's API, served at /api/v1/api-docs. Request bodies
@@ -332,11 +334,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...entityPaths(),
       ...webPaths(),
       ...gatewayPaths(),
+      ...hubPaths(),
+      ...hubConsumerPaths(),
     },
     components: {
       securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
         ...gatewaySchemas,
+        ...hubSchemas,
         ErrorMessage: exact(['error', 'code'], { error: text, code: { ...text, description: 'transaction id (also the X-Request-ID header)' } }),
         KeyValue: exact(['key'], {
           key: { type: 'string' },
@@ -365,7 +370,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
           image: { type: 'string', description: 'the container image (blackbox)' },
           main: { type: 'string' },
           binary: { type: 'boolean' },
-          components: { type: 'array', items: { type: 'string', pattern: '^/' }, description: 'a sequence’s actions, fully qualified (/ns/[pkg/]name)' },
+          components: { type: 'array', items: { type: 'string', pattern: '^(/|hub:)' }, description: 'a sequence’s actions, fully qualified (/ns/[pkg/]name), or hub functions (hub:<function REF>)' },
+          ref: { type: 'string', description: 'kind hub: the function REF it runs, fetched on demand' },
         }),
         Action: exact(['namespace', 'name', 'version', 'publish', 'exec', 'annotations', 'parameters', 'limits'], { ...briefProps, exec: ref('ActionExec'), parameters: keyValues, limits: ref('ActionLimits') }),
         TriggerLimits: exact([], {}),

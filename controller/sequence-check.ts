@@ -1,3 +1,4 @@
+import { HUB_COMPONENT } from '../common/entities.ts';
 import { BadRequestError, NotFoundError } from '../common/errors.ts';
 import { parseQualifiedName } from '../common/names.ts';
 import type { Resolver } from './resolver.ts';
@@ -34,6 +35,11 @@ export async function checkSequence(resolver: Pick<Resolver, 'action'>, caller: 
 async function countAtomic(resolver: Pick<Resolver, 'action'>, caller: string, components: string[], enclosing: Set<string>, sofar: number): Promise<number> {
   let count = sofar;
   for (const ref of components) {
+    // a hub function is one action, fetched when the sequence first runs
+    if (ref.startsWith(HUB_COMPONENT)) {
+      if (++count > SEQUENCE_LIMIT) throw new BadRequestError(SequenceMessages.tooLong);
+      continue;
+    }
     const resolved = await resolver.action(caller, parseQualifiedName(ref, caller)).catch((e: unknown) => {
       throw e instanceof NotFoundError ? new BadRequestError(SequenceMessages.componentNotFound) : e;
     });

@@ -1,9 +1,10 @@
 import { type ActivationRecord, type ActivationResponse, ActivationStatus, hasError, newActivationId } from '../common/activation.ts';
-import { annotation, type KeyValue } from '../common/entities.ts';
+import { annotation, HUB_COMPONENT, type KeyValue } from '../common/entities.ts';
 import { ForbiddenError, NotFoundError, SwirlError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { parseQualifiedName } from '../common/names.ts';
+import { parseQualifiedName, type QualifiedName } from '../common/names.ts';
 import type { RecordWriter } from '../common/record-writer.ts';
+import type { OnDemand } from './hub/on-demand.ts';
 import type { Activator, Admission, InvokeOutcome, InvokeRequest, LocalKind } from './activator.ts';
 import { pipes } from './pipeline.ts';
 import { localRecord } from './records.ts';
@@ -38,7 +39,9 @@ const failed = (status: typeof ActivationStatus.applicationError | typeof Activa
  * caller's to invoke, or refused by a throttle or a backing service (the catalogue's
  * messages are meant for users). Anything else is not a SwirlError and is rethrown.
  */
-function refused(e: unknown): ActivationResponse {
+function refused(e: unknown, hub = false): ActivationResponse {
+  // a hub function that cannot be fetched or verified: the component's own fault, said as the hub said it
+  if (hub && e instanceof SwirlError && e.status !== 503) return failed(ActivationStatus.applicationError, e.message);
   if (e instanceof NotFoundError) return failed(ActivationStatus.applicationError, SequenceMessages.componentNotFound);
   if (e instanceof ForbiddenError) return failed(ActivationStatus.applicationError, e.message);
   if (e instanceof SwirlError) return failed(ActivationStatus.internalError, e.message);
@@ -76,6 +79,8 @@ export class Sequencer {
       log: Logger;
       /** Where a topmost sequence's start is written down before the caller is answered (absent on the memory bus). */
       journal?: Pick<SequenceJournal, 'began'>;
+      /** Resolves `hub:<function REF>` components (controller/hub/on-demand.ts); absent: the hub is off. */
+      hub?: Pick<OnDemand, 'resolve'>;
       /** Runs a sequence of stdio actions as one pipeline on one invoker (controller/pipeline.ts); absent: every sequence runs component by component. */
       pipelines?: Pick<Activator, 'invokePipeline'>;
     },
@@ -138,12 +143,12 @@ export class Sequencer {
   /** Run one component, fold its record into `acc`, and give its response; a component that cannot run gives an error response. */
   private async step(req: InvokeRequest, ref: string, input: Record<string, unknown>, activationId: string, acc: Accounting): Promise<ActivationResponse> {
     if (this.closing) throw new Error('the controller is closing');
-    const target = parseQualifiedName(ref, req.identity.namespace);
+    let target: QualifiedName;
     let component: ResolvedAction;
     try {
-      component = await this.deps.resolver.action(req.identity.namespace, target);
+      ({ target, resolved: component } = await this.component(req, ref));
     } catch (e) {
-      return refused(e);
+      return refused(e, ref.startsWith(HUB_COMPONENT));
     }
     // a sequence whose nested sequences grew after it was stored can pass the limit only at run time
     if (component.action.exec.kind !== 'sequence' && ++acc.atomic.count > SEQUENCE_LIMIT) return failed(ActivationStatus.applicationError, SequenceMessages.tooLong);
@@ -163,9 +168,16 @@ export class Sequencer {
         component,
       );
     } catch (e) {
-      return refused(e);
+      return refused(e, component.action.exec.kind === 'hub');
     }
     return this.fold(req, activationId, acc, out.activationId, out.record);
+  }
+
+  /** A component as the caller reaches it: an action by name, or a hub function (`hub:<function REF>`, fetched on demand). */
+  private async component(req: InvokeRequest, ref: string): Promise<{ target: QualifiedName; resolved: ResolvedAction }> {
+    if (ref.startsWith(HUB_COMPONENT) && this.deps.hub) return this.deps.hub.resolve(ref.slice(HUB_COMPONENT.length));
+    const target = parseQualifiedName(ref, req.identity.namespace);
+    return { target, resolved: await this.deps.resolver.action(req.identity.namespace, target) };
   }
 
   /**
@@ -175,7 +187,7 @@ export class Sequencer {
    */
   private async piped(req: InvokeRequest, refs: string[], params: Record<string, unknown>, activationId: string, acc: Accounting): Promise<boolean> {
     const pipelines = this.deps.pipelines;
-    if (!pipelines || this.closing) return false;
+    if (!pipelines || this.closing || refs.some((r) => r.startsWith(HUB_COMPONENT))) return false;
     const targets = refs.map((ref) => parseQualifiedName(ref, req.identity.namespace));
     const resolved = await Promise.all(targets.map((t) => this.deps.resolver.action(req.identity.namespace, t))).catch(() => undefined);
     if (!resolved || !pipes(resolved, acc.atomic.count, SEQUENCE_LIMIT)) return false;

@@ -20,6 +20,10 @@ import { serverSecrets } from './bootstrap.ts';
 import { CacheInvalidation } from './cache-invalidation.ts';
 import { EntityCache } from './entity-cache.ts';
 import { startFeeds } from './feeds/index.ts';
+import { hubPeers } from './hub/consumer.ts';
+import { hubOff } from './hub/on-demand.ts';
+import { HubCatalog } from './hub/catalog.ts';
+import type { Services } from './context.ts';
 import { Resolver } from './resolver.ts';
 import { SequenceJournal } from './sequence-journal.ts';
 import { Sequencer } from './sequencer.ts';
@@ -35,6 +39,8 @@ export interface RunningController {
   url: string;
   /** Where this controller's metrics are (served on GET /metrics). */
   registry: Registry;
+  /** What its request handlers reach (the store, the activator...): for tests that drive a part directly. */
+  services: Services;
   /** With `hold`: answer requests once an invoker is up in the load balancer (resolves then). */
   openWhenInvokerUp(): Promise<void>;
   close(): Promise<void>;
@@ -94,7 +100,9 @@ export async function startController(config: Config, untimed: EntityStore, infr
   const activator = new Activator({ controllerId: config.controllerId, resolver, admission: throttler, balancer, actionKeys, log: lbLog });
   // (not on the memory bus: nothing it holds outlives the process)
   const journal = infra.bus.name === 'memory' ? undefined : await SequenceJournal.start({ bus: infra.bus, controllerId: config.controllerId, store, records, log: componentLogger(logger, 'sequences') });
-  const sequencer = new Sequencer({ activator, resolver, admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}), ...(config.stdioPipelines === 'on' ? { pipelines: activator } : {}) });
+  const hub = config.hub === 'on' ? hubPeers(config, { store, entities: cache, activator: () => activator, log: componentLogger(logger, 'hub') }) : undefined;
+  activator.useKind('hub', hub?.onDemand.run ?? hubOff);
+  const sequencer = new Sequencer({ activator, resolver, ...(hub ? { hub: hub.onDemand } : {}), admission: throttler, records, log: componentLogger(logger, 'sequences'), ...(journal ? { journal } : {}), ...(config.stdioPipelines === 'on' ? { pipelines: activator } : {}) });
   activator.useKind('sequence', sequencer.run);
   const triggers = new TriggerFirer({ entities: cache, activator, throttler, records, log: componentLogger(logger, 'triggers') });
   const feeds = await startFeeds({ store, leases: infra.leases, triggers, auth, records, activator, controllerId: config.controllerId, log: componentLogger(logger, 'feeds') });
@@ -110,14 +118,19 @@ export async function startController(config: Config, untimed: EntityStore, infr
     },
   };
   const feed = new ActivationFeed(store, componentLogger(logger, 'activation-stream'));
-  const app = createApp({ config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics }, opening.hold);
+  const hubCatalog = config.hub === 'on' ? new HubCatalog({ store, activator, config, log: componentLogger(logger, 'hub') }) : undefined;
+  const services: Services = { config, store, logger, auth, cache, resolver, activator, throttler, records, triggers, health, scheduler, feed, readiness, metrics, ...(hubCatalog ? { hubCatalog } : {}), ...(hub ? { hubPeers: hub } : {}) };
+  const app = createApp(services, opening.hold);
   const { server, url } = await listen(app, config.port, config.host, logger);
+  hubCatalog?.listening(url);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // invocations may block for minutes; handlers bound their own waits
+  hub?.listening(url);
   return {
     server,
     url,
     registry: metrics.registry,
+    services,
     openWhenInvokerUp: () => opening.openWhenInvokerUp(logger),
     close: async () => {
       // stop intake: /ready says so at once, the listener closes, requests in progress (blocking invokes) are answered
@@ -131,7 +144,9 @@ export async function startController(config: Config, untimed: EntityStore, infr
         server.closeIdleConnections();
       });
       clearInterval(idle);
+      await hub?.close();
       await feeds.close(); // no alarm or Kafka feed fires past this point
+      await hubCatalog?.close(); // an examples run in progress ends, its disposable namespace removed
       await balancer.close();
       await sequencer.close(); // its waits on components have ended with the balancer: let it write the records
       await records.flush();

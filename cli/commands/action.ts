@@ -50,7 +50,7 @@ async function existingAction(cli: Cli, cmd: Command, name: string): Promise<Act
  */
 async function copied(cli: Cli, cmd: Command, source: string | undefined, f: PutFlags): Promise<{ exec: ExecInput; parameters: KeyValue[]; annotations: KeyValue[]; limits: Action['limits'] }> {
   if (!source) throw new UsageError('--copy needs the action to copy: action create NAME SOURCE --copy.');
-  const flags = [f.kind && '--kind', f.docker && '--docker', f.native && '--native', f.sequence && '--sequence', f.main && '--main'].filter(Boolean);
+  const flags = [f.kind && '--kind', f.hub && '--hub', f.docker && '--docker', f.native && '--native', f.sequence && '--sequence', f.main && '--main'].filter(Boolean);
   if (flags.length) throw new UsageError(`Do not give ${flags.join(', ')} with --copy: the copy runs what the source action runs.`);
   const a = await fetchEntity<Action>(cli, cmd, 'actions', source);
   const { kind, code, image, main, binary, components } = a.exec as Action['exec'] & ExecInput & { binary?: boolean };
@@ -146,7 +146,8 @@ export function actionCommand(cli: Cli): Command {
       .option('--main <function>', 'the function (or entry point) to call; default main')
       .option('--docker <image>', 'run a Docker image serving /init and /run (kind blackbox)')
       .option('--native', 'the artifact is an executable reading JSON on stdin (kind stdio)')
-      .option('--sequence <actions>', 'make a sequence of the comma-separated actions')
+      .option('--sequence <actions>', 'make a sequence of the comma-separated actions (hub:REF names a hub function)')
+      .option('--hub <ref>', 'run a function published on a hub (HOST:PORT/OWNER/PACKAGE/ACTION[@VERSION]), fetched and checked on the first invoke')
       .option('--web <true|false|raw>', 'make it a web action (raw: the raw HTTP request)', web)
       .option('--web-secure <secret>', 'secure the web action: true (a generated secret), false (no secret), or the secret itself; callers send it in X-Require-Whisk-Auth')
       .option('--copy', 'treat ARTIFACT as the name of an existing action to copy (its code, limits, parameters and annotations)')

@@ -443,6 +443,20 @@ export class CouchStore implements EntityStore {
     return (rows[0]?.value as number | undefined) ?? 0;
   }
 
+  async deleteActivations(namespace: string): Promise<number> {
+    // (record ids are `namespace/activationId`, and no namespace holds a slash: the namespace's ids are one id range)
+    let removed = 0;
+    for (;;) {
+      const res = await attempt(() => this.db.activations.list({ startkey: `${namespace}/`, endkey: `${namespace}/\ufff0`, limit: 500 }));
+      const rows = res.rows.filter((r) => !r.id.startsWith('_design/'));
+      if (rows.length === 0) return removed;
+      const out = await attempt(() => this.db.activations.bulk({ docs: rows.map((r) => ({ _id: r.id, _rev: r.value.rev, _deleted: true })) }));
+      const done = out.filter((r) => !r.error).length;
+      if (done === 0) throw new ServiceUnavailableError(Messages.unavailable('The activation store'));
+      removed += done;
+    }
+  }
+
   async close(): Promise<void> {
     // nano keeps no connections that need closing beyond the process-wide HTTP agent
   }

@@ -74,6 +74,8 @@ export interface EntityStore {
   /** Newest first; brief records (no logs, no response), or the full records with `docs: true`. */
   listActivations(namespace: string, query: ActivationQuery & { docs?: boolean }): Promise<ActivationRecord[]>;
   countActivations(namespace: string, query: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number>;
+  /** Remove every record of a namespace (a disposable namespace's, when it goes); resolves with how many. */
+  deleteActivations(namespace: string): Promise<number>;
 
   /** The feed of the trigger `namespace/name`, or undefined. */
   getFeed(namespace: string, name: string): Promise<StoredFeed | undefined>;

@@ -50,6 +50,8 @@ class Table {
   getEntry = (k: string): { value: string; version?: number } | undefined => this.db.getEntry(bytes(k));
   put = (k: string, value: string, version?: number): void => void (version === undefined ? this.db.put(bytes(k), value) : this.db.put(bytes(k), value, version));
   remove = (k: string): void => void this.db.remove(bytes(k));
+  /** remove(), resolving once committed (true: it was there). */
+  removed = (k: string): Promise<boolean> => this.db.remove(bytes(k));
   ifVersion = (k: string, version: number, writes: () => void): Promise<boolean> => this.db.ifVersion(bytes(k), version, writes);
   ifNoExists = (k: string, writes: () => void): Promise<boolean> => this.db.ifNoExists(bytes(k), writes);
   getCount = (r: KeyRange): number => this.db.getCount({ start: bytes(r.start), end: bytes(r.end) });
@@ -436,6 +438,19 @@ export class LmdbStore implements EntityStore {
 
   async countActivations(namespace: string, q: Omit<ActivationQuery, 'skip' | 'limit'>): Promise<number> {
     return this.index.getCount(this.activationRange(namespace, q));
+  }
+
+  async deleteActivations(namespace: string): Promise<number> {
+    const records = [...this.docs.getRange(prefixRange('a', namespace))].map((e) => ({ k: e.key, record: JSON.parse(e.value) as ActivationRecord }));
+    // one event turn: lmdb commits them in one transaction
+    const removals = records.map(({ k, record }) => {
+      for (const ik of activationIndex(record)) this.index.remove(ik);
+      return this.docs.removed(k);
+    });
+    const done = await Promise.all(removals).catch((e: unknown) => {
+      throw unavailable(e);
+    });
+    return done.filter(Boolean).length;
   }
 
   /**

@@ -2,20 +2,11 @@
 // charts, an invoke form, recent activations followed live, and for operators the invokers.
 import { ApiError, client } from '/dashboard/api.js';
 import { countChart, durationChart } from '/dashboard/charts.js';
+import { $, node } from '/dashboard/dom.js';
+import { hubPage } from '/dashboard/hub.js';
 
 const KEY = 'swirl.key';
 const RECENT = 30;
-const $ = (id) => document.getElementById(id);
-
-function node(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children.filter((c) => c !== undefined));
-  return e;
-}
 
 const percent = (r) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)}%`;
 const ms = (v) => (v === undefined ? '–' : String(v));
@@ -39,8 +30,10 @@ async function login(key) {
   api = candidate;
   sessionStorage.setItem(KEY, key);
   $('who').textContent = `namespace ${namespaces[0] ?? '?'}`;
-  for (const id of ['who', 'logout', 'app']) $(id).hidden = false;
+  for (const id of ['who', 'logout', 'app', 'nav']) $(id).hidden = false;
   $('login').hidden = true;
+  hubPage(api);
+  showPage();
   await Promise.all([loadActions(), loadRecent(), loadInvokers()]);
   follow();
   summaryTimer = setInterval(() => void refresh(), 15_000);
@@ -61,6 +54,14 @@ $('login-form').addEventListener('submit', (e) => {
   });
 });
 $('logout').addEventListener('click', logout);
+
+/** Two pages on one: the namespace (#namespace, the default) and the Function Hub (#hub). */
+function showPage() {
+  const page = location.hash === '#hub' ? 'hub' : 'namespace';
+  $('app').dataset.page = page;
+  for (const p of ['namespace', 'hub']) $(`nav-${p}`).classList.toggle('current', p === page);
+}
+window.addEventListener('hashchange', showPage);
 
 // ------------------------------------------------------------------------------ actions and figures
 

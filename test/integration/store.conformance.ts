@@ -592,6 +592,20 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
         expect(await store.countActivations(uniqueName('none'), {})).to.equal(0);
       });
 
+      it('deleteActivations removes every record of one namespace, and only those', async function () {
+        const gone = uniqueName('act');
+        await store.putActivations([0, 1, 2, 3].map((i) => sampleActivation({ namespace: gone, name: i % 2 ? 'pkg/gamma' : 'alpha', start: T0 + i * 1000 })));
+        expect(await store.countActivations(gone, {})).to.equal(4);
+        expect(await store.deleteActivations(gone)).to.equal(4);
+        expect(await store.countActivations(gone, {})).to.equal(0);
+        expect(await store.countActivations(gone, { name: 'pkg/gamma' })).to.equal(0);
+        expect(await store.listActivations(gone, { skip: 0, limit: 10 })).to.deep.equal([]);
+        expect(await store.deleteActivations(gone)).to.equal(0);
+        // the other namespaces keep theirs
+        expect(await store.countActivations(ns, {})).to.equal(50);
+        expect(await store.countActivations(other, {})).to.equal(3);
+      });
+
       it('writing a record again (redelivery) is not an error and does not duplicate it', async function () {
         expect(await store.putActivations(records.slice(0, 5))).to.deep.equal([]);
         expect(await store.putActivations([])).to.deep.equal([]);

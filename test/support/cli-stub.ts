@@ -18,6 +18,9 @@ export interface StubReply {
   body?: unknown;
   /** The body as text, sent as it is (what JSON.stringify could not write). */
   raw?: string;
+  /** The body as bytes (a download), with `headers`. */
+  bytes?: Buffer;
+  headers?: Record<string, string>;
 }
 
 export type Route = (req: Seen) => StubReply | undefined;
@@ -35,9 +38,9 @@ export class ApiStub {
 
   /** Listen on 127.0.0.1: plain http, or https with `tls` (which may ask for a client certificate). */
   async start(tls?: Pick<TlsOptions, 'cert' | 'key' | 'ca' | 'requestCert' | 'rejectUnauthorized'>): Promise<this> {
-    const listener: RequestListener = (req, res) => void this.handle(req).then(({ status, body, raw }) => {
-      res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'f'.repeat(32) });
-      res.end(raw ?? (body === undefined ? '' : JSON.stringify(body)));
+    const listener: RequestListener = (req, res) => void this.handle(req).then(({ status, body, raw, bytes, headers }) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'f'.repeat(32), ...headers });
+      res.end(bytes ?? raw ?? (body === undefined ? '' : JSON.stringify(body)));
     });
     this.server = tls ? createHttpsServer(tls, listener) : createServer(listener);
     await new Promise<void>((ok) => this.server!.listen(0, '127.0.0.1', ok));

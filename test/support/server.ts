@@ -15,6 +15,7 @@ import { newCredentials } from '../../common/credentials.ts';
 import { readGuestKey } from '../../common/guest-key.ts';
 import { prepareStore } from '../../controller/bootstrap.ts';
 import { type RunningController, startController } from '../../controller/server.ts';
+import type { Services } from '../../controller/context.ts';
 
 /** A controller on a fresh embedded store in a temporary directory, on a free loopback port. */
 export interface TestServer {
@@ -27,6 +28,8 @@ export interface TestServer {
   infra: Infra;
   /** The controller's metrics registry (what GET /metrics serves). */
   registry: Registry;
+  /** The controller's services (store, activator, hub catalog...), to drive a part directly. */
+  services: Services;
   guest: Identity;
   /** `uuid:key` of the guest: as configured, as made on first start, or as kept in `<dataDir>/guest.key` */
   guestKey: string;
@@ -70,6 +73,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
     opened,
     infra,
     registry: controller.registry,
+    services: controller.services,
     guest: guest.identity,
     guestKey,
     reveal(e) {

@@ -324,7 +324,7 @@ describe('swirl CLI parts', () => {
       const complete = (words: string[]) =>
         execFileSync('zsh', ['-f', '-c', `compdef() {}; _describe() { local name=\${@[-1]}; print -rl -- \${(P)name} }; _files() { print FILES }; source ./_swirl; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _swirl`], { cwd: dir, encoding: 'utf8' }).split('\n').filter(Boolean);
       expect(complete(['swirl', '-v', 'action', 'cr'])).to.include('create:create a new action');
-      expect(complete(['swirl', 'action', 'create', 'x', '--ki'])).to.include.members(['--kind:the runtime: nodejs:20, python:3, stdio, blackbox, sequence (or nodejs:default, python:default); told from a .js/.py file']);
+      expect(complete(['swirl', 'action', 'create', 'x', '--ki'])).to.include.members(['--kind:the runtime: nodejs:20, python:3, stdio, blackbox, sequence, hub (or nodejs:default, python:default); told from a .js/.py file']);
       expect(complete(['swirl', 'action', 'create', 'x', 'y'])).to.deep.equal(['FILES']);
     });
   });

@@ -1,0 +1,90 @@
+import type Router from '@koa/router';
+import type { z } from 'zod';
+import { parseBody } from '../../common/entities.ts';
+import { BadRequestError, NotFoundError } from '../../common/errors.ts';
+import { exampleRuns, type TrialRun, runTrial } from './trial.ts';
+import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
+import type { Ctx, Services, SwirlState } from '../context.ts';
+import { readJson } from '../middleware.ts';
+import { resolveNamespace } from '../routes/namespaces.ts';
+import { hubSafeBundle } from './copy.ts';
+import { installBody, searchQuery, testBody, updateBody } from './requests.ts';
+
+/**
+ * The hub's consumer side over HTTP. Public (no authentication, read-only): `GET
+ * /hub/v1/peers` and `GET /hub/v1/search`. Authenticated, in the caller's namespace:
+ * `POST /api/v1/namespaces/_/hub/install`, `/update`, `/test`, and the proxies for a REF of
+ * any instance `GET .../hub/show?ref=` (its detail) and `.../hub/get?ref=` (its zip, verified).
+ */
+
+/** The query string as one object (first value of each key), checked by `schema`: a 400 naming the field otherwise. */
+function query<S extends z.ZodType>(ctx: Ctx, schema: S): z.infer<S> {
+  const flat = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+  return parseBody(schema, flat);
+}
+
+/** A REF from the query string (`?ref=`). */
+function refQuery(ctx: Ctx): string {
+  const ref = ctx.query.ref;
+  if (typeof ref !== 'string' || !ref) throw new BadRequestError('the query parameter ref is required (a package REF: <host:port>/<owner>/<package>[@<version>])');
+  return ref;
+}
+
+const SHORT_CACHE = 'public, max-age=10';
+
+/** The routes, unless the hub is off (SWIRL_HUB=off: they are 404s). */
+export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services): void {
+  const hub = services.hubPeers;
+  if (!hub) {
+    // (a 404 that says why, rather than the 405 another route's path would give)
+    api.all('/namespaces/:ns/hub/:op', () => {
+      throw new NotFoundError('The Function Hub is turned off on this instance (SWIRL_HUB=off).');
+    });
+    return;
+  }
+  open.get('/hub/v1/peers', (ctx) => {
+    ctx.set('Cache-Control', SHORT_CACHE);
+    ctx.body = hub.directory.answer();
+  });
+  open.get('/hub/v1/search', async (ctx) => {
+    const { q, hops } = query(ctx as Ctx, searchQuery);
+    ctx.set('Cache-Control', SHORT_CACHE);
+    ctx.body = await hub.search.search(q, hops);
+  });
+
+  api.post('/namespaces/:ns/hub/install', async (ctx) => {
+    const namespace = resolveNamespace(ctx as Ctx);
+    const body = parseBody(installBody, await readJson(ctx as Ctx));
+    ctx.body = await hub.installer.install(namespace, body.ref, body.as);
+  });
+  api.post('/namespaces/:ns/hub/update', async (ctx) => {
+    const namespace = resolveNamespace(ctx as Ctx);
+    const body = parseBody(updateBody, await readJson(ctx as Ctx));
+    ctx.body = await hub.installer.update(namespace, body.name);
+  });
+  api.post('/namespaces/:ns/hub/test', async (ctx) => {
+    resolveNamespace(ctx as Ctx);
+    const body = parseBody(testBody, await readJson(ctx as Ctx));
+    const ref = parseRef(body.ref);
+    const { bundle } = await hub.origins.fetch(packageRefOf(ref));
+    const action = body.action ?? ref.action;
+    let runs: TrialRun[] = action || body.params ? [] : exampleRuns(bundle);
+    if (!runs.length) runs = [{ action: action ?? bundle.manifest.actions[0]?.name ?? '', params: body.params ?? {} }];
+    // (a peer's manifest may ask for more than the hub-safe annotations: the disposable deployment gets those only)
+    const outcome = await runTrial(services, hubSafeBundle(bundle), runs, { tid: ctx.state.tid, log: ctx.state.log });
+    ctx.body = { ref: bundle.manifest.ref, digest: bundle.digest, runs: outcome.runs, cleanedUp: outcome.cleanedUp };
+  });
+  api.get('/namespaces/:ns/hub/show', async (ctx) => {
+    resolveNamespace(ctx as Ctx);
+    ctx.body = await hub.origins.detail(packageRefOf(parseRef(refQuery(ctx as Ctx))));
+  });
+  api.get('/namespaces/:ns/hub/get', async (ctx) => {
+    resolveNamespace(ctx as Ctx);
+    const ref = packageRefOf(parseRef(refQuery(ctx as Ctx)));
+    const { bundle, zip, detail } = await hub.origins.fetch(ref);
+    ctx.set('X-Swirl-Digest', bundle.digest);
+    ctx.set('Content-Disposition', `attachment; filename="${ref.package}-${detail.version}.zip"`);
+    ctx.type = 'application/zip';
+    ctx.body = zip;
+  });
+}

@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import type { Action, Package } from '../../common/entities.ts';
+import { BadRequestError } from '../../common/errors.ts';
+import { buildBundle, type Bundle } from '../../common/hub/manifest.ts';
+import { defaultLimits } from '../../common/limits.ts';
+import { exampleRuns, runTrial, sweepTrials, TRIAL_MAX_AGE_MS, TRIAL_PREFIX, type TrialServices } from '../../controller/hub/trial.ts';
+import { newCredentials } from '../../common/credentials.ts';
+import { sampleActivation } from '../support/store-fixtures.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+/**
+ * The trial runner on a real controller and invoker (action processes): a bundle deployed in
+ * a disposable namespace, its runs made, and nothing of it left after — no subject, no entity,
+ * no activation record — whether the runs pass, fail, or the deployment itself fails.
+ */
+describe('hub trial runner', function () {
+  this.timeout(60_000);
+  let s: TestStack;
+  let services: TrialServices;
+
+  const pkg: Package = { namespace: 'guest', name: 'tools', version: '0.0.3', publish: false, updated: 1, binding: {}, parameters: [], annotations: [] };
+  const action = (name: string, code: string, kind = 'nodejs:20'): Action => ({
+    namespace: 'guest/tools',
+    name,
+    version: '0.0.1',
+    publish: false,
+    updated: 1,
+    exec: { kind, code, binary: false },
+    parameters: [],
+    annotations: [],
+    limits: defaultLimits(),
+  });
+  const bundleOf = (actions: Action[], examples: unknown[] = []): Bundle => buildBundle('127.0.0.1:1', { ...pkg, annotations: [{ key: 'hub-examples', value: examples }] }, actions);
+  const echo = action('echo', 'function main(p) { console.log("echo " + JSON.stringify(p)); return { echoed: p } }');
+  const fails = action('fails', 'function main() { throw new Error("broken on purpose") }');
+
+  /** Every trace a disposable namespace could leave: subjects named so, and the given namespace's entities and records. */
+  async function leftovers(namespace: string): Promise<unknown[]> {
+    const store = s.opened.store;
+    const subjects = (await store.listSubjects()).filter((x) => x.subject.startsWith(TRIAL_PREFIX));
+    return [
+      ...subjects.map((x) => `subject ${x.subject}`),
+      ...(await store.list('action', { namespace }, { limit: 200, skip: 0 })).map((a) => `action ${a.namespace}/${a.name}`),
+      ...(await store.list('package', { namespace }, { limit: 200, skip: 0 })).map((p) => `package ${p.name}`),
+      ...(await store.listActivations(namespace, { skip: 0, limit: 200 })).map((r) => `record ${r.activationId}`),
+    ];
+  }
+
+  before(async () => {
+    s = await startTestStack('process', { SWIRL_INVOKER_MEMORY_MB: '1024' });
+    services = { store: s.services.store, activator: s.services.activator };
+  });
+  after(() => s?.destroy());
+
+  it('runs the examples, judges each by its expectation, and leaves nothing behind', async () => {
+    const steps: string[] = [];
+    const bundle = bundleOf([echo, fails], [
+      { action: 'echo', params: { n: 1 }, expect: { echoed: { n: 1 } } },
+      { action: 'echo', params: { n: 2 }, expect: { echoed: { n: 3 } } },
+      { action: 'fails', params: {} },
+    ]);
+    const out = await runTrial(services, bundle, exampleRuns(bundle), { progress: (x) => steps.push(x) });
+    expect(out.namespace).to.match(/^hubtest-[0-9a-z]+-[0-9a-f]{12}$/);
+    expect(out.runs.map((r) => r.passed)).to.deep.equal([true, false, undefined]);
+    const [first, , third] = out.runs;
+    expect(first!.activation).to.have.property('activationId').that.matches(/^[0-9a-f]{32}$/);
+    expect((first!.activation as { response: { result: unknown } }).response.result).to.deep.equal({ echoed: { n: 1 } });
+    expect((first!.activation as { logs: string[] }).logs.join('\n')).to.include('echo {"n":1}');
+    expect((third!.activation as { response: { success: boolean; result: unknown } }).response).to.include({ success: false });
+    expect(JSON.stringify((third!.activation as { response: unknown }).response)).to.include('broken on purpose');
+    expect(steps).to.deep.equal([`deploying ${bundle.manifest.ref} in the disposable namespace ${out.namespace}`, 'running 1/3: echo', 'running 2/3: echo', 'running 3/3: fails', 'cleaning up']);
+    expect(out.cleanedUp).to.equal(true);
+    expect(await leftovers(out.namespace)).to.deep.equal([]);
+  });
+
+  it('runs given parameters on one action', async () => {
+    const out = await runTrial(services, bundleOf([echo]), [{ action: 'echo', params: { who: 'me' } }]);
+    expect(out.runs).to.have.length(1);
+    expect(out.runs[0]!.passed).to.equal(undefined);
+    expect((out.runs[0]!.activation as { response: { result: unknown } }).response.result).to.deep.equal({ echoed: { who: 'me' } });
+    expect(await leftovers(out.namespace)).to.deep.equal([]);
+  });
+
+  it('waits for the record of a run still going past the wait before it cleans up', async () => {
+    const slow = action('slow', 'function main() { return new Promise((ok) => setTimeout(() => ok({ done: true }), 1500)) }');
+    const out = await runTrial(services, bundleOf([slow]), [{ action: 'slow', params: {}, expect: { done: true } }], { waitMs: 200 });
+    expect(out.runs[0]!.passed).to.equal(false);
+    expect(out.runs[0]!.activation).to.have.property('error', 'still running after 200 ms');
+    expect(out.runs[0]!.activation).to.have.property('activationId').that.matches(/^[0-9a-f]{32}$/);
+    expect(out.cleanedUp).to.equal(true);
+    await new Promise((ok) => setTimeout(ok, 500));
+    expect(await leftovers(out.namespace)).to.deep.equal([]);
+  });
+
+  it('cleans up when the deployment fails half way (an action the instance cannot take)', async () => {
+    // echo is deployed, then the bundle's second action is refused: its kind is unknown here
+    const bundle = bundleOf([echo, action('zzz', 'x', 'cobol:85')]);
+    let namespace = '';
+    const err = await runTrial(services, bundle, [{ action: 'echo', params: {} }], { progress: (x) => void (namespace ||= /(hubtest-\w+)/.exec(x)?.[1] ?? '') }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(BadRequestError);
+    expect((err as Error).message).to.include("kind 'cobol:85' is not supported");
+    expect(namespace).to.match(/^hubtest-/);
+    expect(await leftovers(namespace)).to.deep.equal([]);
+  });
+
+  it('refuses a run of an action the bundle does not have, before creating anything', async () => {
+    const before = (await s.opened.store.listSubjects()).length;
+    const err = await runTrial(services, bundleOf([echo]), [{ action: 'nope', params: {} }]).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(BadRequestError);
+    expect((err as Error).message).to.equal("the package 127.0.0.1:1/guest/tools@0.0.3 has no action 'nope'");
+    expect((await s.opened.store.listSubjects()).length).to.equal(before);
+  });
+
+  it('sweeps the namespaces a stopped controller left mid-run, and only those old enough to be leftovers', async () => {
+    const store = s.opened.store;
+    const leave = async (start: number): Promise<string> => {
+      const namespace = `${TRIAL_PREFIX}${start.toString(36)}-${'ab12'.repeat(3)}`;
+      const { creds } = newCredentials(namespace);
+      await store.putSubject({ subject: namespace, namespaces: [creds] });
+      await store.put('package', { ...pkg, namespace });
+      await store.put('action', { ...echo, namespace: `${namespace}/tools` });
+      await store.putActivations([sampleActivation({ namespace, name: 'tools/echo', start: Date.now() })]);
+      return namespace;
+    };
+    const old = await leave(Date.now() - TRIAL_MAX_AGE_MS - 60_000);
+    const young = `${TRIAL_PREFIX}${Date.now().toString(36)}-${'cd34'.repeat(3)}`;
+    await store.putSubject({ subject: young, namespaces: [newCredentials(young).creds] });
+    expect(await sweepTrials(store)).to.deep.equal([old]);
+    expect(await leftovers(old)).to.deep.equal([`subject ${young}`]);
+    await store.deleteSubject(young);
+  });
+});
