@@ -364,7 +364,7 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
       const refs = [`127.0.0.1:${probe.port}/alice/tools`, `http://127.0.0.1:${probe.port}/alice/tools`, '169.254.169.254:80/latest/meta-data', 'localhost:6379/alice/tools'];
       for (const ref of refs) {
         const instance = /^(?:https?:\/\/)?([^/]+)\//.exec(ref)![1]!;
-        const refusal = new RegExp(`^the hub instance ${instance.replace(/[.[\]]/g, '\\$&')} is not a peer of this instance: only this instance and its known peers are reached\. Its operator can add it to SWIRL_HUB_PEERS`);
+        const refusal = new RegExp(`^the hub instance ${instance.replace(/[.[\]]/g, '\\$&')} is not a peer of this instance: only this instance and its known peers are reached\\. Its operator can add it to SWIRL_HUB_PEERS`);
         expectError(await get('show', ref), 403, refusal);
         expectError(await get('get', ref), 403, refusal);
         expectError(await call('POST', hub('install'), { auth: s.guestKey, body: { ref, as: 'probed' } }), 403, refusal);
