@@ -314,6 +314,11 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     }
     expect(record.status).to.equal(200);
     expect(record.body.namespace).to.equal('guest');
+    // filed under the caller's action, naming the function it ran (not the cache's path)
+    const ann = Object.fromEntries(record.body.annotations.map((x: { key: string; value: unknown }) => [x.key, x.value]));
+    expect(ann).to.include({ path: 'guest/remote', hub: ref, kind: 'nodejs:20' });
+    const listed = await expectOk(call('GET', `${s.api}/namespaces/_/activations?name=remote`, { auth: s.guestKey }));
+    expect(listed.map((r: { activationId: string }) => r.activationId)).to.include(first.body.activationId);
     const entries = await cached();
     expect(entries).to.have.length(1);
     // a sequence component names the same function: the cache serves it
