@@ -2,9 +2,8 @@ import type Router from '@koa/router';
 import type { z } from 'zod';
 import { parseBody } from '../../common/entities.ts';
 import { BadRequestError, NotFoundError, TooManyRequestsError } from '../../common/errors.ts';
-import { newActivationId } from '../../common/activation.ts';
 import type { Identity } from '../../common/identity.ts';
-import { exampleRuns, type TrialRun, runTrial } from './trial.ts';
+import { exampleRuns, holdingSlot, type TrialRun, runTrial } from './trial.ts';
 import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
@@ -45,17 +44,12 @@ const TRIAL_SLOT_MS = 15 * 60_000;
  */
 async function inTrialSlot<T>(services: Services, identity: Identity, body: () => Promise<T>): Promise<T> {
   const gate = { namespace: `${identity.namespace}/hub-test`, limits: { invocationsPerMinute: Number.MAX_SAFE_INTEGER, concurrentInvocations: MAX_TRIALS_PER_NAMESPACE } };
-  const slot = newActivationId();
+  let admitted = false;
   try {
-    await services.throttler.admitInvoke(gate, slot, Date.now() + TRIAL_SLOT_MS);
+    return await holdingSlot(services.throttler, gate, TRIAL_SLOT_MS, () => ((admitted = true), body()));
   } catch (e) {
-    if (!(e instanceof TooManyRequestsError)) throw e;
+    if (admitted || !(e instanceof TooManyRequestsError)) throw e;
     throw new TooManyRequestsError(`Too many hub tests in progress in namespace ${identity.namespace} (at most ${MAX_TRIALS_PER_NAMESPACE} at once); try again when one has finished.`);
-  }
-  try {
-    return await body();
-  } finally {
-    await services.throttler.finished(gate.namespace, slot).catch(() => undefined);
   }
 }
 

@@ -135,17 +135,21 @@ async function deploy(store: TrialServices['store'], namespace: string, bundle: 
   for (const a of actions) await store.put('action', a);
 }
 
-/** `run` admitted by the caller's invoke throttles (when there is a caller), its concurrency slot held while it runs. */
-async function asCaller<T>(services: TrialServices, opts: TrialOptions, body: () => Promise<T>): Promise<T> {
-  if (!opts.caller || !services.throttler) return body();
+/** `body` run holding a concurrency slot of `caller`'s (admitted by `throttler`, else its TooManyRequestsError), given back after. */
+export async function holdingSlot<T>(throttler: Admission, caller: Pick<Identity, 'namespace' | 'limits'>, holdMs: number, body: () => Promise<T>): Promise<T> {
   const slot = newActivationId();
-  const waitMs = opts.waitMs ?? 60_000;
-  await services.throttler.admitInvoke(opts.caller, slot, Date.now() + waitMs + 120_000);
+  await throttler.admitInvoke(caller, slot, Date.now() + holdMs);
   try {
     return await body();
   } finally {
-    await services.throttler.finished(opts.caller.namespace, slot).catch(() => undefined);
+    await throttler.finished(caller.namespace, slot).catch(() => undefined);
   }
+}
+
+/** A run admitted by the caller's invoke throttles (when there is a caller), its concurrency slot held while it runs. */
+function asCaller<T>(services: TrialServices, opts: TrialOptions, body: () => Promise<T>): Promise<T> {
+  if (!opts.caller || !services.throttler) return body();
+  return holdingSlot(services.throttler, opts.caller, (opts.waitMs ?? 60_000) + 120_000, body);
 }
 
 async function runOne(activator: TrialServices['activator'], identity: Identity, pkg: string, run: TrialRun, opts: TrialOptions): Promise<TrialResult> {
