@@ -1,5 +1,5 @@
 import { type ActivationRecord, newActivationId } from '../common/activation.ts';
-import { annotation } from '../common/entities.ts';
+import { annotation, type KeyValue } from '../common/entities.ts';
 import type { Identity } from '../common/identity.ts';
 import { type Logger, withLogContext } from '../common/logger.ts';
 import type { ActivationMessage, PipelineStage } from '../common/messages.ts';
@@ -28,6 +28,11 @@ export interface InvokeRequest {
   cause?: string;
   /** What caused it, recorded on the activation as `causedBy` (OpenWhisk marks sequence components so). */
   causedBy?: 'sequence';
+  /**
+   * Annotations the record carries besides the invoker's; one named like the invoker's own
+   * (`path`) replaces it. A hub action's run: filed under the caller's action, with its REF.
+   */
+  annotations?: KeyValue[];
 }
 
 /** `record` is absent when the activation was not waited for, or is still running after the wait. */
@@ -165,7 +170,7 @@ export class Activator {
   /** What an activation message says of its action beyond the first's envelope: reference, inherited parameters, key and annotations. */
   private stage(req: InvokeRequest, resolved: ResolvedAction): Omit<PipelineStage, 'activationId'> {
     const { action, path, binding } = resolved;
-    const annotations = [...(binding ? [{ key: 'binding', value: binding }] : []), ...(req.causedBy ? [{ key: 'causedBy', value: req.causedBy }] : [])];
+    const annotations = [...(binding ? [{ key: 'binding', value: binding }] : []), ...(req.causedBy ? [{ key: 'causedBy', value: req.causedBy }] : []), ...(req.annotations ?? [])];
     return {
       action: { path, name: action.name, rev: action._rev },
       defaults: resolved.params,

@@ -82,11 +82,15 @@ export class ActivationRunner {
     const { action } = job;
     const kind = resolveKind(action.exec.kind)?.kind ?? action.exec.kind;
     const path = `${action.namespace}/${action.name}`;
+    // (the controller's annotations win: a hub function's run is filed under the caller's action, not the cache's path)
+    const given = job.annotations ?? [];
     const annotations: KeyValue[] = [
-      { key: 'path', value: path },
-      { key: 'kind', value: kind },
-      { key: 'limits', value: action.limits },
-      ...(job.annotations ?? []),
+      ...[
+        { key: 'path', value: path },
+        { key: 'kind', value: kind },
+        { key: 'limits', value: action.limits },
+      ].filter((a) => !given.some((g) => g.key === a.key)),
+      ...given,
     ];
     const record = (start: number, res: ActivationResponse, logs: string[] = []): ActivationRecord => {
       const end = Date.now();

@@ -12,7 +12,7 @@ import { isEntityName } from '../names.ts';
 export interface HubRef {
   /** `host:port` (or `host` when the URL has its scheme's default port). */
   instance: string;
-  /** Set when the REF was written as a full URL: the scheme to reach the instance with. */
+  /** Set when the REF was written as a full URL (informative: an instance is reached at the URL it is known by, see controller/hub/origin.ts). */
   scheme?: 'http' | 'https';
   owner: string;
   package: string;
@@ -98,20 +98,4 @@ export function formatRef(ref: HubRef): string {
 export function packageRefOf(ref: HubRef): HubRef {
   const { action: _a, ...pkg } = ref;
   return pkg;
-}
-
-/**
- * The base URL to reach a REF's instance: its own scheme when written as a URL, else the
- * URL of a known peer (or self) with that id, else https.
- */
-export function instanceUrl(ref: Pick<HubRef, 'instance' | 'scheme'>, known: readonly string[] = []): string {
-  if (ref.scheme) return `${ref.scheme}://${ref.instance}`;
-  for (const url of known) {
-    try {
-      if (instanceId(url).toLowerCase() === ref.instance) return normalizeUrl(url);
-    } catch {
-      // a malformed peer URL names no instance
-    }
-  }
-  return `https://${ref.instance}`;
 }

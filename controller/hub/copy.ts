@@ -3,6 +3,7 @@ import { NotFoundError, SwirlError } from '../../common/errors.ts';
 import { actionCode, type Bundle, hubSafeAnnotations } from '../../common/hub/manifest.ts';
 import { formatRef, type HubRef, packageRefOf } from '../../common/hub/ref.ts';
 import { resolveKind } from '../../common/kinds.ts';
+import { LIMITS, type LimitName } from '../../common/limits.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import type { Fetched } from './origin.ts';
 import { HubBundleMismatch } from './remote.ts';
@@ -47,11 +48,19 @@ function checked<T extends { annotations?: KeyValue[] | undefined }>(bundle: Bun
   }
 }
 
-/** The bundle with only the hub-safe annotations in its manifest (what a disposable deployment of it may see; its digest stays the verified one). */
-export function hubSafeBundle(bundle: Bundle): Bundle {
-  const m = bundle.manifest;
-  const safe = (a: unknown): KeyValue[] => (Array.isArray(a) ? hubSafeAnnotations(a.filter((kv): kv is KeyValue => kv !== null && typeof kv === 'object' && typeof (kv as KeyValue).key === 'string')) : []);
-  return { ...bundle, manifest: { ...m, package: { ...m.package, annotations: safe(m.package.annotations) }, actions: m.actions.map((a) => ({ ...a, annotations: safe(a.annotations) })) } };
+/**
+ * A manifest's action limits within this instance's (its publisher's may allow more): each
+ * known limit that is a number, rounded and clamped to the range an action here may take;
+ * anything else left to the defaults.
+ */
+export function clampLimits(limits: unknown): Partial<Record<LimitName, number>> {
+  if (limits === null || typeof limits !== 'object') return {};
+  const out: Partial<Record<LimitName, number>> = {};
+  for (const name of Object.keys(LIMITS) as LimitName[]) {
+    const v = (limits as Record<string, unknown>)[name];
+    if (typeof v === 'number' && Number.isFinite(v)) out[name] = Math.min(LIMITS[name].max, Math.max(LIMITS[name].min, Math.round(v)));
+  }
+  return out;
 }
 
 /** The actions of `bundle` as new entities in `path` (`ns/pkg`). */
@@ -59,7 +68,7 @@ export function bundleActions(bundle: Bundle, path: string): Action[] {
   return bundle.manifest.actions.map((a) => {
     if (!resolveKind(a.kind)?.image) throw unusable(bundle, `its action '${a.name}' has kind '${a.kind}', which this instance cannot run`);
     const what = `its action '${a.name}'`;
-    const put = checked(bundle, what, () => parseBody(actionPutSchema, { exec: { kind: a.kind, code: actionCode(bundle, a), ...(a.main ? { main: a.main } : {}) }, annotations: a.annotations, limits: a.limits }));
+    const put = checked(bundle, what, () => parseBody(actionPutSchema, { exec: { kind: a.kind, code: actionCode(bundle, a), ...(a.main ? { main: a.main } : {}) }, annotations: a.annotations, limits: clampLimits(a.limits) }));
     try {
       return newAction({ namespace: path, name: a.name, callerNamespace: path.split('/')[0]! }, put);
     } catch (e) {

@@ -28,6 +28,8 @@ import type { Origins } from './origin.ts';
  * complete entry, and a refused download leaves nothing.
  */
 export const HUB_CACHE_NAMESPACE = '.hub-cache';
+/** The record annotation naming the function REF a hub action ran (its `path` is the hub action's own). */
+export const HUB_ANNOTATION = 'hub';
 
 const NO_CODE = { code: false } as const;
 
@@ -105,7 +107,12 @@ export class OnDemand {
     const ref = resolved.action.exec.ref;
     if (!ref) throw new NotFoundError(`the action '${resolved.action.name}' names no hub function (exec.ref).`);
     const { target, resolved: cached } = await this.resolve(ref, params);
-    return this.deps.activator().invokeResolved({ ...req, target, params: {} }, cached);
+    // the record is filed under the caller's action (what `activation list NAME` finds), and says which function ran
+    const annotations = [
+      { key: 'path', value: `${resolved.path}/${resolved.action.name}` },
+      { key: HUB_ANNOTATION, value: ref },
+    ];
+    return this.deps.activator().invokeResolved({ ...req, target, params: {}, annotations: [...(req.annotations ?? []), ...annotations] }, cached);
   };
 }
 

@@ -19,7 +19,7 @@ const refParam = { name: 'ref', in: 'query', required: true, description: 'a pac
 const refusals = {
   '400': error('A malformed body or REF'),
   '401': error('Unauthenticated'),
-  '403': error("Not the caller's namespace, or the publisher does not allow downloads"),
+  '403': error("Not the caller's namespace, the REF's instance is neither this instance nor a known peer (SWIRL_HUB_PEERS), or the publisher does not allow downloads"),
   '404': error('Not in the catalog of the REF’s instance, or not at that version'),
   '502': error('The REF’s instance cannot be reached, answers too slowly or too much, or served a bundle that does not verify (digest mismatch)'),
 };
@@ -55,7 +55,7 @@ export function hubConsumerPaths(): Record<string, Schema> {
     ),
     '/namespaces/{namespace}/hub/install': post('Install a published package of any instance in your namespace (annotations hub-origin, hub-version, hub-digest)', installBody, { type: 'object', description: 'the package' }, { '409': error('The name is taken (install with as), or installed from this origin already (update it)') }),
     '/namespaces/{namespace}/hub/update': post('Update an installed package to its origin’s newer version', updateBody, { type: 'object', required: ['updated', 'from', 'to'], properties: { updated: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' } } }),
-    '/namespaces/{namespace}/hub/test': post('Run a package’s examples (or the given parameters) in a disposable namespace, removed after', testBody, { type: 'object', required: ['ref', 'digest', 'runs', 'cleanedUp'], properties: { ref: { type: 'string' }, digest: { type: 'string' }, runs: { type: 'array', items: { type: 'object' } }, cleanedUp: { type: 'boolean' } } }),
+    '/namespaces/{namespace}/hub/test': post('Run a package’s examples (or the given parameters) in a disposable namespace, removed after; each run counts against your invoke throttles', testBody, { type: 'object', required: ['ref', 'digest', 'runs', 'cleanedUp'], properties: { ref: { type: 'string' }, digest: { type: 'string' }, runs: { type: 'array', items: { type: 'object' } }, cleanedUp: { type: 'boolean' } } }, { '429': error('Over your invoke throttles, or 2 hub tests of your namespace are running already') }),
     '/namespaces/{namespace}/hub/show': { get: { tags, summary: 'The detail of a REF’s package, from its instance', parameters: [ns, refParam], responses: { '200': { description: 'The package detail', content: json({ type: 'object' }) }, ...refusals } } },
     '/namespaces/{namespace}/hub/get': {
       get: { tags, summary: 'The zip of a REF’s package, verified against its digest (header X-Swirl-Digest)', parameters: [ns, refParam], responses: { '200': { description: 'manifest.json + actions/<name>', content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } } }, ...refusals } },

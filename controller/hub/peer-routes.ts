@@ -1,13 +1,13 @@
 import type Router from '@koa/router';
 import type { z } from 'zod';
 import { parseBody } from '../../common/entities.ts';
-import { BadRequestError, NotFoundError } from '../../common/errors.ts';
-import { exampleRuns, type TrialRun, runTrial } from './trial.ts';
+import { BadRequestError, NotFoundError, TooManyRequestsError } from '../../common/errors.ts';
+import type { Identity } from '../../common/identity.ts';
+import { exampleRuns, holdingSlot, type TrialRun, runTrial } from './trial.ts';
 import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { resolveNamespace } from '../routes/namespaces.ts';
-import { hubSafeBundle } from './copy.ts';
 import { installBody, searchQuery, testBody, updateBody } from './requests.ts';
 
 /**
@@ -31,6 +31,27 @@ function refQuery(ctx: Ctx): string {
 }
 
 const SHORT_CACHE = 'public, max-age=10';
+
+/** Most hub tests a namespace runs at once (each deploys a disposable namespace and runs a stranger's code). */
+export const MAX_TRIALS_PER_NAMESPACE = 2;
+/** How long a trial's slot is held at most, should its controller stop mid-run. */
+const TRIAL_SLOT_MS = 15 * 60_000;
+
+/**
+ * Run `body` holding one of the namespace's MAX_TRIALS_PER_NAMESPACE trial slots, else a 429.
+ * The slots are kept by the throttles' store (shared by every controller), under a key no
+ * namespace has (a `/` in it), so they count nothing against the namespace's invokes.
+ */
+async function inTrialSlot<T>(services: Services, identity: Identity, body: () => Promise<T>): Promise<T> {
+  const gate = { namespace: `${identity.namespace}/hub-test`, limits: { invocationsPerMinute: Number.MAX_SAFE_INTEGER, concurrentInvocations: MAX_TRIALS_PER_NAMESPACE } };
+  let admitted = false;
+  try {
+    return await holdingSlot(services.throttler, gate, TRIAL_SLOT_MS, () => ((admitted = true), body()));
+  } catch (e) {
+    if (admitted || !(e instanceof TooManyRequestsError)) throw e;
+    throw new TooManyRequestsError(`Too many hub tests in progress in namespace ${identity.namespace} (at most ${MAX_TRIALS_PER_NAMESPACE} at once); try again when one has finished.`);
+  }
+}
 
 /** The routes, unless the hub is off (SWIRL_HUB=off: they are 404s). */
 export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services): void {
@@ -64,15 +85,18 @@ export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>,
   });
   api.post('/namespaces/:ns/hub/test', async (ctx) => {
     resolveNamespace(ctx as Ctx);
+    const identity = ctx.state.identity!;
     const body = parseBody(testBody, await readJson(ctx as Ctx));
     const ref = parseRef(body.ref);
-    const { bundle } = await hub.origins.fetch(packageRefOf(ref));
-    const action = body.action ?? ref.action;
-    let runs: TrialRun[] = action || body.params ? [] : exampleRuns(bundle);
-    if (!runs.length) runs = [{ action: action ?? bundle.manifest.actions[0]?.name ?? '', params: body.params ?? {} }];
-    // (a peer's manifest may ask for more than the hub-safe annotations: the disposable deployment gets those only)
-    const outcome = await runTrial(services, hubSafeBundle(bundle), runs, { tid: ctx.state.tid, log: ctx.state.log });
-    ctx.body = { ref: bundle.manifest.ref, digest: bundle.digest, runs: outcome.runs, cleanedUp: outcome.cleanedUp };
+    ctx.body = await inTrialSlot(services, identity, async () => {
+      const { bundle } = await hub.origins.fetch(packageRefOf(ref));
+      const action = body.action ?? ref.action;
+      let runs: TrialRun[] = action || body.params ? [] : exampleRuns(bundle);
+      if (!runs.length) runs = [{ action: action ?? bundle.manifest.actions[0]?.name ?? '', params: body.params ?? {} }];
+      // (runTrial deploys the hub-safe annotations only; each run is paid for by the caller's invoke throttles)
+      const outcome = await runTrial(services, bundle, runs, { tid: ctx.state.tid, log: ctx.state.log, caller: identity });
+      return { ref: bundle.manifest.ref, digest: bundle.digest, runs: outcome.runs, cleanedUp: outcome.cleanedUp };
+    });
   });
   api.get('/namespaces/:ns/hub/show', async (ctx) => {
     resolveNamespace(ctx as Ctx);

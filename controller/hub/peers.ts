@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { learnedUrlRefusal, type Reach, reachOf } from '../../common/hub/address.ts';
 import { instanceId, normalizeUrl } from '../../common/hub/ref.ts';
 import type { Logger } from '../../common/logger.ts';
-import { ANSWER_LIMITS, getJson } from './remote.ts';
+import { ANSWER_LIMITS, answerJson, getBounded, HubPeerError, peerMessage } from './remote.ts';
 
 /**
  * The peers an instance knows, with no centre: those configured (SWIRL_HUB_PEERS, `via:
@@ -13,6 +14,13 @@ import { ANSWER_LIMITS, getJson } from './remote.ts';
  * round a loop of instances never grows younger, and one nobody configures any more expires
  * SWIRL_HUB_PEER_TTL after it was last vouched for, wherever it travelled. Never itself; an
  * entry a peer learned from this instance is not taken back.
+ *
+ * Reach (SSRF bounds, common/hub/address.ts): these are the only instances the hub connects
+ * to. A configured peer may be at any address but a link-local, unspecified or multicast one;
+ * a learned one only at a public address, unless the peer that told of it answered from a
+ * loopback or private address itself (so a public peer cannot point this instance at its own
+ * network, while instances side by side on one host or LAN still learn each other). A learned
+ * URL that is not http(s) or names a refused address is not learned at all.
  */
 
 export interface Peer {
@@ -23,6 +31,9 @@ export interface Peer {
   /** When it was last vouched for (config: last answered this instance, 0 before). */
   seenAt: number;
 }
+
+/** A peer as this instance keeps it: with the addresses it may be reached at (not published). */
+export type KnownPeer = Peer & { reach: Reach };
 
 /** What `GET /hub/v1/peers` answers. */
 export interface PeersAnswer {
@@ -51,8 +62,8 @@ function identify(url: string): { id: string; url: string } | undefined {
 }
 
 export class PeerDirectory {
-  private readonly configured: Peer[];
-  private readonly learned = new Map<string, Peer>();
+  private readonly configured: KnownPeer[];
+  private readonly learned = new Map<string, KnownPeer>();
   private me: { id: string; url: string } | undefined;
   /** The URL this controller listens on, to ask its own catalog without leaving the machine. */
   private local: string | undefined;
@@ -73,7 +84,7 @@ export class PeerDirectory {
     if (opts.publicUrl) this.me = identify(opts.publicUrl);
     this.configured = opts.peers.flatMap((u) => {
       const p = identify(u);
-      return p ? [{ ...p, via: 'config', seenAt: 0 }] : [];
+      return p ? [{ ...p, via: 'config', seenAt: 0, reach: 'private' as const }] : [];
     });
   }
 
@@ -101,19 +112,22 @@ export class PeerDirectory {
   }
 
   /** Configured peers, then learned ones still within the age limit; never itself. */
-  list(): Peer[] {
+  list(): KnownPeer[] {
     const cutoff = this.now() - this.opts.ttlMs;
     for (const [id, p] of this.learned) if (p.seenAt < cutoff) this.learned.delete(id);
     return [...this.configured.filter((p) => !this.isSelf(p.id)), ...[...this.learned.values()].filter((p) => !this.isSelf(p.id))];
   }
 
-  /** Base URLs of every known instance, self included (what a REF's host:port resolves against). */
-  urls(): string[] {
-    return [...(this.me ? [this.me.url] : []), ...this.list().map((p) => p.url)];
+  answer(): PeersAnswer {
+    return { self: this.self(), peers: this.list().map(({ reach: _r, ...p }) => p) };
   }
 
-  answer(): PeersAnswer {
-    return { self: this.self(), peers: this.list() };
+  /** How to reach the instance `id` (`host:port`): this one, or a known peer; undefined for any other. */
+  find(id: string): { url: string; reach: Reach } | undefined {
+    const wanted = id.toLowerCase();
+    if (this.isSelf(wanted)) return { url: this.localUrl(), reach: 'private' };
+    const peer = this.list().find((p) => p.id === wanted);
+    return peer && { url: peer.url, reach: peer.reach };
   }
 
   /**
@@ -138,22 +152,32 @@ export class PeerDirectory {
     }
   }
 
-  private async learnFrom(peer: Peer): Promise<void> {
+  private async learnFrom(peer: KnownPeer): Promise<void> {
     let told: z.infer<typeof peersAnswer>;
+    let from: Reach;
     try {
-      told = peersAnswer.parse(await getJson(`${peer.url}/hub/v1/peers`, { timeoutMs: this.opts.timeoutMs, maxBytes: ANSWER_LIMITS.peers }));
+      const url = `${peer.url}/hub/v1/peers`;
+      const answer = await getBounded(url, { timeoutMs: this.opts.timeoutMs, maxBytes: ANSWER_LIMITS.peers, reach: peer.reach });
+      if (answer.status !== 200) throw new HubPeerError(`${peer.id} answered ${answer.status}: ${peerMessage(answer)}`);
+      told = peersAnswer.parse(answerJson(answer, url));
+      from = reachOf(answer.remoteAddress);
     } catch (e) {
       this.opts.log.debug({ peer: peer.id, err: e }, 'a hub peer did not tell its peers');
       return;
     }
     const now = this.now();
     if (peer.via === 'config') peer.seenAt = now;
-    for (const entry of told.peers) this.learn(entry, peer.id, now);
+    for (const entry of told.peers) this.learn(entry, peer.id, from, now);
   }
 
-  private learn(entry: { url: string; via?: string | undefined; seenAt?: number | undefined }, teller: string, now: number): void {
+  private learn(entry: { url: string; via?: string | undefined; seenAt?: number | undefined }, teller: string, reach: Reach, now: number): void {
     const p = identify(entry.url);
     if (!p || this.isSelf(p.id) || p.id === teller) return;
+    const refused = learnedUrlRefusal(entry.url, reach);
+    if (refused) {
+      this.opts.log.warn({ peer: teller, url: entry.url.slice(0, 300), why: refused }, 'a hub peer named a peer that is not learned');
+      return;
+    }
     // an entry the teller learned from this instance comes back: not news
     if (entry.via !== undefined && entry.via !== 'config' && this.isSelf(entry.via.toLowerCase())) return;
     if (this.configured.some((c) => c.id === p.id)) return;
@@ -161,11 +185,11 @@ export class PeerDirectory {
     if (seenAt < now - this.opts.ttlMs) return;
     const known = this.learned.get(p.id);
     if (known) {
-      if (seenAt > known.seenAt) Object.assign(known, { seenAt, via: teller, url: p.url });
+      if (seenAt > known.seenAt) Object.assign(known, { seenAt, via: teller, url: p.url, reach });
       return;
     }
     if (this.learned.size >= MAX_LEARNED) return;
-    this.learned.set(p.id, { ...p, via: teller, seenAt });
+    this.learned.set(p.id, { ...p, via: teller, seenAt, reach });
   }
 
   /** Refresh in the background every `everyMs` (unref'd: it keeps no process alive). */

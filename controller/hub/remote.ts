@@ -1,3 +1,8 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { addressRefusal, ipLiteral, type Reach } from '../../common/hub/address.ts';
 import { SwirlError } from '../../common/errors.ts';
 import { parseJson } from '../../common/json.ts';
 
@@ -6,8 +11,12 @@ import { parseJson } from '../../common/json.ts';
  * deadline on the whole exchange (connect, headers and body), a cap on the answer's bytes
  * (checked on Content-Length and again while the body streams, so a peer that lies or never
  * stops costs at most the cap), no redirects (a peer must not send swirl elsewhere), and
- * JSON parsed with the usual depth bound. Callers pass only URLs of known peers or of a
- * REF's instance (see HubPeers): nothing here takes a URL from a request.
+ * JSON parsed with the usual depth bound, and no connection to an address the peer may not be
+ * at (common/hub/address.ts: never link-local, unspecified or multicast; private only with
+ * `reach: 'private'`) — an address literal is checked before connecting, a host name's
+ * addresses when it is resolved for the connection (a `lookup` hook: a name cannot be
+ * re-pointed between a check and the connect). Callers pass only URLs of this instance and
+ * its known peers (PeerDirectory.find): nothing here takes a URL from a request.
  */
 
 /** A peer that cannot be reached, answers too slowly, too much, or not as the hub API does. 502: the peer's fault. */
@@ -37,11 +46,35 @@ export interface Answer {
   status: number;
   headers: Headers;
   body: Buffer;
+  /** The address the answer came from. */
+  remoteAddress?: string;
 }
 
 export interface Bounds {
   timeoutMs: number;
   maxBytes: number;
+  /** Which addresses the peer may be at (default `public`). */
+  reach?: Reach;
+}
+
+/** A connection the peer's address does not allow (code EHUBADDRESS). */
+const refusedAddress = (host: string, why: string): Error => Object.assign(new Error(`${host} is not connected to: ${why}`), { code: 'EHUBADDRESS' });
+
+/** dns.lookup, with every address it resolves to checked against `reach` (called with `all` or without, as net asks). */
+export function guardedLookup(reach: Reach): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err, '', 0);
+      for (const a of addresses) {
+        const why = addressRefusal(a.address, reach);
+        if (why) return callback(refusedAddress(hostname, `it resolves to ${why}`), '', 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, all: LookupAddress[]) => void)(null, addresses);
+      const first = addresses[0];
+      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
 }
 
 /** Base URL + path and query, for messages: the instance's host:port and the path. */
@@ -51,17 +84,16 @@ const where = (url: string): string => {
 };
 
 /** The body, up to `maxBytes`: more (announced or streamed) is refused and the connection dropped. */
-async function readCapped(res: Response, maxBytes: number, url: string, abort: AbortController): Promise<Buffer> {
+async function readCapped(res: IncomingMessage, maxBytes: number, url: string, abort: AbortController): Promise<Buffer> {
   const refuse = () => {
     abort.abort();
     return new HubPeerError(`the answer of ${where(url)} is larger than allowed (${maxBytes} bytes)`);
   };
-  const announced = Number(res.headers.get('content-length') ?? NaN);
+  const announced = Number(res.headers['content-length'] ?? NaN);
   if (announced > maxBytes) throw refuse();
-  if (!res.body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
     if (size > maxBytes) throw refuse();
     chunks.push(Buffer.from(chunk));
@@ -73,12 +105,19 @@ async function readCapped(res: Response, maxBytes: number, url: string, abort: A
 function failure(e: unknown, url: string, timeoutMs: number, timedOut: boolean): HubPeerError {
   if (e instanceof HubPeerError) return e;
   if (timedOut) return new HubPeerError(`${where(url)} did not answer within ${timeoutMs} ms`);
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return new HubPeerError(`${where(url)} cannot be reached: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  const err = e as { code?: string; message?: string };
+  if (err.code === 'EHUBADDRESS') return new HubPeerError(`${where(url)} cannot be reached: ${err.message}`);
+  return new HubPeerError(`${where(url)} cannot be reached: ${err.code ?? err.message}`);
 }
 
 /** GET `url` within the bounds; any status is returned (callers word their own errors). */
 export async function getBounded(url: string, bounds: Bounds, accept = 'application/json'): Promise<Answer> {
+  const target = new URL(url);
+  const reach = bounds.reach ?? 'public';
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new HubPeerError(`${where(url)} cannot be reached: http or https only`);
+  const literal = ipLiteral(target.hostname);
+  const why = literal && addressRefusal(literal, reach);
+  if (why) throw failure(refusedAddress(target.host, why), url, bounds.timeoutMs, false);
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -86,9 +125,18 @@ export async function getBounded(url: string, bounds: Bounds, accept = 'applicat
     abort.abort();
   }, bounds.timeoutMs);
   try {
-    const res = await fetch(url, { headers: { accept }, redirect: 'error', signal: abort.signal });
+    const res = await new Promise<IncomingMessage>((ok, fail) => {
+      // (no agent: a pooled connection made for one peer's reach is never reused for another's; redirects are not followed)
+      const options = { headers: { accept }, signal: abort.signal, lookup: guardedLookup(reach), agent: false } as const;
+      const req = target.protocol === 'https:' ? httpsRequest(target, options, ok) : httpRequest(target, options, ok);
+      req.on('error', fail);
+      req.end();
+    });
+    const remoteAddress = res.socket?.remoteAddress;
     const body = await readCapped(res, bounds.maxBytes, url, abort);
-    return { status: res.status, headers: res.headers, body };
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    return { status: res.statusCode ?? 0, headers, body, ...(remoteAddress ? { remoteAddress } : {}) };
   } catch (e) {
     throw failure(e, url, bounds.timeoutMs, timedOut);
   } finally {

@@ -97,7 +97,7 @@ export class HubSearch {
     const started = Date.now();
     await this.peers.refresh(hops);
     const self = this.peers.self();
-    const targets = [{ id: self.id, url: this.peers.localUrl() }, ...this.peers.list()];
+    const targets = [{ id: self.id, url: this.peers.localUrl(), reach: 'private' as const }, ...this.peers.list()];
     const asked: string[] = [];
     const answered: string[] = [];
     const down: SearchAnswer['peers']['down'] = [];
@@ -106,7 +106,7 @@ export class HubSearch {
       targets.map(async (t) => {
         asked.push(t.id);
         try {
-          const answer = await getJson(`${t.url}/hub/v1/catalog?q=${encodeURIComponent(q)}`, { timeoutMs: this.opts.timeoutMs, maxBytes: ANSWER_LIMITS.catalog });
+          const answer = await getJson(`${t.url}/hub/v1/catalog?q=${encodeURIComponent(q)}`, { timeoutMs: this.opts.timeoutMs, maxBytes: ANSWER_LIMITS.catalog, reach: t.reach });
           for (const s of entriesOf(answer, t.id)) merged.set(`${s.instance.toLowerCase()}/${s.owner}/${s.name}`, s);
           answered.push(t.id);
         } catch (e) {

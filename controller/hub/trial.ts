@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { ActivationRecord } from '../../common/activation.ts';
+import { newActivationId } from '../../common/activation.ts';
 import { newCredentials } from '../../common/credentials.ts';
-import { actionPutSchema, newAction, newPackage, packagePutSchema, parseBody } from '../../common/entities.ts';
 import { BadRequestError, Messages, SwirlError } from '../../common/errors.ts';
-import { actionCode, type Bundle } from '../../common/hub/manifest.ts';
+import type { Bundle } from '../../common/hub/manifest.ts';
 import { identityOf, type Identity } from '../../common/identity.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { Activator } from '../activator.ts';
+import type { Activator, Admission } from '../activator.ts';
+import { bundleActions, bundlePackage } from './copy.ts';
 
 /**
  * The trial runner: a hub bundle deployed in a disposable namespace (a fresh subject
@@ -16,6 +17,12 @@ import type { Activator } from '../activator.ts';
  * everything removed after — actions, package, activation records, subject — in a finally
  * block, whether the runs passed, failed or threw. Used by the catalog's figures (its own
  * examples, once per version) and by the consumer's `hub test`.
+ *
+ * What is deployed is what an install would make of the bundle (controller/hub/copy.ts): only
+ * the hub-safe annotations (a manifest asking for `provide-api-key` gets no key), kinds this
+ * instance runs, limits within this instance's — whoever calls. A `caller` (hub test) pays
+ * for each run with its own invoke throttles: the disposable namespace's defaults are not
+ * the tenant's.
  */
 
 /** One invocation to make: an action of the bundle, its parameters, perhaps what its result must hold. */
@@ -44,6 +51,8 @@ export interface TrialOutcome {
 export interface TrialServices {
   store: Pick<EntityStore, 'put' | 'get' | 'delete' | 'list' | 'count' | 'putSubject' | 'deleteSubject' | 'getSubject' | 'getActivation' | 'deleteActivations' | 'countActivations'>;
   activator: Pick<Activator, 'invoke'>;
+  /** The invoke throttles a `caller`'s runs are admitted by. */
+  throttler?: Admission;
 }
 
 export interface TrialOptions {
@@ -54,6 +63,8 @@ export interface TrialOptions {
   tid?: string;
   /** Where a failed clean-up step is logged. */
   log?: Pick<Logger, 'warn'>;
+  /** Whose trial it is: each run is admitted by this namespace's invoke throttles too (a refusal ends the trial: its 429). */
+  caller?: Pick<Identity, 'namespace' | 'limits'>;
 }
 
 export const TRIAL_PREFIX = 'hubtest-';
@@ -96,7 +107,7 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
     await deploy(services.store, namespace, bundle);
     for (const [i, run] of runs.entries()) {
       progress(`running ${i + 1}/${runs.length}: ${run.action}`);
-      const result = await runOne(services.activator, identity, bundle.manifest.package.name, run, opts);
+      const result = await asCaller(services, opts, () => runOne(services.activator, identity, bundle.manifest.package.name, run, opts));
       if ('error' in result.activation) {
         // still running: its record comes later, the clean-up waits for it (bounded)
         if (result.activation.activationId) activationIds.push(result.activation.activationId);
@@ -118,12 +129,27 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
 
 async function deploy(store: TrialServices['store'], namespace: string, bundle: Bundle): Promise<void> {
   const pkgName = bundle.manifest.package.name;
-  // (a bundle may come from a peer: what it holds is validated as a PUT's body would be)
-  await store.put('package', newPackage({ namespace, name: pkgName, callerNamespace: namespace }, parseBody(packagePutSchema, { annotations: bundle.manifest.package.annotations }), undefined));
-  for (const a of bundle.manifest.actions) {
-    const put = parseBody(actionPutSchema, { exec: { kind: a.kind, code: actionCode(bundle, a), ...(a.main ? { main: a.main } : {}) }, annotations: a.annotations, limits: a.limits });
-    await store.put('action', newAction({ namespace: `${namespace}/${pkgName}`, name: a.name, callerNamespace: namespace }, put));
+  // (a bundle may come from a peer: made into entities as an install would, every action checked before any is written)
+  const actions = bundleActions(bundle, `${namespace}/${pkgName}`);
+  await store.put('package', bundlePackage(bundle, namespace, pkgName, []));
+  for (const a of actions) await store.put('action', a);
+}
+
+/** `body` run holding a concurrency slot of `caller`'s (admitted by `throttler`, else its TooManyRequestsError), given back after. */
+export async function holdingSlot<T>(throttler: Admission, caller: Pick<Identity, 'namespace' | 'limits'>, holdMs: number, body: () => Promise<T>): Promise<T> {
+  const slot = newActivationId();
+  await throttler.admitInvoke(caller, slot, Date.now() + holdMs);
+  try {
+    return await body();
+  } finally {
+    await throttler.finished(caller.namespace, slot).catch(() => undefined);
   }
+}
+
+/** A run admitted by the caller's invoke throttles (when there is a caller), its concurrency slot held while it runs. */
+function asCaller<T>(services: TrialServices, opts: TrialOptions, body: () => Promise<T>): Promise<T> {
+  if (!opts.caller || !services.throttler) return body();
+  return holdingSlot(services.throttler, opts.caller, (opts.waitMs ?? 60_000) + 120_000, body);
 }
 
 async function runOne(activator: TrialServices['activator'], identity: Identity, pkg: string, run: TrialRun, opts: TrialOptions): Promise<TrialResult> {

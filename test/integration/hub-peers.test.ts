@@ -2,7 +2,9 @@ import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { unzipSync } from 'fflate';
 import { expectError, expectOk, sleep } from '../support/api.ts';
-import { type FakePackage, type FakePeer, startFakePeer } from '../support/hub-peer.ts';
+import { newCredentials } from '../../common/credentials.ts';
+import type { NamespaceLimits } from '../../common/identity.ts';
+import { type FakePackage, type FakePeer, startFakePeer, startProbe } from '../support/hub-peer.ts';
 import { call, startTestServer, type TestServer } from '../support/server.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -16,6 +18,12 @@ async function deadUrl(): Promise<string> {
 }
 
 const idOf = (url: string): string => new URL(url).host;
+
+/** Rate limits count in fixed one-minute windows: start a counting test well inside one. */
+async function freshMinute(needMs: number): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < needMs) await sleep(left + 20);
+}
 
 const echo = (v: number) => `function main(p) { return { v: ${v}, got: p }; }`;
 const tools = (version = '0.0.1', v = 1): FakePackage => ({
@@ -151,6 +159,26 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
       for (const p of [relay, x, stale]) await p.close();
     }
   });
+
+  it('does not learn, nor ask, a peer that a peer names at a link-local, unspecified or multicast address, or not over http(s)', async function () {
+    const teller = await startFakePeer([]);
+    const fine = await startFakePeer([tools()]);
+    const probe = await startProbe();
+    try {
+      const now = Date.now();
+      // (0.0.0.0 and [::] reach this host's own services on Linux: the probe listens there)
+      teller.peers = ['http://169.254.169.254', 'http://[fe80::1]:3233', `http://0.0.0.0:${probe.port}`, `http://[::]:${probe.port}`, 'http://224.0.0.1:3233', `ftp://127.0.0.1:${probe.port}`, `http://[::ffff:169.254.169.254]:80`, fine.url].map((url) => ({ url, via: 'config', seenAt: now }));
+      const f = await start({ SWIRL_HUB_PEERS: teller.url });
+      const found = await search(f, 'tools');
+      expect(found.peers.asked).to.have.members([idOf(f.url), teller.id, fine.id]);
+      expect(found.results.map((r: { ref: string }) => r.ref)).to.include(`${fine.id}/alice/tools@0.0.1`);
+      const peers = await expectOk(call('GET', `${f.url}/hub/v1/peers`));
+      expect(peers.peers.map((p: { id: string }) => p.id)).to.have.members([teller.id, fine.id]);
+      expect(probe.connections()).to.equal(0);
+    } finally {
+      for (const p of [teller, fine, probe]) await p.close();
+    }
+  });
 });
 
 describe('hub consumer: install, update, test, show/get, fetch on demand (process containers)', function () {
@@ -167,6 +195,12 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
   const hub = (op: string) => `${s.api}/namespaces/_/hub/${op}`;
   const invoke = (name: string, params: unknown = {}) => call('POST', `${s.api}/namespaces/_/actions/${name}?blocking=true&result=true`, { auth: s.guestKey, body: params });
   const cached = async () => s.opened.store.list('package', { namespace: '.hub-cache' }, { limit: 200, skip: 0 });
+  /** A user whose namespace has its own throttles (set before its first request: nothing cached of it). */
+  const limitedUser = async (name: string, limits: NamespaceLimits): Promise<string> => {
+    const { creds, auth } = newCredentials(name);
+    await s.opened.store.putSubject({ subject: name, namespaces: [{ ...creds, limits }] });
+    return auth;
+  };
 
   before(async function () {
     a = await startFakePeer([tools(), { ...tools(), name: 'locked', downloadable: false }]);
@@ -249,7 +283,9 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expectError(await call('GET', hub('show'), { auth: s.guestKey }), 400, /ref is required/);
     expectError(await get('show', `${a.id}/alice/tools@9.9.9`), 404, /its current version is 0.0.1/);
     expectError(await get('show', `${a.id}/alice/nothing`), 404, /is not in the hub catalog of/);
-    expectError(await get('show', `http://${idOf(await deadUrl())}/alice/tools`), 502, /cannot be reached: ECONNREFUSED/);
+    // a known peer that is down
+    await closed.close();
+    expectError(await get('show', `${closed.id}/alice/tools`), 502, /cannot be reached: ECONNREFUSED/);
     expectError(await get('get', `${a.id}/alice/locked`), 403, new RegExp(`the publisher does not allow downloads of ${a.id}/alice/locked@0.0.1`));
     expectError(await get('get', `${tampered.id}/alice/tools`), 502, /refused .*: .*digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}/);
     expectError(await get('get', `${liar.id}/alice/tools`), 502, /refused .*: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:0{64}/);
@@ -278,6 +314,11 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     }
     expect(record.status).to.equal(200);
     expect(record.body.namespace).to.equal('guest');
+    // filed under the caller's action, naming the function it ran (not the cache's path)
+    const ann = Object.fromEntries(record.body.annotations.map((x: { key: string; value: unknown }) => [x.key, x.value]));
+    expect(ann).to.include({ path: 'guest/remote', hub: ref, kind: 'nodejs:20' });
+    const listed = await expectOk(call('GET', `${s.api}/namespaces/_/activations?name=remote`, { auth: s.guestKey }));
+    expect(listed.map((r: { activationId: string }) => r.activationId)).to.include(first.body.activationId);
     const entries = await cached();
     expect(entries).to.have.length(1);
     // a sequence component names the same function: the cache serves it
@@ -319,6 +360,63 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expect((await invoke('grabbed')).body).to.deep.equal({ key: null });
     const t = await expectOk(call('POST', hub('test'), { auth: s.guestKey, body: { ref: `${grabber.id}/alice/tools/echo`, params: {} } }));
     expect(t.runs[0].activation.response.result).to.deep.equal({ key: null });
+  });
+
+  it('reaches only this instance and its known peers: a REF of any other host:port is a 403 that says how to add a peer, and nothing connects', async function () {
+    const probe = await startProbe();
+    try {
+      const get = (op: string, ref: string) => call('GET', `${hub(op)}?ref=${encodeURIComponent(ref)}`, { auth: s.guestKey });
+      const refs = [`127.0.0.1:${probe.port}/alice/tools`, `http://127.0.0.1:${probe.port}/alice/tools`, '169.254.169.254:80/latest/meta-data', 'localhost:6379/alice/tools'];
+      for (const ref of refs) {
+        const instance = /^(?:https?:\/\/)?([^/]+)\//.exec(ref)![1]!;
+        const refusal = new RegExp(`^the hub instance ${instance.replace(/[.[\]]/g, '\\$&')} is not a peer of this instance: only this instance and its known peers are reached\\. Its operator can add it to SWIRL_HUB_PEERS`);
+        expectError(await get('show', ref), 403, refusal);
+        expectError(await get('get', ref), 403, refusal);
+        expectError(await call('POST', hub('install'), { auth: s.guestKey, body: { ref, as: 'probed' } }), 403, refusal);
+        expectError(await call('POST', hub('test'), { auth: s.guestKey, body: { ref } }), 403, refusal);
+        await expectOk(call('PUT', `${s.api}/namespaces/_/actions/probing?overwrite=true`, { auth: s.guestKey, body: { exec: { kind: 'hub', ref: `${ref}/echo` } } }));
+        expectError(await invoke('probing'), 403, refusal);
+        await expectOk(call('PUT', `${s.api}/namespaces/_/actions/probingseq?overwrite=true`, { auth: s.guestKey, body: { exec: { kind: 'sequence', components: [`hub:${ref}/echo`] } } }));
+        // (a sequence whose component fails is the sequence's application error: OpenWhisk's 502, the component's words)
+        const seq = await invoke('probingseq');
+        expect(seq.status).to.equal(502);
+        expect(seq.body.error).to.match(refusal);
+      }
+      expect(probe.connections(), 'connections made to the probed port').to.equal(0);
+      expect(await s.opened.store.find('guest', 'probed')).to.equal(undefined);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it("counts hub test runs and fetch-on-demand invokes against the caller's invoke throttles (429 in OpenWhisk's words)", async function () {
+    await freshMinute(20_000);
+    const auth = await limitedUser('thrifty', { invocationsPerMinute: 3 });
+    await expectOk(call('POST', hub('test'), { auth, body: { ref: `${a.id}/alice/tools` } }));
+    await expectOk(call('PUT', `${s.api}/namespaces/_/actions/remote`, { auth, body: { exec: { kind: 'hub', ref: `${a.id}/alice/tools/echo` } } }));
+    const run = () => call('POST', `${s.api}/namespaces/_/actions/remote?blocking=true&result=true`, { auth, body: {} });
+    expect((await run()).status).to.equal(200);
+    expect((await run()).status).to.equal(200);
+    expectError(await run(), 429, 'Too many requests in the last minute (count: 4, allowed: 3).');
+    expectError(await call('POST', hub('test'), { auth, body: { ref: `${a.id}/alice/tools` } }), 429, 'Too many requests in the last minute (count: 5, allowed: 3).');
+    // nothing of the refused trial is left
+    expect((await s.opened.store.listSubjects()).map((x) => x.subject).filter((x) => x.startsWith('hubtest-'))).to.deep.equal([]);
+  });
+
+  it('runs at most 2 hub tests at once in a namespace: a third is a 429 that says so', async function () {
+    a.packages.push({ owner: 'alice', name: 'slow', version: '0.0.1', actions: { nap: 'function main() { return new Promise((ok) => setTimeout(() => ok({ done: true }), 2000)); }' } });
+    try {
+      const auth = await limitedUser('tester', {});
+      const trial = () => call('POST', hub('test'), { auth, body: { ref: `${a.id}/alice/slow`, action: 'nap', params: {} } });
+      const replies = await Promise.all([trial(), trial(), trial()]);
+      expect(replies.map((r) => r.status).sort()).to.deep.equal([200, 200, 429]);
+      expectError(replies.find((r) => r.status === 429)!, 429, 'Too many hub tests in progress in namespace tester (at most 2 at once); try again when one has finished.');
+      for (const r of replies.filter((x) => x.status === 200)) expect(r.body.runs[0].activation.response.result).to.deep.equal({ done: true });
+      // the slots are given back
+      expect((await expectOk(trial())).runs[0].activation.response.result).to.deep.equal({ done: true });
+    } finally {
+      a.packages.pop();
+    }
   });
 
   it('validates a hub action and a hub component at PUT', async function () {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Action, Package } from '../../common/entities.ts';
 import { BadRequestError } from '../../common/errors.ts';
-import { buildBundle, type Bundle } from '../../common/hub/manifest.ts';
+import { buildBundle, type Bundle, manifestDigest } from '../../common/hub/manifest.ts';
+import { HubBundleMismatch } from '../../controller/hub/remote.ts';
 import { defaultLimits } from '../../common/limits.ts';
 import { exampleRuns, runTrial, sweepTrials, TRIAL_MAX_AGE_MS, TRIAL_PREFIX, type TrialServices } from '../../controller/hub/trial.ts';
 import { newCredentials } from '../../common/credentials.ts';
@@ -31,6 +32,11 @@ describe('hub trial runner', function () {
     limits: defaultLimits(),
   });
   const bundleOf = (actions: Action[], examples: unknown[] = []): Bundle => buildBundle('127.0.0.1:1', { ...pkg, annotations: [{ key: 'hub-examples', value: examples }] }, actions);
+  /** A bundle whose manifest says something else of its actions, still consistent (a peer's to make). */
+  const asManifest = (b: Bundle, change: (a: Bundle['manifest']['actions'][number]) => Bundle['manifest']['actions'][number]): Bundle => {
+    const manifest = { ...b.manifest, actions: b.manifest.actions.map(change) };
+    return { ...b, manifest, digest: manifestDigest(manifest) };
+  };
   const echo = action('echo', 'function main(p) { console.log("echo " + JSON.stringify(p)); return { echoed: p } }');
   const fails = action('fails', 'function main() { throw new Error("broken on purpose") }');
 
@@ -92,15 +98,38 @@ describe('hub trial runner', function () {
     expect(await leftovers(out.namespace)).to.deep.equal([]);
   });
 
-  it('cleans up when the deployment fails half way (an action the instance cannot take)', async () => {
-    // echo is deployed, then the bundle's second action is refused: its kind is unknown here
-    const bundle = bundleOf([echo, action('zzz', 'x', 'cobol:85')]);
+  it('refuses a bundle with a kind this instance does not run, before any action is written, and cleans up', async () => {
+    for (const kind of ['cobol:85', 'blackbox', 'sequence', 'hub']) {
+      let namespace = '';
+      // (a publisher's own bundle carries no sequence: a peer's manifest may say anything that verifies)
+      const bundle = asManifest(bundleOf([echo, action('zzz', 'x')]), (a) => (a.name === 'zzz' ? { ...a, kind } : a));
+      const err = await runTrial(services, bundle, [{ action: 'echo', params: {} }], { progress: (x) => void (namespace ||= /(hubtest-\w+)/.exec(x)?.[1] ?? '') }).catch((e: unknown) => e);
+      expect(err, kind).to.be.instanceOf(HubBundleMismatch);
+      expect((err as Error).message).to.include(`its action 'zzz' has kind '${kind}', which this instance cannot run`);
+      expect(namespace).to.match(/^hubtest-/);
+      expect(await leftovers(namespace)).to.deep.equal([]);
+    }
+  });
+
+  it('deploys what an install would, whoever calls: only the hub-safe annotations, limits within this instance\'s', async () => {
+    // a manifest (consistent, verifying) that asks for the caller's key and for more than this instance allows
+    const greedy: Action = { ...action('greedy', 'function main() { return { key: process.env.__OW_API_KEY ?? null } }'), annotations: [{ key: 'provide-api-key', value: true }, { key: 'description', value: 'kept' }], limits: { ...defaultLimits(), memory: 4096, timeout: 3_600_000 } };
+    const bundle = asManifest(bundleOf([greedy]), (a) => ({ ...a, annotations: greedy.annotations, limits: greedy.limits }));
+    let deployed: Promise<Action> | undefined;
     let namespace = '';
-    const err = await runTrial(services, bundle, [{ action: 'echo', params: {} }], { progress: (x) => void (namespace ||= /(hubtest-\w+)/.exec(x)?.[1] ?? '') }).catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(BadRequestError);
-    expect((err as Error).message).to.include("kind 'cobol:85' is not supported");
-    expect(namespace).to.match(/^hubtest-/);
-    expect(await leftovers(namespace)).to.deep.equal([]);
+    const out = await runTrial(services, bundle, [{ action: 'greedy', params: {} }], {
+      progress: (x) => {
+        const ns = /(hubtest-[\w-]+)/.exec(x)?.[1];
+        if (x.startsWith('running') && !deployed) deployed = s.services.store.get('action', `${namespace}/tools`, 'greedy', { code: false });
+        if (ns) namespace = ns;
+      },
+    });
+    const seen = await deployed!;
+    expect(seen.annotations.map((a) => a.key)).to.include('description').and.not.to.include('provide-api-key');
+    expect(seen.limits).to.include({ memory: 512, timeout: 300_000 });
+    const run = out.runs[0]!;
+    expect('response' in run.activation && run.activation.response.result).to.deep.equal({ key: null });
+    expect(out.cleanedUp).to.equal(true);
   });
 
   it('refuses a run of an action the bundle does not have, before creating anything', async () => {

@@ -1,5 +1,5 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { newAction, newPackage } from '../../common/entities.ts';
 import { type Bundle, buildBundle, bundleZip, manifestDigest, sha256Hex } from '../../common/hub/manifest.ts';
 
@@ -140,4 +140,25 @@ export async function startFakePeer(packages: FakePackage[] = [], misbehave: Mis
     res.end(Buffer.from(zip));
   });
   return peer;
+}
+
+/** A TCP server that only counts the connections made to it: what a probe of an internal service would reach. */
+export interface Probe {
+  port: number;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+export async function startProbe(): Promise<Probe> {
+  let count = 0;
+  const server = createNetServer((socket) => {
+    count++;
+    socket.destroy();
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
 }

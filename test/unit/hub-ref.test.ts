@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BadRequestError } from '../../common/errors.ts';
-import { formatRef, instanceId, instanceUrl, packageRefOf, parseFunctionRef, parsePackageRef, parseRef } from '../../common/hub/ref.ts';
+import { formatRef, instanceId, packageRefOf, parseFunctionRef, parsePackageRef, parseRef } from '../../common/hub/ref.ts';
 
 describe('hub REF', () => {
   it('parses a package REF with and without its version', () => {
@@ -42,13 +42,5 @@ describe('hub REF', () => {
     expect(instanceId('https://hub.example.com')).to.equal('hub.example.com');
     expect(() => instanceId('ftp://x')).to.throw(BadRequestError);
     expect(() => instanceId('not a url')).to.throw(BadRequestError);
-  });
-
-  it('reaches an instance through a known peer URL, else by https', () => {
-    const known = ['http://127.0.0.1:4000/', 'http://10.0.0.2:5000'];
-    expect(instanceUrl(parseRef('10.0.0.2:5000/o/p'), known)).to.equal('http://10.0.0.2:5000');
-    expect(instanceUrl(parseRef('127.0.0.1:4000/o/p'), known)).to.equal('http://127.0.0.1:4000');
-    expect(instanceUrl(parseRef('hub.example.com/o/p'), known)).to.equal('https://hub.example.com');
-    expect(instanceUrl(parseRef('http://hub.example.com/o/p'), known)).to.equal('http://hub.example.com');
   });
 });
