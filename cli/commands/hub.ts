@@ -81,11 +81,12 @@ function get(cli: Cli, hub: Command): void {
 async function verified(ref: string, zip: Buffer, announced: string | string[] | undefined): Promise<string> {
   if (typeof announced !== 'string') throw new CliError(`Unable to download ${ref}: the instance did not say the package's digest (X-Swirl-Digest).`);
   // the bundle reader (and its zip library) loads when a download is checked: every other run starts without it
-  const { readBundle } = await import('../../common/hub/manifest.ts');
+  const { HubBundleError, readBundle } = await import('../../common/hub/manifest.ts');
   try {
     return readBundle(new Uint8Array(zip), announced).digest;
   } catch (e) {
-    throw new CliError(`Unable to download ${ref}: ${(e as Error).message}; nothing saved.`);
+    // the ref once: a bundle error's reason is its message without the manifest's ref
+    throw new CliError(`Unable to download ${ref}: ${e instanceof HubBundleError ? e.reason : (e as Error).message}; nothing saved.`);
   }
 }
 
