@@ -1,36 +1,10 @@
 import type { HubExample, HubParameter } from '../common/hub/manifest.ts';
-import type { TrialStep } from '../common/hub/types.ts';
+import type { HubFigures, HubSummary, TrialStep } from '../common/hub/types.ts';
 import { datetime, duration, table } from './format.ts';
 
 /** How `swirl hub …` lays out what the hub API answers (the shapes of issue 20's spec); the functions return lines. */
 
-
-export interface HubFigures {
-  invocations30d: number;
-  namespaces30d: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  examples: { total: number; passed: number; failed: number; ranAt: number } | null;
-}
-
-export interface HubSummary {
-  ref: string;
-  instance: string;
-  owner: string;
-  name: string;
-  version: string;
-  description?: string;
-  kinds: string[];
-  license: string;
-  digest: string;
-  actions: string[];
-  parameters: HubParameter[];
-  codeVisible: boolean;
-  downloadable: boolean;
-  figures: HubFigures;
-  updated: number;
-}
-
+export type { HubFigures, HubSummary } from '../common/hub/types.ts';
 
 export interface HubAction {
   name: string;
