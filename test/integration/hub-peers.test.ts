@@ -160,6 +160,27 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
     }
   });
 
+  it('learns at most 16 peers through any one peer: a peer naming 40 does not make every search fan out to them all', async function () {
+    const teller = await startFakePeer([]);
+    let f: TestServer | undefined;
+    try {
+      const now = Date.now();
+      // addresses where nothing answers (port 9 of loopback addresses): each would be asked by every search
+      const named = Array.from({ length: 40 }, (_, i) => `http://127.0.0.${i + 2}:9`);
+      teller.peers = named.map((url) => ({ url, via: 'config', seenAt: now }));
+      // (its own server, stopped after: each embedded store server adds a listener to a shared emitter)
+      f = await startTestServer({ SWIRL_HUB_PEERS: teller.url });
+      const found = await search(f, 'anything');
+      const learned = (await expectOk(call('GET', `${f.url}/hub/v1/peers`))).peers.filter((p: { via: string }) => p.via === teller.id);
+      expect(learned).to.have.length(16);
+      expect(learned.map((p: { url: string }) => p.url).every((u: string) => named.includes(u))).to.equal(true);
+      expect(found.peers.asked).to.have.length(1 + 1 + 16);
+    } finally {
+      await f?.destroy();
+      await teller.close();
+    }
+  });
+
   it('does not learn, nor ask, a peer that a peer names at a link-local, unspecified or multicast address, or not over http(s)', async function () {
     const teller = await startFakePeer([]);
     const fine = await startFakePeer([tools()]);
