@@ -33,6 +33,12 @@ export interface RequestOptions {
   root?: string;
   /** Keep a successful body as bytes (a download), not as text or JSON. */
   binary?: boolean;
+  /**
+   * Ask for NDJSON (one JSON value a line, as a streamed hub test answers) and receive each line
+   * but the last as it arrives; the last is `{"result"}` (the reply's body) or `{"error", "code"}`
+   * (thrown as an error reply). A server that answers JSON instead is read as usual.
+   */
+  lines?: (value: unknown) => void;
 }
 
 export interface Reply<T = unknown> {
@@ -68,6 +74,44 @@ const masked = (header: string): string => header.replace(/^(\w+) .*$/, '$1 ****
 const MAX_SHOWN = 4000;
 const shown = (text: string): string => (text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)` : text);
 
+const NDJSON = 'application/x-ndjson';
+
+interface LineReader {
+  push(chunk: Buffer): void;
+  /** The last line's value: `{result}` or `{error}`, null when the stream ended without one. */
+  end(): unknown;
+}
+
+/** NDJSON read as it arrives: each line handed to `each` at once, but the last (`{result}` or `{error}`), kept for the answer. */
+function ndjsonLines(each: (value: unknown) => void): LineReader {
+  let rest = '';
+  let last: unknown = null;
+  const take = (line: string): void => {
+    if (!line.trim()) return;
+    let value: unknown;
+    try {
+      value = parseJson(line, { maxDepth: MAX_JSON_DEPTH + ENVELOPE_DEPTH });
+    } catch {
+      return;
+    }
+    if (value && typeof value === 'object' && ('result' in value || 'error' in value)) last = value;
+    else each(value);
+  };
+  const decoder = new TextDecoder();
+  return {
+    push(chunk) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) take(l);
+    },
+    end() {
+      take(rest + decoder.decode());
+      rest = '';
+      return last;
+    },
+  };
+}
+
 /** A small client of OpenWhisk's REST API (`/api/v1`). */
 export class Client {
   readonly base: string;
@@ -85,7 +129,7 @@ export class Client {
 
   async request<T = unknown>(method: string, path: string, opts: RequestOptions): Promise<Reply<T>> {
     const url = new URL(this.url(path, opts.query, opts.root));
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent };
+    const headers: Record<string, string> = { accept: opts.lines ? `${NDJSON}, application/json;q=0.5` : 'application/json', 'user-agent': this.opts.userAgent };
     if (this.opts.auth) headers.authorization = authorization(this.opts.auth);
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (payload !== undefined) {
@@ -93,9 +137,9 @@ export class Client {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     this.opts.verbose?.(this.describeRequest(method, url, headers, payload));
-    let reply: { status: number; headers: IncomingHttpHeaders; text: string; bytes: Buffer };
+    let reply: { status: number; headers: IncomingHttpHeaders; text: string; bytes: Buffer; lastLine?: unknown };
     try {
-      reply = await this.send(method, url, headers, payload);
+      reply = await this.send(method, url, headers, payload, opts.lines && ndjsonLines(opts.lines));
     } catch (e) {
       const why = (e as Error).message;
       const hint = /certificate|self[- ]signed/i.test(why) ? " (use -i to accept the server's certificate)" : '';
@@ -104,6 +148,13 @@ export class Client {
     this.opts.verbose?.(this.describeResponse(reply));
     const txid = (reply.headers['x-request-id'] as string | undefined) ?? undefined;
     let body: unknown = reply.text;
+    if (reply.lastLine !== undefined) {
+      const last = reply.lastLine as { result?: unknown; error?: unknown; code?: unknown } | undefined;
+      if (last && 'result' in last) return { status: reply.status, headers: reply.headers, body: last.result as T, txid };
+      // failed after the first line (or the stream was cut): an error reply as a JSON answer gives it
+      const message = typeof last?.error === 'string' ? last.error : 'the answer ended before its result';
+      throw new ApiError(502, `${opts.failure ?? `Unable to ${opts.what}`}: ${message}`, typeof last?.code === 'string' ? last.code : txid, last);
+    }
     if (/json/.test(String(reply.headers['content-type'] ?? '')) && reply.text) {
       try {
         // a reply is a server's record at most: deeper is not swirl's, and would overflow the output's JSON.stringify
@@ -159,15 +210,17 @@ export class Client {
     return { request: httpsRequest as typeof httpRequest, tls: { ...(this.opts.insecure ? { rejectUnauthorized: false } : {}), ...this.opts.clientCert } };
   }
 
-  private send(method: string, url: URL, headers: Record<string, string>, payload?: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; bytes: Buffer }> {
+  private send(method: string, url: URL, headers: Record<string, string>, payload?: string, lines?: LineReader): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; bytes: Buffer; lastLine?: unknown }> {
     const { request, tls } = this.transport(url);
     return new Promise((ok, fail) => {
       const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        // a 200 in NDJSON: its lines as they arrive; anything else (an error answer) is read whole
+        const streamed = lines && res.statusCode === 200 && String(res.headers['content-type'] ?? '').startsWith(NDJSON) ? lines : undefined;
+        res.on('data', (c: Buffer) => (streamed ? streamed.push(c) : chunks.push(c)));
         res.on('end', () => {
           const bytes = Buffer.concat(chunks);
-          ok({ status: res.statusCode ?? 0, headers: res.headers, text: bytes.toString('utf8'), bytes });
+          ok({ status: res.statusCode ?? 0, headers: res.headers, text: bytes.toString('utf8'), bytes, ...(streamed ? { lastLine: streamed.end() } : {}) });
         });
         res.on('error', fail);
       });

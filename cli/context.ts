@@ -90,18 +90,34 @@ export class Cli {
 
   /** Run `work` with a spinner on a terminal, else after one line on stderr saying what it waits for (a long wait is never silent). */
   progress<T>(text: string, work: () => Promise<T>): Promise<T> {
-    if (!interactive(this.io.stderr, this.io.env)) this.out.note(`${text}…`);
-    return this.spin(text, work);
+    return this.steps(text, () => work());
+  }
+
+  /**
+   * As progress, for work that says its steps as they happen (`step(text)`): on a terminal the
+   * spinner's text becomes each step, elsewhere each step is a line on stderr.
+   */
+  steps<T>(text: string, work: (step: (text: string) => void) => Promise<T>): Promise<T> {
+    if (interactive(this.io.stderr, this.io.env)) return this.spinning(text, work);
+    const line = (t: string) => this.out.note(`${t}…`);
+    line(text);
+    return work(line);
   }
 
   /** Run `work` with a spinner on stderr when stderr is an interactive terminal. */
   async spin<T>(text: string, work: () => Promise<T>): Promise<T> {
     if (!interactive(this.io.stderr, this.io.env)) return work();
+    return this.spinning(text, () => work());
+  }
+
+  private async spinning<T>(text: string, work: (step: (text: string) => void) => Promise<T>): Promise<T> {
     // loaded when a spinner is drawn: every other run starts without it
     const { default: yoctoSpinner } = await import('yocto-spinner');
     const spinner = yoctoSpinner({ text, stream: this.io.stderr as NodeJS.WriteStream }).start();
     try {
-      return await work();
+      return await work((t) => {
+        spinner.text = t;
+      });
     } finally {
       spinner.stop();
     }

@@ -1,35 +1,10 @@
 import type { HubExample, HubParameter } from '../common/hub/manifest.ts';
+import type { HubFigures, HubSummary, TrialStep } from '../common/hub/types.ts';
 import { datetime, duration, table } from './format.ts';
 
 /** How `swirl hub …` lays out what the hub API answers (the shapes of issue 20's spec); the functions return lines. */
 
-
-export interface HubFigures {
-  invocations30d: number;
-  namespaces30d: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  examples: { total: number; passed: number; failed: number; ranAt: number } | null;
-}
-
-export interface HubSummary {
-  ref: string;
-  instance: string;
-  owner: string;
-  name: string;
-  version: string;
-  description?: string;
-  kinds: string[];
-  license: string;
-  digest: string;
-  actions: string[];
-  parameters: HubParameter[];
-  codeVisible: boolean;
-  downloadable: boolean;
-  figures: HubFigures;
-  updated: number;
-}
-
+export type { HubFigures, HubSummary } from '../common/hub/types.ts';
 
 export interface HubAction {
   name: string;
@@ -178,6 +153,25 @@ export function testLines(t: TestAnswer): string[] {
   if (checked) lines.push(`${passed}/${checked} examples passed`);
   lines.push(t.cleanedUp ? 'cleaned up: the disposable namespace, its entities and records are removed' : 'WARNING: the disposable namespace was not fully removed');
   return lines;
+}
+
+/** A step of `swirl hub test` as the instance reports it, in words (stderr: a line, or the spinner's text). */
+export function stepText(s: TrialStep): string {
+  switch (s.step) {
+    case 'fetching':
+      return `fetching ${s.ref}`;
+    case 'verified':
+      return `verified ${s.ref} (${s.digest})`;
+    case 'deploying':
+      return `deploying it in the disposable namespace ${s.namespace}`;
+    case 'running':
+      return `running ${s.run}/${s.of}: ${s.action}`;
+    case 'cleaning':
+      return 'cleaning up';
+    default:
+      // a step this CLI does not know yet (a newer instance): its name
+      return String((s as { step?: unknown }).step);
+  }
 }
 
 /** Whether every run succeeded and met what it expected. */

@@ -56,7 +56,8 @@ async function handle<S extends RequestState>(ctx: Parameters<Middleware<S>>[0],
   }
 }
 
-function classify(err: unknown): { status: number; message: string } {
+/** An error's status and the message a caller may see (an internal failure's details are not). */
+export function classify(err: unknown): { status: number; message: string } {
   if (err instanceof SwirlError) return { status: err.status, message: err.message };
   // errors raised by koa, the router or raw-body carry a status; only client errors are explained
   const e = err as { status?: number; expose?: boolean; message?: string };

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Cli } from '../context.ts';
 import { CliError } from '../errors.ts';
-import { type HubDetail, type PeerState, peersTable, type SearchAnswer, searchFooter, searchTable, showLines, type TestAnswer, testLines, testPassed } from '../hub-format.ts';
+import { type HubDetail, type PeerState, peersTable, type SearchAnswer, searchFooter, searchTable, showLines, stepText, type TestAnswer, testLines, testPassed } from '../hub-format.ts';
+import type { TrialStep } from '../../common/hub/types.ts';
 import { payload } from '../params.ts';
 import { integer, type ParamOptions, withParams } from './options.ts';
 
@@ -81,11 +82,12 @@ function get(cli: Cli, hub: Command): void {
 async function verified(ref: string, zip: Buffer, announced: string | string[] | undefined): Promise<string> {
   if (typeof announced !== 'string') throw new CliError(`Unable to download ${ref}: the instance did not say the package's digest (X-Swirl-Digest).`);
   // the bundle reader (and its zip library) loads when a download is checked: every other run starts without it
-  const { readBundle } = await import('../../common/hub/manifest.ts');
+  const { HubBundleError, readBundle } = await import('../../common/hub/manifest.ts');
   try {
     return readBundle(new Uint8Array(zip), announced).digest;
   } catch (e) {
-    throw new CliError(`Unable to download ${ref}: ${(e as Error).message}; nothing saved.`);
+    // the ref once: a bundle error's reason is its message without the manifest's ref
+    throw new CliError(`Unable to download ${ref}: ${e instanceof HubBundleError ? e.reason : (e as Error).message}; nothing saved.`);
   }
 }
 
@@ -102,9 +104,10 @@ function test(cli: Cli, hub: Command): void {
     const given = f.param !== undefined || f.paramFile !== undefined;
     const body = { ref, ...(given ? { params } : {}), ...(f.action ? { action: f.action } : {}) };
     const client = cli.client(cmd);
-    const what = given || f.action ? `running ${f.action ?? 'its first action'} with the given parameters` : 'running its examples';
-    const res = await cli.progress(`testing ${ref}: fetching it, deploying it in a disposable namespace, ${what}, cleaning up`, () =>
-      client.request<TestAnswer>('POST', hubPath(cli, cmd, 'test'), { body, what: `test ${ref}` }),
+    const what = given || f.action ? `${f.action ?? 'its first action'} with the given parameters` : 'its examples';
+    // the steps as the instance takes them (NDJSON), on stderr; the answer as before
+    const res = await cli.steps(`testing ${ref}: ${what}`, (step) =>
+      client.request<TestAnswer>('POST', hubPath(cli, cmd, 'test'), { body, what: `test ${ref}`, lines: (s) => step(stepText(s as TrialStep)) }),
     );
     if (cli.json(cmd)) return cli.out.json(res.body);
     cli.out.lines(testLines(res.body));

@@ -72,10 +72,15 @@ export interface Bundle {
   digest: string;
 }
 
-/** A bundle that does not verify: served tampered, truncated or malformed. 502: a peer served it. */
+/**
+ * A bundle that does not verify: served tampered, truncated or malformed. 502: a peer served it.
+ * The message names `ref` when given; `reason` is the same without it (for a caller that names the ref itself).
+ */
 export class HubBundleError extends SwirlError {
-  constructor(message: string) {
-    super(502, message);
+  readonly reason: string;
+  constructor(reason: string, ref?: string) {
+    super(502, ref ? `${ref}: ${reason}` : reason);
+    this.reason = reason;
   }
 }
 
@@ -270,15 +275,15 @@ export function verifyBundle(bundle: Bundle, expected?: string): Bundle {
   const { manifest, files } = bundle;
   const ref = manifest.ref;
   const named = new Set(manifest.actions.map((a) => a.file));
-  for (const name of Object.keys(files)) if (!named.has(name)) throw new HubBundleError(`${ref}: the bundle holds a file its manifest does not name: ${name}`);
+  for (const name of Object.keys(files)) if (!named.has(name)) throw new HubBundleError(`the bundle holds a file its manifest does not name: ${name}`, ref);
   for (const a of manifest.actions) {
     const bytes = files[a.file];
-    if (!bytes) throw new HubBundleError(`${ref}: the bundle lacks ${a.file}`);
+    if (!bytes) throw new HubBundleError(`the bundle lacks ${a.file}`, ref);
     const got = sha256Hex(bytes);
-    if (got !== a.sha256) throw new HubBundleError(`${ref}: digest mismatch for ${a.file}: expected sha256:${a.sha256}, got sha256:${got}`);
+    if (got !== a.sha256) throw new HubBundleError(`digest mismatch for ${a.file}: expected sha256:${a.sha256}, got sha256:${got}`, ref);
   }
   const digest = manifestDigest(manifest);
-  if (expected !== undefined && digest !== expected) throw new HubBundleError(`${ref}: digest mismatch: expected ${expected}, got ${digest}`);
+  if (expected !== undefined && digest !== expected) throw new HubBundleError(`digest mismatch: expected ${expected}, got ${digest}`, ref);
   return { manifest, files, digest };
 }
 

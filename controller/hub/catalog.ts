@@ -4,6 +4,7 @@ import { type Action, isBinding, type Package } from '../../common/entities.ts';
 import { ConflictError, NotFoundError } from '../../common/errors.ts';
 import { buildBundle, type Bundle, bundleZip, type HubExample, type HubParameter, hubSettings, type HubSettings } from '../../common/hub/manifest.ts';
 import { formatRef, instanceId, normalizeUrl } from '../../common/hub/ref.ts';
+import type { HubSummary as Summary } from '../../common/hub/types.ts';
 import type { KeyValue } from '../../common/key-value.ts';
 import type { ActionLimits } from '../../common/limits.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -26,23 +27,7 @@ export interface HubSelf {
   url: string;
 }
 
-export interface Summary {
-  ref: string;
-  instance: string;
-  owner: string;
-  name: string;
-  version: string;
-  description: string;
-  kinds: string[];
-  license: string;
-  digest: string;
-  actions: string[];
-  parameters: HubParameter[];
-  codeVisible: boolean;
-  downloadable: boolean;
-  figures: Figures;
-  updated: number;
-}
+export type { HubSummary as Summary } from '../../common/hub/types.ts';
 
 export interface DetailAction {
   name: string;

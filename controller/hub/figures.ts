@@ -1,5 +1,6 @@
 import type { ActivationRecord } from '../../common/activation.ts';
 import type { Bundle } from '../../common/hub/manifest.ts';
+import type { ExampleFigures } from '../../common/hub/types.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import { exampleRuns, runTrial, TRIAL_PREFIX, type TrialServices } from './trial.ts';
@@ -11,23 +12,7 @@ import { exampleRuns, runTrial, TRIAL_PREFIX, type TrialServices } from './trial
  * background, through the trial runner).
  */
 
-export interface ExampleFigures {
-  total: number;
-  passed: number;
-  failed: number;
-  /** Epoch ms. */
-  ranAt: number;
-}
-
-export interface Figures {
-  invocations30d: number;
-  namespaces30d: number;
-  /** 0..1; null when it never ran. */
-  successRate: number | null;
-  p50Ms: number | null;
-  /** null until the examples have run (or when there are none). */
-  examples: ExampleFigures | null;
-}
+export type { ExampleFigures, HubFigures as Figures } from '../../common/hub/types.ts';
 
 export const DAY_MS = 24 * 3600 * 1000;
 /** Records read per namespace and action at most (newest first): the figures stay cheap however busy the instance. */

@@ -34,6 +34,17 @@ const publicGet = (summary: string, parameters: Schema[], answer: Schema) => ({
 const peer = { type: 'object', required: ['id', 'url', 'via', 'seenAt'], properties: { id: { type: 'string' }, url: { type: 'string' }, via: { type: 'string', description: "'config', or the id of the peer that told" }, seenAt: { type: 'integer', description: 'epoch ms' } } };
 const self = { type: 'object', required: ['id', 'url'], properties: { id: { type: 'string' }, url: { type: 'string' } } };
 
+const testAnswer = { type: 'object', required: ['ref', 'digest', 'runs', 'cleanedUp'], properties: { ref: { type: 'string' }, digest: { type: 'string' }, runs: { type: 'array', items: { type: 'object' } }, cleanedUp: { type: 'boolean' } } };
+/** `hub test` with `Accept: application/x-ndjson`: its steps as they happen, then the answer (or an error) on the last line. */
+const streamed = (path: ReturnType<typeof post>) => {
+  const ok = path.post.responses['200'];
+  const lines = {
+    description: 'One JSON value a line: a step ({"step": "fetching" | "verified" | "deploying" | "running" | "cleaning", "run"?, "of"?, ...}) as it happens, then {"result": <the answer>} or {"error", "code"} when it failed after the first step',
+    schema: { type: 'string' },
+  };
+  return { post: { ...path.post, responses: { ...path.post.responses, '200': { ...ok, content: { ...ok.content, 'application/x-ndjson': lines } } } } };
+};
+
 export function hubConsumerPaths(): Record<string, Schema> {
   return {
     '/hub/v1/peers': publicGet('The peers this instance knows: configured, and learned from them (within the age limit)', [], { type: 'object', required: ['self', 'peers'], properties: { self, peers: { type: 'array', items: peer } } }),
@@ -55,7 +66,7 @@ export function hubConsumerPaths(): Record<string, Schema> {
     ),
     '/namespaces/{namespace}/hub/install': post('Install a published package of any instance in your namespace (annotations hub-origin, hub-version, hub-digest)', installBody, { type: 'object', description: 'the package' }, { '409': error('The name is taken (install with as), or installed from this origin already (update it)') }),
     '/namespaces/{namespace}/hub/update': post('Update an installed package to its origin’s newer version', updateBody, { type: 'object', required: ['updated', 'from', 'to'], properties: { updated: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' } } }),
-    '/namespaces/{namespace}/hub/test': post('Run a package’s examples (or the given parameters) in a disposable namespace, removed after; each run counts against your invoke throttles', testBody, { type: 'object', required: ['ref', 'digest', 'runs', 'cleanedUp'], properties: { ref: { type: 'string' }, digest: { type: 'string' }, runs: { type: 'array', items: { type: 'object' } }, cleanedUp: { type: 'boolean' } } }, { '429': error('Over your invoke throttles, or 2 hub tests of your namespace are running already') }),
+    '/namespaces/{namespace}/hub/test': streamed(post('Run a package’s examples (or the given parameters) in a disposable namespace, removed after; each run counts against your invoke throttles', testBody, testAnswer, { '429': error('Over your invoke throttles, or 2 hub tests of your namespace are running already') })),
     '/namespaces/{namespace}/hub/show': { get: { tags, summary: 'The detail of a REF’s package, from its instance', parameters: [ns, refParam], responses: { '200': { description: 'The package detail', content: json({ type: 'object' }) }, ...refusals } } },
     '/namespaces/{namespace}/hub/get': {
       get: { tags, summary: 'The zip of a REF’s package, verified against its digest (header X-Swirl-Digest)', parameters: [ns, refParam], responses: { '200': { description: 'manifest.json + actions/<name>', content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } } }, ...refusals } },

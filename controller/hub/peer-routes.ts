@@ -1,10 +1,13 @@
+import { PassThrough } from 'node:stream';
 import type Router from '@koa/router';
 import type { z } from 'zod';
 import { parseBody } from '../../common/entities.ts';
 import { BadRequestError, NotFoundError, TooManyRequestsError } from '../../common/errors.ts';
 import type { Identity } from '../../common/identity.ts';
 import { exampleRuns, holdingSlot, type TrialRun, runTrial } from './trial.ts';
-import { packageRefOf, parseRef } from '../../common/hub/ref.ts';
+import { formatRef, packageRefOf, parseRef } from '../../common/hub/ref.ts';
+import { NDJSON, type TrialStep } from '../../common/hub/types.ts';
+import { classify } from '../../common/http.ts';
 import type { Ctx, Services, SwirlState } from '../context.ts';
 import { readJson } from '../middleware.ts';
 import { resolveNamespace } from '../routes/namespaces.ts';
@@ -53,6 +56,42 @@ async function inTrialSlot<T>(services: Services, identity: Identity, body: () =
   }
 }
 
+/**
+ * A hub test answered as NDJSON: nothing is sent until its first step (a refusal before — a bad
+ * REF, no slot — is the usual error answer with its status); then a 200 with one JSON line per
+ * step, and a last line `{"result": …}` or, should it fail after that, `{"error", "code"}` as
+ * OpenWhisk words errors. A caller that goes away does not stop the trial: it still cleans up.
+ */
+async function streamTrial(ctx: Ctx, run: (progress: (step: TrialStep) => void) => Promise<unknown>): Promise<void> {
+  const out = new PassThrough();
+  const line = (value: unknown): void => {
+    if (!out.destroyed && !out.writableEnded) out.write(`${JSON.stringify(value)}\n`);
+  };
+  let begin!: () => void;
+  const begun = new Promise<void>((ok) => (begin = ok));
+  const work = run((step) => {
+    begin();
+    line(step);
+  });
+  await Promise.race([begun, work]);
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.set({ 'Content-Type': `${NDJSON}; charset=utf-8`, 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
+  ctx.status = 200;
+  ctx.body = out;
+  const { tid, log } = ctx.state;
+  void work
+    .then(
+      (result) => line({ result }),
+      (err: unknown) => {
+        const { status, message } = classify(err);
+        if (status >= 500) log.error({ err }, 'hub test failed');
+        line({ error: message, code: tid });
+      },
+    )
+    .finally(() => out.end());
+}
+
 /** The routes, unless the hub is off (SWIRL_HUB=off: they are 404s). */
 export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>, services: Services): void {
   const hub = services.hubPeers;
@@ -88,15 +127,21 @@ export function hubPeerRoutes(open: Router<SwirlState>, api: Router<SwirlState>,
     const identity = ctx.state.identity!;
     const body = parseBody(testBody, await readJson(ctx as Ctx));
     const ref = parseRef(body.ref);
-    ctx.body = await inTrialSlot(services, identity, async () => {
-      const { bundle } = await hub.origins.fetch(packageRefOf(ref));
+    const trial = async (progress: (step: TrialStep) => void) => {
+      const pkg = packageRefOf(ref);
+      progress({ step: 'fetching', ref: formatRef(pkg) });
+      const { bundle } = await hub.origins.fetch(pkg);
+      progress({ step: 'verified', ref: bundle.manifest.ref, digest: bundle.digest });
       const action = body.action ?? ref.action;
       let runs: TrialRun[] = action || body.params ? [] : exampleRuns(bundle);
       if (!runs.length) runs = [{ action: action ?? bundle.manifest.actions[0]?.name ?? '', params: body.params ?? {} }];
       // (runTrial deploys the hub-safe annotations only; each run is paid for by the caller's invoke throttles)
-      const outcome = await runTrial(services, bundle, runs, { tid: ctx.state.tid, log: ctx.state.log, caller: identity });
+      const outcome = await runTrial(services, bundle, runs, { tid: ctx.state.tid, log: ctx.state.log, caller: identity, progress });
       return { ref: bundle.manifest.ref, digest: bundle.digest, runs: outcome.runs, cleanedUp: outcome.cleanedUp };
-    });
+    };
+    // the steps as they happen when asked for (the CLI); else one answer at the end, as before
+    if (ctx.get('accept').toLowerCase().includes(NDJSON)) await streamTrial(ctx as Ctx, (progress) => inTrialSlot(services, identity, () => trial(progress)));
+    else ctx.body = await inTrialSlot(services, identity, () => trial(() => undefined));
   });
   api.get('/namespaces/:ns/hub/show', async (ctx) => {
     resolveNamespace(ctx as Ctx);

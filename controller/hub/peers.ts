@@ -43,6 +43,12 @@ export interface PeersAnswer {
 
 /** Most peers learned (a peer naming thousands costs no more than this). */
 export const MAX_LEARNED = 200;
+/**
+ * Most peers learned through any one peer: a single public instance cannot make every search
+ * here fan out to hundreds of hosts of its choosing (traffic amplification); peers that
+ * several instances vouch for are still learned through each of them.
+ */
+export const MAX_PER_TELLER = 16;
 /** Most levels of peers-of-peers a refresh walks. */
 export const MAX_HOPS = 4;
 
@@ -189,6 +195,9 @@ export class PeerDirectory {
       return;
     }
     if (this.learned.size >= MAX_LEARNED) return;
+    let told = 0;
+    for (const q of this.learned.values()) if (q.via === teller) told++;
+    if (told >= MAX_PER_TELLER) return;
     this.learned.set(p.id, { ...p, via: teller, seenAt, reach });
   }
 

@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { addressRefusal, ipLiteral, type Reach } from '../../common/hub/address.ts';
 import { SwirlError } from '../../common/errors.ts';
+import { HubBundleError } from '../../common/hub/manifest.ts';
 import { parseJson } from '../../common/json.ts';
 
 /**
@@ -32,7 +33,9 @@ export class HubPeerError extends SwirlError {
  */
 export class HubBundleMismatch extends SwirlError {
   constructor(ref: string, expected: string, got: string | undefined, cause?: Error) {
-    super(502, `refused ${ref}: ${got ? `digest mismatch: expected ${expected}, got ${got}` : (cause?.message ?? 'the bundle does not verify')}`);
+    // the ref once: a HubBundleError names the manifest's ref in its message, its reason does not
+    const why = cause instanceof HubBundleError ? cause.reason : cause?.message;
+    super(502, `refused ${ref}: ${got ? `digest mismatch: expected ${expected}, got ${got}` : (why ?? 'the bundle does not verify')}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { newActivationId } from '../../common/activation.ts';
 import { newCredentials } from '../../common/credentials.ts';
 import { BadRequestError, Messages, SwirlError } from '../../common/errors.ts';
 import type { Bundle } from '../../common/hub/manifest.ts';
+import type { TrialStep } from '../../common/hub/types.ts';
 import { identityOf, type Identity } from '../../common/identity.ts';
 import type { EntityStore } from '../../common/store/entity-store.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -56,8 +57,8 @@ export interface TrialServices {
 }
 
 export interface TrialOptions {
-  /** Called with each step ("deploying", "running 1/2 echo", "cleaning up"): what a person waiting sees. */
-  progress?: (step: string) => void;
+  /** Called with each step (deploying, running 1/2, cleaning): what a person waiting sees. */
+  progress?: (step: TrialStep) => void;
   /** How long a run may take before its activation id is all there is (default 60 s). */
   waitMs?: number;
   tid?: string;
@@ -102,11 +103,11 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
   const results: TrialResult[] = [];
   const activationIds: string[] = [];
   try {
-    progress(`deploying ${bundle.manifest.ref} in the disposable namespace ${namespace}`);
+    progress({ step: 'deploying', ref: bundle.manifest.ref, namespace });
     await services.store.putSubject(subject);
     await deploy(services.store, namespace, bundle);
     for (const [i, run] of runs.entries()) {
-      progress(`running ${i + 1}/${runs.length}: ${run.action}`);
+      progress({ step: 'running', run: i + 1, of: runs.length, action: run.action });
       const result = await asCaller(services, opts, () => runOne(services.activator, identity, bundle.manifest.package.name, run, opts));
       if ('error' in result.activation) {
         // still running: its record comes later, the clean-up waits for it (bounded)
@@ -120,7 +121,7 @@ export async function runTrial(services: TrialServices, bundle: Bundle, runs: Tr
       results.push(result);
     }
   } finally {
-    progress('cleaning up');
+    progress({ step: 'cleaning' });
     await awaitRecords(services.store, namespace, activationIds);
     await removeNamespace(services.store, namespace, opts.log);
   }

@@ -223,6 +223,8 @@ describe('Function Hub across three instances (npm start ×3, swirl CLI)', funct
     const r = await cli(C, ['hub', 'test', ref]);
     const out = ok(r);
     expect(r.stderr).to.contain(`testing ${ref}`);
+    // each step as the instance took it, in order
+    expect(r.stderr).to.match(/\nfetching [^\n]+…\nverified [^\n]+ \(sha256:[0-9a-f]{64}\)…\ndeploying it in the disposable namespace hubtest-[0-9a-z]+-[0-9a-f]{12}…\nrunning 1\/1: area…\ncleaning up…\n/);
     expect(out).to.match(/run 1\/1: area \{"height":4,"width":3\} → passed/).and.contain('1/1 examples passed').and.contain('cleaned up');
     const answer = JSON.parse(ok(await cli(C, ['hub', 'test', ref, '-p', 'width', '6', '-p', 'height', '7', '--action', 'area', '--json'])));
     expect(answer.runs[0].activation.response.result).to.deep.equal({ area: 42 });

@@ -160,6 +160,27 @@ describe('hub peers: search across peers, peers of peers, down peers, age limit'
     }
   });
 
+  it('learns at most 16 peers through any one peer: a peer naming 40 does not make every search fan out to them all', async function () {
+    const teller = await startFakePeer([]);
+    let f: TestServer | undefined;
+    try {
+      const now = Date.now();
+      // addresses where nothing answers (port 9 of loopback addresses): each would be asked by every search
+      const named = Array.from({ length: 40 }, (_, i) => `http://127.0.0.${i + 2}:9`);
+      teller.peers = named.map((url) => ({ url, via: 'config', seenAt: now }));
+      // (its own server, stopped after: each embedded store server adds a listener to a shared emitter)
+      f = await startTestServer({ SWIRL_HUB_PEERS: teller.url });
+      const found = await search(f, 'anything');
+      const learned = (await expectOk(call('GET', `${f.url}/hub/v1/peers`))).peers.filter((p: { via: string }) => p.via === teller.id);
+      expect(learned).to.have.length(16);
+      expect(learned.map((p: { url: string }) => p.url).every((u: string) => named.includes(u))).to.equal(true);
+      expect(found.peers.asked).to.have.length(1 + 1 + 16);
+    } finally {
+      await f?.destroy();
+      await teller.close();
+    }
+  });
+
   it('does not learn, nor ask, a peer that a peer names at a link-local, unspecified or multicast address, or not over http(s)', async function () {
     const teller = await startFakePeer([]);
     const fine = await startFakePeer([tools()]);
@@ -267,6 +288,66 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     expect((await s.opened.store.listSubjects()).map((x) => x.subject)).to.have.members(subjects);
   });
 
+  it('streams a test\'s steps as they happen when asked for NDJSON, the usual answer last, and still cleans up', async function () {
+    const napper = { owner: 'alice', name: 'napper', version: '0.0.1', actions: { nap: 'function main() { return new Promise((ok) => setTimeout(() => ok({ done: true }), 1500)); }' } };
+    a.packages.push(napper);
+    try {
+      const subjects = (await s.opened.store.listSubjects()).map((x) => x.subject);
+      const body = { ref: `${a.id}/alice/napper`, action: 'nap', params: {} };
+      const streamed = async (payload: unknown) => {
+        const res = await fetch(hub('test'), { method: 'POST', headers: { authorization: `Basic ${Buffer.from(s.guestKey).toString('base64')}`, 'content-type': 'application/json', accept: 'application/x-ndjson' }, body: JSON.stringify(payload) });
+        const lines: Array<{ at: number; value: Record<string, unknown> }> = [];
+        let rest = '';
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          const parts = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+          rest = parts.pop()!;
+          for (const l of parts) if (l) lines.push({ at: Date.now(), value: JSON.parse(l) });
+        }
+        expect(rest, 'every line ends with a newline').to.equal('');
+        return { res, lines, values: lines.map((l) => l.value) };
+      };
+      const { res, lines, values } = await streamed(body);
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^application\/x-ndjson/);
+      expect(values.slice(0, -1).map((v) => v.step)).to.deep.equal(['fetching', 'verified', 'deploying', 'running', 'cleaning']);
+      expect(values[0]).to.deep.equal({ step: 'fetching', ref: `${a.id}/alice/napper` });
+      expect(values[1]).to.deep.equal({ step: 'verified', ref: `${a.id}/alice/napper@0.0.1`, digest: a.bundle(napper).digest });
+      expect(values[2]).to.include({ step: 'deploying', ref: `${a.id}/alice/napper@0.0.1` }).and.to.have.property('namespace').that.matches(/^hubtest-/);
+      expect(values[3]).to.deep.equal({ step: 'running', run: 1, of: 1, action: 'nap' });
+      // as they happen: the run (1.5 s) was announced well before its answer came
+      const running = lines.find((l) => l.value.step === 'running')!;
+      expect(lines.at(-1)!.at - running.at).to.be.at.least(1000);
+      // the last line: the answer the JSON request gives, in the same shape
+      const last = values.at(-1)!;
+      expect(Object.keys(last)).to.deep.equal(['result']);
+      const plain = await expectOk(call('POST', hub('test'), { auth: s.guestKey, body }));
+      const result = last.result as typeof plain;
+      expect(Object.keys(result).sort()).to.deep.equal(Object.keys(plain).sort());
+      expect(result).to.include({ ref: plain.ref, digest: plain.digest, cleanedUp: true });
+      expect(Object.keys(result.runs[0].activation).sort()).to.deep.equal(Object.keys(plain.runs[0].activation).sort());
+      expect(result.runs[0].activation.response.result).to.deep.equal({ done: true });
+      // nothing left of the disposable namespace
+      const namespace = values[2]!.namespace as string;
+      expect(await s.opened.store.count('action', { namespace })).to.equal(0);
+      expect((await s.opened.store.listSubjects()).map((x) => x.subject)).to.have.members(subjects);
+
+      // failing after the first step: the last line is the error in OpenWhisk's shape
+      const bad = await streamed({ ref: `${tampered.id}/alice/tools` });
+      expect(bad.res.status).to.equal(200);
+      expect(bad.values.map((v) => v.step ?? 'last')).to.deep.equal(['fetching', 'last']);
+      expect(bad.values[1]).to.have.keys('error', 'code');
+      expect(bad.values[1]!.error).to.match(new RegExp(`^refused ${tampered.id}/alice/tools@0.0.1: digest mismatch: expected`));
+      expect(bad.values[1]!.code).to.equal(bad.res.headers.get('x-request-id'));
+      // refused before any step (a bad REF): the usual error answer, its status
+      const refused = await fetch(hub('test'), { method: 'POST', headers: { authorization: `Basic ${Buffer.from(s.guestKey).toString('base64')}`, 'content-type': 'application/json', accept: 'application/x-ndjson' }, body: JSON.stringify({ ref: 'not a ref' }) });
+      expect(refused.status).to.equal(400);
+      expect(await refused.json()).to.have.property('error').that.matches(/invalid hub REF/);
+      expect((await s.opened.store.listSubjects()).map((x) => x.subject)).to.have.members(subjects);
+    } finally {
+      a.packages.pop();
+    }
+  });
+
   it('shows and gets a REF of another instance through this one, verified', async function () {
     const detail = await expectOk(call('GET', `${hub('show')}?ref=${encodeURIComponent(`${a.id}/alice/tools`)}`, { auth: s.guestKey }));
     expect(detail).to.include({ ref: `${a.id}/alice/tools@0.0.1`, version: '0.0.1', digest: a.bundle(a.packages[0]!).digest });
@@ -287,8 +368,9 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
     await closed.close();
     expectError(await get('show', `${closed.id}/alice/tools`), 502, /cannot be reached: ECONNREFUSED/);
     expectError(await get('get', `${a.id}/alice/locked`), 403, new RegExp(`the publisher does not allow downloads of ${a.id}/alice/locked@0.0.1`));
-    expectError(await get('get', `${tampered.id}/alice/tools`), 502, /refused .*: .*digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}/);
-    expectError(await get('get', `${liar.id}/alice/tools`), 502, /refused .*: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:0{64}/);
+    // the ref named once, then what is wrong
+    expectError(await get('get', `${tampered.id}/alice/tools`), 502, new RegExp(`^refused ${tampered.id}/alice/tools@0.0.1: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}$`));
+    expectError(await get('get', `${liar.id}/alice/tools`), 502, new RegExp(`^refused ${liar.id}/alice/tools@0.0.1: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:0{64}$`));
     expectError(await get('show', `${flood.id}/alice/tools`), 502, /larger than allowed \(8388608 bytes\)/);
     expectError(await call('POST', hub('install'), { auth: s.guestKey, body: { ref: 'x' } }), 400, /invalid hub REF/);
     expectError(await call('POST', hub('install'), { auth: s.guestKey, body: { ref: `${tampered.id}/alice/tools`, as: 'tampered' } }), 502, /digest mismatch/);
@@ -339,7 +421,7 @@ describe('hub consumer: install, update, test, show/get, fetch on demand (proces
   it('refuses a tampered download on invoke with a clear error, and caches nothing', async function () {
     const before = (await cached()).length;
     await expectOk(call('PUT', `${s.api}/namespaces/_/actions/bad`, { auth: s.guestKey, body: { exec: { kind: 'hub', ref: `${tampered.id}/alice/tools/echo` } } }));
-    expectError(await invoke('bad'), 502, new RegExp(`refused ${tampered.id}/alice/tools@0.0.1: .*digest mismatch`));
+    expectError(await invoke('bad'), 502, new RegExp(`^refused ${tampered.id}/alice/tools@0.0.1: digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}$`));
     expect(await cached()).to.have.length(before);
     expect(await s.opened.store.list('action', { namespace: '.hub-cache' }, { limit: 200, skip: 0 })).to.have.length(before);
     // as a sequence component: the sequence fails with the same words

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Action, Package } from '../../common/entities.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import { buildBundle, type Bundle, manifestDigest } from '../../common/hub/manifest.ts';
+import type { TrialStep } from '../../common/hub/types.ts';
 import { HubBundleMismatch } from '../../controller/hub/remote.ts';
 import { defaultLimits } from '../../common/limits.ts';
 import { exampleRuns, runTrial, sweepTrials, TRIAL_MAX_AGE_MS, TRIAL_PREFIX, type TrialServices } from '../../controller/hub/trial.ts';
@@ -59,7 +60,7 @@ describe('hub trial runner', function () {
   after(() => s?.destroy());
 
   it('runs the examples, judges each by its expectation, and leaves nothing behind', async () => {
-    const steps: string[] = [];
+    const steps: TrialStep[] = [];
     const bundle = bundleOf([echo, fails], [
       { action: 'echo', params: { n: 1 }, expect: { echoed: { n: 1 } } },
       { action: 'echo', params: { n: 2 }, expect: { echoed: { n: 3 } } },
@@ -74,7 +75,13 @@ describe('hub trial runner', function () {
     expect((first!.activation as { logs: string[] }).logs.join('\n')).to.include('echo {"n":1}');
     expect((third!.activation as { response: { success: boolean; result: unknown } }).response).to.include({ success: false });
     expect(JSON.stringify((third!.activation as { response: unknown }).response)).to.include('broken on purpose');
-    expect(steps).to.deep.equal([`deploying ${bundle.manifest.ref} in the disposable namespace ${out.namespace}`, 'running 1/3: echo', 'running 2/3: echo', 'running 3/3: fails', 'cleaning up']);
+    expect(steps).to.deep.equal([
+      { step: 'deploying', ref: bundle.manifest.ref, namespace: out.namespace },
+      { step: 'running', run: 1, of: 3, action: 'echo' },
+      { step: 'running', run: 2, of: 3, action: 'echo' },
+      { step: 'running', run: 3, of: 3, action: 'fails' },
+      { step: 'cleaning' },
+    ]);
     expect(out.cleanedUp).to.equal(true);
     expect(await leftovers(out.namespace)).to.deep.equal([]);
   });
@@ -103,7 +110,7 @@ describe('hub trial runner', function () {
       let namespace = '';
       // (a publisher's own bundle carries no sequence: a peer's manifest may say anything that verifies)
       const bundle = asManifest(bundleOf([echo, action('zzz', 'x')]), (a) => (a.name === 'zzz' ? { ...a, kind } : a));
-      const err = await runTrial(services, bundle, [{ action: 'echo', params: {} }], { progress: (x) => void (namespace ||= /(hubtest-\w+)/.exec(x)?.[1] ?? '') }).catch((e: unknown) => e);
+      const err = await runTrial(services, bundle, [{ action: 'echo', params: {} }], { progress: (x) => void (namespace ||= x.step === 'deploying' ? x.namespace : '') }).catch((e: unknown) => e);
       expect(err, kind).to.be.instanceOf(HubBundleMismatch);
       expect((err as Error).message).to.include(`its action 'zzz' has kind '${kind}', which this instance cannot run`);
       expect(namespace).to.match(/^hubtest-/);
@@ -119,9 +126,8 @@ describe('hub trial runner', function () {
     let namespace = '';
     const out = await runTrial(services, bundle, [{ action: 'greedy', params: {} }], {
       progress: (x) => {
-        const ns = /(hubtest-[\w-]+)/.exec(x)?.[1];
-        if (x.startsWith('running') && !deployed) deployed = s.services.store.get('action', `${namespace}/tools`, 'greedy', { code: false });
-        if (ns) namespace = ns;
+        if (x.step === 'running' && !deployed) deployed = s.services.store.get('action', `${namespace}/tools`, 'greedy', { code: false });
+        if (x.step === 'deploying') namespace = x.namespace;
       },
     });
     const seen = await deployed!;

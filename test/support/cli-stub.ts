@@ -9,6 +9,8 @@ export interface Seen {
   query: Record<string, string>;
   body: any;
   authorization?: string;
+  /** The Accept header, when sent. */
+  accept?: string;
   /** The subject CN of the client certificate the caller presented (an https stub that asks for one). */
   clientCert?: string;
 }
@@ -70,6 +72,7 @@ export class ApiStub {
       query: Object.fromEntries(url.searchParams),
       body: text ? JSON.parse(text) : undefined,
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      ...(req.headers.accept ? { accept: req.headers.accept } : {}),
       ...(peer?.subject ? { clientCert: String(peer.subject.CN) } : {}),
     };
     this.seen.push(seen);

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { ApiStub } from '../support/cli-stub.ts';
+import { Client } from '../../cli/client.ts';
 import { capture, swirlInProcess } from '../support/cli.ts';
 import { Cli } from '../../cli/context.ts';
 import { zipName } from '../../cli/commands/hub.ts';
@@ -140,11 +142,12 @@ describe('swirl hub (against a stub of the hub API)', function () {
     stub.on(`GET ${A}/hub/get`, { status: 200, bytes: tampered, headers: { 'content-type': 'application/zip', 'x-swirl-digest': digest } });
     const changed = await swirlInProcess(['hub', 'get', REF], env, cwd);
     expect(changed.code).to.equal(1);
-    expect(changed.stderr).to.match(/^downloading .*…\nerror: Unable to download .*: digest mismatch for actions\/echo: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}; nothing saved\.\n$/);
+    // the REF named once
+    expect(changed.stderr).to.match(new RegExp(`^downloading .*…\\nerror: Unable to download ${REF}: digest mismatch for actions/echo: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}; nothing saved\\.\\n$`));
     const other = `sha256:${'0'.repeat(64)}`;
     stub.on(`GET ${A}/hub/get`, { status: 200, bytes: zip, headers: { 'content-type': 'application/zip', 'x-swirl-digest': other } });
     const announced = await swirlInProcess(['hub', 'get', REF], env, cwd);
-    expect(announced.stderr).to.contain(`digest mismatch: expected ${other}, got ${digest}; nothing saved.`);
+    expect(announced.stderr).to.contain(`error: Unable to download ${REF}: digest mismatch: expected ${other}, got ${digest}; nothing saved.`);
     stub.on(`GET ${A}/hub/get`, { status: 200, bytes: zip, headers: { 'content-type': 'application/zip' } });
     expect((await swirlInProcess(['hub', 'get', REF], env, cwd)).stderr).to.contain('the instance did not say the package\'s digest');
     expect(existsSync(join(cwd, 'tools-0.0.2.zip'))).to.equal(false);
@@ -172,7 +175,8 @@ describe('swirl hub (against a stub of the hub API)', function () {
     stub.on(`POST ${A}/hub/test`, { status: 200, body: { ref: REF, digest: DIGEST, runs: [run1(), run1({ params: { width: 3 }, expect: { width: 4 }, passed: false, activation: { ...run1().activation, response: { status: 'success', success: true, result: { width: 3 } } } })], cleanedUp: true } });
     const r = await run('hub', 'test', REF);
     expect(stub.seen[0]!.body).to.deep.equal({ ref: REF });
-    expect(r.stderr).to.equal(`testing ${REF}: fetching it, deploying it in a disposable namespace, running its examples, cleaning up…\n`);
+    // (an instance that answers JSON, not the steps: one line saying what it waits for)
+    expect(r.stderr).to.equal(`testing ${REF}: its examples…\n`);
     expect(r.stdout.split('\n')).to.deep.equal([
       `tested ${REF} (${DIGEST})`,
       'run 1/2: resize {"width":10} → passed in 34ms',
@@ -191,6 +195,72 @@ describe('swirl hub (against a stub of the hub API)', function () {
     ]);
     // a failed example fails the command
     expect(r.code).to.equal(1);
+  });
+
+  it('test: asks for the steps (NDJSON), says each on stderr, then the usual output; --json prints the answer only', async () => {
+    const answer = { ref: REF, digest: DIGEST, runs: [run1()], cleanedUp: true };
+    const steps = [
+      { step: 'fetching', ref: '127.0.0.1:41235/alice/tools' },
+      { step: 'verified', ref: REF, digest: DIGEST },
+      { step: 'deploying', ref: REF, namespace: 'hubtest-mk0-0123456789ab' },
+      { step: 'running', run: 1, of: 1, action: 'resize' },
+      { step: 'cleaning' },
+    ];
+    const ndjson = (last: unknown) => ({ status: 200, raw: [...steps, last].map((x) => JSON.stringify(x) + '\n').join(''), headers: { 'content-type': 'application/x-ndjson; charset=utf-8' } });
+    stub.on(`POST ${A}/hub/test`, ndjson({ result: answer }));
+    const r = await run('hub', 'test', REF);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(stub.seen[0]!.accept).to.match(/^application\/x-ndjson\b/);
+    expect(r.stderr.split('\n')).to.deep.equal([
+      `testing ${REF}: its examples…`,
+      'fetching 127.0.0.1:41235/alice/tools…',
+      `verified ${REF} (${DIGEST})…`,
+      'deploying it in the disposable namespace hubtest-mk0-0123456789ab…',
+      'running 1/1: resize…',
+      'cleaning up…',
+      '',
+    ]);
+    expect(r.stdout).to.match(new RegExp(`^tested ${REF} \\(${DIGEST}\\)\nrun 1/1: resize {"width":10} → passed in 34ms\n`));
+    expect(r.stdout).to.contain('1/1 examples passed\ncleaned up:');
+    const j = await run('hub', 'test', REF, '--json');
+    expect(j.code, j.stderr).to.equal(0);
+    expect(JSON.parse(j.stdout)).to.deep.equal(answer);
+    // failing after the steps began: the error line's message and code, exit non-zero
+    stub.on(`POST ${A}/hub/test`, ndjson({ error: `refused ${REF}: digest mismatch: expected a, got b`, code: 'c'.repeat(32) }));
+    const bad = await run('hub', 'test', REF);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stdout).to.equal('');
+    expect(bad.stderr).to.contain(`cleaning up…\nerror: Unable to test ${REF}: refused ${REF}: digest mismatch: expected a, got b`).and.contain('c'.repeat(32));
+  });
+
+  it('test: each step reaches the caller as soon as the instance sends it, not with the answer', async () => {
+    const seen: unknown[] = [];
+    let reached!: () => void;
+    const running = new Promise<void>((ok) => (reached = ok));
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write('{"step":"fetching","ref":"h:1/a/b"}\n{"step":"running",');
+      res.write('"run":1,"of":1,"action":"x"}\n');
+      // the answer only once the client has shown the run: a client that waits for the end never gets it
+      void running.then(() => res.end('{"result":{"ok":true}}\n'));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const client = new Client({ apihost: `http://127.0.0.1:${(server.address() as { port: number }).port}`, userAgent: 't' });
+      const reply = await client.request('POST', '/x', {
+        body: {},
+        what: 'test',
+        lines: (v) => {
+          seen.push(v);
+          if ((v as { step: string }).step === 'running') reached();
+        },
+      });
+      expect(seen).to.deep.equal([{ step: 'fetching', ref: 'h:1/a/b' }, { step: 'running', run: 1, of: 1, action: 'x' }]);
+      expect(reply.body).to.deep.equal({ ok: true });
+    } finally {
+      server.close();
+    }
   });
 
   it('test -p k v --action NAME: sends the parameters (JSON values) and the action', async () => {
