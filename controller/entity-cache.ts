@@ -18,6 +18,8 @@ export interface EntityCacheOptions {
 
 interface Entry {
   value: Promise<unknown>;
+  /** The entity, once read and kept. */
+  entity?: unknown;
 }
 
 const KINDS: readonly EntityKind[] = ['action', 'package', 'trigger', 'rule'];
@@ -60,14 +62,27 @@ export class EntityCache implements Pick<EntityStore, 'get'> {
       (entity: unknown) => {
         if (entries.peek(key) !== entry) return; // invalidated meanwhile
         const size = sizeOf(entity as Stored);
-        if (size > this.maxEntryBytes) entries.delete(key);
-        else entries.set(key, entry, { size, noUpdateTTL: true });
+        if (size > this.maxEntryBytes) {
+          entries.delete(key);
+          return;
+        }
+        entry.entity = entity;
+        entries.set(key, entry, { size, noUpdateTTL: true });
       },
       () => {
         if (entries.peek(key) === entry) entries.delete(key);
       },
     );
     return entry.value as Promise<Stored<EntityOf[K]>>;
+  }
+
+  /**
+   * What `get` would give when it is cached and read already, at once; else undefined (ask
+   * `get`). The invoke path's common case then makes no promise: each one costs while
+   * AsyncLocalStorage carries the log context (Node 20).
+   */
+  cached<K extends EntityKind>(kind: K, path: string, name: string, opts: GetOptions = {}): Stored<EntityOf[K]> | undefined {
+    return this.entries?.get(keyOf(kind, opts.code !== false, path, name))?.entity as Stored<EntityOf[K]> | undefined;
   }
 
   /** Forget what is cached of the entity at `path` (`ns` or `ns/pkg`) and `name`, of any kind. */
