@@ -121,7 +121,7 @@ export class LoadBalancer {
       group: topic,
       consumerId: `controller${opts.controllerId}`,
       maxInFlight: 10_000,
-      handler: async (msg) => lb.onMessage(msg),
+      handler: (msg) => lb.onMessage(msg),
     });
     return lb;
   }
