@@ -9,10 +9,13 @@ import type { ActionKeys } from './action-keys.ts';
 import type { PipelineComponent } from './pipeline.ts';
 import type { ResolvedAction, Resolver } from './resolver.ts';
 
-/** Admission per namespace (Throttler): throws TooManyRequestsError; `finished` frees the concurrency slot. */
+/**
+ * Admission per namespace (Throttler): a TooManyRequestsError refuses; `finished` frees the
+ * concurrency slot. undefined: done at once, without a promise (the store in memory).
+ */
 export interface Admission {
-  admitInvoke(identity: Pick<Identity, 'namespace' | 'limits'>, activationId: string, expiresAt: number): Promise<void>;
-  finished(namespace: string, activationId: string): Promise<void>;
+  admitInvoke(identity: Pick<Identity, 'namespace' | 'limits'>, activationId: string, expiresAt: number): Promise<void> | undefined;
+  finished(namespace: string, activationId: string): Promise<void> | undefined;
 }
 
 export interface InvokeRequest {
@@ -48,6 +51,17 @@ export interface InvokeOutcome {
  */
 export type LocalKind = (req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string) => Promise<InvokeOutcome>;
 
+/** The record, or none once the caller has waited `waitMs` (one promise, not a race of two). */
+function awaitRecord(activationId: string, result: Promise<ActivationRecord | undefined>, waitMs: number): Promise<InvokeOutcome> {
+  return new Promise<InvokeOutcome>((ok, fail) => {
+    const timer = setTimeout(() => ok({ activationId }), waitMs);
+    result.then(
+      (record) => (clearTimeout(timer), ok(record ? { activationId, record } : { activationId })),
+      (e: unknown) => (clearTimeout(timer), fail(e as Error)),
+    );
+  });
+}
+
 /**
  * Turns "invoke this action" into an activation on an invoker: reads the action (and its
  * package) through the entity cache, layers parameters (package < action < request),
@@ -73,16 +87,23 @@ export class Activator {
     this.local.set(kind, run);
   }
 
-  async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
-    return this.invokeResolved(req, await this.opts.resolver.action(req.identity.namespace, req.target));
+  // promise chains, not async functions, on this path: each promise costs while AsyncLocalStorage carries the log context (Node 20)
+  invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    const cached = this.opts.resolver.cachedAction(req.identity.namespace, req.target);
+    if (cached) return this.invokeResolved(req, cached);
+    return this.opts.resolver.action(req.identity.namespace, req.target).then((resolved) => this.invokeResolved(req, resolved));
   }
 
   /** `invoke` for a caller that has resolved `req.target` already (to look at its annotations or kind first). */
-  async invokeResolved(req: InvokeRequest, resolved: ResolvedAction): Promise<InvokeOutcome> {
-    const params = { ...resolved.params, ...req.params };
-    const local = this.local.get(resolved.action.exec.kind);
-    if (local) return local(req, resolved, params, newActivationId());
-    return this.dispatch(req, resolved, params);
+  invokeResolved(req: InvokeRequest, resolved: ResolvedAction): Promise<InvokeOutcome> {
+    try {
+      const params = { ...resolved.params, ...req.params };
+      const local = this.local.get(resolved.action.exec.kind);
+      if (local) return local(req, resolved, params, newActivationId());
+      return this.dispatch(req, resolved, params);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
   }
 
   /** Send the activation to an invoker through the load balancer, what is logged on the way naming it. */
@@ -92,36 +113,29 @@ export class Activator {
     return withLogContext(context, () => this.place(req, resolved, params, activationId));
   }
 
-  private async place(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string): Promise<InvokeOutcome> {
-    const { identity } = req;
-    const { action } = resolved;
-    const message = this.message(req, resolved, params, activationId);
-    const timeoutMs = action.limits.timeout;
-    await this.opts.admission.admitInvoke(identity, activationId, message.receivedAt + timeoutMs + 120_000);
-    let result: Promise<ActivationRecord | undefined>;
+  /** Admit, publish and, when blocking, wait for the record: promise chains (see invoke). */
+  private place(req: InvokeRequest, resolved: ResolvedAction, params: Record<string, unknown>, activationId: string): Promise<InvokeOutcome> {
     try {
-      ({ result } = await this.opts.balancer.publish(message, {
-        fqn: `${resolved.path}/${req.target.name}`,
-        memoryMb: action.limits.memory,
-        timeoutMs,
-        concurrency: action.limits.concurrency,
-        revision: action._rev,
-      }));
+      const message = this.message(req, resolved, params, activationId);
+      const admitting = this.opts.admission.admitInvoke(req.identity, activationId, message.receivedAt + resolved.action.limits.timeout + 120_000);
+      return admitting ? admitting.then(() => this.publish(req, resolved, message)) : this.publish(req, resolved, message);
     } catch (e) {
-      await this.opts.admission.finished(identity.namespace, activationId).catch(() => undefined);
-      throw e;
+      return Promise.reject(e as Error);
     }
-    if (!req.blocking) return { activationId };
+  }
 
-    // the record, or none once the caller has waited long enough (one promise, not a race of two)
-    const record = await new Promise<ActivationRecord | undefined>((ok, fail) => {
-      const timer = setTimeout(() => ok(undefined), req.waitMs);
-      result.then(
-        (r) => (clearTimeout(timer), ok(r)),
-        (e: unknown) => (clearTimeout(timer), fail(e as Error)),
-      );
-    });
-    return record ? { activationId, record } : { activationId };
+  /** Post the admitted activation; its slot is freed again when it cannot be posted. */
+  private publish(req: InvokeRequest, resolved: ResolvedAction, message: ActivationMessage): Promise<InvokeOutcome> {
+    const { action } = resolved;
+    const { activationId } = message;
+    const placement = { fqn: `${resolved.path}/${req.target.name}`, memoryMb: action.limits.memory, timeoutMs: action.limits.timeout, concurrency: action.limits.concurrency, revision: action._rev };
+    return this.opts.balancer.publish(message, placement).then(
+      ({ result }) => (req.blocking ? awaitRecord(activationId, result, req.waitMs) : { activationId }),
+      async (e: unknown) => {
+        await this.opts.admission.finished(req.identity.namespace, activationId)?.catch(() => undefined);
+        throw e;
+      },
+    );
   }
 
   /**
@@ -141,7 +155,7 @@ export class Activator {
     };
     const timeoutMs = components.reduce((sum, c) => sum + c.resolved.action.limits.timeout, 0);
     const admitted: string[] = [];
-    const finished = (ids: string[]) => Promise.all(ids.map((id) => this.opts.admission.finished(identity.namespace, id).catch(() => undefined)));
+    const finished = (ids: string[]) => Promise.all(ids.map((id) => this.opts.admission.finished(identity.namespace, id)?.catch(() => undefined)));
     let answer: { result: Promise<ActivationRecord | undefined>; stages: Promise<ActivationRecord[] | undefined> };
     try {
       for (const { activationId } of components) {

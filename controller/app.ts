@@ -55,9 +55,18 @@ export function createApp(services: Services, hold?: Koa.Middleware<SwirlState>)
 
   // everything else under /api/v1 needs a caller
   const api = new Router<SwirlState>({ prefix: '/api/v1', strict: true });
-  api.use(async (ctx, next) => {
-    ctx.state.identity = await services.auth.authenticate(ctx.get('authorization') || undefined);
-    await next();
+  api.use((ctx, next) => {
+    const header = ctx.get('authorization') || undefined;
+    // credentials verified lately: no promise of their own (the common case; see verifiedLately)
+    const known = services.auth.verifiedLately(header);
+    if (known) {
+      ctx.state.identity = known;
+      return next();
+    }
+    return services.auth.authenticate(header).then((identity) => {
+      ctx.state.identity = identity;
+      return next();
+    });
   });
   api.post('/token', async (ctx) => {
     const req = parseBody(tokenRequest, (await readJson(ctx as Ctx)) ?? {});

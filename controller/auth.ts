@@ -50,6 +50,17 @@ export class Authenticator {
     private readonly opts: { cacheMs: number; tokenTtlSeconds: number },
   ) {}
 
+  /**
+   * The identity of Basic credentials verified lately, at once, or undefined (not verified
+   * lately: authenticate them). The common request pays no promise: with the log context
+   * carried by AsyncLocalStorage, every promise costs on Node 20 (issue 17).
+   */
+  verifiedLately(header: string | undefined): Identity | undefined {
+    if (!header || header.length < 7 || header.charCodeAt(5) !== 32 || header.slice(0, 5).toLowerCase() !== 'basic') return undefined;
+    const hit = this.verified.get(header.slice(6).trim());
+    return hit && hit.expires > Date.now() ? hit.identity : undefined;
+  }
+
   async authenticate(header: string | undefined): Promise<Identity> {
     if (!header) throw new UnauthorizedError();
     const space = header.indexOf(' ');

@@ -12,10 +12,11 @@ export { requestContext } from '../common/http.ts';
  * and OpenWhisk clients expect JSON to be accepted). An empty body is `undefined`. Up to
  * `limit` bytes (413) and MAX_JSON_DEPTH levels (400).
  */
-export async function readJson(ctx: Ctx, limit: number = SIZES.payload): Promise<unknown> {
-  const text = (await readBody(ctx, limit)).toString('utf8');
-  if (text.trim() === '') return undefined;
-  return parseRequestJson(text);
+export function readJson(ctx: Ctx, limit: number = SIZES.payload): Promise<unknown> {
+  return reading(ctx, limit, {}, (bytes) => {
+    const text = bytes.toString('utf8');
+    return text.trim() === '' ? undefined : parseRequestJson(text);
+  });
 }
 
 export interface BodyReadOptions {
@@ -29,17 +30,17 @@ export interface BodyReadOptions {
  * The request body as bytes, up to `limit`: 413 beyond it — at once, unread, when the
  * Content-Length says so — and 400 when it cannot be read.
  */
-export async function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: BodyReadOptions = {}): Promise<Buffer> {
-  const declared = Number(ctx.get('content-length') || 0);
-  if (declared > limit) refuseUnread(ctx, new PayloadTooLargeError(Messages.entityTooBig('request', declared, limit)));
+export function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: BodyReadOptions = {}): Promise<Buffer> {
+  return reading(ctx, limit, opts, (bytes) => bytes);
+}
+
+/**
+ * The body read, then `then` of its bytes. Promise chains rather than async functions: each
+ * promise costs on the invoke path while AsyncLocalStorage carries the log context (Node 20).
+ */
+function reading<T>(ctx: Ctx, limit: number, opts: BodyReadOptions, then: (bytes: Buffer) => T): Promise<T> {
   let started = false;
-  const read = () => {
-    started = true;
-    return within(getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }), opts.deadlineMs);
-  };
-  try {
-    return await (opts.gate ? opts.gate.through(read) : read());
-  } catch (e) {
+  const failed = (e: unknown): never => {
     if (!started) refuseUnread(ctx, e);
     const err = e as { type?: string; length?: number; status?: number };
     // a sender still sending past the limit (a chunked upload) gets its 413 as one refused unread does
@@ -49,7 +50,25 @@ export async function readBody(ctx: Ctx, limit: number = SIZES.payload, opts: Bo
     if (e instanceof SwirlError) throw e;
     if (err.status && err.status < 500) throw new BadRequestError(Messages.malformedBody('the request body could not be read'));
     throw e;
+  };
+  const read = () => {
+    started = true;
+    return within(getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }), opts.deadlineMs);
+  };
+  let body: Promise<Buffer>;
+  try {
+    const declared = Number(ctx.get('content-length') || 0);
+    if (declared > limit) refuseUnread(ctx, new PayloadTooLargeError(Messages.entityTooBig('request', declared, limit)));
+    try {
+      body = opts.gate ? opts.gate.through(read) : read();
+    } catch (e) {
+      body = Promise.reject(e as Error);
+    }
+  } catch (e) {
+    return Promise.reject(e as Error);
   }
+  // (failed handles the read's failure only: `then`'s own, a JSON syntax error say, is the caller's)
+  return body.then(then, failed);
 }
 
 /**

@@ -30,8 +30,9 @@ export class Opening {
   }
 
   /** Holds every request but the probes until open. */
-  readonly hold: Middleware<SwirlState> = async (ctx, next) => {
-    if (!this.open && !PROBES.has(ctx.path)) await this.opened;
+  readonly hold: Middleware<SwirlState> = (ctx, next) => {
+    // (once open, no promise of its own: each costs with AsyncLocalStorage on)
+    if (!this.open && !PROBES.has(ctx.path)) return this.opened.then(next);
     return next();
   };
 

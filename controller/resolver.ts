@@ -2,6 +2,7 @@ import { type Action, type KeyValue, isBinding, type Package, type Stored } from
 import { ForbiddenError, Messages, NotFoundError } from '../common/errors.ts';
 import { entityPath, type QualifiedName, qualifiedString } from '../common/names.ts';
 import type { EntityStore } from '../common/store/entity-store.ts';
+import type { EntityCache } from './entity-cache.ts';
 
 /** A package as a caller sees it: a binding merged with the package it binds. */
 export interface ResolvedPackage {
@@ -37,7 +38,19 @@ export const toObject = (kvs: KeyValue[] | undefined): Record<string, unknown> =
  */
 export class Resolver {
   /** `entities`: the controller's entity cache (reads without code). */
-  constructor(private readonly entities: Pick<EntityStore, 'get'>) {}
+  constructor(private readonly entities: Pick<EntityStore, 'get'> & Partial<Pick<EntityCache, 'cached'>>) {}
+
+  /**
+   * `action`, at once, when it needs nothing the entity cache does not hold already (an
+   * action of the caller's own, outside a package); else undefined: ask `action`. The common
+   * invoke then makes no promise for it (each costs while AsyncLocalStorage carries the log
+   * context). Entitlement as in `action`: another namespace's is never answered here.
+   */
+  cachedAction(caller: string, target: QualifiedName): ResolvedAction | undefined {
+    if (target.pkg || target.namespace !== caller) return undefined;
+    const action = this.entities.cached?.('action', target.namespace, target.name, NO_CODE);
+    return action && { action, path: target.namespace, params: toObject(action.parameters) };
+  }
 
   /** The package `namespace/name` as `caller` may read it. */
   async package(caller: string, namespace: string, name: string): Promise<ResolvedPackage> {

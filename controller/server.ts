@@ -92,7 +92,7 @@ export async function startController(config: Config, untimed: EntityStore, infr
     health,
     log: lbLog,
     onFinished: ({ namespace, activationId }) => {
-      throttler.finished(namespace, activationId).catch((e: Error) => lbLog.warn({ err: e }, 'could not release a concurrency slot'));
+      throttler.finished(namespace, activationId)?.catch((e: Error) => lbLog.warn({ err: e }, 'could not release a concurrency slot'));
     },
   });
   const resolver = new Resolver(cache);

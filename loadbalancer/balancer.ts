@@ -51,6 +51,35 @@ interface Answer {
   stages?: ActivationRecord[];
 }
 
+/** Resolved with nothing: what a non-blocking message (and one without stages) waits for. */
+const NOTHING: Promise<undefined> = Promise.resolve(undefined);
+
+/** A posted activation: where it went, its record to come (blocking), its pipeline stages' records. */
+export interface Published {
+  invokerId: number;
+  result: Promise<ActivationRecord | undefined>;
+  stages: Promise<ActivationRecord[] | undefined>;
+}
+
+/**
+ * The promises of a message's answer, and `entry.result` resolving them: the record for a
+ * blocking message, the stages for a pipeline's. Only those that can hold something are made
+ * (each promise costs on the invoke path while AsyncLocalStorage carries the log context).
+ */
+function answerOf(message: ActivationMessage, entry: InFlight): { result: Promise<ActivationRecord | undefined>; stages: Promise<ActivationRecord[] | undefined> } {
+  if (!message.blocking) return { result: NOTHING, stages: NOTHING };
+  let record!: (r: ActivationRecord | undefined) => void;
+  const result = new Promise<ActivationRecord | undefined>((ok) => (record = ok));
+  if (!message.pipeline) {
+    entry.result = (a) => record(a?.record);
+    return { result, stages: NOTHING };
+  }
+  let staged!: (s: ActivationRecord[] | undefined) => void;
+  const stages = new Promise<ActivationRecord[] | undefined>((ok) => (staged = ok));
+  entry.result = (a) => (record(a?.record), staged(a?.stages));
+  return { result, stages };
+}
+
 interface InFlight {
   invokerId: number;
   namespace: string;
@@ -92,7 +121,7 @@ export class LoadBalancer {
       group: topic,
       consumerId: `controller${opts.controllerId}`,
       maxInFlight: 10_000,
-      handler: async (msg) => lb.onMessage(msg),
+      handler: (msg) => lb.onMessage(msg),
     });
     return lb;
   }
@@ -108,18 +137,28 @@ export class LoadBalancer {
    * undefined when the balancer gave up waiting; `stages` likewise with the records of a
    * pipeline's stages after the first (ActivationMessage.pipeline).
    */
-  async publish(message: ActivationMessage, placement: Placement): Promise<{ invokerId: number; result: Promise<ActivationRecord | undefined>; stages: Promise<ActivationRecord[] | undefined> }> {
-    // encoded before a slot is taken and outside the bus's try: a value that cannot be
-    // written is our fault (500), not a bus that is down
-    const encoded = encode(message);
-    const sharing = { concurrency: placement.concurrency, revision: placement.revision };
-    let chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb, sharing);
-    if (!chosen && this.opts.health.refresh) {
+  publish(message: ActivationMessage, placement: Placement): Promise<Published> {
+    // not async: on the invoke path, where each promise costs while AsyncLocalStorage carries the log context
+    try {
+      // encoded before a slot is taken and outside the bus's try: a value that cannot be
+      // written is our fault (500), not a bus that is down
+      const encoded = encode(message);
+      const chosen = this.schedule(message, placement);
+      if (chosen || !this.opts.health.refresh) return this.post(message, placement, encoded, chosen);
       // an invoker that started since the last poll is not missed; callers arriving meanwhile share one read
       this.refreshing ??= this.opts.health.refresh().finally(() => setTimeout(() => (this.refreshing = undefined), 500).unref());
-      await this.refreshing.catch(() => undefined);
-      chosen = this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb, sharing);
+      return this.refreshing.catch(() => undefined).then(() => this.post(message, placement, encoded, this.schedule(message, placement)));
+    } catch (e) {
+      return Promise.reject(e as Error);
     }
+  }
+
+  private schedule(message: ActivationMessage, placement: Placement): ReturnType<Scheduler['schedule']> {
+    return this.opts.scheduler.schedule(message.namespace, placement.fqn, placement.memoryMb, { concurrency: placement.concurrency, revision: placement.revision });
+  }
+
+  /** Take the chosen invoker's slot and post the message to its topic. */
+  private post(message: ActivationMessage, placement: Placement, encoded: string, chosen: ReturnType<Scheduler['schedule']>): Promise<Published> {
     if (!chosen) throw new ServiceUnavailableError(BalancerMessages.noInvokers);
     const { invokerId } = chosen;
     const entry: InFlight = {
@@ -132,16 +171,22 @@ export class LoadBalancer {
       timer: setTimeout(() => this.giveUp(message.activationId), placement.timeoutMs + (this.opts.completionGraceMs ?? 60_000)),
     };
     entry.timer.unref();
-    const answer = message.blocking ? new Promise<Answer | undefined>((ok) => (entry.result = ok)) : Promise.resolve(undefined);
+    const { result, stages } = answerOf(message, entry);
     this.inFlight.set(message.activationId, entry);
+    let posted: Promise<void>;
     try {
-      await this.opts.bus.produce(Topics.invoker(invokerId), [encoded]);
+      posted = this.opts.bus.produce(Topics.invoker(invokerId), [encoded]);
     } catch (e) {
-      this.finish(message.activationId, entry);
-      this.opts.log.error({ err: e, invoker: invokerId }, 'could not post an activation');
-      throw new ServiceUnavailableError(BalancerMessages.busDown, { cause: e });
+      posted = Promise.reject(e as Error);
     }
-    return { invokerId, result: answer.then((a) => a?.record), stages: answer.then((a) => a?.stages) };
+    return posted.then(
+      () => ({ invokerId, result, stages }),
+      (e: unknown) => {
+        this.finish(message.activationId, entry);
+        this.opts.log.error({ err: e, invoker: invokerId }, 'could not post an activation');
+        throw new ServiceUnavailableError(BalancerMessages.busDown, { cause: e });
+      },
+    );
   }
 
   private onMessage(msg: BusMessage): void {

@@ -38,22 +38,46 @@ export class Throttler {
     private readonly onReject: (limit: ThrottleLimit) => void = () => undefined,
   ) {}
 
-  /** Admit one invocation of `activationId` (running until at most `expiresAt`, epoch ms) or throw TooManyRequestsError. */
-  async admitInvoke(identity: Caller, activationId: string, expiresAt: number): Promise<void> {
-    const ns = identity.namespace;
-    const perMinute = this.limit(identity, 'invocationsPerMinute');
-    const count = await this.store.hit(key.invocations(ns));
-    if (count > perMinute) this.reject('invocationsPerMinute', ThrottleMessages.tooManyRequests(count, perMinute));
-
-    const concurrent = this.limit(identity, 'concurrentInvocations');
-    const { taken, held } = await this.store.acquire(key.concurrent(ns), activationId, concurrent, expiresAt);
-    // OpenWhisk reports the activations already in flight (this one not counted)
-    if (!taken) this.reject('concurrentInvocations', ThrottleMessages.tooManyConcurrentRequests(held, concurrent));
+  /**
+   * Admit one invocation of `activationId` (running until at most `expiresAt`, epoch ms), or
+   * refuse it with a TooManyRequestsError. undefined: admitted at once (the store in memory
+   * answers without a promise, and each promise costs on the invoke path while
+   * AsyncLocalStorage carries the log context); else a promise of the admission. Never
+   * throws: a refusal, or a store's failure, is a rejected promise.
+   */
+  admitInvoke(identity: Caller, activationId: string, expiresAt: number): Promise<void> | undefined {
+    try {
+      const counted = this.store.hit(key.invocations(identity.namespace));
+      if (counted instanceof Promise) return counted.then((count) => this.admitConcurrent(identity, activationId, expiresAt, count));
+      return this.admitConcurrent(identity, activationId, expiresAt, counted);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
   }
 
-  /** The activation ended (or will never run): free its concurrency slot. */
-  async finished(namespace: string, activationId: string): Promise<void> {
-    await this.store.release(key.concurrent(namespace), activationId);
+  /** The rest of admitInvoke once the minute's count is known: the rate, then a concurrency slot. */
+  private admitConcurrent(identity: Caller, activationId: string, expiresAt: number, count: number): Promise<void> | undefined {
+    const perMinute = this.limit(identity, 'invocationsPerMinute');
+    if (count > perMinute) this.reject('invocationsPerMinute', ThrottleMessages.tooManyRequests(count, perMinute));
+    const concurrent = this.limit(identity, 'concurrentInvocations');
+    const acquired = this.store.acquire(key.concurrent(identity.namespace), activationId, concurrent, expiresAt);
+    // OpenWhisk reports the activations already in flight (this one not counted)
+    const taken = ({ taken, held }: { taken: boolean; held: number }) => {
+      if (!taken) this.reject('concurrentInvocations', ThrottleMessages.tooManyConcurrentRequests(held, concurrent));
+    };
+    if (acquired instanceof Promise) return acquired.then(taken);
+    taken(acquired);
+    return undefined;
+  }
+
+  /** The activation ended (or will never run): free its concurrency slot. undefined: freed at once; never throws (a failure is a rejected promise). */
+  finished(namespace: string, activationId: string): Promise<void> | undefined {
+    try {
+      const released = this.store.release(key.concurrent(namespace), activationId);
+      return released instanceof Promise ? released : undefined;
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
   }
 
   /** Admit one trigger fire or throw TooManyRequestsError. */

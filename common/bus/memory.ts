@@ -281,11 +281,16 @@ class MemoryConsumer implements Consumer {
     p.deliveries++;
     this.running.add(p);
     const message: BusMessage = { topic: this.group.topic.name, value: p.value, id: String(p.seq), redelivered: p.deliveries > 1 };
-    let done: Promise<void>;
+    let done: Promise<void> | void;
     try {
       done = this.handler(message);
     } catch (e) {
       done = Promise.reject(e);
+    }
+    // handled at once: acknowledged now
+    if (done === undefined) {
+      this.settle(p);
+      return;
     }
     done.then(
       () => this.settle(p),

@@ -325,11 +325,16 @@ class RedisConsumer implements Consumer {
       }
       this.running.add(id);
       const message: BusMessage = { topic: this.opts.topic, value: fieldValue(fields), id, redelivered };
-      let done: Promise<void>;
+      let done: Promise<void> | void;
       try {
         done = this.opts.handler(message);
       } catch (e) {
         done = Promise.reject(e);
+      }
+      // handled at once: acknowledged now
+      if (done === undefined) {
+        this.settle(id);
+        continue;
       }
       done.then(
         () => this.settle(id),

@@ -10,7 +10,7 @@ export interface MemoryThrottleStoreOptions {
 /**
  * ThrottleStore in process memory, for standalone (one controller). Same semantics as the
  * redis store: fixed one-minute windows for `hit`; slots that expire at `expiresAt`, so a
- * lost release frees itself.
+ * lost release frees itself. It answers at once (no promise), and throws once closed.
  */
 export class MemoryThrottleStore implements ThrottleStore {
   readonly name = 'memory' as const;
@@ -25,7 +25,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     this.now = opts.now ?? Date.now;
   }
 
-  async hit(key: string, now = this.now()): Promise<number> {
+  hit(key: string, now = this.now()): number {
     this.open();
     const window = Math.floor(now / WINDOW_MS);
     const w = this.windows.get(key);
@@ -34,7 +34,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     return 1;
   }
 
-  async acquire(key: string, id: string, max: number, expiresAt: number): Promise<{ taken: boolean; held: number }> {
+  acquire(key: string, id: string, max: number, expiresAt: number): { taken: boolean; held: number } {
     this.open();
     const held = this.pruned(key);
     if (held.has(id)) {
@@ -48,7 +48,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     return { taken: true, held: held.size };
   }
 
-  async release(key: string, id: string): Promise<void> {
+  release(key: string, id: string): void {
     this.open();
     const held = this.slots.get(key);
     if (!held) return;

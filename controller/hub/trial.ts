@@ -143,7 +143,7 @@ export async function holdingSlot<T>(throttler: Admission, caller: Pick<Identity
   try {
     return await body();
   } finally {
-    await throttler.finished(caller.namespace, slot).catch(() => undefined);
+    await throttler.finished(caller.namespace, slot)?.catch(() => undefined);
   }
 }
 

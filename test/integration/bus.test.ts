@@ -347,6 +347,31 @@ for (const fixture of busFixtures) {
       expect(next.values()).to.deep.equal(['fresh']);
     });
 
+    it('acknowledges the message of a handler that returns nothing (done at once): each once, maxInFlight 1 does not stall, none comes back', async function () {
+      const bus = await newBus();
+      const topic = unique('t');
+      await bus.ensureTopics([topic]);
+      const got: string[] = [];
+      const first = await subscribe(bus, {
+        topic,
+        group: 'g',
+        consumerId: 'c',
+        maxInFlight: 1,
+        handler: (m) => {
+          got.push(text(m));
+        },
+      });
+      await bus.produce(topic, range(6));
+      await until(() => got.length >= 6, t.firstDeliveryMs, 'all six');
+      expect(got).to.deep.equal(range(6));
+      await first.close();
+      const next = await recorder(bus, { topic, group: 'g', consumerId: 'd', claimIdleMs: t.claimIdleMs });
+      await bus.produce(topic, ['fresh']);
+      await until(() => next.values().includes('fresh'), t.firstDeliveryMs, 'the fresh message');
+      await sleep(Math.max(t.quietMs, t.claimIdleMs * 3));
+      expect(next.values()).to.deep.equal(['fresh']);
+    });
+
     it('answers ping while open, and not once closed', async function () {
       const bus = await newBus();
       expect(await bus.ping()).to.equal(true);

@@ -22,7 +22,7 @@ interface Subject {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
+async function eventually<T>(fn: () => T | Promise<T>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -113,7 +113,9 @@ function throttleStoreConformance(name: string, open: (clock: Clock) => Promise<
         this.timeout(30_000);
         await s.outage.stop();
         for (const op of [() => s.store.hit('k'), () => s.store.acquire('c', 'a', 1, s.clock.t + 1_000), () => s.store.release('c', 'a')]) {
-          const err = await op().then(
+          const err = await Promise.resolve()
+            .then(() => op() as unknown)
+            .then(
             () => undefined,
             (e: unknown) => e,
           );

@@ -109,7 +109,8 @@ describe('load balancer (memory bus)', () => {
 
   it("hands a pipeline's caller the records of its later stages with the first one's", async () => {
     await start();
-    const m = message();
+    const stage = (id: string) => ({ activationId: id, action: { path: 'guest', name: 'next', rev: '1-a' }, defaults: {} });
+    const m = message({ pipeline: [stage('b'.repeat(32)), stage('c'.repeat(32))] });
     const { result, stages } = await lb.publish(m, { fqn: 'guest/hello', memoryMb: 256, timeoutMs: 1000 });
     await bus.produce('completed7', [encode({ type: 'result', activationId: m.activationId, invokerId: 3, record: record(m.activationId), stages: [record('b'.repeat(32)), record('c'.repeat(32))] })]);
     expect((await result)?.activationId).to.equal(m.activationId);

@@ -138,10 +138,10 @@ describe('metrics', () => {
     const store = new MemoryThrottleStore();
     const throttler = new Throttler(store, { invocationsPerMinute: 1, concurrentInvocations: 1, firesPerMinute: 0 }, metrics.rejected);
     await throttler.admitInvoke({ namespace: 'guest' }, 'a1', Date.now() + 60_000);
-    await throttler.admitInvoke({ namespace: 'guest' }, 'a2', Date.now() + 60_000).catch(() => undefined);
+    await throttler.admitInvoke({ namespace: 'guest' }, 'a2', Date.now() + 60_000)?.catch(() => undefined);
     await throttler.admitFire({ namespace: 'guest' }).catch(() => undefined);
     await throttler.admitInvoke({ namespace: 'other', limits: { invocationsPerMinute: 10 } }, 'a3', Date.now() + 60_000);
-    await throttler.admitInvoke({ namespace: 'other', limits: { invocationsPerMinute: 10 } }, 'a4', Date.now() + 60_000).catch(() => undefined);
+    await throttler.admitInvoke({ namespace: 'other', limits: { invocationsPerMinute: 10 } }, 'a4', Date.now() + 60_000)?.catch(() => undefined);
     await store.close();
     const s = await scrape(registry);
     expect(valueOf(s, 'swirl_throttle_rejections_total', { limit: 'invocationsPerMinute' })).to.equal(1);

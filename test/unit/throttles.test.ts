@@ -11,8 +11,9 @@ class Clock {
 
 const DEFAULTS = { invocationsPerMinute: 5, concurrentInvocations: 2, firesPerMinute: 3 };
 
-async function rejection(p: Promise<unknown>): Promise<TooManyRequestsError> {
-  const e = await p.then(
+async function rejection(p: Promise<unknown> | undefined): Promise<TooManyRequestsError> {
+  expect(p, 'a refusal is a rejected promise, never undefined (admitted)').to.be.instanceOf(Promise);
+  const e = await p!.then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -83,6 +84,21 @@ describe('Throttler', () => {
     // exactly one slot free: b3 did not keep one
     await throttler.admitInvoke(other, 'b4', later());
     await rejection(throttler.admitInvoke(other, 'b5', later()));
+  });
+
+  it('with the store in memory, admission makes no promise: admitted at once (undefined); a refusal or a closed store is a rejected promise, never a throw', async () => {
+    const one = new Throttler(store, { ...DEFAULTS, invocationsPerMinute: 1 });
+    expect(one.admitInvoke(guest, 'a1', later())).to.equal(undefined);
+    expect(one.finished('guest', 'a1')).to.equal(undefined);
+    const refused = one.admitInvoke(guest, 'a2', later());
+    expect((await rejection(refused)).message).to.contain('(count: 2, allowed: 1)');
+    await store.close();
+    const closed = throttler.admitInvoke({ namespace: 'other' }, 'b1', later());
+    expect(closed).to.be.instanceOf(Promise);
+    expect(await closed!.then(() => 'admitted', (e: Error) => e.message)).to.equal('MemoryThrottleStore is closed');
+    const release = throttler.finished('other', 'b1');
+    expect(release).to.be.instanceOf(Promise);
+    expect(await release!.then(() => 'released', (e: Error) => e.message)).to.equal('MemoryThrottleStore is closed');
   });
 
   it('checks the rate before concurrency, and a rate rejection does not touch the slots', async () => {
