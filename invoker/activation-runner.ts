@@ -110,15 +110,15 @@ export class ActivationRunner {
         ...(job.cause ? { cause: job.cause } : {}),
       };
     };
-    const finish = async (rec: ActivationRecord, how?: { start: string }): Promise<ActivationRecord> => {
-      await this.opts.store(rec, how);
-      return rec;
-    };
+    // (a reaction, not an async frame: on Node 20 each promise pays for AsyncLocalStorage's hooks)
+    const finish = (rec: ActivationRecord, how?: { start: string }): Promise<ActivationRecord> => this.opts.store(rec, how).then(() => rec);
 
     const queuedAt = Date.now();
     let lease: Lease;
     try {
-      lease = await (leased ?? this.opts.pool.acquire(this.placement(job)));
+      const leasing = leased ?? this.opts.pool.acquireAtOnce(this.placement(job));
+      // a warm container's lease is at hand: no await for it (on Node 20 each pays for AsyncLocalStorage's hooks)
+      lease = leasing instanceof Promise ? await leasing : leasing;
     } catch (e) {
       const blackboxImage = e instanceof ImageUnavailableError && kind === 'blackbox';
       if (!blackboxImage) this.opts.log.error({ tid: job.transactionId, err: e }, 'no container for the activation');
@@ -181,7 +181,7 @@ export class ActivationRunner {
    * carried (INLINE_LOGS) with whatever reached the container's streams besides, taken
    * without waiting; or, when the last answer carried none, the streams' segment.
    */
-  private async complete(
+  private complete(
     lease: Lease,
     ended: Omit<Ending, 'res'> & { before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined },
     rec: ActivationRecord,
@@ -190,7 +190,7 @@ export class ActivationRunner {
     limit: number,
   ): Promise<ActivationRecord> {
     onResponse?.(rec);
-    const { end, abnormal, before, answered } = ended;
+    const { end } = ended;
     const marked = sentinelledLogs(lease.container.spec.kind);
     // Takes are served in the order they are asked for, so a healthy container of a runtime
     // that marks each activation's end goes back to the pool at once — the next activation's
@@ -200,12 +200,22 @@ export class ActivationRunner {
     const taking = lease.container.logs(limit, this.logWait(lease.container, ended));
     const early = end === 'keep' && marked;
     if (early) this.opts.pool.release(lease);
-    let segment: LogSegment;
-    try {
-      segment = await taking;
-    } finally {
-      if (!early) this.opts.pool.release(lease, end);
-    }
+    // reactions rather than an async frame and its await: on Node 20 each promise pays for AsyncLocalStorage's hooks
+    return taking.then(
+      (segment) => {
+        if (!early) this.opts.pool.release(lease, end);
+        return finish(this.withLogs(rec, segment, lease, ended, limit), { start: lease.start });
+      },
+      (e: unknown) => {
+        if (!early) this.opts.pool.release(lease, end);
+        throw e;
+      },
+    );
+  }
+
+  /** The record with the activation's logs: `before` and `answered` (see complete) with the streams' segment, or a note why none. */
+  private withLogs(rec: ActivationRecord, segment: LogSegment, lease: Lease, ended: { abnormal: boolean; before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined }, limit: number): ActivationRecord {
+    const { abnormal, before, answered } = ended;
     const earlier = before?.lines ?? [];
     const lines = answered ? byTime([...earlier, ...answered.lines], segment.lines) : [...earlier, ...segment.lines];
     const truncated = segment.truncated || before?.truncated === true || answered?.truncated === true;
@@ -215,7 +225,7 @@ export class ActivationRunner {
     const now = new Date().toISOString();
     const note = shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
     rec.logs = [...(shared ? [] : lines), ...(note ? [stampLine(now, 'stderr', note)] : [])];
-    return finish(rec, { start: lease.start });
+    return rec;
   }
 
   /** How long the streams' part of an activation's logs may be waited for. */
@@ -267,19 +277,23 @@ export class ActivationRunner {
   }
 
   /** POST to the container; a dead container or a missed deadline is a result, not an exception. */
-  private async call(
+  private call(
     container: Container,
     path: '/init' | '/run',
     body: unknown,
     timeoutMs: number,
     logLimit: number | undefined,
   ): Promise<CallOutcome> {
-    try {
-      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit) };
-    } catch (e) {
+    // one reaction rather than an async frame and its await: on Node 20 each promise pays for AsyncLocalStorage's hooks
+    const failed = (e: unknown): CallOutcome => {
       if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
       this.opts.log.info({ container: container.id, err: e }, `${path} failed`);
       return { kind: 'failed', error: (e as Error).message };
+    };
+    try {
+      return this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit).then((res): CallOutcome => ({ kind: 'ok', res }), failed);
+    } catch (e) {
+      return Promise.resolve(failed(e));
     }
   }
 }

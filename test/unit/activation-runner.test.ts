@@ -36,7 +36,7 @@ function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?
     },
   });
   const pool = {
-    acquire: async (req: PlacementRequest) => {
+    acquireAtOnce: async (req: PlacementRequest) => {
       placed.push(req);
       if (streams.noContainer) throw streams.noContainer;
       return { container: container(req.kind), start: streams.warm ? 'warm' : 'cold', needsInit: !streams.warm, shared: false, running: true } as unknown as Lease;
