@@ -86,14 +86,22 @@ export class LogCollector {
 
   /** The next activation's segment; calls are served in order. */
   take(limitBytes: number, waitMs: number): Promise<LogSegment> {
-    // nothing to wait for and no take before it (a warm activation's, usually): cut now, one
-    // promise rather than a queue's three (on Node 20 each pays for AsyncLocalStorage's hooks)
-    if (this.waiting === 0 && this.marked && !this.mustWait(waitMs)) return Promise.resolve(this.cut(limitBytes));
+    const now = this.takeAtOnce(limitBytes, waitMs);
+    if (now) return Promise.resolve(now);
     this.waiting++;
     const next = this.queue.then(() => this.takeNow(limitBytes, waitMs));
     const served = () => void this.waiting--;
     this.queue = next.then(served, served);
     return next;
+  }
+
+  /**
+   * The next activation's segment when there is nothing to wait for and no take before it
+   * (a warm activation's, usually), cut now; else undefined (ask `take`). No promise, let alone
+   * the queue's three: on Node 20 each pays for AsyncLocalStorage's hooks.
+   */
+  takeAtOnce(limitBytes: number, waitMs: number): LogSegment | undefined {
+    return this.waiting === 0 && this.marked && !this.mustWait(waitMs) ? this.cut(limitBytes) : undefined;
   }
 
   /** Whether a marked segment is to be waited for: its end markers have not all come, and may. */
