@@ -137,7 +137,7 @@ export class ActivationRunner {
 
     if (lease.needsInit) {
       const initStart = Date.now();
-      const init = await this.call(container, '/init', this.initBody(job, initStart + timeout), timeout, container.inlineLogs ? logLimit : undefined);
+      const init = this.outcome(container, '/init', await this.post(container, '/init', this.initBody(job, initStart + timeout), timeout, container.inlineLogs ? logLimit : undefined));
       if (init.kind === 'ok') initLogs = init.res.logs;
       annotations.push({ key: 'initTime', value: Date.now() - initStart });
       const failed = initEnding(init, timeout);
@@ -150,7 +150,7 @@ export class ActivationRunner {
 
     const deadline = Date.now() + timeout;
     const runLimit = initLogs ? Math.max(0, logLimit - textBytes(initLogs.lines)) : logLimit;
-    const run = await this.call(container, '/run', this.runBody(job, deadline), timeout, container.inlineLogs ? runLimit : undefined);
+    const run = this.outcome(container, '/run', await this.post(container, '/run', this.runBody(job, deadline), timeout, container.inlineLogs ? runLimit : undefined));
     lease.running = false;
     const ended = runEnding(run, timeout);
     if (ended.timedOut) annotations.push({ key: 'timeout', value: true });
@@ -277,24 +277,30 @@ export class ActivationRunner {
     };
   }
 
-  /** POST to the container; a dead container or a missed deadline is a result, not an exception. */
-  private call(
-    container: Container,
-    path: '/init' | '/run',
-    body: unknown,
-    timeoutMs: number,
-    logLimit: number | undefined,
-  ): Promise<CallOutcome> {
-    // one reaction rather than an async frame and its await: on Node 20 each promise pays for AsyncLocalStorage's hooks
-    const failed = (e: unknown): CallOutcome => {
-      if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
-      this.opts.log.info({ container: container.id, err: e }, `${path} failed`);
-      return { kind: 'failed', error: (e as Error).message };
-    };
-    try {
-      return this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit).then((res): CallOutcome => ({ kind: 'ok', res }), failed);
-    } catch (e) {
-      return Promise.resolve(failed(e));
-    }
+  /**
+   * POST to the container: its answer, or the error that kept it from answering. One promise,
+   * settled by the client's callback, rather than an async frame awaiting the client's own
+   * promise: on Node 20 each pays for the hooks of the AsyncLocalStorage that carries the log context.
+   */
+  private post(container: Container, path: '/init' | '/run', body: unknown, timeoutMs: number, logLimit: number | undefined): Promise<ProxyResponse | Error> {
+    return new Promise((settle) => {
+      try {
+        this.opts.client.send(container.address, path, body, timeoutMs, container.exited, container.token, logLimit, (err, res) => settle(err ?? res!));
+      } catch (e) {
+        settle(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  /**
+   * What a POST came to: a dead container or a missed deadline is a result, not an exception.
+   * Called where the answer is awaited, so that a failure is logged in the activation's log
+   * context (the client's callbacks may run in a reused connection's).
+   */
+  private outcome(container: Container, path: '/init' | '/run', answer: ProxyResponse | Error): CallOutcome {
+    if (!(answer instanceof Error)) return { kind: 'ok', res: answer };
+    if (answer instanceof ProxyRequestError && answer.timedOut) return { kind: 'timeout' };
+    this.opts.log.info({ container: container.id, err: answer }, `${path} failed`);
+    return { kind: 'failed', error: answer.message };
   }
 }

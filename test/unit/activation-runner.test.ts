@@ -45,9 +45,15 @@ function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?
     release: (_lease: Lease, end: ContainerEnd = 'keep') => void ends.push(end),
   } as unknown as ContainerPool;
   const client = {
-    post: async (_address: string, path: string, body: Record<string, any>, _timeout: number, _abort: unknown, _token: unknown, logLimit?: number) => {
+    send: (_address: string, path: string, body: Record<string, any>, _timeout: number, _abort: unknown, _token: unknown, logLimit: number | undefined, done: (err: ProxyRequestError | undefined, res?: ProxyResponse) => void) => {
       sent.push({ path, body, ...(logLimit !== undefined ? { logLimit } : {}) });
-      return answer(path);
+      let res: ProxyResponse;
+      try {
+        res = answer(path);
+      } catch (e) {
+        return setImmediate(() => done(e as ProxyRequestError));
+      }
+      setImmediate(() => done(undefined, res));
     },
   } as unknown as ProxyClient;
   const runner = new ActivationRunner({ pool, client, store: async (r) => void stored.push(r), imageOf: (k) => `runtime-${k}`, log: silentLogger, apiHost: 'http://api:3233' });
