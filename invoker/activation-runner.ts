@@ -3,7 +3,7 @@ import { byTime, ImageUnavailableError, type Container, type LogSegment, sentine
 import { type Action, annotation, type KeyValue } from '../common/entities.ts';
 import type { Logger } from '../common/logger.ts';
 import { resolveKind } from '../common/kinds.ts';
-import type { ContainerPool, Lease, PlacementRequest } from './pool.ts';
+import type { ContainerPool, Lease, Leasing, PlacementRequest } from './pool.ts';
 import { type ProxyClient, ProxyRequestError, type ProxyResponse } from './proxy-client.ts';
 import { developerError, internalError, RunMessages } from './response.ts';
 import { type CallOutcome, type Ending, initEnding, runEnding } from './run-outcome.ts';
@@ -44,6 +44,22 @@ export interface RunnerOptions {
   logWaitMs?: number;
 }
 
+/** One run's own, as its steps pass it on (ActivationRunner.begin). */
+interface Run {
+  job: ActivationJob;
+  /** The kind the action runs as (an alias resolved). */
+  kind: string;
+  onResponse: ((record: ActivationRecord) => void) | undefined;
+  /** Its record's annotations, added to as it goes (waitTime, initTime, timeout). */
+  annotations: KeyValue[];
+  record: (start: number, res: ActivationResponse, logs?: string[]) => ActivationRecord;
+  /** Store the record; resolves with it once stored. */
+  finish: (rec: ActivationRecord, how?: { start: string }) => Promise<ActivationRecord>;
+}
+
+/** The job's log limit in bytes. */
+const logLimitOf = (job: ActivationJob): number => job.action.limits.logs * 1024 * 1024;
+
 /** The output a runtime returned with an answer (INLINE_LOGS). */
 type AnsweredLogs = NonNullable<ProxyResponse['logs']>;
 
@@ -77,8 +93,29 @@ export class ActivationRunner {
    * promise resolves with the stored record. `leased`: the container, asked of the pool
    * beforehand with `placement(job)` (a pipeline's later stage, taken while the one before
    * runs); a failure to get it is this run's, as when the runner asks itself.
+   *
+   * A warm run is a chain of reactions rather than an async frame and its awaits: on Node 20
+   * each promise pays for the hooks of the AsyncLocalStorage that carries the log context.
    */
-  async run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void, leased?: Promise<Lease>): Promise<ActivationRecord> {
+  run(job: ActivationJob, onResponse?: (record: ActivationRecord) => void, leased?: Promise<Lease>): Promise<ActivationRecord> {
+    const r = this.begin(job, onResponse);
+    const queuedAt = Date.now();
+    let leasing: Leasing;
+    try {
+      leasing = leased ?? this.opts.pool.acquireAtOnce(this.placement(job));
+    } catch (e) {
+      return this.noContainer(r, e);
+    }
+    // a warm container's lease is at hand: no promise for it
+    if (!(leasing instanceof Promise)) return this.runIn(r, leasing, queuedAt);
+    return leasing.then(
+      (lease) => this.runIn(r, lease, queuedAt),
+      (e: unknown) => this.noContainer(r, e),
+    );
+  }
+
+  /** What a run carries along: its job, whom to tell the response, its record's annotations, how its record is made and stored. */
+  private begin(job: ActivationJob, onResponse: ((record: ActivationRecord) => void) | undefined): Run {
     const { action } = job;
     const kind = resolveKind(action.exec.kind)?.kind ?? action.exec.kind;
     const path = `${action.namespace}/${action.name}`;
@@ -110,52 +147,58 @@ export class ActivationRunner {
         ...(job.cause ? { cause: job.cause } : {}),
       };
     };
-    const finish = async (rec: ActivationRecord, how?: { start: string }): Promise<ActivationRecord> => {
-      await this.opts.store(rec, how);
-      return rec;
-    };
+    const finish = (rec: ActivationRecord, how?: { start: string }): Promise<ActivationRecord> => this.opts.store(rec, how).then(() => rec);
+    return { job, kind, onResponse, annotations, record, finish };
+  }
 
-    const queuedAt = Date.now();
-    let lease: Lease;
-    try {
-      lease = await (leased ?? this.opts.pool.acquire(this.placement(job)));
-    } catch (e) {
-      const blackboxImage = e instanceof ImageUnavailableError && kind === 'blackbox';
-      if (!blackboxImage) this.opts.log.error({ tid: job.transactionId, err: e }, 'no container for the activation');
-      const rec = record(Date.now(), blackboxImage ? developerError((e as Error).message) : internalError('Failed to provision a container for the action.'));
-      onResponse?.(rec);
-      return finish(rec);
-    }
+  /** No container could be had: the record says why. */
+  private noContainer(r: Run, e: unknown): Promise<ActivationRecord> {
+    const blackboxImage = e instanceof ImageUnavailableError && r.kind === 'blackbox';
+    if (!blackboxImage) this.opts.log.error({ tid: r.job.transactionId, err: e }, 'no container for the activation');
+    const rec = r.record(Date.now(), blackboxImage ? developerError((e as Error).message) : internalError('Failed to provision a container for the action.'));
+    r.onResponse?.(rec);
+    return r.finish(rec);
+  }
 
+  /** The run in its container: /init when it is fresh, then /run. */
+  private runIn(r: Run, lease: Lease, queuedAt: number): Promise<ActivationRecord> {
     const start = Date.now();
-    annotations.push({ key: 'waitTime', value: start - (job.receivedAt ?? queuedAt) });
-    const container = lease.container;
-    const timeout = action.limits.timeout;
-    const logLimit = action.limits.logs * 1024 * 1024;
+    r.annotations.push({ key: 'waitTime', value: start - (r.job.receivedAt ?? queuedAt) });
+    return lease.needsInit ? this.initAndRun(r, lease, start) : this.runOnce(r, lease, start, undefined);
+  }
+
+  private async initAndRun(r: Run, lease: Lease, start: number): Promise<ActivationRecord> {
+    const { container } = lease;
+    const { timeout } = r.job.action.limits;
+    const initStart = Date.now();
+    const init = this.outcome(container, '/init', await this.post(container, '/init', this.initBody(r.job, initStart + timeout), timeout, container.inlineLogs ? logLimitOf(r.job) : undefined));
     /** What the init's answer carried of the activation's output (INLINE_LOGS). */
-    let initLogs: AnsweredLogs | undefined;
-
-    if (lease.needsInit) {
-      const initStart = Date.now();
-      const init = await this.call(container, '/init', this.initBody(job, initStart + timeout), timeout, container.inlineLogs ? logLimit : undefined);
-      if (init.kind === 'ok') initLogs = init.res.logs;
-      annotations.push({ key: 'initTime', value: Date.now() - initStart });
-      const failed = initEnding(init, timeout);
-      this.opts.pool.initialized(lease, !failed);
-      if (failed) {
-        if (failed.timedOut) annotations.push({ key: 'timeout', value: true });
-        return this.complete(lease, { ...failed, before: undefined, answered: initLogs }, record(start, failed.res), onResponse, finish, logLimit);
-      }
+    const initLogs = init.kind === 'ok' ? init.res.logs : undefined;
+    r.annotations.push({ key: 'initTime', value: Date.now() - initStart });
+    const failed = initEnding(init, timeout);
+    this.opts.pool.initialized(lease, !failed);
+    if (failed) {
+      if (failed.timedOut) r.annotations.push({ key: 'timeout', value: true });
+      return this.complete(r, lease, { ...failed, before: undefined, answered: initLogs }, r.record(start, failed.res));
     }
+    return this.runOnce(r, lease, start, initLogs);
+  }
 
+  /** /run, after the init's answer (and what it carried of the activation's output) when there was one. */
+  private runOnce(r: Run, lease: Lease, start: number, initLogs: AnsweredLogs | undefined): Promise<ActivationRecord> {
+    const { container } = lease;
+    const { timeout } = r.job.action.limits;
+    const logLimit = logLimitOf(r.job);
     const deadline = Date.now() + timeout;
     const runLimit = initLogs ? Math.max(0, logLimit - textBytes(initLogs.lines)) : logLimit;
-    const run = await this.call(container, '/run', this.runBody(job, deadline), timeout, container.inlineLogs ? runLimit : undefined);
-    lease.running = false;
-    const ended = runEnding(run, timeout);
-    if (ended.timedOut) annotations.push({ key: 'timeout', value: true });
-    const answered = run.kind === 'ok' ? run.res.logs : undefined;
-    return this.complete(lease, { ...ended, before: initLogs, answered }, record(start, ended.res), onResponse, finish, logLimit);
+    return this.post(container, '/run', this.runBody(r.job, deadline), timeout, container.inlineLogs ? runLimit : undefined).then((answer) => {
+      const run = this.outcome(container, '/run', answer);
+      lease.running = false;
+      const ended = runEnding(run, timeout);
+      if (ended.timedOut) r.annotations.push({ key: 'timeout', value: true });
+      const answered = run.kind === 'ok' ? run.res.logs : undefined;
+      return this.complete(r, lease, { ...ended, before: initLogs, answered }, r.record(start, ended.res));
+    });
   }
 
   /** The container the job runs in, as the pool is asked for it. */
@@ -181,31 +224,36 @@ export class ActivationRunner {
    * carried (INLINE_LOGS) with whatever reached the container's streams besides, taken
    * without waiting; or, when the last answer carried none, the streams' segment.
    */
-  private async complete(
-    lease: Lease,
-    ended: Omit<Ending, 'res'> & { before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined },
-    rec: ActivationRecord,
-    onResponse: ((r: ActivationRecord) => void) | undefined,
-    finish: (r: ActivationRecord, how: { start: string }) => Promise<ActivationRecord>,
-    limit: number,
-  ): Promise<ActivationRecord> {
-    onResponse?.(rec);
-    const { end, abnormal, before, answered } = ended;
+  private complete(r: Run, lease: Lease, ended: Omit<Ending, 'res'> & { before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined }, rec: ActivationRecord): Promise<ActivationRecord> {
+    r.onResponse?.(rec);
+    const limit = logLimitOf(r.job);
+    const { end } = ended;
     const marked = sentinelledLogs(lease.container.spec.kind);
     // Takes are served in the order they are asked for, so a healthy container of a runtime
     // that marks each activation's end goes back to the pool at once — the next activation's
     // output is cut after this one's end marker (which the proxy writes before it answers). A
     // container to be removed, or one whose output is unmarked (an image of the user's, as
     // OpenWhisk reads it), is kept until this activation's output has been read.
-    const taking = lease.container.logs(limit, this.logWait(lease.container, ended));
+    const wait = this.logWait(lease.container, ended);
+    // the segment at hand (a warm container's, usually) needs no promise: on Node 20 each pays for AsyncLocalStorage's hooks
+    const taking = lease.container.logsAtOnce?.(limit, wait) ?? lease.container.logs(limit, wait);
     const early = end === 'keep' && marked;
     if (early) this.opts.pool.release(lease);
-    let segment: LogSegment;
-    try {
-      segment = await taking;
-    } finally {
+    const taken = (segment: LogSegment) => {
       if (!early) this.opts.pool.release(lease, end);
-    }
+      return r.finish(this.withLogs(rec, segment, lease, ended, limit), { start: lease.start });
+    };
+    if (!(taking instanceof Promise)) return taken(taking);
+    // else a reaction rather than an async frame and its await
+    return taking.then(taken, (e: unknown) => {
+      if (!early) this.opts.pool.release(lease, end);
+      throw e;
+    });
+  }
+
+  /** The record with the activation's logs: `before` and `answered` (see complete) with the streams' segment, or a note why none. */
+  private withLogs(rec: ActivationRecord, segment: LogSegment, lease: Lease, ended: { abnormal: boolean; before: AnsweredLogs | undefined; answered: AnsweredLogs | undefined }, limit: number): ActivationRecord {
+    const { abnormal, before, answered } = ended;
     const earlier = before?.lines ?? [];
     const lines = answered ? byTime([...earlier, ...answered.lines], segment.lines) : [...earlier, ...segment.lines];
     const truncated = segment.truncated || before?.truncated === true || answered?.truncated === true;
@@ -215,7 +263,7 @@ export class ActivationRunner {
     const now = new Date().toISOString();
     const note = shared ? RunMessages.logsShared : truncated ? RunMessages.logsTruncated(limit) : !complete && !abnormal ? RunMessages.logsIncomplete : undefined;
     rec.logs = [...(shared ? [] : lines), ...(note ? [stampLine(now, 'stderr', note)] : [])];
-    return finish(rec, { start: lease.start });
+    return rec;
   }
 
   /** How long the streams' part of an activation's logs may be waited for. */
@@ -266,20 +314,30 @@ export class ActivationRunner {
     };
   }
 
-  /** POST to the container; a dead container or a missed deadline is a result, not an exception. */
-  private async call(
-    container: Container,
-    path: '/init' | '/run',
-    body: unknown,
-    timeoutMs: number,
-    logLimit: number | undefined,
-  ): Promise<CallOutcome> {
-    try {
-      return { kind: 'ok', res: await this.opts.client.post(container.address, path, body, timeoutMs, container.exited, container.token, logLimit) };
-    } catch (e) {
-      if (e instanceof ProxyRequestError && e.timedOut) return { kind: 'timeout' };
-      this.opts.log.info({ container: container.id, err: e }, `${path} failed`);
-      return { kind: 'failed', error: (e as Error).message };
-    }
+  /**
+   * POST to the container: its answer, or the error that kept it from answering. One promise,
+   * settled by the client's callback, rather than an async frame awaiting the client's own
+   * promise: on Node 20 each pays for the hooks of the AsyncLocalStorage that carries the log context.
+   */
+  private post(container: Container, path: '/init' | '/run', body: unknown, timeoutMs: number, logLimit: number | undefined): Promise<ProxyResponse | Error> {
+    return new Promise((settle) => {
+      try {
+        this.opts.client.send(container.address, path, body, timeoutMs, container.exited, container.token, logLimit, (err, res) => settle(err ?? res!));
+      } catch (e) {
+        settle(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  /**
+   * What a POST came to: a dead container or a missed deadline is a result, not an exception.
+   * Called where the answer is awaited, so that a failure is logged in the activation's log
+   * context (the client's callbacks may run in a reused connection's).
+   */
+  private outcome(container: Container, path: '/init' | '/run', answer: ProxyResponse | Error): CallOutcome {
+    if (!(answer instanceof Error)) return { kind: 'ok', res: answer };
+    if (answer instanceof ProxyRequestError && answer.timedOut) return { kind: 'timeout' };
+    this.opts.log.info({ container: container.id, err: answer }, `${path} failed`);
+    return { kind: 'failed', error: answer.message };
   }
 }

@@ -45,60 +45,65 @@ export class ProxyClient {
    * activation's output with its answer; a runtime that does not still answers as usual.
    */
   post(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort?: Promise<unknown>, token?: string, logLimit?: number): Promise<ProxyResponse> {
+    return new Promise((ok, fail) => this.send(address, path, body, timeoutMs, abort, token, logLimit, (err, res) => (err ? fail(err) : ok(res!))));
+  }
+
+  /**
+   * post, its outcome given to `done` (once): the runner's way, which makes the one promise
+   * it needs of it (on Node 20 each pays for the hooks of the AsyncLocalStorage that carries
+   * the log context). Throws only what encoding the body throws.
+   */
+  send(address: string, path: '/init' | '/run', body: unknown, timeoutMs: number, abort: Promise<unknown> | undefined, token: string | undefined, logLimit: number | undefined, done: (err: ProxyRequestError | undefined, res?: ProxyResponse) => void): void {
     const payload = Buffer.from(JSON.stringify(body));
     const [host, port] = splitAddress(address);
-    return new Promise((ok, fail) => {
-      let settled = false;
-      const finish = (err?: ProxyRequestError, res?: ProxyResponse) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        unwatch?.();
-        if (err) {
-          req.destroy();
-          fail(err);
-        } else ok(res!);
-      };
-      const timer = setTimeout(() => finish(new ProxyRequestError(`no response to ${path} within ${timeoutMs} ms`, true)), timeoutMs);
-      const req = request(
-        {
-          host,
-          port,
-          path,
-          method: 'POST',
-          agent: this.agent,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': payload.length,
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...(logLimit !== undefined ? { [INLINE_LOGS.request]: String(logLimit) } : {}),
-          },
+    let settled = false;
+    const finish = (err?: ProxyRequestError, res?: ProxyResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      unwatch?.();
+      if (err) req.destroy();
+      done(err, res);
+    };
+    const timer = setTimeout(() => finish(new ProxyRequestError(`no response to ${path} within ${timeoutMs} ms`, true)), timeoutMs);
+    const req = request(
+      {
+        host,
+        port,
+        path,
+        method: 'POST',
+        agent: this.agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(logLimit !== undefined ? { [INLINE_LOGS.request]: String(logLimit) } : {}),
         },
-        (res) => {
-          const logBytes = logLimit === undefined ? 0 : inlineLogBytes(res.headers[INLINE_LOGS.length], logLimit);
-          if (logBytes === undefined) return finish(new ProxyRequestError(`${path} answered with more logs than the limit allows`, false));
-          const chunks: Buffer[] = [];
-          let size = 0;
-          const keep = logBytes + this.maxResponseBytes;
-          res.on('data', (c: Buffer) => {
-            if (size < keep) chunks.push(c);
-            size += c.length;
-          });
-          res.on('end', () => {
-            const all = Buffer.concat(chunks);
-            const logs = logLimit !== undefined && res.headers[INLINE_LOGS.length] !== undefined ? parseLogs(all.subarray(0, logBytes), res.headers[INLINE_LOGS.truncated] === '1') : undefined;
-            const answer = all.subarray(logBytes);
-            const bodySize = size - logBytes;
-            const truncated = bodySize > this.maxResponseBytes;
-            finish(undefined, { status: res.statusCode ?? 0, body: (truncated ? answer.subarray(0, this.maxResponseBytes) : answer).toString(), truncated, size: bodySize, ...(logs ? { logs } : {}) });
-          });
-          res.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
-        },
-      );
-      req.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
-      const unwatch = abort && this.watch(abort, () => finish(new ProxyRequestError(`the container exited during ${path}`, false)));
-      req.end(payload);
-    });
+      },
+      (res) => {
+        const logBytes = logLimit === undefined ? 0 : inlineLogBytes(res.headers[INLINE_LOGS.length], logLimit);
+        if (logBytes === undefined) return finish(new ProxyRequestError(`${path} answered with more logs than the limit allows`, false));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const keep = logBytes + this.maxResponseBytes;
+        res.on('data', (c: Buffer) => {
+          if (size < keep) chunks.push(c);
+          size += c.length;
+        });
+        res.on('end', () => {
+          const all = Buffer.concat(chunks);
+          const logs = logLimit !== undefined && res.headers[INLINE_LOGS.length] !== undefined ? parseLogs(all.subarray(0, logBytes), res.headers[INLINE_LOGS.truncated] === '1') : undefined;
+          const answer = all.subarray(logBytes);
+          const bodySize = size - logBytes;
+          const truncated = bodySize > this.maxResponseBytes;
+          finish(undefined, { status: res.statusCode ?? 0, body: (truncated ? answer.subarray(0, this.maxResponseBytes) : answer).toString(), truncated, size: bodySize, ...(logs ? { logs } : {}) });
+        });
+        res.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
+      },
+    );
+    req.on('error', (e) => finish(new ProxyRequestError(`${path} failed: ${e.message}`, false)));
+    const unwatch = abort && this.watch(abort, () => finish(new ProxyRequestError(`the container exited during ${path}`, false)));
+    req.end(payload);
   }
 
   /** Call `fn` when `p` resolves, unless the returned function was called first. */

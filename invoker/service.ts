@@ -165,47 +165,50 @@ export class InvokerService {
     });
   }
 
-  private async handle(msg: BusMessage, adopting: boolean): Promise<void> {
+  private handle(msg: BusMessage, adopting: boolean): Promise<void> {
     let m: ActivationMessage;
     try {
       m = decodeActivation(msg.value);
     } catch (e) {
       this.opts.log.error({ err: e, topic: msg.topic, id: msg.id }, 'dropping a message that is not an activation');
-      return;
+      return Promise.resolve();
     }
     this.opts.metrics?.delivered(msg.topic, m.receivedAt);
+    // every line logged while it runs names the activation (and the request that made it)
+    const context = { tid: m.transactionId, activationId: m.activationId, namespace: m.namespace, action: `/${m.action.path}/${m.action.name}` };
+    // the activation's promise is the handler's, with no async frame around it: on Node 20 each
+    // promise pays for the hooks of the AsyncLocalStorage that carries this context
+    return withLogContext(context, () => this.activate(m, msg.redelivered || adopting || m.receivedAt < this.startedAt));
+  }
+
+  /** Run the activation (or answer from its records when it ran already), counted in `running` until done. */
+  private async activate(m: ActivationMessage, maybeSeen: boolean): Promise<void> {
     this.running++;
     try {
-      // every line logged while it runs names the activation (and the request that made it)
-      const context = { tid: m.transactionId, activationId: m.activationId, namespace: m.namespace, action: `/${m.action.path}/${m.action.name}` };
-      await withLogContext(context, () => this.activate(m, msg.redelivered || adopting || m.receivedAt < this.startedAt));
+      const log = this.opts.log;
+      const topic = Topics.completed(m.controllerId);
+      const answer = (records: ActivationRecord[]) => {
+        const [record, ...stages] = records;
+        if (m.blocking && record) return this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record, ...(m.pipeline ? { stages } : {}) }, log);
+      };
+      const complete = (systemError: boolean) => this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
+      // a message delivered again after a crash may have run already: answer from its records
+      const done = maybeSeen ? await this.ranAlready(m) : [];
+      // a pipeline that a crash interrupted goes on after the last stage that ran
+      const unfinished = m.pipeline !== undefined && done.length > 0 && done.length <= m.pipeline.length && !hasError(done.at(-1)!.response);
+      if (done.length && !unfinished) {
+        log.info('activation already ran; answering from its record');
+        await answer(done);
+        await complete(done.some((r) => r.response.statusCode === 3));
+        return;
+      }
+      if (m.pipeline) return await this.activatePipeline(m, answer, complete, log, done);
+      let record: ActivationRecord | undefined;
+      const stored = await this.runOne(m, (r) => void answer([(record = r)]), log);
+      await complete(!stored || record!.response.statusCode === 3);
     } finally {
       this.running--;
     }
-  }
-
-  private async activate(m: ActivationMessage, maybeSeen: boolean): Promise<void> {
-    const log = this.opts.log;
-    const topic = Topics.completed(m.controllerId);
-    const answer = (records: ActivationRecord[]) => {
-      const [record, ...stages] = records;
-      if (m.blocking && record) return this.send(topic, { type: 'result', activationId: m.activationId, invokerId: this.opts.id, record, ...(m.pipeline ? { stages } : {}) }, log);
-    };
-    const complete = (systemError: boolean) => this.send(topic, { type: 'completion', activationId: m.activationId, invokerId: this.opts.id, systemError }, log);
-    // a message delivered again after a crash may have run already: answer from its records
-    const done = maybeSeen ? await this.ranAlready(m) : [];
-    // a pipeline that a crash interrupted goes on after the last stage that ran
-    const unfinished = m.pipeline !== undefined && done.length > 0 && done.length <= m.pipeline.length && !hasError(done.at(-1)!.response);
-    if (done.length && !unfinished) {
-      log.info('activation already ran; answering from its record');
-      await answer(done);
-      await complete(done.some((r) => r.response.statusCode === 3));
-      return;
-    }
-    if (m.pipeline) return this.activatePipeline(m, answer, complete, log, done);
-    let record: ActivationRecord | undefined;
-    const stored = await this.runOne(m, (r) => void answer([(record = r)]), log);
-    await complete(!stored || record!.response.statusCode === 3);
   }
 
   /**
@@ -256,8 +259,7 @@ export class InvokerService {
    * to `onResponse` (once, as soon as the result is known). Resolves with whether the record
    * was stored. `ahead`: its action and container, asked for beforehand (a pipeline's stage).
    */
-  private async runOne(m: ActivationMessage, onResponse: (r: ActivationRecord) => void, log: Logger, ahead?: { action: Promise<Stored<Action>>; lease: Promise<Lease | undefined> }): Promise<boolean> {
-    let record: ActivationRecord | undefined;
+  private runOne(m: ActivationMessage, onResponse: (r: ActivationRecord) => void, log: Logger, ahead?: { action: Promise<Stored<Action>>; lease: Promise<Lease | undefined> }): Promise<boolean> {
     let observed = false;
     const respond = (r: ActivationRecord) => {
       if (observed) return;
@@ -265,23 +267,41 @@ export class InvokerService {
       this.observe(r, m, log);
       onResponse(r);
     };
+    const failed = (e: unknown) => this.runFailed(m, e, respond, log);
+    // an action read before (nearly every activation) runs at once, with one promise rather than
+    // an async frame and its awaits: on Node 20 each pays for AsyncLocalStorage's hooks
+    const action = ahead ? undefined : this.actions.cached(m.action.path, m.action.name, m.action.rev);
+    if (!action) return this.readAndRun(m, respond, failed, ahead);
+    try {
+      return this.opts.invoker.run(this.job(m, action), respond).then(() => true, failed);
+    } catch (e) {
+      return failed(e);
+    }
+  }
+
+  /** runOne for an action still to be read, or with what a pipeline asked for ahead. */
+  private async readAndRun(m: ActivationMessage, respond: (r: ActivationRecord) => void, failed: (e: unknown) => Promise<boolean>, ahead?: { action: Promise<Stored<Action>>; lease: Promise<Lease | undefined> }): Promise<boolean> {
     try {
       const action = await (ahead?.action ?? this.actions.get(m.action.path, m.action.name, m.action.rev));
       const lease = ahead ? await ahead.lease : undefined;
-      record = await this.opts.invoker.run(this.job(m, action), respond, lease && Promise.resolve(lease));
+      await this.opts.invoker.run(this.job(m, action), respond, lease && Promise.resolve(lease));
       return true;
     } catch (e) {
-      // no action to run, or the record could not be stored: still answer, so nobody waits in vain
-      const removed = e instanceof NotFoundError;
-      if (!removed) log.error({ err: e }, 'activation failed outside the action');
-      record ??= this.failedRecord(m, removed ? response('applicationError', { error: ActionMessages.actionRemoved }) : internalError(ActionMessages.noRecordStore));
-      const stored = removed && (await this.opts.invoker.store(record).then(
-        () => true,
-        () => false,
-      ));
-      respond(record);
-      return stored;
+      return failed(e);
     }
+  }
+
+  /** An activation that failed outside the action (no action to run, or its record could not be stored): still answered, so nobody waits in vain. */
+  private async runFailed(m: ActivationMessage, e: unknown, respond: (r: ActivationRecord) => void, log: Logger): Promise<boolean> {
+    const removed = e instanceof NotFoundError;
+    if (!removed) log.error({ err: e }, 'activation failed outside the action');
+    const record = this.failedRecord(m, removed ? response('applicationError', { error: ActionMessages.actionRemoved }) : internalError(ActionMessages.noRecordStore));
+    const stored = removed && (await this.opts.invoker.store(record).then(
+      () => true,
+      () => false,
+    ));
+    respond(record);
+    return stored;
   }
 
   private job(m: ActivationMessage, action: Stored<Action>): ActivationJob {

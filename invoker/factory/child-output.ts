@@ -42,6 +42,10 @@ export class ChildOutput {
     return this.collector.take(limitBytes, waitMs);
   }
 
+  logsAtOnce(limitBytes: number, waitMs: number): LogSegment | undefined {
+    return this.collector.takeAtOnce(limitBytes, waitMs);
+  }
+
   /** What the child printed first, for start-up failures (empty, or a newline and the text). */
   text(): string {
     return this.early ? `\n${this.early.trim()}` : '';

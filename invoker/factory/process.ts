@@ -140,6 +140,10 @@ class ProcessContainer implements Container {
     return this.output.logs(limitBytes, waitMs);
   }
 
+  logsAtOnce(limitBytes: number, waitMs: number): LogSegment | undefined {
+    return this.output.logsAtOnce(limitBytes, waitMs);
+  }
+
   /** What the process printed first, for start-up failures. */
   startupOutput(): string {
     return this.output.text();

@@ -411,6 +411,10 @@ class SandboxContainer implements Container {
     return this.output.logs(limitBytes, waitMs);
   }
 
+  logsAtOnce(limitBytes: number, waitMs: number): LogSegment | undefined {
+    return this.output.logsAtOnce(limitBytes, waitMs);
+  }
+
   startupOutput(): string {
     return this.output.text();
   }

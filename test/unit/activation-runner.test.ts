@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import { Writable } from 'node:stream';
 import type { ActivationRecord } from '../../common/activation.ts';
 import { type Container, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
-import { silentLogger } from '../../common/logger.ts';
+import { createLogger, type Logger, silentLogger, withLogContext } from '../../common/logger.ts';
 import { ActivationRunner } from '../../invoker/activation-runner.ts';
 import type { ContainerEnd, ContainerPool, Lease, PlacementRequest } from '../../invoker/pool.ts';
 import { type ProxyClient, ProxyRequestError, type ProxyResponse } from '../../invoker/proxy-client.ts';
@@ -12,7 +13,7 @@ import { testAction, testJob } from '../support/invoker-fixtures.ts';
  * What the runner asked of the pool and the container: a fresh container per acquire (a warm
  * one with `warm`, or `noContainer`'s error), answers from `answer` (which may throw as the client does).
  */
-function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?: boolean; lines?: string[]; truncated?: boolean; noContainer?: Error; warm?: boolean } = {}) {
+function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?: boolean; lines?: string[]; truncated?: boolean; noContainer?: Error; warm?: boolean; log?: Logger; callBack?: (answer: () => void) => void } = {}) {
   const sent: Array<{ path: string; body: Record<string, any>; logLimit?: number }> = [];
   /** How long each take of the streams' output was allowed to wait. */
   const waits: number[] = [];
@@ -36,7 +37,7 @@ function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?
     },
   });
   const pool = {
-    acquire: async (req: PlacementRequest) => {
+    acquireAtOnce: async (req: PlacementRequest) => {
       placed.push(req);
       if (streams.noContainer) throw streams.noContainer;
       return { container: container(req.kind), start: streams.warm ? 'warm' : 'cold', needsInit: !streams.warm, shared: false, running: true } as unknown as Lease;
@@ -44,13 +45,20 @@ function harness(answer: (path: string) => ProxyResponse, streams: { inlineLogs?
     initialized: (_lease: Lease, ok: boolean) => void inits.push(ok),
     release: (_lease: Lease, end: ContainerEnd = 'keep') => void ends.push(end),
   } as unknown as ContainerPool;
+  const callBack = streams.callBack ?? ((f: () => void) => void setImmediate(f));
   const client = {
-    post: async (_address: string, path: string, body: Record<string, any>, _timeout: number, _abort: unknown, _token: unknown, logLimit?: number) => {
+    send: (_address: string, path: string, body: Record<string, any>, _timeout: number, _abort: unknown, _token: unknown, logLimit: number | undefined, done: (err: ProxyRequestError | undefined, res?: ProxyResponse) => void) => {
       sent.push({ path, body, ...(logLimit !== undefined ? { logLimit } : {}) });
-      return answer(path);
+      let res: ProxyResponse;
+      try {
+        res = answer(path);
+      } catch (e) {
+        return callBack(() => done(e as ProxyRequestError));
+      }
+      callBack(() => done(undefined, res));
     },
   } as unknown as ProxyClient;
-  const runner = new ActivationRunner({ pool, client, store: async (r) => void stored.push(r), imageOf: (k) => `runtime-${k}`, log: silentLogger, apiHost: 'http://api:3233' });
+  const runner = new ActivationRunner({ pool, client, store: async (r) => void stored.push(r), imageOf: (k) => `runtime-${k}`, log: streams.log ?? silentLogger, apiHost: 'http://api:3233' });
   return { runner, sent, placed, ends, waits, inits, stored };
 }
 
@@ -224,5 +232,35 @@ describe('activation runner: every outcome, its record and what becomes of the c
     expect(h.inits).to.deep.equal([]);
     expect(annotationOf(rec, 'initTime')).to.equal(undefined);
     expect(rec.response.result).to.deep.equal({ again: true });
+  });
+});
+
+describe('activation runner: log context', () => {
+  it("logs a failed POST in the activation's log context, whatever context the proxy client calls back in", async () => {
+    let text = '';
+    const out = new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk);
+        done();
+      },
+    }) as unknown as NodeJS.WriteStream;
+    // the client answers from outside the activation (as a reused keep-alive connection's callbacks do)
+    const answers: Array<() => void> = [];
+    const h = harness(
+      () => {
+        throw new ProxyRequestError('/run failed: socket hang up', false);
+      },
+      { warm: true, log: createLogger('info', 'invoker', out), callBack: (f) => void answers.push(f) },
+    );
+    const running = withLogContext({ activationId: 'a1' }, () => h.runner.run(testJob(testAction('function main() {}'))));
+    while (!answers.length) await new Promise((r) => setImmediate(r));
+    answers.shift()!();
+    await running;
+    const failed = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === '/run failed');
+    expect(failed).to.include({ activationId: 'a1' });
   });
 });

@@ -154,3 +154,27 @@ describe("log collector: output without end markers (an image that follows OpenW
     expect(seg.lines.join('\n')).to.not.contain(LOG_SENTINEL);
   });
 });
+
+describe("log collector: a segment taken at once (the invoker's warm path, without a promise)", () => {
+  it('cuts at once when the markers came or nothing is to be waited for, and never ahead of a take that waits', async () => {
+    const c = new LogCollector();
+    c.feed('stdout', `first\n${END}`);
+    expect(c.takeAtOnce(1000, 50), 'a marker missing on stderr: to be waited for').to.equal(undefined);
+    expect(strip(c.takeAtOnce(1000, 0)!.lines), 'nothing to wait for').to.deep.equal(['stdout: first']);
+    c.feed('stdout', `second\n${END}`);
+    const waiting = c.take(1000, 2_000);
+    c.feed('stdout', `third\n${END}`);
+    c.feed('stderr', END + END);
+    expect(c.takeAtOnce(1000, 0), 'an earlier take is not served yet').to.equal(undefined);
+    expect(strip((await waiting).lines)).to.deep.equal(['stdout: second']);
+    // the queue is served (its bookkeeping a reaction later)
+    await new Promise((r) => setImmediate(r));
+    expect(strip(c.takeAtOnce(1000, 50)!.lines), 'both markers came').to.deep.equal(['stdout: third']);
+  });
+
+  it('never at once for output without end markers: that waits for quiet', () => {
+    const c = new LogCollector({ marked: false });
+    c.feed('stdout', 'one\n');
+    expect(c.takeAtOnce(1000, 0)).to.equal(undefined);
+  });
+});
