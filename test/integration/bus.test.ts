@@ -319,7 +319,7 @@ for (const fixture of busFixtures) {
       }
     });
 
-    it('acknowledges a message whose handler fails and goes on with the next ones', async function () {
+    it('acknowledges a message whose handler fails, or returns nothing (done at once), and goes on with the next ones', async function () {
       const bus = await newBus();
       const topic = unique('t');
       await bus.ensureTopics([topic]);
@@ -333,37 +333,14 @@ for (const fixture of busFixtures) {
           got.push(text(m));
           if (text(m) === 'm0') throw new Error('handler threw');
           if (text(m) === 'm1') return Promise.reject(new Error('handler rejected'));
+          // (maxInFlight 1: a message acknowledged at once must not stall the next)
+          if (text(m) === 'm2' || text(m) === 'm3') return;
           return Promise.resolve();
         },
       });
-      await bus.produce(topic, range(4));
-      await until(() => got.length >= 4, t.firstDeliveryMs, 'all four');
-      expect(got).to.deep.equal(range(4));
-      await first.close();
-      const next = await recorder(bus, { topic, group: 'g', consumerId: 'd', claimIdleMs: t.claimIdleMs });
-      await bus.produce(topic, ['fresh']);
-      await until(() => next.values().includes('fresh'), t.firstDeliveryMs, 'the fresh message');
-      await sleep(Math.max(t.quietMs, t.claimIdleMs * 3));
-      expect(next.values()).to.deep.equal(['fresh']);
-    });
-
-    it('acknowledges the message of a handler that returns nothing (done at once): each once, maxInFlight 1 does not stall, none comes back', async function () {
-      const bus = await newBus();
-      const topic = unique('t');
-      await bus.ensureTopics([topic]);
-      const got: string[] = [];
-      const first = await subscribe(bus, {
-        topic,
-        group: 'g',
-        consumerId: 'c',
-        maxInFlight: 1,
-        handler: (m) => {
-          got.push(text(m));
-        },
-      });
-      await bus.produce(topic, range(6));
-      await until(() => got.length >= 6, t.firstDeliveryMs, 'all six');
-      expect(got).to.deep.equal(range(6));
+      await bus.produce(topic, range(5));
+      await until(() => got.length >= 5, t.firstDeliveryMs, 'all five');
+      expect(got).to.deep.equal(range(5));
       await first.close();
       const next = await recorder(bus, { topic, group: 'g', consumerId: 'd', claimIdleMs: t.claimIdleMs });
       await bus.produce(topic, ['fresh']);

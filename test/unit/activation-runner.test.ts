@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
 import type { ActivationRecord } from '../../common/activation.ts';
 import { type Container, ImageUnavailableError, type LogSegment } from '../../common/container.ts';
 import { createLogger, type Logger, silentLogger, withLogContext } from '../../common/logger.ts';
+import { logSink } from '../support/log-sink.ts';
 import { ActivationRunner } from '../../invoker/activation-runner.ts';
 import type { ContainerEnd, ContainerPool, Lease, PlacementRequest } from '../../invoker/pool.ts';
 import { type ProxyClient, ProxyRequestError, type ProxyResponse } from '../../invoker/proxy-client.ts';
@@ -237,30 +237,20 @@ describe('activation runner: every outcome, its record and what becomes of the c
 
 describe('activation runner: log context', () => {
   it("logs a failed POST in the activation's log context, whatever context the proxy client calls back in", async () => {
-    let text = '';
-    const out = new Writable({
-      write(chunk, _enc, done) {
-        text += String(chunk);
-        done();
-      },
-    }) as unknown as NodeJS.WriteStream;
+    const out = logSink();
     // the client answers from outside the activation (as a reused keep-alive connection's callbacks do)
     const answers: Array<() => void> = [];
     const h = harness(
       () => {
         throw new ProxyRequestError('/run failed: socket hang up', false);
       },
-      { warm: true, log: createLogger('info', 'invoker', out), callBack: (f) => void answers.push(f) },
+      { warm: true, log: createLogger('info', 'invoker', out.stream), callBack: (f) => void answers.push(f) },
     );
     const running = withLogContext({ activationId: 'a1' }, () => h.runner.run(testJob(testAction('function main() {}'))));
     while (!answers.length) await new Promise((r) => setImmediate(r));
     answers.shift()!();
     await running;
-    const failed = text
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.msg === '/run failed');
+    const failed = out.lines().find((l) => l.msg === '/run failed');
     expect(failed).to.include({ activationId: 'a1' });
   });
 });

@@ -1,25 +1,12 @@
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
 import { componentLogger, createLogger, withLogContext } from '../../common/logger.ts';
-
-/** A stream collecting what is written, as a terminal (`isTTY`) or not. */
-function sink(tty: boolean): { stream: NodeJS.WriteStream; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      text += String(chunk);
-      done();
-    },
-  }) as unknown as NodeJS.WriteStream;
-  Object.assign(stream, { isTTY: tty, hasColors: () => false });
-  return { stream, text: () => text };
-}
+import { logSink } from '../support/log-sink.ts';
 
 const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('logger', () => {
   it('every line carries the log context of the work it was logged in, through awaits, and only there', async () => {
-    const out = sink(false);
+    const out = logSink(false);
     const log = createLogger('info', 'controller', out.stream);
     await withLogContext({ tid: 'tid-1' }, async () => {
       await new Promise((ok) => setTimeout(ok, 5));
@@ -38,7 +25,7 @@ describe('logger', () => {
   });
 
   it('names a component once, whoever made its logger; errors with their stack, without what an HTTP client hangs on them', () => {
-    const out = sink(false);
+    const out = logSink(false);
     const log = createLogger('info', 'standalone', out.stream);
     const invoker = componentLogger(log, 'invoker');
     const err = Object.assign(new Error('the store said no'), { statusCode: 500, request: { uri: 'http://admin:secret@couch:5984/db', headers: { authorization: 'Basic c2VjcmV0' } } });
@@ -54,7 +41,7 @@ describe('logger', () => {
   });
 
   it('on a terminal, readable lines instead of JSON', () => {
-    const out = sink(true);
+    const out = logSink(true);
     const log = createLogger('info', 'standalone', out.stream);
     withLogContext({ tid: 'tid-2' }, () => log.info({ status: 404 }, 'request'));
     const text = out.text();
