@@ -2,7 +2,9 @@ import { type IncomingHttpHeaders, type IncomingMessage, request as httpRequest 
 import { request as httpsRequest } from 'node:https';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { serverSentEvents } from '../common/sse.ts';
+import { NDJSON } from '../common/hub/types.ts';
 import { ENVELOPE_DEPTH, MAX_JSON_DEPTH, parseJson } from '../common/json.ts';
+import { OutputLines } from '../common/output-lines.ts';
 import { ApiError, CliError, EXIT } from './errors.ts';
 
 export interface ClientOptions {
@@ -74,8 +76,6 @@ const masked = (header: string): string => header.replace(/^(\w+) .*$/, '$1 ****
 const MAX_SHOWN = 4000;
 const shown = (text: string): string => (text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)` : text);
 
-const NDJSON = 'application/x-ndjson';
-
 interface LineReader {
   push(chunk: Buffer): void;
   /** The last line's value: `{result}` or `{error}`, null when the stream ended without one. */
@@ -84,7 +84,6 @@ interface LineReader {
 
 /** NDJSON read as it arrives: each line handed to `each` at once, but the last (`{result}` or `{error}`), kept for the answer. */
 function ndjsonLines(each: (value: unknown) => void): LineReader {
-  let rest = '';
   let last: unknown = null;
   const take = (line: string): void => {
     if (!line.trim()) return;
@@ -97,16 +96,16 @@ function ndjsonLines(each: (value: unknown) => void): LineReader {
     if (value && typeof value === 'object' && ('result' in value || 'error' in value)) last = value;
     else each(value);
   };
+  // cut as it arrives (the answer's long last line, in many chunks, is joined once); no line is too long
+  const lines = new OutputLines<'body'>(Number.MAX_SAFE_INTEGER, (_body, line) => take(line ?? ''));
   const decoder = new TextDecoder();
   return {
     push(chunk) {
-      const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) take(l);
+      lines.write('body', decoder.decode(chunk, { stream: true }));
     },
     end() {
-      take(rest + decoder.decode());
-      rest = '';
+      lines.write('body', decoder.decode());
+      lines.flush('body');
       return last;
     },
   };
