@@ -27,6 +27,13 @@ export interface IssuedToken {
   namespace: string;
 }
 
+/** An Authorization header's scheme (lower case) and value, or undefined when it has no `SCHEME value` shape. */
+function splitAuthorization(header: string | undefined): { scheme: string; value: string } | undefined {
+  const space = header ? header.indexOf(' ') : -1;
+  if (!header || space <= 0) return undefined;
+  return { scheme: header.slice(0, space).toLowerCase(), value: header.slice(space + 1).trim() };
+}
+
 /**
  * Authenticates callers: `Basic base64(uuid:key)` against the key hashes of the subjects
  * database (the scheme is case-insensitive, comparisons constant-time) — the namespace's
@@ -56,25 +63,27 @@ export class Authenticator {
    * carried by AsyncLocalStorage, every promise costs on Node 20 (issue 17).
    */
   verifiedLately(header: string | undefined): Identity | undefined {
-    if (!header || header.length < 7 || header.charCodeAt(5) !== 32 || header.slice(0, 5).toLowerCase() !== 'basic') return undefined;
-    const hit = this.verified.get(header.slice(6).trim());
-    return hit && hit.expires > Date.now() ? hit.identity : undefined;
+    const credentials = splitAuthorization(header);
+    return credentials?.scheme === 'basic' ? this.lately(credentials.value) : undefined;
   }
 
   async authenticate(header: string | undefined): Promise<Identity> {
-    if (!header) throw new UnauthorizedError();
-    const space = header.indexOf(' ');
-    const scheme = header.slice(0, space).toLowerCase();
-    const value = header.slice(space + 1).trim();
-    if (space > 0 && scheme === 'basic') return this.basic(value);
-    if (space > 0 && scheme === 'bearer') return this.bearer(value);
+    const credentials = splitAuthorization(header);
+    if (credentials?.scheme === 'basic') return this.basic(credentials.value);
+    if (credentials?.scheme === 'bearer') return this.bearer(credentials.value);
     throw new UnauthorizedError();
+  }
+
+  /** The identity of Basic credentials (the header's value) verified within the cache time, if any. */
+  private lately(value: string): Identity | undefined {
+    const hit = this.verified.get(value);
+    return hit && hit.expires > Date.now() ? hit.identity : undefined;
   }
 
   private async basic(value: string): Promise<Identity> {
     const now = Date.now();
-    const hit = this.verified.get(value);
-    if (hit && hit.expires > now) return hit.identity;
+    const known = this.lately(value);
+    if (known) return known;
     const identity = await this.verifyBasic(value);
     if (this.opts.cacheMs > 0) {
       if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
